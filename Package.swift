@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "restore-console",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "restore-console", targets: ["restore-console"]),
+        .library(name: "RestoreKit", targets: ["RestoreKit"]),
+        .library(name: "ConsoleUI", targets: ["ConsoleUI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        // Thin C++17 shim over RocksDB's SstFileWriter, SstFileReader and DB (the C API has no SST reader).
+        .target(
+            name: "CRocksDB",
+            linkerSettings: [.linkedLibrary("rocksdb"), .linkedLibrary("stdc++")]
+        ),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl"),
+        .systemLibrary(name: "CNCursesW"),
+        .target(
+            name: "RestoreKit",
+            dependencies: ["CRocksDB", "CCurl"]
+        ),
+        .target(
+            name: "ConsoleUI",
+            dependencies: ["RestoreKit", "CNCursesW"]
+        ),
+        .executableTarget(
+            name: "restore-console",
+            dependencies: [
+                "RestoreKit",
+                "ConsoleUI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "RestoreKitTests",
+            dependencies: [
+                "RestoreKit",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "ConsoleUITests",
+            dependencies: ["ConsoleUI"]
+        ),
+    ],
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
+)

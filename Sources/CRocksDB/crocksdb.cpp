@@ -1,0 +1,255 @@
+#include "crocksdb.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/sst_file_reader.h>
+#include <rocksdb/sst_file_writer.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace rocksdb;
+
+namespace {
+
+bool fail(const Status &s, char **err) {
+    if (s.ok()) return false;
+    if (err) *err = strdup(s.ToString().c_str());
+    return true;
+}
+
+void fail_message(const char *message, char **err) {
+    if (err) *err = strdup(message);
+}
+
+Options sst_options() {
+    Options options;
+    BlockBasedTableOptions table;
+    table.block_size = 32 * 1024;
+    options.table_factory.reset(NewBlockBasedTableFactory(table));
+    return options;
+}
+
+const char *const kColumnFamilies[CRDB_CF_COUNT] = {"default", "write", "lock"};
+
+}  // namespace
+
+struct crdb_sst_writer {
+    std::unique_ptr<SstFileWriter> writer;
+};
+
+struct crdb_sst_reader {
+    std::unique_ptr<SstFileReader> reader;
+};
+
+struct crdb_iter {
+    std::unique_ptr<Iterator> iter;
+};
+
+struct crdb_db {
+    DB *db = nullptr;
+    std::vector<ColumnFamilyHandle *> handles;
+};
+
+// Column families are resolved when the batch is written, because a batch is built before it meets a DB.
+struct crdb_batch {
+    struct Op {
+        int cf;
+        bool is_delete;
+        std::string key, value;
+    };
+    std::vector<Op> ops;
+};
+
+extern "C" {
+
+void crdb_free(void *p) { free(p); }
+
+crdb_sst_writer *crdb_sst_writer_open(const char *path, char **err) {
+    auto w = std::make_unique<crdb_sst_writer>();
+    w->writer = std::make_unique<SstFileWriter>(EnvOptions(), sst_options());
+    if (fail(w->writer->Open(path), err)) return nullptr;
+    return w.release();
+}
+
+int crdb_sst_writer_put(crdb_sst_writer *w, const void *key, size_t key_len, const void *value, size_t value_len,
+                        char **err) {
+    Slice k(static_cast<const char *>(key), key_len), v(static_cast<const char *>(value), value_len);
+    return fail(w->writer->Put(k, v), err) ? 0 : 1;
+}
+
+uint64_t crdb_sst_writer_file_size(crdb_sst_writer *w) { return w->writer->FileSize(); }
+
+int crdb_sst_writer_finish(crdb_sst_writer *w, uint64_t *file_size, char **err) {
+    ExternalSstFileInfo info;
+    if (fail(w->writer->Finish(&info), err)) return 0;
+    if (file_size) *file_size = info.file_size;
+    return 1;
+}
+
+void crdb_sst_writer_destroy(crdb_sst_writer *w) { delete w; }
+
+crdb_sst_reader *crdb_sst_reader_open(const char *path, char **err) {
+    auto r = std::make_unique<crdb_sst_reader>();
+    r->reader = std::make_unique<SstFileReader>(sst_options());
+    if (fail(r->reader->Open(path), err)) return nullptr;
+    return r.release();
+}
+
+int crdb_sst_reader_verify_checksums(crdb_sst_reader *r, char **err) {
+    return fail(r->reader->VerifyChecksum(), err) ? 0 : 1;
+}
+
+uint64_t crdb_sst_reader_num_entries(crdb_sst_reader *r) {
+    auto props = r->reader->GetTableProperties();
+    return props ? props->num_entries : 0;
+}
+
+uint64_t crdb_sst_reader_data_size(crdb_sst_reader *r) {
+    auto props = r->reader->GetTableProperties();
+    return props ? props->raw_key_size + props->raw_value_size : 0;
+}
+
+crdb_iter *crdb_sst_reader_iter(crdb_sst_reader *r) {
+    ReadOptions options;
+    options.verify_checksums = true;
+    options.fill_cache = false;
+    options.readahead_size = 2 << 20;
+    auto it = new crdb_iter;
+    it->iter.reset(r->reader->NewIterator(options));
+    return it;
+}
+
+void crdb_sst_reader_destroy(crdb_sst_reader *r) { delete r; }
+
+void crdb_iter_seek_to_first(crdb_iter *it) { it->iter->SeekToFirst(); }
+void crdb_iter_seek_to_last(crdb_iter *it) { it->iter->SeekToLast(); }
+void crdb_iter_seek(crdb_iter *it, const void *key, size_t key_len) {
+    it->iter->Seek(Slice(static_cast<const char *>(key), key_len));
+}
+void crdb_iter_next(crdb_iter *it) { it->iter->Next(); }
+void crdb_iter_prev(crdb_iter *it) { it->iter->Prev(); }
+int crdb_iter_valid(crdb_iter *it) { return it->iter->Valid() ? 1 : 0; }
+
+const char *crdb_iter_key(crdb_iter *it, size_t *len) {
+    Slice k = it->iter->key();
+    *len = k.size();
+    return k.data();
+}
+
+const char *crdb_iter_value(crdb_iter *it, size_t *len) {
+    Slice v = it->iter->value();
+    *len = v.size();
+    return v.data();
+}
+
+int crdb_iter_check(crdb_iter *it, char **err) { return fail(it->iter->status(), err) ? 0 : 1; }
+void crdb_iter_destroy(crdb_iter *it) { delete it; }
+
+crdb_db *crdb_db_open(const char *path, char **err) {
+    DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    options.max_background_jobs = 2;
+    std::vector<ColumnFamilyDescriptor> descriptors;
+    for (const char *name : kColumnFamilies) descriptors.emplace_back(name, ColumnFamilyOptions());
+    auto db = std::make_unique<crdb_db>();
+    if (fail(DB::Open(options, path, descriptors, &db->handles, &db->db), err)) return nullptr;
+    return db.release();
+}
+
+void crdb_db_close(crdb_db *db) {
+    if (!db) return;
+    for (auto *h : db->handles) db->db->DestroyColumnFamilyHandle(h);
+    db->db->Close();
+    delete db->db;
+    delete db;
+}
+
+static ColumnFamilyHandle *handle(crdb_db *db, int cf, char **err) {
+    if (cf < 0 || cf >= CRDB_CF_COUNT) {
+        fail_message("unknown column family", err);
+        return nullptr;
+    }
+    return db->handles[cf];
+}
+
+int crdb_db_put(crdb_db *db, int cf, const void *key, size_t key_len, const void *value, size_t value_len, int sync,
+                char **err) {
+    auto *h = handle(db, cf, err);
+    if (!h) return 0;
+    WriteOptions options;
+    options.sync = sync != 0;
+    Slice k(static_cast<const char *>(key), key_len), v(static_cast<const char *>(value), value_len);
+    return fail(db->db->Put(options, h, k, v), err) ? 0 : 1;
+}
+
+char *crdb_db_get(crdb_db *db, int cf, const void *key, size_t key_len, size_t *value_len, int *found, char **err) {
+    *found = 0;
+    auto *h = handle(db, cf, err);
+    if (!h) return nullptr;
+    std::string value;
+    Status s = db->db->Get(ReadOptions(), h, Slice(static_cast<const char *>(key), key_len), &value);
+    if (s.IsNotFound()) return nullptr;
+    if (fail(s, err)) return nullptr;
+    char *out = static_cast<char *>(malloc(value.size() ? value.size() : 1));
+    memcpy(out, value.data(), value.size());
+    *value_len = value.size();
+    *found = 1;
+    return out;
+}
+
+int crdb_db_ingest(crdb_db *db, int cf, const char *const *paths, size_t count, int move, char **err) {
+    auto *h = handle(db, cf, err);
+    if (!h) return 0;
+    std::vector<std::string> files(paths, paths + count);
+    IngestExternalFileOptions options;
+    options.move_files = move != 0;
+    options.failed_move_fall_back_to_copy = true;
+    options.verify_checksums_before_ingest = true;
+    return fail(db->db->IngestExternalFile(h, files, options), err) ? 0 : 1;
+}
+
+crdb_iter *crdb_db_iter(crdb_db *db, int cf) {
+    if (cf < 0 || cf >= CRDB_CF_COUNT) return nullptr;
+    auto it = new crdb_iter;
+    it->iter.reset(db->db->NewIterator(ReadOptions(), db->handles[cf]));
+    return it;
+}
+
+int crdb_db_flush(crdb_db *db, char **err) {
+    return fail(db->db->Flush(FlushOptions(), db->handles), err) ? 0 : 1;
+}
+
+crdb_batch *crdb_batch_create(void) { return new crdb_batch; }
+
+void crdb_batch_put(crdb_batch *b, int cf, const void *key, size_t key_len, const void *value, size_t value_len) {
+    b->ops.push_back({cf, false, std::string(static_cast<const char *>(key), key_len),
+                      std::string(static_cast<const char *>(value), value_len)});
+}
+
+void crdb_batch_delete(crdb_batch *b, int cf, const void *key, size_t key_len) {
+    b->ops.push_back({cf, true, std::string(static_cast<const char *>(key), key_len), std::string()});
+}
+
+int crdb_db_write(crdb_db *db, crdb_batch *b, int sync, char **err) {
+    WriteBatch batch;
+    for (const auto &op : b->ops) {
+        auto *h = handle(db, op.cf, err);
+        if (!h) return 0;
+        Status s = op.is_delete ? batch.Delete(h, op.key) : batch.Put(h, op.key, op.value);
+        if (fail(s, err)) return 0;
+    }
+    WriteOptions options;
+    options.sync = sync != 0;
+    return fail(db->db->Write(options, &batch), err) ? 0 : 1;
+}
+
+void crdb_batch_destroy(crdb_batch *b) { delete b; }
+
+}  // extern "C"

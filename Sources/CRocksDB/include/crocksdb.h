@@ -1,0 +1,72 @@
+#ifndef RESTORE_CONSOLE_CROCKSDB_H
+#define RESTORE_CONSOLE_CROCKSDB_H
+// A small C interface over RocksDB's C++ SstFileWriter, SstFileReader and DB.
+// Every function that can fail takes `char **err`: on failure it returns 0 or NULL and stores a
+// malloc'd message there, which the caller frees with crdb_free.
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct crdb_sst_writer crdb_sst_writer;
+typedef struct crdb_sst_reader crdb_sst_reader;
+typedef struct crdb_iter crdb_iter;
+typedef struct crdb_db crdb_db;
+typedef struct crdb_batch crdb_batch;
+
+void crdb_free(void *p);
+
+// Column families of a store's DB, in this order.
+enum { CRDB_CF_DEFAULT = 0, CRDB_CF_WRITE = 1, CRDB_CF_LOCK = 2, CRDB_CF_COUNT = 3 };
+
+// SST writer: keys must be put in strictly increasing bytewise order.
+crdb_sst_writer *crdb_sst_writer_open(const char *path, char **err);
+int crdb_sst_writer_put(crdb_sst_writer *w, const void *key, size_t key_len, const void *value, size_t value_len, char **err);
+uint64_t crdb_sst_writer_file_size(crdb_sst_writer *w);
+int crdb_sst_writer_finish(crdb_sst_writer *w, uint64_t *file_size, char **err);
+void crdb_sst_writer_destroy(crdb_sst_writer *w);
+
+// SST reader.
+crdb_sst_reader *crdb_sst_reader_open(const char *path, char **err);
+int crdb_sst_reader_verify_checksums(crdb_sst_reader *r, char **err);
+uint64_t crdb_sst_reader_num_entries(crdb_sst_reader *r);
+uint64_t crdb_sst_reader_data_size(crdb_sst_reader *r);
+crdb_iter *crdb_sst_reader_iter(crdb_sst_reader *r);
+void crdb_sst_reader_destroy(crdb_sst_reader *r);
+
+// Iterators, from a reader or a DB. key/value pointers stay valid until the next move.
+void crdb_iter_seek_to_first(crdb_iter *it);
+void crdb_iter_seek_to_last(crdb_iter *it);
+void crdb_iter_seek(crdb_iter *it, const void *key, size_t key_len);
+void crdb_iter_next(crdb_iter *it);
+void crdb_iter_prev(crdb_iter *it);
+int crdb_iter_valid(crdb_iter *it);
+const char *crdb_iter_key(crdb_iter *it, size_t *len);
+const char *crdb_iter_value(crdb_iter *it, size_t *len);
+int crdb_iter_check(crdb_iter *it, char **err);
+void crdb_iter_destroy(crdb_iter *it);
+
+// A DB with column families default, write and lock, created when missing.
+crdb_db *crdb_db_open(const char *path, char **err);
+void crdb_db_close(crdb_db *db);
+int crdb_db_put(crdb_db *db, int cf, const void *key, size_t key_len, const void *value, size_t value_len, int sync, char **err);
+// Returns a malloc'd copy of the value, or NULL with *found = 0 when the key is absent.
+char *crdb_db_get(crdb_db *db, int cf, const void *key, size_t key_len, size_t *value_len, int *found, char **err);
+// Ingests SST files into one column family. With move = 1 the files are linked (moved), not copied.
+int crdb_db_ingest(crdb_db *db, int cf, const char *const *paths, size_t count, int move, char **err);
+crdb_iter *crdb_db_iter(crdb_db *db, int cf);
+int crdb_db_flush(crdb_db *db, char **err);
+
+// Write batches: applied atomically across column families.
+crdb_batch *crdb_batch_create(void);
+void crdb_batch_put(crdb_batch *b, int cf, const void *key, size_t key_len, const void *value, size_t value_len);
+void crdb_batch_delete(crdb_batch *b, int cf, const void *key, size_t key_len);
+int crdb_db_write(crdb_db *db, crdb_batch *b, int sync, char **err);
+void crdb_batch_destroy(crdb_batch *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,148 @@
+import Foundation
+import CRocksDB
+
+/// A store's RocksDB with TiKV's column families. Thread-safe: RocksDB's DB is safe for concurrent
+/// use, and the handle is only released in `deinit`, when no other reference exists.
+public final class RocksDatabase: @unchecked Sendable {
+    // @unchecked: `handle` is immutable, and every crdb_db_* call is thread-safe per RocksDB's
+    // documented contract for DB (concurrent reads, writes and IngestExternalFile).
+
+    public enum ColumnFamily: Int32, CaseIterable, Sendable, CustomStringConvertible {
+        case `default` = 0
+        case write = 1
+        case lock = 2
+
+        public var description: String {
+            switch self {
+            case .default: "default"
+            case .write: "write"
+            case .lock: "lock"
+            }
+        }
+    }
+
+    public let path: String
+    private let handle: OpaquePointer
+
+    public init(path: String) throws(DatabaseError) {
+        self.path = path
+        var err: UnsafeMutablePointer<CChar>?
+        guard let h = crdb_db_open(path, &err) else { throw .open(path: path, reason: takeRocksDBError(err)) }
+        handle = h
+    }
+
+    deinit { crdb_db_close(handle) }
+
+    public func put(_ key: [UInt8], _ value: [UInt8], cf: ColumnFamily = .default, sync: Bool = false) throws(DatabaseError) {
+        var err: UnsafeMutablePointer<CChar>?
+        let ok = key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in
+                crdb_db_put(handle, cf.rawValue, k.baseAddress, k.count, v.baseAddress, v.count, sync ? 1 : 0, &err)
+            }
+        }
+        guard ok == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
+    }
+
+    public func get(_ key: [UInt8], cf: ColumnFamily = .default) throws(DatabaseError) -> [UInt8]? {
+        var err: UnsafeMutablePointer<CChar>?
+        var found: Int32 = 0
+        var length = 0
+        let value = key.withUnsafeBytes { k in crdb_db_get(handle, cf.rawValue, k.baseAddress, k.count, &length, &found, &err) }
+        if let err { throw .read(path: path, reason: takeRocksDBError(err)) }
+        guard found == 1, let value else { return nil }
+        defer { crdb_free(value) }
+        return Array(UnsafeRawBufferPointer(start: value, count: length))
+    }
+
+    /// Writes several puts and deletes atomically, across column families.
+    public func write(_ batch: WriteBatch, sync: Bool = true) throws(DatabaseError) {
+        let b = crdb_batch_create()
+        defer { crdb_batch_destroy(b) }
+        for op in batch.operations {
+            op.key.withUnsafeBytes { k in
+                if let value = op.value {
+                    value.withUnsafeBytes { v in crdb_batch_put(b, op.cf.rawValue, k.baseAddress, k.count, v.baseAddress, v.count) }
+                } else {
+                    crdb_batch_delete(b, op.cf.rawValue, k.baseAddress, k.count)
+                }
+            }
+        }
+        var err: UnsafeMutablePointer<CChar>?
+        guard crdb_db_write(handle, b, sync ? 1 : 0, &err) == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
+    }
+
+    /// Ingests SST files into one column family. With `move`, the files are hard-linked into the DB
+    /// and disappear from their old place, as TiKV's ingest does.
+    public func ingest(_ files: [String], cf: ColumnFamily, move: Bool = true) throws(DatabaseError) {
+        var err: UnsafeMutablePointer<CChar>?
+        var cStrings = files.map { strdup($0) }
+        defer { cStrings.forEach { free($0) } }
+        let ok = cStrings.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { paths in
+                crdb_db_ingest(handle, cf.rawValue, paths, files.count, move ? 1 : 0, &err)
+            }
+        }
+        guard ok == 1 else { throw .ingest(path: path, files: files, reason: takeRocksDBError(err)) }
+    }
+
+    public func flush() throws(DatabaseError) {
+        var err: UnsafeMutablePointer<CChar>?
+        guard crdb_db_flush(handle, &err) == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
+    }
+
+    /// Calls `body` for each entry of `cf` from `start`, in order; `body` returns false to stop.
+    public func scan(
+        cf: ColumnFamily, from start: [UInt8] = [],
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        let it = crdb_db_iter(handle, cf.rawValue)!
+        defer { crdb_iter_destroy(it) }
+        start.withUnsafeBytes { crdb_iter_seek(it, $0.baseAddress, $0.count) }
+        while crdb_iter_valid(it) == 1 {
+            var kn = 0, vn = 0
+            let k = UnsafeRawBufferPointer(start: crdb_iter_key(it, &kn), count: kn)
+            let v = UnsafeRawBufferPointer(start: crdb_iter_value(it, &vn), count: vn)
+            guard try body(k, v) else { break }
+            crdb_iter_next(it)
+        }
+        var err: UnsafeMutablePointer<CChar>?
+        guard crdb_iter_check(it, &err) == 1 else { throw DatabaseError.read(path: path, reason: takeRocksDBError(err)) }
+    }
+}
+
+/// Puts and deletes to apply together.
+public struct WriteBatch: Sendable {
+    struct Operation: Sendable {
+        var cf: RocksDatabase.ColumnFamily
+        var key: [UInt8]
+        var value: [UInt8]?
+    }
+
+    var operations: [Operation] = []
+
+    public init() {}
+
+    public mutating func put(_ key: [UInt8], _ value: [UInt8], cf: RocksDatabase.ColumnFamily = .default) {
+        operations.append(Operation(cf: cf, key: key, value: value))
+    }
+
+    public mutating func delete(_ key: [UInt8], cf: RocksDatabase.ColumnFamily = .default) {
+        operations.append(Operation(cf: cf, key: key, value: nil))
+    }
+}
+
+public enum DatabaseError: Error, Equatable, Sendable, CustomStringConvertible {
+    case open(path: String, reason: String)
+    case read(path: String, reason: String)
+    case write(path: String, reason: String)
+    case ingest(path: String, files: [String], reason: String)
+
+    public var description: String {
+        switch self {
+        case let .open(path, reason): "cannot open RocksDB at \(path): \(reason)"
+        case let .read(path, reason): "cannot read RocksDB at \(path): \(reason)"
+        case let .write(path, reason): "cannot write RocksDB at \(path): \(reason)"
+        case let .ingest(path, files, reason): "cannot ingest \(files.joined(separator: ", ")) into \(path): \(reason)"
+        }
+    }
+}

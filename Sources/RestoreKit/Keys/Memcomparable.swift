@@ -1,0 +1,84 @@
+/// TiKV's memcomparable encoding of byte strings: the key is cut into 8-byte groups, each followed by
+/// a marker `0xFF - padding`, and the last group is padded with zeros. Encoded keys sort as the
+/// originals do, and no encoded key is a prefix of another.
+public enum Memcomparable {
+    static let groupSize = 8
+    static let marker: UInt8 = 0xFF
+    static let pad: UInt8 = 0
+
+    /// Length of `encode` for an input of `count` bytes.
+    public static func encodedLength(_ count: Int) -> Int { (count / groupSize + 1) * (groupSize + 1) }
+
+    public static func encode(_ key: some Collection<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        encode(key, into: &out)
+        return out
+    }
+
+    public static func encode(_ key: some Collection<UInt8>, into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + encodedLength(key.count))
+        var index = key.startIndex
+        var remaining = key.count
+        while true {
+            let take = min(remaining, groupSize)
+            for _ in 0..<take {
+                out.append(key[index])
+                index = key.index(after: index)
+            }
+            remaining -= take
+            let padding = groupSize - take
+            if padding > 0 { out.append(contentsOf: repeatElement(pad, count: padding)) }
+            out.append(marker - UInt8(padding))
+            if padding > 0 { return }
+        }
+    }
+
+    /// Decodes one encoded key from the start of `data`. Returns the key and how many bytes it used,
+    /// so a caller can read a suffix (such as a timestamp) after it.
+    public static func decode(_ data: some Collection<UInt8>) throws(KeyCodecError) -> (key: [UInt8], consumed: Int) {
+        let bytes = Array(data)
+        var key: [UInt8] = []
+        key.reserveCapacity(bytes.count)
+        var offset = 0
+        while true {
+            guard offset + groupSize + 1 <= bytes.count else {
+                throw .truncatedGroup(offset: offset, key: bytes)
+            }
+            let m = bytes[offset + groupSize]
+            guard m >= marker - UInt8(groupSize) else {
+                throw .invalidMarker(offset: offset + groupSize, marker: m, key: bytes)
+            }
+            let padding = Int(marker - m)
+            let real = groupSize - padding
+            key.append(contentsOf: bytes[offset..<(offset + real)])
+            if padding > 0 {
+                guard bytes[(offset + real)..<(offset + groupSize)].allSatisfy({ $0 == pad }) else {
+                    throw .nonZeroPadding(offset: offset, key: bytes)
+                }
+                return (key, offset + groupSize + 1)
+            }
+            offset += groupSize + 1
+        }
+    }
+
+    /// Decodes `data` that must hold exactly one encoded key and nothing after it.
+    public static func decodeAll(_ data: some Collection<UInt8>) throws(KeyCodecError) -> [UInt8] {
+        let (key, consumed) = try decode(data)
+        guard consumed == data.count else {
+            throw .trailingBytes(offset: consumed, key: Array(data))
+        }
+        return key
+    }
+
+    /// BR's `EncodeKeyPrefix`: a prefix of a user key in encoded form. The whole 8-byte groups are
+    /// encoded with their markers and the trailing partial group stays raw, so that every encoded key
+    /// whose user key starts with `prefix` starts with the result.
+    public static func encodePrefix(_ prefix: some Collection<UInt8>) -> [UInt8] {
+        let bytes = Array(prefix)
+        let whole = bytes.count - bytes.count % groupSize
+        var out = encode(bytes[..<whole])
+        out.removeLast(groupSize + 1)  // the pad group that `encode` adds after whole groups
+        out.append(contentsOf: bytes[whole...])
+        return out
+    }
+}

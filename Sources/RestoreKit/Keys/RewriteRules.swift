@@ -1,0 +1,58 @@
+/// A set of rewrite rules. For each key the rule with the longest matching old prefix wins; a key
+/// that matches none is an error, never silently copied. Rules make no assumption about key format.
+public struct RewriteRules: Sendable, Equatable {
+    /// Longest old prefix first, so the first match is the winner.
+    public let rules: [RewriteRule]
+    /// `final[i]`: no other rule's old prefix extends rule i's, so a match of rule i needs no further search.
+    let isFinal: [Bool]
+
+    public init(_ rules: [RewriteRule]) throws(RewriteError) {
+        let sorted = rules.sorted {
+            $0.oldPrefix.count != $1.oldPrefix.count ? $0.oldPrefix.count > $1.oldPrefix.count : keyLess($0.oldPrefix, $1.oldPrefix)
+        }
+        var seenOld: [[UInt8]: RewriteRule] = [:]
+        var seenNew: [[UInt8]: RewriteRule] = [:]
+        for rule in sorted {
+            if let other = seenOld.updateValue(rule, forKey: rule.oldPrefix) { throw .conflictingRules(other, rule) }
+            if let other = seenNew.updateValue(rule, forKey: rule.newPrefix) { throw .conflictingRules(other, rule) }
+        }
+        self.rules = sorted
+        self.isFinal = sorted.map { rule in
+            !sorted.contains { $0.oldPrefix.count > rule.oldPrefix.count && $0.oldPrefix.starts(with: rule.oldPrefix) }
+        }
+    }
+
+    public var isEmpty: Bool { rules.isEmpty }
+
+    /// Index into `rules` of the rule for `key`, trying `hint` first (consecutive keys of a file
+    /// nearly always share a rule).
+    public func ruleIndex(for key: some Collection<UInt8>, hint: Int? = nil) -> Int? {
+        if let h = hint, h < rules.count, isFinal[h], rules[h].matches(key) { return h }
+        return rules.firstIndex { $0.matches(key) }
+    }
+
+    public func rule(for key: some Collection<UInt8>) -> RewriteRule? {
+        ruleIndex(for: key).map { rules[$0] }
+    }
+
+    public func rewriteKey(_ key: [UInt8]) throws(RewriteError) -> [UInt8] {
+        guard let rule = rule(for: key) else { throw .wrongKeyPrefix(key: key) }
+        return rule.apply(to: key)
+    }
+
+    /// The rule whose new prefix is the longest one that `rewrittenKey` starts with.
+    public func rule(forRewritten rewrittenKey: some Collection<UInt8>) -> RewriteRule? {
+        rules.filter { rewrittenKey.starts(with: $0.newPrefix) }.max { $0.newPrefix.count < $1.newPrefix.count }
+    }
+
+    /// The key before the rewrite: the new prefix replaced by the old one.
+    public func undoRewriteKey(_ rewrittenKey: [UInt8]) throws(RewriteError) -> [UInt8] {
+        guard let rule = rule(forRewritten: rewrittenKey) else { throw .notRewritten(key: rewrittenKey) }
+        return rule.oldPrefix + rewrittenKey.dropFirst(rule.newPrefix.count)
+    }
+
+    /// Every rule whose rewritten keys can fall in `newRange`, with the old-key range that maps there.
+    public func oldRanges(for newRange: KeyRange) -> [(rule: RewriteRule, range: KeyRange)] {
+        rules.compactMap { rule in rule.oldRange(for: newRange).map { (rule, $0) } }
+    }
+}

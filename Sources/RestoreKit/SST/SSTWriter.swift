@@ -1,0 +1,65 @@
+import CRocksDB
+
+/// Writes an SST file. Keys must come in strictly increasing bytewise order; `finish` seals the file.
+/// Not thread-safe: one writer belongs to one task.
+public final class SSTWriter {
+    public let path: String
+    private var handle: OpaquePointer?
+    private var lastKey: [UInt8]?
+    public private(set) var entryCount: UInt64 = 0
+    public private(set) var checksum = KVChecksum()
+
+    public init(path: String) throws(SSTError) {
+        self.path = path
+        var err: UnsafeMutablePointer<CChar>?
+        guard let h = crdb_sst_writer_open(path, &err) else {
+            throw .cannotCreate(path: path, reason: takeRocksDBError(err))
+        }
+        handle = h
+    }
+
+    deinit {
+        if let handle { crdb_sst_writer_destroy(handle) }
+    }
+
+    public func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(SSTError) {
+        guard let handle else { throw .alreadyFinished(path: path) }
+        if let last = lastKey, compareKeys(key, last) <= 0 {
+            throw .outOfOrder(path: path, previous: last, key: Array(key))
+        }
+        var err: UnsafeMutablePointer<CChar>?
+        guard crdb_sst_writer_put(handle, key.baseAddress, key.count, value.baseAddress, value.count, &err) == 1 else {
+            throw .writeFailed(path: path, reason: takeRocksDBError(err))
+        }
+        if lastKey == nil { lastKey = Array(key) } else { lastKey!.replaceSubrange(0..., with: key) }
+        checksum.add(key: key, value: value)
+        entryCount += 1
+    }
+
+    public func put(key: [UInt8], value: [UInt8]) throws(SSTError) {
+        let result = key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in Result { () throws(SSTError) in try put(key: k, value: v) } }
+        }
+        try result.get()
+    }
+
+    /// Bytes written so far (an estimate until `finish`).
+    public var fileSize: UInt64 { handle.map { crdb_sst_writer_file_size($0) } ?? 0 }
+
+    /// Seals the file and returns its size. A writer with no entries cannot be finished (RocksDB
+    /// refuses empty SSTs); check `entryCount` first.
+    @discardableResult
+    public func finish() throws(SSTError) -> UInt64 {
+        guard let handle else { throw .alreadyFinished(path: path) }
+        defer {
+            crdb_sst_writer_destroy(handle)
+            self.handle = nil
+        }
+        var size: UInt64 = 0
+        var err: UnsafeMutablePointer<CChar>?
+        guard crdb_sst_writer_finish(handle, &size, &err) == 1 else {
+            throw .writeFailed(path: path, reason: takeRocksDBError(err))
+        }
+        return size
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct RestoreConsole: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore-console",
+        abstract: "Restore BR backups into an embedded TiKV-style cluster, and watch every region live.",
+        version: "0.1.0",
+        subcommands: [KeyCommand.self, SSTCommand.self]
+    )
+}

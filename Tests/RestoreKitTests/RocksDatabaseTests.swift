@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+@testable import RestoreKit
+
+@Suite struct RocksDatabaseTests {
+    @Test func ingestMovesFilesIntoAColumnFamilyThatLdbCanScan() throws {
+        let dir = try TemporaryDirectory()
+        let dbPath = dir.file("db")
+        let sst = dir.file("ingest.sst")
+        let writer = try SSTWriter(path: sst)
+        for i in 0..<500 { try writer.put(key: DataKey.make(bytes(String(format: "k%04d", i))), value: bytes("v\(i)")) }
+        try writer.finish()
+
+        do {
+            let db = try RocksDatabase(path: dbPath)
+            try db.ingest([sst], cf: .write, move: true)
+            #expect(!FileManager.default.fileExists(atPath: sst), "move semantics: the import file is gone")
+            #expect(try db.get(bytes("zk0042"), cf: .write) == bytes("v42"))
+            #expect(try db.get(bytes("zk0042"), cf: .default) == nil)
+
+            var batch = WriteBatch()
+            batch.put(bytes("applied"), bytes("7"), cf: .default)
+            batch.put(bytes("zlock"), bytes("L"), cf: .lock)
+            try db.write(batch)
+            #expect(try db.get(bytes("zlock"), cf: .lock) == bytes("L"))
+
+            var seen = 0
+            try db.scan(cf: .write, from: bytes("zk0100")) { _, _ in
+                seen += 1
+                return true
+            }
+            #expect(seen == 400)
+            try db.flush()
+        }
+
+        let out = try runProgram("ldb", ["--db=\(dbPath)", "--column_family=write", "scan"])
+        #expect(out.status == 0, "ldb failed: \(out.stderr)")
+        let lines = out.stdout.split(separator: "\n")
+        #expect(lines.count == 500)
+        #expect(lines.first == "zk0000 : v0")
+    }
+
+    @Test func ingestOfAMissingFileIsAnError() throws {
+        let dir = try TemporaryDirectory()
+        let db = try RocksDatabase(path: dir.file("db"))
+        #expect { try db.ingest([dir.file("nope.sst")], cf: .default) } throws: {
+            ($0 as? DatabaseError)?.description.contains("nope.sst") == true
+        }
+    }
+}
