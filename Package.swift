@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
@@ -21,9 +22,13 @@ let package = Package(
         ),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl"),
         .systemLibrary(name: "CNCursesW"),
+        .systemLibrary(name: "CCrypto"),
         .target(
             name: "RestoreKit",
-            dependencies: ["CRocksDB", "CCurl"]
+            dependencies: [
+                "CRocksDB", "CCurl", "CCrypto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
         .target(
             name: "ConsoleUI",
@@ -42,6 +47,7 @@ let package = Package(
             dependencies: [
                 "RestoreKit",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         .testTarget(

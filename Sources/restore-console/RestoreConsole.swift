@@ -6,6 +6,6 @@ struct RestoreConsole: ParsableCommand {
         commandName: "restore-console",
         abstract: "Restore BR backups into an embedded TiKV-style cluster, and watch every region live.",
         version: "0.1.0",
-        subcommands: [KeyCommand.self, SSTCommand.self]
+        subcommands: [BackupCommand.self, KeyCommand.self, SSTCommand.self]
     )
 }

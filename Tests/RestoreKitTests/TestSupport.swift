@@ -42,3 +42,50 @@ func runProgram(_ name: String, _ arguments: [String]) throws -> CommandOutput {
 }
 
 func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+/// Runs a shell command line, for redirections that `runProgram` cannot express.
+func runShell(_ command: String) throws -> CommandOutput {
+    try runProgram("bash", ["-c", command])
+}
+
+/// The repository's root, for scripts and the .proto files.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// A server from scripts/test-servers on a free loopback port. It lives while this object does:
+/// the script exits when its stdin closes, even if the test process dies.
+final class TestServer {
+    let process = Process()
+    private let input = Pipe()
+    let port: Int
+
+    init(script: String, _ arguments: [String]) throws {
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "\(repositoryRoot)/scripts/test-servers/\(script)"] + arguments
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = ""
+        while !line.hasSuffix("\n") {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty { break }
+            line += String(decoding: byte, as: UTF8.self)
+        }
+        guard line.hasPrefix("port "), let port = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw TestServerError.didNotStart(script: script, output: line)
+        }
+        self.port = port
+    }
+
+    deinit {
+        try? input.fileHandleForWriting.close()
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+enum TestServerError: Error {
+    case didNotStart(script: String, output: String)
+}

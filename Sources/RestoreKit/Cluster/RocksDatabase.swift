@@ -7,20 +7,6 @@ public final class RocksDatabase: @unchecked Sendable {
     // @unchecked: `handle` is immutable, and every crdb_db_* call is thread-safe per RocksDB's
     // documented contract for DB (concurrent reads, writes and IngestExternalFile).
 
-    public enum ColumnFamily: Int32, CaseIterable, Sendable, CustomStringConvertible {
-        case `default` = 0
-        case write = 1
-        case lock = 2
-
-        public var description: String {
-            switch self {
-            case .default: "default"
-            case .write: "write"
-            case .lock: "lock"
-            }
-        }
-    }
-
     public let path: String
     private let handle: OpaquePointer
 
@@ -113,7 +99,7 @@ public final class RocksDatabase: @unchecked Sendable {
 /// Puts and deletes to apply together.
 public struct WriteBatch: Sendable {
     struct Operation: Sendable {
-        var cf: RocksDatabase.ColumnFamily
+        var cf: ColumnFamily
         var key: [UInt8]
         var value: [UInt8]?
     }
@@ -122,11 +108,11 @@ public struct WriteBatch: Sendable {
 
     public init() {}
 
-    public mutating func put(_ key: [UInt8], _ value: [UInt8], cf: RocksDatabase.ColumnFamily = .default) {
+    public mutating func put(_ key: [UInt8], _ value: [UInt8], cf: ColumnFamily = .default) {
         operations.append(Operation(cf: cf, key: key, value: value))
     }
 
-    public mutating func delete(_ key: [UInt8], cf: RocksDatabase.ColumnFamily = .default) {
+    public mutating func delete(_ key: [UInt8], cf: ColumnFamily = .default) {
         operations.append(Operation(cf: cf, key: key, value: nil))
     }
 }
