@@ -226,6 +226,13 @@ int crdb_db_flush(crdb_db *db, char **err) {
     return fail(db->db->Flush(FlushOptions(), db->handles), err) ? 0 : 1;
 }
 
+int crdb_db_delete_range(crdb_db *db, int cf, const void *begin, size_t begin_len, const void *end, size_t end_len, char **err) {
+    auto *h = handle(db, cf, err);
+    if (!h) return 0;
+    Slice b(static_cast<const char *>(begin), begin_len), e(static_cast<const char *>(end), end_len);
+    return fail(db->db->DeleteRange(WriteOptions(), h, b, e), err) ? 0 : 1;
+}
+
 crdb_batch *crdb_batch_create(void) { return new crdb_batch; }
 
 void crdb_batch_put(crdb_batch *b, int cf, const void *key, size_t key_len, const void *value, size_t value_len) {

@@ -58,6 +58,8 @@ char *crdb_db_get(crdb_db *db, int cf, const void *key, size_t key_len, size_t *
 int crdb_db_ingest(crdb_db *db, int cf, const char *const *paths, size_t count, int move, char **err);
 crdb_iter *crdb_db_iter(crdb_db *db, int cf);
 int crdb_db_flush(crdb_db *db, char **err);
+// Deletes every key in [begin, end) of one column family.
+int crdb_db_delete_range(crdb_db *db, int cf, const void *begin, size_t begin_len, const void *end, size_t end_len, char **err);
 
 // Write batches: applied atomically across column families.
 crdb_batch *crdb_batch_create(void);

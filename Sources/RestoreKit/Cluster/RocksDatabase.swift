@@ -71,6 +71,15 @@ public final class RocksDatabase: @unchecked Sendable {
         guard ok == 1 else { throw .ingest(path: path, files: files, reason: takeRocksDBError(err)) }
     }
 
+    /// Deletes every key of `cf` in [begin, end).
+    public func deleteRange(_ begin: [UInt8], _ end: [UInt8], cf: ColumnFamily) throws(DatabaseError) {
+        var err: UnsafeMutablePointer<CChar>?
+        let ok = begin.withUnsafeBytes { b in
+            end.withUnsafeBytes { e in crdb_db_delete_range(handle, cf.rawValue, b.baseAddress, b.count, e.baseAddress, e.count, &err) }
+        }
+        guard ok == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
+    }
+
     public func flush() throws(DatabaseError) {
         var err: UnsafeMutablePointer<CChar>?
         guard crdb_db_flush(handle, &err) == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }

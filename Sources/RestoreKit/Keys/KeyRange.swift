@@ -2,7 +2,7 @@ import Foundation
 
 /// A range of keys. An empty `end` means "no upper bound", as in TiKV's regions. The end is exclusive
 /// unless `endInclusive` is set (backup file ranges and Download responses are inclusive).
-public struct KeyRange: Hashable, Sendable, CustomStringConvertible {
+public struct KeyRange: Hashable, Sendable, Codable, CustomStringConvertible {
     public var start: [UInt8]
     public var end: [UInt8]
     public var endInclusive: Bool

@@ -1,0 +1,301 @@
+import Foundation
+import SortedCollections
+
+/// A PD-like placement driver: it routes keys to regions through an ordered map of end keys,
+/// splits regions (through their Raft logs), scatters peers over stores, balances leaders and
+/// persists the region layout in `<cluster>/pd.json`.
+public actor PlacementDriver {
+    private let directory: String
+    private let stores: [UInt64: Store]
+    private let transport: Transport
+    nonisolated let awake: AwakeRegions
+    private let replicas: Int
+    private var groups: [UInt64: RaftGroup] = [:]
+    /// End key -> region id; the region holding a key is the first one that ends after it.
+    private var routing = SortedSet<RoutingKey>()
+    private var routeIDs: [RoutingKey: UInt64] = [:]
+    private var layout: [UInt64: Region] = [:]
+    private var nextID: UInt64 = 1
+    /// Split children whose replicas on these stores applied the split before the group existed.
+    private var earlyInitialized: [UInt64: Set<UInt64>] = [:]
+
+    struct Persisted: Codable {
+        var nextID: UInt64
+        var regions: [Region]
+    }
+
+    init(directory: String, stores: [UInt64: Store], transport: Transport, awake: AwakeRegions, replicas: Int) {
+        self.directory = directory
+        self.stores = stores
+        self.transport = transport
+        self.awake = awake
+        self.replicas = replicas
+    }
+
+    var path: String { directory + "/pd.json" }
+
+    /// Creates the first region, covering every key, on the first `replicas` stores.
+    func bootstrap() throws(ClusterError) {
+        let storeIDs = stores.keys.sorted().prefix(replicas)
+        let region = Region(id: allocID(), startKey: [], endKey: [], epoch: RegionEpoch(), peers: storeIDs.map { PeerMeta(id: allocID(), storeID: $0) })
+        for store in storeIDs {
+            do { try RaftStorage(store: stores[store]!).saveApplyState(.init(applied: 0, region: region, tombstone: false)) } catch {
+                throw .io(path: stores[store]!.directory, reason: "cannot write region state: \(error)")
+            }
+        }
+        try register(region, initializedStores: Set(storeIDs), campaignOn: storeIDs.first)
+        try persist()
+    }
+
+    /// Loads the layout written by `persist` and restarts every region's group from its stores.
+    func load() throws(ClusterError) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .corruptMetadata(path: path, reason: "missing") }
+        let persisted: Persisted
+        do { persisted = try JSONDecoder().decode(Persisted.self, from: data) } catch {
+            throw .corruptMetadata(path: path, reason: "\(error)")
+        }
+        nextID = persisted.nextID
+        for region in persisted.regions {
+            let holders = Set(region.peers.map(\.storeID).filter { store in
+                (try? RaftStorage(store: stores[store]!).load(region: region.id).apply) != nil
+            })
+            try register(region, initializedStores: holders, campaignOn: nil)
+        }
+    }
+
+    func persist() throws(ClusterError) {
+        let regions = layout.values.sorted { $0.id < $1.id }
+        do {
+            try JSONEncoder().encode(Persisted(nextID: nextID, regions: regions)).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw .io(path: path, reason: "cannot write the region layout: \(error.localizedDescription)")
+        }
+    }
+
+    private func register(_ region: Region, initializedStores: Set<UInt64>, campaignOn: UInt64?) throws(ClusterError) {
+        if groups[region.id] == nil {
+            let events: @Sendable (GroupEvent) -> Void = { [weak self] event in
+                Task { await self?.handle(event) }
+            }
+            let group: RaftGroup
+            do {
+                group = try RaftGroup(region: region, stores: stores, transport: transport, initializedStores: initializedStores.union(earlyInitialized[region.id] ?? []), campaignOn: campaignOn, onEvent: events)
+            } catch {
+                throw .io(path: directory, reason: "cannot load region \(region.id): \(error)")
+            }
+            groups[region.id] = group
+            earlyInitialized[region.id] = nil
+        }
+        setLayout(region)
+        awake.wake(region.id)
+    }
+
+    private func setLayout(_ region: Region) {
+        if let old = layout[region.id] {
+            let key = RoutingKey(end: old.endKey)
+            if routeIDs[key] == region.id {
+                routing.remove(key)
+                routeIDs[key] = nil
+            }
+        }
+        layout[region.id] = region
+        let key = RoutingKey(end: region.endKey)
+        routing.insert(key)
+        routeIDs[key] = region.id
+    }
+
+    private func handle(_ event: GroupEvent) async {
+        switch event {
+        case let .splitApplied(storeID, children):
+            for child in children {
+                if let group = groups[child.id] {
+                    await group.initializePeer(onStore: storeID)
+                    awake.wake(child.id)
+                } else {
+                    earlyInitialized[child.id, default: []].insert(storeID)
+                }
+            }
+        case .storePanicked:
+            break  // the store's state is persisted by the store itself; routing is unchanged
+        }
+    }
+
+    func shutdown() {
+        groups.removeAll()
+    }
+
+    func allocID() -> UInt64 {
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    // MARK: routing
+
+    /// The region holding `key` (an encoded key without `z`).
+    public func region(containing key: [UInt8]) -> Region? {
+        guard let end = routing[RoutingKey.after(key)...].first, let id = routeIDs[end] else { return nil }
+        return layout[id]
+    }
+
+    public func region(id: UInt64) -> Region? { layout[id] }
+
+    /// The regions that overlap `range`, in key order.
+    public func regions(overlapping range: KeyRange) -> [Region] {
+        var out: [Region] = []
+        for end in routing[RoutingKey.after(range.start)...] {
+            guard let region = routeIDs[end].flatMap({ layout[$0] }) else { continue }
+            if !range.end.isEmpty, compareKeys(region.startKey, range.end) >= (range.endInclusive ? 1 : 0) { break }
+            out.append(region)
+        }
+        return out
+    }
+
+    public var allRegions: [Region] { routing.compactMap { routeIDs[$0].flatMap { layout[$0] } } }
+
+    public var regionCount: Int { layout.count }
+
+    func group(_ id: UInt64) -> RaftGroup? { groups[id] }
+
+    /// The current leader of a region, if it has a live one.
+    public func leader(of regionID: UInt64) async -> PeerMeta? {
+        await groups[regionID]?.leader
+    }
+
+    public func peerStatus(of regionID: UInt64) async -> [PeerStatus] {
+        await groups[regionID]?.status() ?? []
+    }
+
+    /// Refreshes the layout from a region's group (after its epoch changed).
+    @discardableResult
+    func refresh(_ regionID: UInt64) async -> Region? {
+        guard let group = groups[regionID] else { return nil }
+        let region = await group.region
+        setLayout(region)
+        return region
+    }
+
+    // MARK: operations
+
+    /// Splits region `regionID` at `keys` (inside it) through its Raft log. Each split bumps the
+    /// region's version; the new regions keep the peers' stores and the leader's store.
+    public func split(regionID: UInt64, at keys: [[UInt8]], timeout: Duration = .seconds(10)) async throws(RegionError) -> [Region] {
+        guard let group = groups[regionID], var region = layout[regionID] else { throw .regionNotFound(regionID: regionID) }
+        region = await refresh(regionID) ?? region
+        let inside = keys.filter { compareKeys($0, region.startKey) > 0 && (region.endKey.isEmpty || compareKeys($0, region.endKey) < 0) }
+        let sorted = Array(Set(inside.map { RoutingKey(end: $0) })).sorted().map(\.bytes)
+        guard !sorted.isEmpty else { return [region] }
+        guard let leader = await group.leader else { throw .notLeader(regionID: regionID, leader: nil) }
+        let newRegions = sorted.map { _ in SplitCommand.NewRegionIDs(regionID: allocID(), peerIDs: region.peers.map { _ in allocID() }) }
+        let command = SplitCommand(regionID: regionID, epoch: region.epoch, splitKeys: sorted, newRegions: newRegions)
+        awake.wake(regionID)
+        let outcome = await group.propose(.split(command), viaStore: leader.storeID, timeout: timeout)
+        switch outcome {
+        case .applied: break
+        case let .rejected(error): throw error
+        case let .storePanicked(store, reason): throw .storeNotAvailable(storeID: store, state: .panicked(reason: reason))
+        }
+        let parent = await refresh(regionID) ?? region
+        var result = [parent]
+        for (i, ids) in newRegions.enumerated() {
+            let child = Region(
+                id: ids.regionID, startKey: sorted[i], endKey: i + 1 < sorted.count ? sorted[i + 1] : region.endKey,
+                epoch: parent.epoch, peers: zip(region.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID) })
+            let applied = await group.stores(withVersionAtLeast: parent.epoch.version)
+            try? register(child, initializedStores: applied.intersection([leader.storeID]), campaignOn: leader.storeID)
+            for store in applied where store != leader.storeID { await groups[child.id]?.initializePeer(onStore: store) }
+            result.append(child)
+        }
+        try? persist()
+        return result
+    }
+
+    /// Splits whichever regions hold `keys`, so that every key becomes a region boundary.
+    public func splitAt(_ keys: [[UInt8]], timeout: Duration = .seconds(10)) async throws(RegionError) -> [Region] {
+        var byRegion: [UInt64: [[UInt8]]] = [:]
+        for key in keys {
+            if let r = region(containing: key), r.startKey != key { byRegion[r.id, default: []].append(key) }
+        }
+        var created: [Region] = []
+        for (id, regionKeys) in byRegion.sorted(by: { $0.key < $1.key }) {
+            created += try await split(regionID: id, at: regionKeys, timeout: timeout).dropFirst()
+        }
+        return created
+    }
+
+    /// Spreads peers evenly over the up stores (a peer move bumps conf_ver) and then leaders evenly
+    /// over the stores that hold each region's peers.
+    public func scatter(_ regionIDs: [UInt64], timeout: Duration = .seconds(10)) async throws(RegionError) {
+        let up = stores.values.filter(\.isUp).map(\.id).sorted()
+        var peerCount: [UInt64: Int] = Dictionary(uniqueKeysWithValues: up.map { ($0, 0) })
+        for region in layout.values { for p in region.peers where peerCount[p.storeID] != nil { peerCount[p.storeID]! += 1 } }
+        if up.count > replicas {
+            for id in regionIDs {
+                guard let region = await refresh(id), let group = groups[id] else { continue }
+                let current = region.peers.map(\.storeID)
+                // Move the peer from the fullest store to the emptiest store without one.
+                guard let from = current.filter({ peerCount[$0] != nil }).max(by: { peerCount[$0]! < peerCount[$1]! }),
+                      let to = up.filter({ !current.contains($0) }).min(by: { peerCount[$0]! < peerCount[$1]! }),
+                      peerCount[from]! > peerCount[to]! + 1
+                else { continue }
+                guard var leader = await group.leader else { continue }
+                if leader.storeID == from, let other = current.first(where: { $0 != from }) {
+                    await group.transferLeader(toStore: other)
+                    awake.wake(id)
+                    leader = try await waitForLeader(id, onStore: other, timeout: timeout)
+                }
+                var peers = region.peers.filter { $0.storeID != from }
+                peers.append(PeerMeta(id: allocID(), storeID: to))
+                awake.wake(id)
+                let outcome = await group.propose(.changePeers(ChangePeersCommand(regionID: id, epoch: region.epoch, peers: peers)), viaStore: leader.storeID, timeout: timeout)
+                guard outcome == .applied else { continue }  // a scatter that does not finish is a warning, not a failure
+                peerCount[from]! -= 1
+                peerCount[to]! += 1
+                await refresh(id)
+            }
+        }
+        try await balanceLeaders(regionIDs, timeout: timeout)
+        try? persist()
+    }
+
+    /// Moves leaders so each store leads about as many of `regionIDs` as the others.
+    public func balanceLeaders(_ regionIDs: [UInt64], timeout: Duration = .seconds(10)) async throws(RegionError) {
+        var leaders: [UInt64: Int] = [:]
+        for id in layout.keys { if let l = await groups[id]?.leader { leaders[l.storeID, default: 0] += 1 } }
+        for id in regionIDs {
+            guard let group = groups[id], let region = layout[id], let leader = await group.leader else { continue }
+            let candidates = region.peers.map(\.storeID).filter { stores[$0]?.isUp == true }
+            guard let target = candidates.min(by: { leaders[$0, default: 0] < leaders[$1, default: 0] }),
+                  leaders[leader.storeID, default: 0] > leaders[target, default: 0] + 1
+            else { continue }
+            await group.transferLeader(toStore: target)
+            awake.wake(id)
+            if (try? await waitForLeader(id, onStore: target, timeout: timeout)) != nil {
+                leaders[leader.storeID, default: 0] -= 1
+                leaders[target, default: 0] += 1
+            }
+        }
+    }
+
+    public func transferLeader(regionID: UInt64, toStore storeID: UInt64, timeout: Duration = .seconds(5)) async throws(RegionError) {
+        guard let group = groups[regionID] else { throw .regionNotFound(regionID: regionID) }
+        await group.transferLeader(toStore: storeID)
+        awake.wake(regionID)
+        _ = try await waitForLeader(regionID, onStore: storeID, timeout: timeout)
+    }
+
+    /// Waits until the region has a live leader (on `store`, if given).
+    public func waitForLeader(_ regionID: UInt64, onStore store: UInt64? = nil, timeout: Duration = .seconds(5)) async throws(RegionError) -> PeerMeta {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            awake.wake(regionID)
+            if let leader = await groups[regionID]?.leader, store == nil || leader.storeID == store { return leader }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        throw .timeout(regionID: regionID, after: timeout)
+    }
+
+    /// Wakes every region with a peer on `storeID`, so that they notice it went down or came back.
+    func wakeRegions(onStore storeID: UInt64) {
+        for region in layout.values where region.peer(onStore: storeID) != nil { awake.wake(region.id) }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+@testable import RestoreKit
+
+@Suite(.serialized) struct ClusterTests {
+    func makeCluster(stores: Int = 3, replicas: Int = 3) async throws -> (TemporaryDirectory, Cluster) {
+        let dir = try TemporaryDirectory()
+        let cluster = try await Cluster.open(directory: dir.file("cluster"), create: .init(stores: stores, replicas: replicas))
+        return (dir, cluster)
+    }
+
+    @Test func aNewClusterElectsALeaderAndFailsOver() async throws {
+        let (dir, cluster) = try await makeCluster()
+        defer { withExtendedLifetime(dir) {} }
+        let first = try await cluster.pd.waitForLeader(1)
+        try await cluster.setStore(first.storeID, up: false)
+        let second = try await cluster.pd.waitForLeader(1, timeout: .seconds(5))
+        #expect(second.storeID != first.storeID)
+        let status = await cluster.pd.peerStatus(of: 1)
+        #expect(status.filter(\.isLeader).count == 1)
+        #expect(status.first { $0.peer.storeID == first.storeID }?.isLive == false)
+    }
+
+    @Test func noQuorumNoLeader() async throws {
+        let (dir, cluster) = try await makeCluster()
+        defer { withExtendedLifetime(dir) {} }
+        _ = try await cluster.pd.waitForLeader(1)
+        try await cluster.setStore(2, up: false)
+        try await cluster.setStore(3, up: false)
+        // Check quorum: the leader cut off from both followers steps down, and nobody else can win.
+        var stepDown = false
+        for _ in 0..<200 where !stepDown {
+            try await Task.sleep(for: .milliseconds(10))
+            cluster.pd.awake.wake(1)
+            stepDown = await cluster.pd.leader(of: 1) == nil
+        }
+        #expect(stepDown)
+        try await cluster.setStore(2, up: true)
+        #expect(try await cluster.pd.waitForLeader(1, timeout: .seconds(5)).storeID != 3)
+    }
+
+    @Test func splitsBumpVersionsAndRoute() async throws {
+        let (dir, cluster) = try await makeCluster()
+        defer { withExtendedLifetime(dir) {} }
+        _ = try await cluster.pd.waitForLeader(1)
+        let created = try await cluster.pd.splitAt([bytes("b"), bytes("d"), bytes("f")])
+        #expect(created.count == 3)
+        let regions = await cluster.pd.allRegions
+        #expect(regions.map(\.startKey) == [[], bytes("b"), bytes("d"), bytes("f")])
+        #expect(regions.allSatisfy { $0.epoch.version == 4 })
+        #expect(await cluster.pd.region(containing: bytes("c"))?.startKey == bytes("b"))
+        #expect(await cluster.pd.region(containing: bytes("d"))?.startKey == bytes("d"))
+        #expect(await cluster.pd.region(containing: bytes("zzz"))?.startKey == bytes("f"))
+        #expect(await cluster.pd.regions(overlapping: KeyRange(start: bytes("c"), end: bytes("e"))).count == 2)
+        for region in regions { _ = try await cluster.pd.waitForLeader(region.id) }
+    }
+
+    @Test func scatterSpreadsPeersAndLeaders() async throws {
+        let (dir, cluster) = try await makeCluster(stores: 5, replicas: 3)
+        defer { withExtendedLifetime(dir) {} }
+        _ = try await cluster.pd.waitForLeader(1)
+        let keys = (1..<10).map { bytes(String(format: "k%02d", $0)) }
+        _ = try await cluster.pd.splitAt(keys)
+        let ids = await cluster.pd.allRegions.map(\.id)
+        try await cluster.pd.scatter(ids)
+        let regions = await cluster.pd.allRegions
+        var perStore: [UInt64: Int] = [:]
+        for r in regions { for p in r.peers { perStore[p.storeID, default: 0] += 1 } }
+        #expect(perStore.count == 5, "peers on every store: \(perStore)")
+        #expect(perStore.values.max()! - perStore.values.min()! <= 2, "\(perStore)")
+        #expect(regions.contains { $0.epoch.confVer > 1 })
+    }
+
+    @Test func aReopenedClusterKeepsItsRegions() async throws {
+        let dir = try TemporaryDirectory()
+        do {
+            let cluster = try await Cluster.open(directory: dir.file("c"), create: .init(stores: 3, replicas: 3))
+            _ = try await cluster.pd.waitForLeader(1)
+            _ = try await cluster.pd.splitAt([bytes("m")])
+            try await cluster.setStore(3, up: false)
+            await cluster.close()
+        }
+        let reopened = try await Cluster.open(directory: dir.file("c"))
+        #expect(await reopened.pd.allRegions.map(\.startKey) == [[], bytes("m")])
+        #expect(reopened.store(3)?.state == .down)
+        for region in await reopened.pd.allRegions { _ = try await reopened.pd.waitForLeader(region.id, timeout: .seconds(5)) }
+    }
+
+    @Test func directoriesThatAreNotClustersAreRefused() async throws {
+        let dir = try TemporaryDirectory()
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: dir.file("file.txt")))
+        await #expect(throws: ClusterError.notACluster(path: dir.path)) { try await Cluster.open(directory: dir.path, create: .init(stores: 1, replicas: 1)) }
+        try FileManager.default.createDirectory(atPath: dir.file("newer"), withIntermediateDirectories: true)
+        try Data(#"{"format":"restore-console-cluster","version":99,"stores":1,"replicas":1}"#.utf8).write(to: URL(fileURLWithPath: dir.file("newer/cluster.json")))
+        await #expect(throws: ClusterError.unsupportedFormat(path: dir.file("newer"), version: 99)) { try await Cluster.open(directory: dir.file("newer")) }
+        await #expect(throws: ClusterError.self) { try await Cluster.open(directory: dir.file("empty"), create: .init(stores: 2, replicas: 3)) }
+    }
+}
