@@ -1,11 +1,11 @@
 import ArgumentParser
 
 @main
-struct RestoreConsole: ParsableCommand {
+struct RestoreConsole: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore-console",
         abstract: "Restore BR backups into an embedded TiKV-style cluster, and watch every region live.",
         version: "0.1.0",
-        subcommands: [BackupCommand.self, KeyCommand.self, SSTCommand.self]
+        subcommands: [BackupCommand.self, InspectCommand.self, KeyCommand.self, SSTCommand.self]
     )
 }

@@ -48,12 +48,13 @@ public final class Cluster: Sendable {
 
     deinit { clock.cancel() }
 
-    /// Stops the clock and lets go of every region's group, so that the stores' databases close
-    /// when the last reference to the cluster goes.
+    /// Stops the clock and every region's group, then closes the stores' databases. Call it when
+    /// nothing else uses the cluster.
     public func close() async {
         clock.cancel()
         await clock.value
         await pd.shutdown()
+        for store in stores.values { store.db.close() }
     }
 
     /// Opens the cluster in `directory`, or creates one there (with `create`'s layout) when the

@@ -237,7 +237,7 @@ public actor PlacementDriver {
                       let to = up.filter({ !current.contains($0) }).min(by: { peerCount[$0]! < peerCount[$1]! }),
                       peerCount[from]! > peerCount[to]! + 1
                 else { continue }
-                guard var leader = await group.leader else { continue }
+                guard var leader = try? await waitForLeader(id, timeout: timeout) else { continue }
                 if leader.storeID == from, let other = current.first(where: { $0 != from }) {
                     await group.transferLeader(toStore: other)
                     awake.wake(id)
@@ -262,7 +262,7 @@ public actor PlacementDriver {
         var leaders: [UInt64: Int] = [:]
         for id in layout.keys { if let l = await groups[id]?.leader { leaders[l.storeID, default: 0] += 1 } }
         for id in regionIDs {
-            guard let group = groups[id], let region = layout[id], let leader = await group.leader else { continue }
+            guard let group = groups[id], let region = layout[id], let leader = try? await waitForLeader(id, timeout: timeout) else { continue }
             let candidates = region.peers.map(\.storeID).filter { stores[$0]?.isUp == true }
             guard let target = candidates.min(by: { leaders[$0, default: 0] < leaders[$1, default: 0] }),
                   leaders[leader.storeID, default: 0] > leaders[target, default: 0] + 1

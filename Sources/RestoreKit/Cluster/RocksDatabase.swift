@@ -1,14 +1,18 @@
 import Foundation
+import Synchronization
 import CRocksDB
 
 /// A store's RocksDB with TiKV's column families. Thread-safe: RocksDB's DB is safe for concurrent
 /// use, and the handle is only released in `deinit`, when no other reference exists.
 public final class RocksDatabase: @unchecked Sendable {
     // @unchecked: `handle` is immutable, and every crdb_db_* call is thread-safe per RocksDB's
-    // documented contract for DB (concurrent reads, writes and IngestExternalFile).
+    // documented contract for DB (concurrent reads, writes and IngestExternalFile). `close()` is
+    // the one exception: its callers (Cluster.close) call it only after every user has stopped,
+    // and afterwards every call fails with `.closed` instead of touching the handle.
 
     public let path: String
     private let handle: OpaquePointer
+    private let closed = Atomic<Bool>(false)
 
     public init(path: String) throws(DatabaseError) {
         self.path = path
@@ -17,9 +21,19 @@ public final class RocksDatabase: @unchecked Sendable {
         handle = h
     }
 
-    deinit { crdb_db_close(handle) }
+    deinit { close() }
+
+    /// Closes the DB and releases its lock; later calls fail with `.closed`.
+    public func close() {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { crdb_db_close(handle) }
+    }
+
+    private func checkOpen() throws(DatabaseError) {
+        if closed.load(ordering: .acquiring) { throw .closed(path: path) }
+    }
 
     public func put(_ key: [UInt8], _ value: [UInt8], cf: ColumnFamily = .default, sync: Bool = false) throws(DatabaseError) {
+        try checkOpen()
         var err: UnsafeMutablePointer<CChar>?
         let ok = key.withUnsafeBytes { k in
             value.withUnsafeBytes { v in
@@ -30,6 +44,7 @@ public final class RocksDatabase: @unchecked Sendable {
     }
 
     public func get(_ key: [UInt8], cf: ColumnFamily = .default) throws(DatabaseError) -> [UInt8]? {
+        try checkOpen()
         var err: UnsafeMutablePointer<CChar>?
         var found: Int32 = 0
         var length = 0
@@ -42,6 +57,7 @@ public final class RocksDatabase: @unchecked Sendable {
 
     /// Writes several puts and deletes atomically, across column families.
     public func write(_ batch: WriteBatch, sync: Bool = true) throws(DatabaseError) {
+        try checkOpen()
         let b = crdb_batch_create()
         defer { crdb_batch_destroy(b) }
         for op in batch.operations {
@@ -60,6 +76,7 @@ public final class RocksDatabase: @unchecked Sendable {
     /// Ingests SST files into one column family. With `move`, the files are hard-linked into the DB
     /// and disappear from their old place, as TiKV's ingest does.
     public func ingest(_ files: [String], cf: ColumnFamily, move: Bool = true) throws(DatabaseError) {
+        try checkOpen()
         var err: UnsafeMutablePointer<CChar>?
         var cStrings = files.map { strdup($0) }
         defer { cStrings.forEach { free($0) } }
@@ -73,6 +90,7 @@ public final class RocksDatabase: @unchecked Sendable {
 
     /// Deletes every key of `cf` in [begin, end).
     public func deleteRange(_ begin: [UInt8], _ end: [UInt8], cf: ColumnFamily) throws(DatabaseError) {
+        try checkOpen()
         var err: UnsafeMutablePointer<CChar>?
         let ok = begin.withUnsafeBytes { b in
             end.withUnsafeBytes { e in crdb_db_delete_range(handle, cf.rawValue, b.baseAddress, b.count, e.baseAddress, e.count, &err) }
@@ -81,6 +99,7 @@ public final class RocksDatabase: @unchecked Sendable {
     }
 
     public func flush() throws(DatabaseError) {
+        try checkOpen()
         var err: UnsafeMutablePointer<CChar>?
         guard crdb_db_flush(handle, &err) == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
     }
@@ -90,6 +109,7 @@ public final class RocksDatabase: @unchecked Sendable {
         cf: ColumnFamily, from start: [UInt8] = [],
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws {
+        try checkOpen()
         let it = crdb_db_iter(handle, cf.rawValue)!
         defer { crdb_iter_destroy(it) }
         start.withUnsafeBytes { crdb_iter_seek(it, $0.baseAddress, $0.count) }
@@ -131,6 +151,7 @@ public enum DatabaseError: Error, Equatable, Sendable, CustomStringConvertible {
     case read(path: String, reason: String)
     case write(path: String, reason: String)
     case ingest(path: String, files: [String], reason: String)
+    case closed(path: String)
 
     public var description: String {
         switch self {
@@ -138,6 +159,7 @@ public enum DatabaseError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .read(path, reason): "cannot read RocksDB at \(path): \(reason)"
         case let .write(path, reason): "cannot write RocksDB at \(path): \(reason)"
         case let .ingest(path, files, reason): "cannot ingest \(files.joined(separator: ", ")) into \(path): \(reason)"
+        case let .closed(path): "RocksDB at \(path) is closed"
         }
     }
 }

@@ -8,6 +8,8 @@ public enum RewriteError: Error, Equatable, Sendable, CustomStringConvertible {
     case conflictingRules(RewriteRule, RewriteRule)
     /// A timestamp rewrite was asked for keys that carry no timestamp.
     case timestampOnRawKeys(RewriteRule)
+    /// The rules put keys of one file out of order (their new prefixes sort differently from the old).
+    case reordered(key: [UInt8])
     /// A key that should be transactional did not decode.
     case malformedKey(KeyCodecError)
 
@@ -21,6 +23,8 @@ public enum RewriteError: Error, Equatable, Sendable, CustomStringConvertible {
             "rewrite rules conflict: \(a) and \(b) share a prefix"
         case let .timestampOnRawKeys(rule):
             "rule \(rule) sets a new timestamp, but raw keys carry none"
+        case let .reordered(key):
+            "rewritten key \(key.hexString) sorts before the one before it: the rules do not keep the order of keys in this file"
         case let .malformedKey(error):
             "malformed key: \(error)"
         }

@@ -1,0 +1,126 @@
+import Foundation
+
+/// Turns a downloaded backup SST into the SST a region ingests: it iterates the part of the file
+/// that maps into the region, strips `z`, rewrites each key by the rules (and the timestamp of
+/// keys and write records when a rule asks), and writes the keys that fall in the region. A key
+/// that matches no rule is an error, never copied as it is.
+struct SSTRewriter {
+    let rules: RewriteRules
+    let mode: KeyRewriter.Mode
+    let format: KeyRewriter.KeyFormat
+    let cf: ColumnFamily
+
+    struct Result: Equatable {
+        var entries: UInt64
+        var firstKey: [UInt8]
+        var lastKey: [UInt8]
+        var bytes: UInt64
+    }
+
+    /// Rewrites `source` into `destination` for keys in `region` (encoded, without `z`). Returns nil
+    /// when no key falls in the region (and writes nothing).
+    func rewrite(source: String, destination: String, name: String, region: KeyRange) throws(ImportError) -> Result? {
+        let reader: SSTReader
+        do {
+            reader = try SSTReader(path: source)
+            try reader.verifyChecksums()
+        } catch {
+            throw .corruptFile(name: name, reason: error.description)
+        }
+        // Every key of the file must match a rule, even those outside this region: check the ends,
+        // and every key visited below.
+        var probe: KeyRewriter
+        do { probe = try KeyRewriter(rules: rules, mode: mode, format: format) } catch { throw .rewrite(name: name, error: error) }
+        for end in [try? reader.firstKey, try? reader.lastKey] {
+            guard let end = end ?? nil else { continue }
+            do { _ = try probe.rewrite(dataKey: end) } catch { throw .rewrite(name: name, error: error) }
+        }
+        if let renamed = try fastPath(reader, source: source, destination: destination, name: name, region: region) { return renamed }
+
+        var rewriter = probe
+        let (seek, stop) = oldBounds(region)
+        let rewriteValues = cf == .write && rules.rules.contains { $0.newTimestamp != 0 }
+
+        var output: SSTWriter?
+        var result = Result(entries: 0, firstKey: [], lastKey: [], bytes: 0)
+        var key: [UInt8] = []
+        var value: [UInt8] = []
+        do {
+            try reader.scan(from: DataKey.make(seek)) { dataKey, dataValue in
+                if let stop, compareKeys(UnsafeRawBufferPointer(rebasing: dataKey.dropFirst()), stop) >= 0 { return false }
+                let rule = try rewriter.rewrite(dataKey: dataKey, into: &key)
+                guard Self.inRegion(key, region) else { return true }
+                if output == nil { output = try SSTWriter(path: destination) }
+                if rewriteValues, rule.newTimestamp != 0 {
+                    try WriteRecord.replacingStartTS(in: dataValue, with: rule.newTimestamp, into: &value)
+                    try output!.put(key: key, value: value)
+                } else {
+                    try key.withUnsafeBytes { try output!.put(key: $0, value: dataValue) }
+                }
+                if result.entries == 0 { result.firstKey = Array(key.dropFirst()) }
+                result.entries += 1
+                return true
+            }
+        } catch let e as RewriteError {
+            throw .rewrite(name: name, error: e)
+        } catch let e as SSTError {
+            if case let .outOfOrder(_, _, key) = e { throw .rewrite(name: name, error: .reordered(key: key)) }
+            throw .corruptFile(name: name, reason: e.description)
+        } catch let e as WriteRecordError {
+            throw .corruptFile(name: name, reason: "write record: \(e)")
+        } catch {
+            throw .io(path: destination, reason: "\(error)")
+        }
+        guard let output, result.entries > 0 else { return nil }
+        do {
+            result.bytes = try output.finish()
+            // The last key seen may lie past the region; read back the last one written.
+            result.lastKey = Array(try SSTReader(path: destination).lastKey?.dropFirst() ?? [])
+        } catch {
+            throw .io(path: destination, reason: error.description)
+        }
+        return result
+    }
+
+    /// True when a rewritten data key (`z` + key) lies in the region.
+    static func inRegion(_ dataKey: [UInt8], _ region: KeyRange) -> Bool {
+        dataKey.withUnsafeBytes { region.contains(UnsafeRawBufferPointer(rebasing: $0.dropFirst())) }
+    }
+
+    /// Identical prefixes, no timestamp change and a file inside the region: the file is used as it is.
+    private func fastPath(_ reader: SSTReader, source: String, destination: String, name: String, region: KeyRange) throws(ImportError) -> Result? {
+        guard rules.rules.allSatisfy({ $0.oldPrefix == $0.newPrefix && $0.newTimestamp == 0 }),
+              let first = try? reader.firstKey, let last = try? reader.lastKey,
+              first.first == DataKey.prefix, last.first == DataKey.prefix,
+              Self.inRegion(first, region), Self.inRegion(last, region),
+              rules.rule(for: first.dropFirst()) != nil, rules.rule(for: last.dropFirst()) != nil,
+              rules.rules.count == 1
+        else { return nil }
+        guard rename(source, destination) == 0 else { throw .io(path: destination, reason: String(cString: strerror(errno))) }
+        return Result(entries: reader.entryCount, firstKey: Array(first.dropFirst()), lastKey: Array(last.dropFirst()), bytes: UInt64((try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? UInt64) ?? 0))
+    }
+
+    /// Old-key bounds (encoded, without `z`) of the part of the file that maps into `region`:
+    /// where to start and where to stop. Keys between the rules' ranges are still visited, so a
+    /// key that matches no rule is found.
+    func oldBounds(_ region: KeyRange) -> (seek: [UInt8], stop: [UInt8]?) {
+        switch (format, mode) {
+        case (.raw, _), (.transactional, .legacy):
+            let parts = rules.oldRanges(for: region)
+            guard !parts.isEmpty else { return ([], []) }
+            let seek = parts.map(\.range.start).min(by: keyLess)!
+            let ends = parts.map(\.range.end)
+            return (seek, ends.contains([]) ? nil : ends.max(by: keyLess)!)
+        case (.transactional, .keyspace):
+            // Region bounds are encoded user keys: decode, map through the rules, encode again.
+            guard let start = try? Memcomparable.decodeAll(region.start),
+                  let end = region.end.isEmpty ? [] : try? Memcomparable.decodeAll(region.end)
+            else { return ([], nil) }
+            let parts = rules.oldRanges(for: KeyRange(start: start, end: end))
+            guard !parts.isEmpty else { return ([], []) }
+            let seek = Memcomparable.encode(parts.map(\.range.start).min(by: keyLess)!)
+            let ends = parts.map(\.range.end)
+            return (seek, ends.contains([]) ? nil : Memcomparable.encode(ends.max(by: keyLess)!))
+        }
+    }
+}
