@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct RestoreConsole: AsyncParsableCommand {
@@ -6,6 +7,27 @@ struct RestoreConsole: AsyncParsableCommand {
         commandName: "restore-console",
         abstract: "Restore BR backups into an embedded TiKV-style cluster, and watch every region live.",
         version: "0.1.0",
-        subcommands: [BackupCommand.self, InspectCommand.self, KeyCommand.self, SSTCommand.self]
+        subcommands: [RestoreCommand.self, DemoCommand.self, VerifyCommand.self, BackupCommand.self, InspectCommand.self, KeyCommand.self, SSTCommand.self]
     )
+
+    /// Exit codes: 0 ok, 1 regions failed or checksum mismatch, 2 bad input or usage, 3 a store panicked.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let exit as RestoreExit {
+            Foundation.exit(exit.code)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                self.exit(withError: error)  // --help, --version
+            }
+            FileHandle.standardError.write(Data("restore-console: \(fullMessage(for: error))\n".utf8))
+            Foundation.exit(2)
+        }
+    }
 }

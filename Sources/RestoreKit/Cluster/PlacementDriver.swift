@@ -184,7 +184,7 @@ public actor PlacementDriver {
         let inside = keys.filter { compareKeys($0, region.startKey) > 0 && (region.endKey.isEmpty || compareKeys($0, region.endKey) < 0) }
         let sorted = Array(Set(inside.map { RoutingKey(end: $0) })).sorted().map(\.bytes)
         guard !sorted.isEmpty else { return [region] }
-        guard let leader = await group.leader else { throw .notLeader(regionID: regionID, leader: nil) }
+        let leader = try await waitForLeader(regionID, timeout: timeout)
         let newRegions = sorted.map { _ in SplitCommand.NewRegionIDs(regionID: allocID(), peerIDs: region.peers.map { _ in allocID() }) }
         let command = SplitCommand(regionID: regionID, epoch: region.epoch, splitKeys: sorted, newRegions: newRegions)
         awake.wake(regionID)
@@ -292,6 +292,15 @@ public actor PlacementDriver {
             try? await Task.sleep(for: .milliseconds(5))
         }
         throw .timeout(regionID: regionID, after: timeout)
+    }
+
+    /// Per store, the import files that committed but unapplied ingests still need.
+    public func pendingIngestFiles() async -> [UInt64: Set<String>] {
+        var out: [UInt64: Set<String>] = [:]
+        for group in groups.values {
+            for (store, names) in await group.pendingIngestFiles() { out[store, default: []].formUnion(names) }
+        }
+        return out
     }
 
     /// Wakes every region with a peer on `storeID`, so that they notice it went down or came back.

@@ -12,6 +12,9 @@ actor RaftGroup {
     /// Peers that can take part: a peer of a split region starts once its parent replica applied the split.
     private var initialized = Set<UInt64>()
     private var tombstones = Set<UInt64>()
+    /// Replicas that missed an ingest's file (their store was down when it was downloaded): they
+    /// take a snapshot of the leader's data instead of applying without it.
+    private var needsSnapshot = Set<UInt64>()
     private let stores: [UInt64: Store]
     private let transport: Transport
     private let onEvent: @Sendable (GroupEvent) -> Void
@@ -85,6 +88,18 @@ actor RaftGroup {
     /// Stores whose replica has applied the region up to `version` (for example, a split).
     func stores(withVersionAtLeast version: UInt64) -> Set<UInt64> {
         Set(views.compactMap { id, view in view.epoch.version >= version && initialized.contains(id) ? peers[id]?.storeID : nil })
+    }
+
+    /// Import files that replicas still need: those of ingests in their logs not yet applied.
+    func pendingIngestFiles() -> [UInt64: Set<String>] {
+        var out: [UInt64: Set<String>] = [:]
+        for peer in peers.values where peer.lastIndex > peer.appliedIndex {
+            for index in (peer.appliedIndex + 1)...peer.lastIndex {
+                guard case let .ingest(cmd)? = peer.entry(at: index)?.command else { continue }
+                for file in cmd.files { out[peer.storeID, default: []].insert(file.fileName(regionID: cmd.regionID, epoch: cmd.epoch)) }
+            }
+        }
+        return out
     }
 
     /// True while the group needs ticks: no leader, work in flight, or a live replica that has not
@@ -167,6 +182,7 @@ actor RaftGroup {
             for id in Array(peers.keys) where isLive(id) {
                 if applyCommitted(id) { moved = true }
             }
+            if repairMissedIngests() { moved = true }
             if !moved { return }
         }
     }
@@ -213,6 +229,18 @@ actor RaftGroup {
         }
     }
 
+    /// Gives a snapshot to each replica that missed an ingest, once the leader has applied past it.
+    private func repairMissedIngests() -> Bool {
+        guard !needsSnapshot.isEmpty, let l = leader, let lp = peers[l.id] else { return false }
+        var repaired = false
+        for id in needsSnapshot where id != l.id && isLive(id) && lp.appliedIndex >= (peers[id]?.appliedIndex ?? 0) {
+            installSnapshot(on: id, from: l.id, index: lp.appliedIndex, term: lp.termAt(lp.appliedIndex) ?? lp.term)
+            needsSnapshot.remove(id)
+            repaired = true
+        }
+        return repaired
+    }
+
     /// Applies what peer `id` has committed; returns whether anything was applied.
     private func applyCommitted(_ id: UInt64) -> Bool {
         var applied = false
@@ -239,7 +267,7 @@ actor RaftGroup {
         case .noop:
             return .applied
         case let .ingest(cmd):
-            return applyIngest(cmd, view: view, store: store)
+            return applyIngest(cmd, view: view, store: store, peer: id)
         case let .split(cmd):
             guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
             let keys = cmd.splitKeys
@@ -284,7 +312,7 @@ actor RaftGroup {
         }
     }
 
-    private func applyIngest(_ cmd: IngestCommand, view: Region, store: Store) -> ApplyOutcome {
+    private func applyIngest(_ cmd: IngestCommand, view: Region, store: Store, peer: UInt64) -> ApplyOutcome {
         guard cmd.regionID == view.id, cmd.epoch == view.epoch else {
             return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view]))
         }
@@ -293,8 +321,13 @@ actor RaftGroup {
         }
         let paths = cmd.files.map { (cf: $0.cf, path: store.importDirectory + "/" + $0.fileName(regionID: cmd.regionID, epoch: cmd.epoch)) }
         let present = paths.filter { FileManager.default.fileExists(atPath: $0.path) }
-        // A file that is gone was ingested already (ingest moves it): applying again would be a no-op.
-        guard !present.isEmpty else { return .rejected(.staleCommand(regionID: regionID)) }
+        let storage = RaftStorage(store: store)
+        guard !present.isEmpty else {
+            // Gone because it was ingested (ingest moves the file): applying again is a no-op. Never
+            // downloaded here: this replica needs the leader's data.
+            if !cmd.files.allSatisfy({ storage.wasIngested(uuid: $0.uuid) }) { needsSnapshot.insert(peer) }
+            return .rejected(.staleCommand(regionID: regionID))
+        }
         if store.takeApplyFailure() {
             return panic(store: store, reason: "ingest of \(present[0].path) into region \(regionID) failed on apply (injected fault)")
         }
@@ -304,6 +337,9 @@ actor RaftGroup {
             do { try store.db.ingest(files, cf: cf, move: true) } catch {
                 return panic(store: store, reason: "ingest into region \(regionID) failed on apply: \(error)")
             }
+        }
+        do { try storage.markIngested(uuids: cmd.files.map(\.uuid)) } catch {
+            return panic(store: store, reason: "cannot record the ingest into region \(regionID): \(error)")
         }
         return .applied
     }

@@ -46,6 +46,19 @@ struct RaftStorage {
         try store.db.write(batch, sync: false)
     }
 
+    static func ingestedKey(_ uuid: String) -> [UInt8] { [0x01, 0x04] + Array(uuid.utf8) }
+
+    /// Records that these SSTs were ingested, so a replay knows a missing file means "done".
+    func markIngested(uuids: [String]) throws {
+        var batch = WriteBatch()
+        for uuid in uuids { batch.put(Self.ingestedKey(uuid), [1]) }
+        try store.db.write(batch, sync: false)
+    }
+
+    func wasIngested(uuid: String) -> Bool {
+        ((try? store.db.get(Self.ingestedKey(uuid))) ?? nil) != nil
+    }
+
     func load(region: UInt64) throws -> (hard: HardState?, entries: [RaftEntry], apply: ApplyState?) {
         let decoder = JSONDecoder()
         let hard = try store.db.get(Self.key(region, Self.hardStateSuffix)).map { try decoder.decode(HardState.self, from: Data($0)) }

@@ -106,6 +106,9 @@ public final class Store: Sendable {
         }
     }
 
+    /// True when an SST with this uuid was ingested here.
+    public func hasIngested(uuid: String) -> Bool { RaftStorage(store: self).wasIngested(uuid: uuid) }
+
     // MARK: disk
 
     /// Bytes free on the store's file system.

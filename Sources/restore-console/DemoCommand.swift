@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import RestoreKit
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Produce a sample backup, create a 3-store cluster, and restore it with a few faults injected.",
+        discussion: "The backup is kept in DIR/backup and reused; the cluster in DIR/cluster is made anew each run."
+    )
+
+    @Option(name: .long, help: "The demo's data directory.")
+    var dir = "restore-console-demo"
+
+    @Flag(name: .long, help: "No terminal UI: progress lines on stderr.")
+    var headless = false
+
+    @Flag(name: .customLong("no-faults"), help: "Do not inject faults.")
+    var noFaults = false
+
+    @Option(name: .long, help: "Download rate limit per store (K, M, G), which paces the demo; 0 = unlimited.")
+    var rate = "8M"
+
+    @Option(name: .long, help: "Rows per table of the sample backup (4 tables, one index each).")
+    var rows = 50_000
+
+    @Flag(name: .long, help: "Print a JSON summary on stdout at the end.")
+    var json = false
+
+    func run() async throws {
+        let root = (dir as NSString).standardizingPath
+        let backupDir = root + "/backup", clusterDir = root + "/cluster"
+        let storage = LocalStorage(root: backupDir)
+        if (try? BackupReader(storage: storage).read()) == nil {
+            try? FileManager.default.removeItem(atPath: backupDir)
+            var options = BackupProducer.Options()
+            options.tables = 4
+            options.rows = rows
+            options.indexes = 1
+            options.fileSize = 1 << 20
+            FileHandle.standardError.write(Data("demo: writing a sample backup of \(4 * rows * 2) keys to \(backupDir)\n".utf8))
+            try BackupProducer(storage: storage, options: options).produce()
+        }
+        try? FileManager.default.removeItem(atPath: clusterDir)
+        var arguments = try RestoreArguments.parse(["--storage", backupDir, "--cluster", clusterDir, "--rate", rate, "--merge-size", "2M"])
+        arguments.stores = 3
+        arguments.replicas = 3
+        let cluster = try await openCluster(arguments)
+        let engine = try await prepareEngine(storage: storage, cluster: cluster, arguments: arguments)
+        var faults: (@Sendable () async -> Void)?
+        if !noFaults { faults = { @Sendable in await DemoFaults().run(against: engine) } }
+        let code = await RestoreCommand.runHeadless(engine, json: json, during: faults)
+        await cluster.close()
+        if code != 0 { throw RestoreExit(code: code) }
+    }
+}

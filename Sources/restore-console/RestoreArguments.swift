@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import RestoreKit
+
+/// Options of a restore: where from, where to, rules, limits and retry budgets.
+struct RestoreArguments: ParsableArguments {
+    @Option(name: .long, help: "The backup: a path, local:///path, http(s)://host/path, or s3://bucket/prefix?endpoint=...")
+    var storage: String
+
+    @Option(name: .long, help: "The cluster directory; created when new or empty.")
+    var cluster: String
+
+    @Option(name: .long, help: "Stores of a new cluster.")
+    var stores = 3
+
+    @Option(name: .long, help: "Replicas of each region in a new cluster.")
+    var replicas = 3
+
+    @Option(name: .customLong("table-id-map"), help: "New table ids: OLD:NEW[,OLD:NEW...]. Other tables get ids above the highest in use.")
+    var tableIDMap: String?
+
+    @Option(name: .customLong("rewrite"), help: "A prefix rule OLD=NEW on user keys, in hex (0x...) or with \\xNN escapes. Repeatable.")
+    var rewrites: [String] = []
+
+    @Option(name: .customLong("prefix"), help: "Insert this prefix before every key (an empty old prefix); hex (0x...) or escaped text.")
+    var prefix: String?
+
+    @Option(name: .customLong("rewrite-mode"), help: "auto, legacy (encoded table prefixes) or keyspace (decode, rewrite, encode).")
+    var rewriteMode = "auto"
+
+    @Option(name: .customLong("new-ts"), help: "Rewrite every restored version to this timestamp (0 keeps the backup's).")
+    var newTimestamp: UInt64 = 0
+
+    @Option(name: .long, help: "Download rate limit per store, bytes/s with an optional K, M or G (0 = unlimited).")
+    var rate = "0"
+
+    @Option(name: .customLong("downloads-per-store"), help: "Concurrent downloads per store.")
+    var downloadsPerStore = 4
+
+    @Option(name: .customLong("concurrent-ingests"), help: "Ingests in flight over the whole cluster.")
+    var concurrentIngests = 8
+
+    @Option(name: .customLong("merge-size"), help: "Merge file ranges into one region up to this many bytes (K, M, G).")
+    var mergeSize = "96M"
+
+    @Option(name: .customLong("download-attempts"), help: "Attempts per download before a region fails.")
+    var downloadAttempts = 8
+
+    @Option(name: .customLong("ingest-attempts"), help: "Attempts per ingest before a region fails.")
+    var ingestAttempts = 16
+
+    @Option(name: .customLong("region-deadline"), help: "Seconds a region may spend in retries before it fails.")
+    var regionDeadline = 600
+
+    @Flag(name: .customLong("no-checksum"), help: "Skip the checksum at the end.")
+    var noChecksum = false
+
+    @OptionGroup var storageOptions: StorageOptions
+
+    func validate() throws {
+        guard stores >= 1, replicas >= 1, replicas <= stores else { throw ValidationError("need 1 <= --replicas <= --stores") }
+        guard downloadsPerStore >= 1, concurrentIngests >= 1 else { throw ValidationError("concurrency must be at least 1") }
+        guard downloadAttempts >= 1, ingestAttempts >= 1, regionDeadline >= 1 else { throw ValidationError("retry budgets must be at least 1") }
+        _ = try options()
+    }
+
+    func options() throws -> RestoreOptions {
+        var o = RestoreOptions()
+        if let map = tableIDMap { o.tableIDMap = try Self.parseTableIDMap(map) }
+        o.prefixRules = try rewrites.map(Self.parseRewrite)
+        if let prefix { o.insertPrefix = try Self.parseBytes(prefix, what: "--prefix") }
+        guard let mode = RestoreOptions.RewriteModeChoice(rawValue: rewriteMode) else {
+            throw ValidationError("--rewrite-mode must be auto, legacy or keyspace, not '\(rewriteMode)'")
+        }
+        o.rewriteMode = mode
+        o.newTimestamp = newTimestamp
+        o.rateLimit = try Self.parseSize(rate, what: "--rate")
+        o.downloadsPerStore = downloadsPerStore
+        o.concurrentIngests = concurrentIngests
+        o.mergeSize = try Self.parseSize(mergeSize, what: "--merge-size")
+        o.download.attempts = downloadAttempts
+        o.ingest.attempts = ingestAttempts
+        o.regionDeadline = .seconds(regionDeadline)
+        o.verifyChecksum = !noChecksum
+        return o
+    }
+
+    static func parseTableIDMap(_ text: String) throws -> [Int64: Int64] {
+        var map: [Int64: Int64] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: ":")
+            guard parts.count == 2, let old = Int64(parts[0]), let new = Int64(parts[1]), old > 0, new > 0 else {
+                throw ValidationError("--table-id-map: '\(pair)' is not OLD:NEW with positive ids")
+            }
+            guard map.updateValue(new, forKey: old) == nil else { throw ValidationError("--table-id-map names table \(old) twice") }
+        }
+        return map
+    }
+
+    static func parseRewrite(_ text: String) throws -> RewriteRule {
+        guard let eq = text.firstIndex(of: "=") else { throw ValidationError("--rewrite '\(text)' is not OLD=NEW") }
+        let old = try parseBytes(String(text[..<eq]), what: "--rewrite")
+        let new = try parseBytes(String(text[text.index(after: eq)...]), what: "--rewrite")
+        guard !(old.isEmpty && new.isEmpty) else { throw ValidationError("--rewrite '\(text)' rewrites nothing") }
+        return RewriteRule(oldPrefix: old, newPrefix: new)
+    }
+
+    /// `0x...` hex, or text with `\xNN`, `\\` escapes.
+    static func parseBytes(_ text: String, what: String) throws -> [UInt8] {
+        if text.hasPrefix("0x") || text.hasPrefix("0X") {
+            guard let bytes = [UInt8](hex: text) else { throw ValidationError("\(what): '\(text)' is not valid hex") }
+            return bytes
+        }
+        var out: [UInt8] = []
+        var chars = Array(text.utf8)[...]
+        while let c = chars.popFirst() {
+            guard c == UInt8(ascii: "\\") else { out.append(c); continue }
+            guard let kind = chars.popFirst() else { throw ValidationError("\(what): '\(text)' ends with a lone backslash") }
+            switch kind {
+            case UInt8(ascii: "x"):
+                guard chars.count >= 2, let byte = [UInt8](hex: String(decoding: chars.prefix(2), as: UTF8.self)) else {
+                    throw ValidationError("\(what): '\(text)' has a bad \\x escape")
+                }
+                out += byte
+                chars = chars.dropFirst(2)
+            case UInt8(ascii: "\\"): out.append(kind)
+            default: throw ValidationError("\(what): '\(text)' has an unknown escape \\\(Character(UnicodeScalar(kind)))")
+            }
+        }
+        return out
+    }
+
+    static func parseSize(_ text: String, what: String) throws -> UInt64 {
+        let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        var digits = text.uppercased()
+        var multiplier: UInt64 = 1
+        if let last = digits.last, let unit = units[last] {
+            multiplier = unit
+            digits.removeLast()
+        }
+        guard let value = UInt64(digits) else { throw ValidationError("\(what): '\(text)' is not a size such as 64M") }
+        return value * multiplier
+    }
+}
+
+/// A restore that ended in a way its exit code must tell.
+struct RestoreExit: Error {
+    var code: Int32
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import RestoreKit
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a BR backup into an embedded cluster, and watch it.",
+        discussion: """
+            Exit codes: 0 everything restored and the checksum matched; 1 some regions failed or the \
+            checksum did not match; 2 bad input or usage; 3 a store panicked.
+            The same command resumes an interrupted restore from its checkpoint.
+            """
+    )
+
+    @OptionGroup var arguments: RestoreArguments
+
+    @Flag(name: .long, help: "No terminal UI: progress lines on stderr.")
+    var headless = false
+
+    @Flag(name: .long, help: "Print a JSON summary on stdout at the end.")
+    var json = false
+
+    func run() async throws {
+        let storage = try arguments.storageOptions.open(arguments.storage)
+        let cluster = try await openCluster(arguments)
+        let engine = try await prepareEngine(storage: storage, cluster: cluster, arguments: arguments)
+        let code = await Self.runHeadless(engine, json: json)
+        await cluster.close()
+        if code != 0 { throw RestoreExit(code: code) }
+    }
+
+    /// Runs a restore with the headless printer and prints the summary; returns the exit code.
+    static func runHeadless(_ engine: RestoreEngine, json: Bool, during: (@Sendable () async -> Void)? = nil) async -> Int32 {
+        let printer = HeadlessPrinter(engine: engine)
+        let printing = Task { await printer.run() }
+        let side = during.map { body in Task { await body() } }
+        let outcome = await engine.run()
+        side?.cancel()
+        printing.cancel()
+        _ = await printing.value
+        printer.flush()
+        if printer.onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        let summary = RestoreSummary(engine: engine, outcome: outcome)
+        for mismatch in summary.checksum_mismatches { FileHandle.standardError.write(Data("checksum mismatch: \(mismatch)\n".utf8)) }
+        for (store, reason) in summary.store_panics.sorted(by: { $0.key < $1.key }) {
+            FileHandle.standardError.write(Data("store \(store) PANICKED: \(reason)\n".utf8))
+        }
+        FileHandle.standardError.write(Data((summary.line + "\n").utf8))
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            if let data = try? encoder.encode(summary) { print(String(decoding: data, as: UTF8.self)) }
+        }
+        return summary.exit_code
+    }
+}
+
+func openCluster(_ arguments: RestoreArguments) async throws -> Cluster {
+    do {
+        return try await Cluster.open(directory: arguments.cluster, create: .init(stores: arguments.stores, replicas: arguments.replicas))
+    } catch {
+        throw ValidationError(error.description)
+    }
+}
+
+func prepareEngine(storage: any ExternalStorage, cluster: Cluster, arguments: RestoreArguments) async throws -> RestoreEngine {
+    do {
+        return try await RestoreEngine.prepare(storage: storage, cluster: cluster, options: try arguments.options(), insecureTLS: arguments.storageOptions.insecureSkipTLSVerify)
+    } catch let error as RestoreError {
+        await cluster.close()
+        throw ValidationError(error.description)
+    }
+}
+
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Rerun the checksum of a restore: the cluster's data against the backup's figures."
+    )
+
+    @OptionGroup var arguments: RestoreArguments
+
+    func run() async throws {
+        let storage = try arguments.storageOptions.open(arguments.storage)
+        let cluster = try await openCluster(arguments)
+        let engine = try await prepareEngine(storage: storage, cluster: cluster, arguments: arguments)
+        let matched = await engine.verifyChecksum()
+        for event in engine.monitor.snapshot().events where event.level != .info || matched { print(event.message) }
+        await cluster.close()
+        if !matched { throw RestoreExit(code: 1) }
+    }
+}
