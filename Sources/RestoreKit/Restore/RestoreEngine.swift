@@ -206,7 +206,7 @@ public final class RestoreEngine: Sendable {
             }
         }
         refreshStores()
-        let panics = control.withLock { $0.storePanics }
+        let panics = control.withLock { $0.storePanics }.merging(Self.panickedStores(cluster)) { a, _ in a }
         let failed = control.withLock { $0.failed.count }
         if failed > 0 {
             monitor.event(.error, "\(failed) regions failed; retry them (r/R in the console) or rerun the same command")
@@ -304,8 +304,18 @@ public final class RestoreEngine: Sendable {
         return KeyRange(start: start, end: end)
     }
 
+    static func panickedStores(_ cluster: Cluster) -> [UInt64: String] {
+        var out: [UInt64: String] = [:]
+        for store in cluster.stores.values { if case let .panicked(reason) = store.state { out[store.id] = reason } }
+        return out
+    }
+
     /// Refreshes the per-store figures of the snapshot.
     func refreshStores() {
+        let known = Set(monitor.snapshot().stores.filter { if case .panicked = $0.state { true } else { false } }.map(\.id))
+        for (id, reason) in Self.panickedStores(cluster) where !known.contains(id) {
+            monitor.event(.error, store: id, "store \(id) PANICKED: \(reason)")
+        }
         let rows: [StoreRow] = cluster.stores.values.sorted { $0.id < $1.id }.map { store in
             let service = services[store.id]!
             let previous = monitor.snapshot().stores.first { $0.id == store.id }

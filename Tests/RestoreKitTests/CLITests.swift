@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+
+@testable import RestoreKit
+
+/// The restore-console binary, run as an operator runs it.
+let consoleBinary = "\(repositoryRoot)/.build/debug/restore-console"
+
+func runConsole(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandOutput {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: consoleBinary)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandOutput(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+@Suite(.serialized) struct CLITests {
+    func makeBackup(_ dir: TemporaryDirectory, rows: Int = 4_000) throws -> String {
+        var o = BackupProducer.Options()
+        o.tables = 3
+        o.rows = rows
+        o.fileSize = 128 << 10
+        try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
+        return dir.file("backup")
+    }
+
+    func summary(_ out: CommandOutput) throws -> [String: Any] {
+        let line = try #require(out.stdout.split(separator: "\n").last)
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    @Test func aRestorePrintsItsJSONSummaryAndExitsZero() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir)
+        let out = try runConsole(["restore", "--headless", "--json", "--storage", backup, "--cluster", dir.file("cluster"), "--merge-size", "256K"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let json = try summary(out)
+        #expect(json["status"] as? String == "ok")
+        #expect(json["checksum_match"] as? Bool == true)
+        #expect(json["kvs"] as? Int == 3 * 4_000 * 2)
+        #expect((json["regions_total"] as? Int ?? 0) >= 3)
+        for key in ["regions_ingested", "regions_failed", "files", "bytes", "elapsed_s", "retries"] { #expect(json[key] != nil, "\(key)") }
+        #expect(out.stderr.contains("[restore ok]"))
+
+        let verify = try runConsole(["verify", "--storage", backup, "--cluster", dir.file("cluster")])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("checksum matched"))
+
+        let inspect = try runConsole(["inspect", "--cluster", dir.file("cluster"), "--json"])
+        #expect(inspect.status == 0)
+        #expect(inspect.stdout.contains("\"regions\""))
+    }
+
+    @Test func aRestoreFromHTTPMatches() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir, rows: 2_000)
+        let server = try TestServer(script: "static_http.py", ["--root", backup])
+        let out = try runConsole(["restore", "--headless", "--json", "--storage", "http://127.0.0.1:\(server.port)/", "--cluster", dir.file("cluster")])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(try summary(out)["checksum_match"] as? Bool == true)
+    }
+
+    @Test func badInputExitsWithTwoAndAClearMessage() throws {
+        let dir = try TemporaryDirectory()
+        let missing = try runConsole(["restore", "--headless", "--storage", dir.file("nothing"), "--cluster", dir.file("c")])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("backupmeta"))
+        let backup = try makeBackup(dir, rows: 100)
+        let badRule = try runConsole(["restore", "--headless", "--storage", backup, "--cluster", dir.file("c2"), "--rewrite", "nonsense"])
+        #expect(badRule.status == 2)
+        #expect(badRule.stderr.contains("OLD=NEW"))
+        let scheme = try runConsole(["restore", "--headless", "--storage", "ftp://host/x", "--cluster", dir.file("c3")])
+        #expect(scheme.status == 2)
+        #expect(scheme.stderr.contains("unknown scheme"))
+    }
+
+    /// kill -9 in the middle of a restore, then the same command: it resumes from the checkpoint,
+    /// matches the checksum, and no SST is ingested twice.
+    @Test func aKilledRestoreResumesWithoutIngestingTwice() async throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir, rows: 12_000)
+        let args = ["restore", "--headless", "--storage", backup, "--cluster", dir.file("cluster"), "--merge-size", "256K"]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: consoleBinary)
+        process.arguments = args + ["--rate", "1M"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let checkpoints = dir.file("cluster") + "/checkpoints"
+        try await waitUntil(timeout: .seconds(60)) {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []
+            guard let name = names.first, let data = FileManager.default.contents(atPath: checkpoints + "/" + name) else { return false }
+            return data.split(separator: UInt8(ascii: "\n")).count >= 4  // the header and three pieces
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        let resumed = try runConsole(args + ["--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try summary(resumed)["checksum_match"] as? Bool == true)
+        #expect(resumed.stderr.contains("resuming"))
+
+        // Every ingest in every store's Raft log names its SSTs once.
+        let cluster = try await Cluster.open(directory: dir.file("cluster"))
+        for store in cluster.stores.values {
+            var seen = Set<String>()
+            try store.db.scan(cf: .default, from: [0x01, 0x02]) { key, value in
+                guard key.count == 19, key[0] == 0x01, key[1] == 0x02 else { return key.first == 0x01 }
+                guard key[10] == RaftStorage.entrySuffix, let entry = try? JSONDecoder().decode(RaftEntry.self, from: Data(value)) else { return true }
+                if case let .ingest(cmd) = entry.command {
+                    for file in cmd.files { #expect(seen.insert(file.uuid).inserted, "store \(store.id) ingests \(file.uuid) twice") }
+                }
+                return true
+            }
+            #expect(!seen.isEmpty)
+        }
+        await cluster.close()
+    }
+
+    /// A restore from S3 with credentials: no output, log or file shows the secret.
+    @Test func credentialsNeverAppearInAnyOutput() async throws {
+        let server = try TestServer(script: "s3_server.py", [])
+        let secret = "wJalrXUtnFEMI-K7MDENG-SECRET"
+        let key = "AKIAIOSFODNN7EXAMPLE"
+        let url = "s3://restore-bk/run1?endpoint=http://127.0.0.1:\(server.port)"
+        let storage = S3Storage(location: try #require({ if case let .s3(l) = try StorageLocation.parse(url) { l } else { nil } }()), credentials: S3Credentials(accessKey: key, secretKey: secret))
+        try storage.createBucket()
+        var o = BackupProducer.Options()
+        o.tables = 2
+        o.rows = 2_000
+        o.fileSize = 128 << 10
+        try BackupProducer(storage: storage, options: o).produce()
+
+        let dir = try TemporaryDirectory()
+        let env = ["AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret]
+        let ok = try runConsole(["restore", "--headless", "--json", "--storage", url, "--cluster", dir.file("cluster")], environment: env)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try summary(ok)["checksum_match"] as? Bool == true)
+        let failing = try runConsole(["restore", "--headless", "--json", "--storage", "s3://restore-bk/missing?endpoint=http://127.0.0.1:\(server.port)", "--cluster", dir.file("c2")], environment: env)
+        #expect(failing.status == 2)
+        let flagged = try runConsole(["restore", "--headless", "--storage", url, "--cluster", dir.file("c3"), "--s3-access-key", key, "--s3-secret-key", secret])
+        #expect(flagged.status == 0)
+
+        var texts = [ok.stdout, ok.stderr, failing.stdout, failing.stderr, flagged.stdout, flagged.stderr]
+        for root in [dir.file("cluster"), dir.file("c3")] {
+            let walker = FileManager.default.enumerator(atPath: root)!
+            while let name = walker.nextObject() as? String {
+                if let data = FileManager.default.contents(atPath: root + "/" + name) { texts.append(String(decoding: data, as: UTF8.self)) }
+            }
+        }
+        for text in texts {
+            #expect(!text.contains(secret), "the secret leaked")
+            #expect(!text.contains(key), "the access key leaked")
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+
+@testable import RestoreKit
+
+/// A backup and a fresh cluster to restore it into, with fast retry budgets.
+final class RestoreFixture {
+    let dir: TemporaryDirectory
+    let storage: LocalStorage
+    let backup: Backup
+    let cluster: Cluster
+    var options = RestoreOptions()
+
+    init(tables: Int = 3, rows: Int = 6_000, raw: Bool = false, stores: Int = 3) async throws {
+        dir = try TemporaryDirectory()
+        storage = LocalStorage(root: dir.file("backup"))
+        var o = BackupProducer.Options()
+        o.tables = tables
+        o.rows = rows
+        o.indexes = 1
+        o.fileSize = 128 << 10
+        o.raw = raw
+        backup = try BackupProducer(storage: storage, options: o).produce()
+        cluster = try await Cluster.open(directory: dir.file("cluster"), create: .init(stores: stores, replicas: 3))
+        options.mergeSize = 400 << 10
+        options.download = RetryPolicy(attempts: 4, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50))
+        options.ingest = RetryPolicy(attempts: 16, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(200))
+    }
+
+    func engine() async throws -> RestoreEngine {
+        try await RestoreEngine.prepare(storage: storage, cluster: cluster, options: options)
+    }
+
+    /// Every data key of `cf` on a store, read with `ldb` (an independent reader), as user keys.
+    func ldbUserKeys(store: UInt64, cf: ColumnFamily, raw: Bool = false) throws -> [[UInt8]] {
+        let out = try runProgram("ldb", ["--db=\(dir.file("cluster"))/stores/\(store)/db", "--column_family=\(cf.name)", "--hex", "scan"])
+        #expect(out.status == 0, "ldb: \(out.stderr)")
+        return out.stdout.split(separator: "\n").compactMap { line in
+            guard let hex = line.split(separator: " ").first, let key = [UInt8](hex: String(hex)), key.first == DataKey.prefix else { return nil }
+            return raw ? Array(key.dropFirst()) : try? MVCCKey(decoding: key.dropFirst()).userKey
+        }
+    }
+}
+
+@Suite(.serialized) struct RestoreTests {
+    @Test func aRestoreMatchesAndEveryReplicaHoldsItsRegion() async throws {
+        let f = try await RestoreFixture()
+        let engine = try await f.engine()
+        #expect(await engine.run() == .success)
+        let s = engine.monitor.snapshot()
+        #expect(s.checksumMatch == true)
+        #expect(s.doneBytes == s.totalBytes)
+        #expect((s.counts[.ingested] ?? 0) >= 3, "several regions")
+        let newIDs = Set(engine.rules.tableIDs.values)
+        #expect(newIDs.count == 3 && newIDs.allSatisfy { $0 > 102 })
+        let regions = await f.cluster.pd.allRegions
+        await f.cluster.close()
+
+        let expectedPerTable = 6_000 * 2  // rows and one index entry each, in the write CF
+        for store in UInt64(1)...3 {
+            let keys = try f.ldbUserKeys(store: store, cf: .write)
+            #expect(keys.count == 3 * expectedPerTable, "store \(store)")
+            #expect(keys.allSatisfy { newIDs.contains(TableCodec.decode($0)?.tableID ?? -1) }, "rewritten on store \(store)")
+            // Each key is on the replicas of the region that holds it.
+            for key in keys.prefix(500) {
+                let encoded = Memcomparable.encode(key)
+                let region = regions.first { $0.contains(encoded) }!
+                #expect(region.peer(onStore: store) != nil)
+            }
+        }
+    }
+
+    @Test func retriesCarryTheRestoreThroughFaults() async throws {
+        let f = try await RestoreFixture(tables: 4, rows: 8_000)
+        let engine = try await f.engine()
+        let faults = Task { await DemoFaults().run(against: engine) }
+        f.cluster.failNextDownloads(onStore: 1, count: 2)
+        let outcome = await engine.run()
+        faults.cancel()
+        #expect(outcome == .success)
+        let s = engine.monitor.snapshot()
+        #expect((s.retries["InjectedFault"] ?? 0) >= 1)
+        #expect(s.events.contains { $0.message.contains("download failed") })
+        #expect(s.checksumMatch == true)
+        await f.cluster.close()
+    }
+
+    @Test func aStoreDownWithAQuorumLeftStillRestoresAndCatchesUp() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 3_000)
+        _ = try await f.cluster.pd.waitForLeader(1)
+        let engine = try await f.engine()
+        try await f.cluster.setStore(3, up: false)
+        #expect(await engine.run() == .success)
+        #expect(engine.monitor.snapshot().checksumMatch == true)
+        // Back up, store 3 receives what it missed (a snapshot of each region).
+        try await f.cluster.setStore(3, up: true)
+        let expected = 2 * 3_000 * 2
+        try await waitUntil(timeout: .seconds(10)) {
+            for r in await f.cluster.pd.allRegions { f.cluster.pd.awake.wake(r.id) }
+            var count = 0
+            try? f.cluster.store(3)!.db.scan(cf: .write, from: [DataKey.prefix]) { _, _ in count += 1; return true }
+            return count == expected
+        }
+        await f.cluster.close()
+    }
+
+    @Test func aPanicOnApplyIsReportedAndTheRestOfTheClusterGoesOn() async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 3_000)
+        f.cluster.failNextApplies(onStore: 2, count: 1)
+        let engine = try await f.engine()
+        let outcome = await engine.run()
+        guard case let .storePanicked(panics) = outcome else {
+            Issue.record("expected a store panic, got \(outcome)")
+            return
+        }
+        #expect(panics.keys.contains(2))
+        #expect(RestoreSummary(engine: engine, outcome: outcome).exit_code == 3)
+        #expect(f.cluster.store(1)!.isUp && f.cluster.store(3)!.isUp)
+        #expect(await engine.verifyChecksum(), "the data reached a quorum")
+        await f.cluster.close()
+    }
+
+    @Test func pauseHoldsEveryRegionUntilResume() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 3_000)
+        let engine = try await f.engine()
+        engine.pauseAll()
+        let run = Task { await engine.run() }
+        try await waitUntil(timeout: .seconds(10)) { (engine.monitor.snapshot().counts[.paused] ?? 0) > 0 }
+        let before = engine.monitor.snapshot().doneBytes
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(engine.monitor.snapshot().doneBytes == before, "no progress while paused")
+        engine.resumeAll()
+        #expect(await run.value == .success)
+        await f.cluster.close()
+    }
+
+    @Test func aFailedRegionWaitsForTheOperatorAndRetries() async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 2_000)
+        f.options.download.attempts = 2
+        f.cluster.failNextDownloads(onStore: 1, count: 1_000)
+        let engine = try await f.engine()
+        let outcome = await engine.run()
+        guard case .regionsFailed = outcome else {
+            Issue.record("expected failed regions, got \(outcome)")
+            return
+        }
+        let failed = engine.failedRegions
+        #expect(!failed.isEmpty)
+        #expect(engine.monitor.snapshot().regions.first { $0.id == failed[0] }?.lastError?.contains("injected") == true)
+        f.cluster.store(1)!.updateFaults { $0.failDownloads = 0 }
+        #expect(await engine.retryFailed() == failed.count)
+        #expect(await engine.run() == .success)
+        #expect(engine.monitor.snapshot().checksumMatch == true)
+        await f.cluster.close()
+    }
+
+    @Test func rawBackupsRestoreUnderAnInsertedPrefix() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 3_000, raw: true)
+        f.options.insertPrefix = Array("tenant-7/".utf8)
+        let engine = try await f.engine()
+        #expect(await engine.run() == .success)
+        #expect(engine.monitor.snapshot().checksumMatch == true)
+        await f.cluster.close()
+        let keys = try f.ldbUserKeys(store: 1, cf: .default, raw: true)
+        #expect(keys.count == 6_000)
+        #expect(keys.allSatisfy { $0.starts(with: Array("tenant-7/raw/t".utf8)) })
+    }
+
+    @Test func transactionalBackupsRestoreUnderAPrefixInKeyspaceMode() async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 2_000)
+        f.options.insertPrefix = Array("ks1".utf8)
+        let engine = try await f.engine()
+        #expect(engine.rules.mode == .keyspace)
+        #expect(await engine.run() == .success)
+        #expect(engine.monitor.snapshot().checksumMatch == true)
+        await f.cluster.close()
+        let keys = try f.ldbUserKeys(store: 2, cf: .write)
+        #expect(keys.count == 4_000 && keys.allSatisfy { $0.starts(with: Array("ks1t".utf8)) })
+    }
+
+    @Test func badRulesFailBeforeAnyWrite() async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 100)
+        f.options.prefixRules = [RewriteRule(oldPrefix: Array("x".utf8), newPrefix: Array("y".utf8))]
+        await #expect { try await f.engine() } throws: { "\($0)".contains("no rewrite rule covers") }
+        f.options.prefixRules = [RewriteRule(oldPrefix: Array("t".utf8), newPrefix: Array("a".utf8)), RewriteRule(oldPrefix: Array("t".utf8), newPrefix: Array("b".utf8))]
+        await #expect { try await f.engine() } throws: { "\($0)".contains("conflict") }
+        f.options.prefixRules = []
+        f.options.tableIDMap = [555: 7]
+        await #expect { try await f.engine() } throws: { "\($0)".contains("not in the backup") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.cluster.store(1)!.importDirectory).isEmpty)
+        await f.cluster.close()
+    }
+}
