@@ -22,6 +22,24 @@ import Testing
         #expect(status.first { $0.peer.storeID == first.storeID }?.isLive == false)
     }
 
+    @Test func aPartitionedLeaderIsReplaced() async throws {
+        let (dir, cluster) = try await makeCluster()
+        defer { withExtendedLifetime(dir) {} }
+        let first = try await cluster.pd.waitForLeader(1)
+        await cluster.setPartitioned(first.storeID, true)
+        var moved = false
+        for _ in 0..<300 where !moved {
+            try await Task.sleep(for: .milliseconds(10))
+            cluster.pd.awake.wake(1)
+            let status = await cluster.pd.peerStatus(of: 1)
+            moved = status.contains { $0.isLeader && $0.peer.storeID != first.storeID } && !status.contains { $0.isLeader && $0.peer.storeID == first.storeID }
+        }
+        #expect(moved, "the majority side elects a new leader and the old one steps down")
+        await cluster.setPartitioned(first.storeID, false)
+        _ = try await cluster.pd.waitForLeader(1)
+        await cluster.close()
+    }
+
     @Test func noQuorumNoLeader() async throws {
         let (dir, cluster) = try await makeCluster()
         defer { withExtendedLifetime(dir) {} }
