@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0", traits: ["UnstableSortedCollections"]),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
@@ -34,7 +35,7 @@ let package = Package(
         ),
         .target(
             name: "ConsoleUI",
-            dependencies: ["RestoreKit", "CNCursesW"]
+            dependencies: ["RestoreKit", "CNCursesW", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         .executableTarget(
             name: "restore-console",

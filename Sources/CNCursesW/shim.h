@@ -24,6 +24,18 @@ static inline int cnc_key_resize(void) { return KEY_RESIZE; }
 static inline int cnc_key_mouse(void) { return KEY_MOUSE; }
 static inline int cnc_color_pairs(void) { return COLOR_PAIRS; }
 static inline int cnc_colors(void) { return COLORS; }
+static inline int cnc_color_pair(int n) { return COLOR_PAIR(n); }
+static inline mmask_t cnc_all_mouse_events(void) { return ALL_MOUSE_EVENTS; }
+static inline mmask_t cnc_button1_clicked(void) { return BUTTON1_CLICKED | BUTTON1_PRESSED; }
+static inline mmask_t cnc_wheel_up(void) { return BUTTON4_PRESSED; }
+static inline mmask_t cnc_wheel_down(void) {
+#ifdef BUTTON5_PRESSED
+    return BUTTON5_PRESSED;
+#else
+    return 0;
+#endif
+}
+static inline int cnc_key_code_yes(void) { return KEY_CODE_YES; }
 // Columns a character takes on the terminal (-1 for non-printable), per the current locale.
 static inline int cnc_wcwidth(unsigned int c) { return wcwidth((wchar_t)c); }
 

@@ -1,11 +1,14 @@
-/// What a cell means, not what colour it has: a theme maps each role to colours and attributes.
-public enum ColorRole: UInt8, CaseIterable, Sendable {
+/// What a cell means, not what colour it has: a theme maps each role to colours and attributes,
+/// as htop's colour scheme elements do.
+public enum ColorRole: String, CaseIterable, Sendable, Codable {
     case normal
     case header
-    case border
     case title
+    case border
     case selected
     case dim
+    case label
+    case key
     case info
     case accent
     case ok
@@ -13,5 +16,7 @@ public enum ColorRole: UInt8, CaseIterable, Sendable {
     case error
     case paused
     case graph
-    case key
+    case progress
+    case progressEmpty
+    case leader
 }

@@ -24,7 +24,7 @@ final class RestoreFixture {
         cluster = try await Cluster.open(directory: dir.file("cluster"), create: .init(stores: stores, replicas: 3))
         options.mergeSize = 400 << 10
         options.download = RetryPolicy(attempts: 4, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50))
-        options.ingest = RetryPolicy(attempts: 16, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(200))
+        options.ingest = RetryPolicy(attempts: 16, initialBackoff: .milliseconds(20), maxBackoff: .seconds(1))
     }
 
     func engine() async throws -> RestoreEngine {
@@ -77,7 +77,8 @@ final class RestoreFixture {
         f.cluster.failNextDownloads(onStore: 1, count: 2)
         let outcome = await engine.run()
         faults.cancel()
-        #expect(outcome == .success)
+        let failures = engine.monitor.snapshot().regions.filter { $0.phase == .failed }.map { "r\($0.id): \($0.lastError ?? "")" }
+        #expect(outcome == .success, "\(failures)")
         let s = engine.monitor.snapshot()
         #expect((s.retries["InjectedFault"] ?? 0) >= 1)
         #expect(s.events.contains { $0.message.contains("download failed") })
