@@ -55,7 +55,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConsoleUITests",
-            dependencies: ["ConsoleUI"]
+            dependencies: ["ConsoleUI", "RestoreKit"]
         ),
     ],
     swiftLanguageModes: [.v6],

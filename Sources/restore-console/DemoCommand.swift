@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConsoleUI
 import Foundation
 import RestoreKit
 
@@ -27,6 +28,13 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a JSON summary on stdout at the end.")
     var json = false
 
+    @Option(name: .long, help: "Console theme: default, light, solarized-dark, high-contrast, mono, or a .toml path.")
+    var theme = "default"
+
+    func validate() throws {
+        do { _ = try Theme.load(theme) } catch { throw ValidationError(error.description) }
+    }
+
     func run() async throws {
         let root = (dir as NSString).standardizingPath
         let backupDir = root + "/backup", clusterDir = root + "/cluster"
@@ -49,7 +57,7 @@ struct DemoCommand: AsyncParsableCommand {
         let engine = try await prepareEngine(storage: storage, cluster: cluster, arguments: arguments)
         var faults: (@Sendable () async -> Void)?
         if !noFaults { faults = { @Sendable in await DemoFaults().run(against: engine) } }
-        let code = await RestoreCommand.runHeadless(engine, json: json, during: faults)
+        let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: true), during: faults)
         await cluster.close()
         if code != 0 { throw RestoreExit(code: code) }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConsoleUI
 import Foundation
 import RestoreKit
 
@@ -21,11 +22,21 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a JSON summary on stdout at the end.")
     var json = false
 
+    @Option(name: .long, help: "Console theme: default, light, solarized-dark, high-contrast, mono, or a .toml path.")
+    var theme = "default"
+
+    @Flag(name: .long, help: "Enable the console's fault drills (store down/up, leader move, split, busy).")
+    var drills = false
+
+    func validate() throws {
+        do { _ = try Theme.load(theme) } catch { throw ValidationError(error.description) }
+    }
+
     func run() async throws {
         let storage = try arguments.storageOptions.open(arguments.storage)
         let cluster = try await openCluster(arguments)
         let engine = try await prepareEngine(storage: storage, cluster: cluster, arguments: arguments)
-        let code = await Self.runHeadless(engine, json: json)
+        let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: drills))
         await cluster.close()
         if code != 0 { throw RestoreExit(code: code) }
     }

@@ -4,29 +4,21 @@ public struct DemoFaults: Sendable {
     public init() {}
 
     public func run(against engine: RestoreEngine) async {
-        let cluster = engine.cluster
         await waitForProgress(engine, 0.05)
-        cluster.failNextDownloads(onStore: 2, count: 1)
-        engine.monitor.event(.warn, store: 2, "drill: the next download on store 2 will fail")
+        engine.drillFailDownload(store: 2)
 
         await waitForProgress(engine, 0.2)
-        if let row = engine.monitor.snapshot().regions.first(where: { $0.phase == .queued || $0.phase == .downloading }),
-           let target = await cluster.pd.region(id: row.id)?.peers.map(\.storeID).first(where: { $0 != row.leaderStore }) {
-            try? await cluster.pd.transferLeader(regionID: row.id, toStore: target)
-            engine.monitor.event(.warn, region: row.id, "drill: leader moved to store \(target)")
+        if let row = engine.monitor.snapshot().regions.first(where: { $0.phase == .queued || $0.phase == .downloading }) {
+            await engine.drillTransferLeader(region: row.id)
         }
 
         await waitForProgress(engine, 0.35)
-        if let row = engine.monitor.snapshot().regions.first(where: { $0.phase == .queued }),
-           let region = await cluster.pd.region(id: row.id), let middle = Self.middle(region) {
-            if (try? await cluster.pd.split(regionID: region.id, at: [middle])) != nil {
-                engine.monitor.event(.warn, region: region.id, "drill: region split at \(KeyDescription(middle).summary)")
-            }
+        if let row = engine.monitor.snapshot().regions.first(where: { $0.phase == .queued && Self.middle(Region(id: $0.id, startKey: $0.startKey, endKey: $0.endKey, epoch: $0.epoch, peers: [])) != nil }) {
+            await engine.drillSplit(region: row.id)
         }
 
         await waitForProgress(engine, 0.5)
-        cluster.makeBusy(store: 3, for: .seconds(2))
-        engine.monitor.event(.warn, store: 3, "drill: store 3 is busy for 2 s")
+        engine.drillBusy(store: 3, for: .seconds(2))
     }
 
     private func waitForProgress(_ engine: RestoreEngine, _ fraction: Double) async {

@@ -120,13 +120,24 @@ public final class RestoreEngine: Sendable {
 
     // MARK: control
 
+    /// Pauses a region at its next protocol step; a region still queued shows Paused at once.
     public func pause(region id: UInt64) {
         control.withLock { _ = $0.paused.insert(id) }
+        monitor.updateRow(id) { row in
+            guard row.phase == .queued else { return }
+            row.phase = .paused
+            row.peers = row.peers.map { PeerProgress(storeID: $0.storeID, phase: .paused, isLeader: $0.isLeader) }
+        }
         monitor.event(.info, region: id, "paused by operator")
     }
 
     public func resume(region id: UInt64) {
         control.withLock { _ = $0.paused.remove(id) }
+        monitor.updateRow(id) { row in
+            guard row.phase == .paused else { return }
+            row.phase = .queued
+            row.peers = row.peers.map { PeerProgress(storeID: $0.storeID, phase: .queued, isLeader: $0.isLeader) }
+        }
         monitor.event(.info, region: id, "resumed by operator")
     }
 
@@ -530,7 +541,7 @@ public final class RestoreEngine: Sendable {
             row.phase = .downloading
             row.epoch = region.epoch
             row.peers = region.peers.map { p in
-                PeerProgress(storeID: p.storeID, phase: peers.contains(p) ? .downloading(percent: 0) : .down, isLeader: p.storeID == row.leaderStore)
+                PeerProgress(storeID: p.storeID, phase: peers.contains(p) ? .queued : .down, isLeader: p.storeID == row.leaderStore)
             }
         }
         let results = await withTaskGroup(of: (UInt64, Result<[IngestFile], ImportError>).self) { group in
@@ -565,6 +576,7 @@ public final class RestoreEngine: Sendable {
         guard let service = services[store], let slots = downloadSlots[store] else { return .failure(.region(.storeNotAvailable(storeID: store, state: .down))) }
         await slots.wait()
         adjustStore(store, downloads: 1)
+        monitor.setPeer(region.id, store: store, .downloading(percent: 0))
         defer {
             adjustStore(store, downloads: -1)
             Task { await slots.signal() }

@@ -1,0 +1,158 @@
+import Foundation
+import RestoreKit
+
+/// What a key asks of the engine or the program.
+public enum ConsoleCommand: Equatable, Sendable {
+    case pause(UInt64), resume(UInt64), pauseAll, resumeAll
+    case retry(UInt64), retryFailed
+    case setRate(UInt64)
+    case storeDown(UInt64), allStoresUp
+    case transferLeader(UInt64), split(UInt64), busy(UInt64)
+    case quit
+}
+
+/// The console's logic without a terminal: it keeps the display order, moves the selection, and
+/// turns keys into state changes and engine commands, as htop's key handlers return what to do next.
+public struct ConsoleController {
+    public var state = ConsoleState()
+    public private(set) var order: [Int] = []
+    private var orderedAt: Date = .distantPast
+    private var orderedFor: (sort: ConsoleState.Sort, filter: String, count: Int)?
+    public var tableRows = 10
+
+    public init(drills: Bool = false, theme: String = "default") {
+        state.drills = drills
+        state.themeName = theme
+    }
+
+    /// Re-sorts at most twice a second (or at once when the sort, filter or row count changes), so
+    /// that the frame cost does not grow with the number of regions.
+    public mutating func refreshOrder(_ snapshot: RestoreSnapshot, now: Date = Date()) {
+        let key = (state.sort, state.filter, snapshot.regions.count)
+        if let last = orderedFor, last == key, now.timeIntervalSince(orderedAt) < 0.5 { return }
+        order = RegionOrdering.order(snapshot.regions, sort: state.sort, filter: state.filter, now: now)
+        orderedAt = now
+        orderedFor = key
+        if let id = state.selectedRegion, let position = order.firstIndex(where: { snapshot.regions[$0].id == id }) {
+            state.selectedIndex = position
+        }
+        clampSelection(snapshot)
+    }
+
+    private mutating func clampSelection(_ snapshot: RestoreSnapshot) {
+        state.selectedIndex = max(0, min(state.selectedIndex, order.count - 1))
+        state.selectedRegion = order.isEmpty ? nil : snapshot.regions[order[state.selectedIndex]].id
+        if state.selectedIndex < state.scroll { state.scroll = state.selectedIndex }
+        if state.selectedIndex >= state.scroll + tableRows { state.scroll = state.selectedIndex - tableRows + 1 }
+        state.scroll = max(0, min(state.scroll, max(0, order.count - tableRows)))
+    }
+
+    private mutating func move(to index: Int, _ snapshot: RestoreSnapshot) {
+        state.selectedIndex = index
+        clampSelection(snapshot)
+    }
+
+    var selectedRow: (RestoreSnapshot) -> RegionRow? {
+        { s in self.state.selectedRegion.flatMap { id in s.regions.first { $0.id == id } } }
+    }
+
+    /// Handles one key; returns the commands for the engine. `rate` is the current limit per store.
+    public mutating func handle(_ key: KeyEvent, snapshot: RestoreSnapshot, rate: UInt64, tableTop: Int = 7) -> [ConsoleCommand] {
+        state.message = nil
+        switch state.overlay {
+        case .help:
+            state.overlay = .none
+            return []
+        case .confirmQuit:
+            if key == .character("y") || key == .character("Y") || key == .character("q") {
+                state.quitting = true
+                return [.quit]
+            }
+            state.overlay = .none
+            return []
+        case .filterInput:
+            switch key {
+            case .enter: state.overlay = .none
+            case .escape:
+                state.filter = ""
+                state.overlay = .none
+            case .backspace: if !state.filter.isEmpty { state.filter.removeLast() }
+            case let .character(c): state.filter.append(c)
+            default: break
+            }
+            refreshOrder(snapshot, now: .distantFuture)
+            return []
+        case .detail:
+            if key == .escape || key == .enter || key == .character("q") { state.overlay = .none }
+            return []
+        case .none:
+            break
+        }
+        let selected = selectedRow(snapshot)
+        switch key {
+        case .up, .character("k"), .wheelUp: move(to: state.selectedIndex - 1, snapshot)
+        case .down, .character("j"), .wheelDown: move(to: state.selectedIndex + 1, snapshot)
+        case .pageUp: move(to: state.selectedIndex - tableRows, snapshot)
+        case .pageDown: move(to: state.selectedIndex + tableRows, snapshot)
+        case .home, .character("g"): move(to: 0, snapshot)
+        case .end, .character("G"): move(to: order.count - 1, snapshot)
+        case let .mouseClick(_, y):
+            let index = state.scroll + (y - tableTop)
+            if y >= tableTop, index < order.count { move(to: index, snapshot) }
+        case .enter:
+            if let row = selected { state.overlay = .detail(regionID: row.id) }
+        case .escape:
+            state.filter = ""
+            refreshOrder(snapshot, now: .distantFuture)
+        case .character("?"): state.overlay = .help
+        case .character("/"): state.overlay = .filterInput
+        case .character("s"):
+            let all = ConsoleState.Sort.allCases
+            state.sort = all[(all.firstIndex(of: state.sort)! + 1) % all.count]
+            refreshOrder(snapshot, now: .distantFuture)
+        case .character("t"):
+            let names = Theme.cycle
+            state.themeName = names[((names.firstIndex(of: state.themeName) ?? -1) + 1) % names.count]
+            state.message = "theme \(state.themeName)"
+        case .character("q"):
+            if state.finished {
+                state.quitting = true
+                return [.quit]
+            }
+            state.overlay = .confirmQuit
+        case .character("p"):
+            guard let row = selected else { return [] }
+            state.message = row.phase == .paused ? "resuming region \(row.id)" : "pausing region \(row.id) at its next step"
+            return [row.phase == .paused ? .resume(row.id) : .pause(row.id)]
+        case .character("P"):
+            let anyPaused = (snapshot.counts[.paused] ?? 0) > 0
+            state.message = anyPaused ? "resuming every region" : "pausing every region at its next step"
+            return [anyPaused ? .resumeAll : .pauseAll]
+        case .character("r"):
+            guard let row = selected else { return [] }
+            guard row.phase == .failed else {
+                state.message = "region \(row.id) has not failed; r retries failed regions"
+                return []
+            }
+            return [.retry(row.id)]
+        case .character("R"): return [.retryFailed]
+        case .character("+"), .character("="):
+            let next: UInt64 = rate == 0 ? 0 : min(rate * 2, 1 << 40)
+            state.message = next == 0 ? "rate unlimited" : "rate limit \(ByteFormat.rate(Double(next))) per store"
+            return [.setRate(next)]
+        case .character("-"):
+            let next: UInt64 = rate == 0 ? 64 << 20 : max(rate / 2, 64 << 10)
+            state.message = "rate limit \(ByteFormat.rate(Double(next))) per store"
+            return [.setRate(next)]
+        case .character("d") where state.drills:
+            guard let store = selected?.leaderStore else { return [] }
+            return [.storeDown(store)]
+        case .character("u") where state.drills: return [.allStoresUp]
+        case .character("L") where state.drills: return selected.map { [.transferLeader($0.id)] } ?? []
+        case .character("S") where state.drills: return selected.map { [.split($0.id)] } ?? []
+        case .character("B") where state.drills: return selected?.leaderStore.map { [.busy($0)] } ?? []
+        default: break
+        }
+        return []
+    }
+}

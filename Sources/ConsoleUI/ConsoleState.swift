@@ -1,0 +1,34 @@
+import RestoreKit
+
+/// What the operator has chosen on screen: selection, scrolling, sort, filter, overlays, theme.
+public struct ConsoleState: Sendable, Equatable {
+    public enum Sort: String, CaseIterable, Sendable {
+        case stuckFirst = "stuck first"
+        case id = "id"
+        case range = "range"
+        case attempts = "attempts"
+    }
+
+    public enum Overlay: Equatable, Sendable {
+        case none
+        case help
+        case detail(regionID: UInt64)
+        case confirmQuit
+        case filterInput
+    }
+
+    public var selectedRegion: UInt64?
+    public var selectedIndex = 0
+    public var scroll = 0
+    public var sort = Sort.stuckFirst
+    public var filter = ""
+    public var overlay = Overlay.none
+    public var themeName = "default"
+    public var drills = false
+    /// A short message in the footer ("rate limit 8 MiB/s per store").
+    public var message: String?
+    public var quitting = false
+    public var finished = false
+
+    public init() {}
+}

@@ -1,0 +1,81 @@
+import Foundation
+import RestoreKit
+
+/// Which region rows show, in which order: the sort and `/` filter of the region table.
+/// The filter takes words: `state:failed`, `table:104`, `store:2`, or any text, which matches the
+/// region id, its range as shown, or its last error.
+public enum RegionOrdering {
+    public static func order(_ rows: [RegionRow], sort: ConsoleState.Sort, filter: String, now: Date = Date()) -> [Int] {
+        let terms = filter.lowercased().split(separator: " ").map(String.init)
+        var indices = rows.indices.filter { i in terms.allSatisfy { matches(rows[i], $0) } }
+        switch sort {
+        case .id: indices.sort { rows[$0].id < rows[$1].id }
+        case .range: indices.sort { keyLess(rows[$0].startKey, rows[$1].startKey) }
+        case .attempts: indices.sort { (rows[$0].attempts, rows[$1].id) > (rows[$1].attempts, rows[$0].id) }
+        case .stuckFirst:
+            indices.sort { a, b in
+                let ra = urgency(rows[a]), rb = urgency(rows[b])
+                if ra != rb { return ra < rb }
+                if rows[a].since != rows[b].since { return rows[a].since < rows[b].since }  // waiting longest first
+                return rows[a].id < rows[b].id
+            }
+        }
+        return indices
+    }
+
+    /// Failed, then retrying or paused, then moving, then queued, then done.
+    static func urgency(_ row: RegionRow) -> Int {
+        switch row.phase {
+        case .failed: 0
+        case .retrying: 1
+        case .paused: 2
+        case .downloading, .ready, .ingesting: 3
+        case .queued: 4
+        case .ingested: 5
+        }
+    }
+
+    static func matches(_ row: RegionRow, _ term: String) -> Bool {
+        if let value = term.split(separator: ":", maxSplits: 1).last, term.contains(":") {
+            let key = term.prefix { $0 != ":" }
+            switch key {
+            case "state": return row.phase.rawValue.hasPrefix(value)
+            case "table": return RangeText.tableIDs(row).contains { String($0) == value }
+            case "store": return row.peers.contains { "\($0.storeID)" == value || "s\($0.storeID)" == value }
+            default: break
+            }
+        }
+        if "\(row.id)".contains(term) { return true }
+        if RangeText.describe(row.startKey, row.endKey).lowercased().contains(term) { return true }
+        return row.lastError?.lowercased().contains(term) ?? false
+    }
+}
+
+/// Region bounds as people read them: `t104_r 5000 .. t104_r 9000` for TiDB keys, hex otherwise.
+public enum RangeText {
+    public static func key(_ bound: [UInt8], isEnd: Bool) -> String {
+        if bound.isEmpty { return isEnd ? "+inf" : "-inf" }
+        let user = (try? Memcomparable.decodeAll(bound)) ?? bound
+        switch TableCodec.decode(user) {
+        case let .record(table, handle)?: return "t\(table)_r \(handle)"
+        case let .index(table, index, values)?: return values.isEmpty ? "t\(table)_i\(index)" : "t\(table)_i\(index) \(TableKey.index(tableID: table, indexID: index, values: values).description.components(separatedBy: " / ").last ?? "")"
+        case let .table(table, rest)?:
+            if rest.isEmpty { return "t\(table)" }
+            return rest == [UInt8(ascii: "`")] ? "t\(table) end" : "t\(table) \(rest.hexString)"
+        case let .commonRecord(table, handle)?: return "t\(table)_r 0x\(handle.hexString)"
+        case nil:
+            let printable = user.allSatisfy { (0x20..<0x7F).contains($0) }
+            return printable ? String(decoding: user, as: UTF8.self) : "0x" + user.hexString
+        }
+    }
+
+    public static func describe(_ start: [UInt8], _ end: [UInt8]) -> String {
+        "\(key(start, isEnd: false)) .. \(key(end, isEnd: true))"
+    }
+
+    static func tableIDs(_ row: RegionRow) -> [Int64] {
+        [row.startKey, row.endKey].compactMap { bound in
+            TableCodec.decode((try? Memcomparable.decodeAll(bound)) ?? bound)?.tableID
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/// Small drawing helpers over `ScreenBuffer`: boxes, bars, sparklines, aligned text.
+public struct BoxStyle: Sendable {
+    let horizontal, vertical, topLeft, topRight, bottomLeft, bottomRight, teeDown, teeUp: Character
+
+    public static let unicode = BoxStyle(horizontal: "─", vertical: "│", topLeft: "┌", topRight: "┐", bottomLeft: "└", bottomRight: "┘", teeDown: "┬", teeUp: "┴")
+    public static let ascii = BoxStyle(horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+", teeDown: "+", teeUp: "+")
+}
+
+extension ScreenBuffer {
+    /// A frame around `rect` with a title in its top edge.
+    public mutating func box(_ rect: Rect, title: String = "", style: BoxStyle, role: ColorRole = .border, titleRole: ColorRole = .title) {
+        guard rect.width >= 2, rect.height >= 2 else { return }
+        let h = String(repeating: style.horizontal, count: rect.width - 2)
+        write(String(style.topLeft) + h + String(style.topRight), x: rect.x, y: rect.y, role: role)
+        write(String(style.bottomLeft) + h + String(style.bottomRight), x: rect.x, y: rect.maxY - 1, role: role)
+        for y in (rect.y + 1)..<(rect.maxY - 1) {
+            write(String(style.vertical), x: rect.x, y: y, role: role)
+            write(String(style.vertical), x: rect.maxX - 1, y: y, role: role)
+        }
+        if !title.isEmpty { write(" \(title) ", x: rect.x + 2, y: rect.y, role: titleRole, clip: Rect(x: rect.x + 1, y: rect.y, width: rect.width - 2, height: 1)) }
+    }
+
+    /// A horizontal bar `width` cells long, filled to `fraction`.
+    public mutating func bar(x: Int, y: Int, width: Int, fraction: Double, unicode: Bool) {
+        guard width > 0 else { return }
+        let filled = Int((min(1, max(0, fraction)) * Double(width)).rounded(.down))
+        if unicode {
+            write(String(repeating: " ", count: filled), x: x, y: y, role: .progress)
+            write(String(repeating: " ", count: width - filled), x: x + filled, y: y, role: .progressEmpty)
+        } else {
+            write("[" + String(repeating: "#", count: max(0, filled - 1)), x: x, y: y, role: .ok)
+            write(String(repeating: ".", count: max(0, width - max(1, filled) - 1)) + "]", x: x + max(1, filled), y: y, role: .dim)
+        }
+    }
+}
+
+public enum Sparkline {
+    static let levels: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+    static let asciiLevels: [Character] = ["_", ".", "-", "~", "=", "+", "*", "#"]
+
+    /// The last `width` samples scaled to `maximum`.
+    public static func render(_ samples: [Double], width: Int, maximum: Double, unicode: Bool) -> String {
+        let set = unicode ? levels : asciiLevels
+        let tail = samples.suffix(width)
+        let top = max(maximum, tail.max() ?? 0, 1)
+        let chars = tail.map { v in set[min(set.count - 1, Int(v / top * Double(set.count - 1) + 0.5))] }
+        return String(repeating: " ", count: max(0, width - chars.count)) + String(chars)
+    }
+}
+
+/// Text fitted to a column: cut with an ellipsis, or padded.
+public func fit(_ text: String, _ width: Int, right: Bool = false) -> String {
+    guard width > 0 else { return "" }
+    if text.count > width { return String(text.prefix(max(0, width - 1))) + "…" }
+    let pad = String(repeating: " ", count: width - text.count)
+    return right ? pad + text : text + pad
+}
+
+/// Seconds as `m:ss` or `h:mm:ss`.
+public func clockText(_ seconds: Double) -> String {
+    let s = Int(max(0, seconds))
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}
+
+import Foundation

@@ -1,0 +1,61 @@
+import ConsoleUI
+import Foundation
+import RestoreKit
+
+/// Options that choose between the console and the headless printer.
+struct DisplayOptions {
+    var headless: Bool
+    var json: Bool
+    var theme: String
+    var drills: Bool
+
+    /// The console needs a terminal on both ends.
+    var useConsole: Bool { !headless && isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1 }
+}
+
+enum ConsoleRunner {
+    /// Runs the restore under the console or the headless printer; returns the exit code.
+    static func run(_ engine: RestoreEngine, display: DisplayOptions, during: (@Sendable () async -> Void)? = nil) async -> Int32 {
+        guard display.useConsole else { return await RestoreCommand.runHeadless(engine, json: display.json, during: during) }
+        let command = CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+        let result = RestoreResultBox()
+        let restore = Task {
+            let outcome = await engine.run()
+            result.outcome = outcome
+            return outcome
+        }
+        let side = during.map { body in Task { await body() } }
+        // ncurses is driven by one thread of its own, never by the cooperative pool.
+        let ui: Result<Bool, ThemeError> = await withCheckedContinuation { continuation in
+            let (theme, drills) = (display.theme, display.drills)
+            let thread = Thread {
+                let app = ConsoleApp(engine: engine, theme: theme, drills: drills, result: result)
+                continuation.resume(returning: Result { () throws(ThemeError) in try app.run() })
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        side?.cancel()
+        switch ui {
+        case let .failure(error):
+            FileHandle.standardError.write(Data("restore-console: \(error)\n".utf8))
+            return 2
+        case .success(true):
+            let s = engine.monitor.snapshot()
+            let percent = s.totalBytes > 0 ? Double(s.doneBytes) * 100 / Double(s.totalBytes) : 0
+            FileHandle.standardError.write(Data("""
+                restore stopped at \(String(format: "%.1f", percent))%; its progress is checkpointed in \(engine.cluster.directory)/checkpoints.
+                Resume with the same command:
+                  \(command)
+
+                """.utf8))
+            return 1
+        case .success(false):
+            let outcome = await restore.value
+            let summary = RestoreSummary(engine: engine, outcome: outcome)
+            FileHandle.standardError.write(Data((summary.line + "\n").utf8))
+            if display.json, let data = try? JSONEncoder().encode(summary) { print(String(decoding: data, as: UTF8.self)) }
+            return summary.exit_code
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import Testing
+
+@testable import ConsoleUI
+@testable import RestoreKit
+
+/// A snapshot with one region in each interesting state.
+func sampleSnapshot(regions count: Int = 6) -> RestoreSnapshot {
+    let now = Date()
+    func key(_ table: Int64, _ handle: Int64) -> [UInt8] { Memcomparable.encode(TableCodec.recordKey(tableID: table, handle: handle)) }
+    let phases: [(RegionPhase, [PeerPhase], String?)] = [
+        (.ingested, [.ingested, .ingested, .ingested], nil),
+        (.downloading, [.downloading(percent: 73), .downloading(percent: 41), .ready], nil),
+        (.retrying, [.retrying("ServerIsBusy"), .ready, .ready], "ServerIsBusy on store 1, retry in 2.1 s"),
+        (.paused, [.paused, .paused, .paused], nil),
+        (.failed, [.failed("sha256"), .ready, .ready], "store 1: sha256 mismatch"),
+        (.queued, [.queued, .queued, .queued], nil),
+    ]
+    var rows: [RegionRow] = []
+    var counts: [RegionPhase: Int] = [:]
+    for i in 0..<count {
+        let (phase, peers, error) = phases[i % phases.count]
+        rows.append(RegionRow(
+            id: UInt64(1093 + i * 4), startKey: key(143, Int64(i * 4000)), endKey: key(143, Int64(i * 4000 + 4000)),
+            epoch: RegionEpoch(confVer: 3, version: 5), leaderStore: UInt64(i % 3 + 1),
+            peers: peers.enumerated().map { PeerProgress(storeID: UInt64($0.offset + 1), phase: $0.element, isLeader: $0.offset == i % 3) },
+            phase: phase, attempts: phase == .failed ? 8 : 1, lastError: error, waitingFor: phase == .retrying ? error : nil,
+            since: now.addingTimeInterval(-3), fileSetsDone: 0, fileSetsTotal: 1, bytes: 0,
+            history: [AttemptRecord(storeID: 1, step: .download, fileSet: 0, started: now, duration: .milliseconds(1500), bytes: 1 << 20, error: error)]))
+        counts[phase, default: 0] += 1
+    }
+    let stores = (1...3).map { id in
+        StoreRow(id: UInt64(id), state: id == 3 ? .panicked(reason: "ingest failed on apply") : .up, leaders: 2, downloadsInFlight: 3, downloadSlots: 4, ingestsQueued: 1,
+                 bytesPerSecond: 60 * 1_048_576, rateLimit: 64 << 20, bytesDownloaded: 1 << 30, bytesIngested: 0, history: [1, 2, 3, 4, 5, 6, 7, 8].map { Double($0) * 8e6 })
+    }
+    return RestoreSnapshot(
+        source: "s3://prod-bk/2026-11-25 (http://127.0.0.1:9000)", clusterDirectory: "./data", storeCount: 3, replicas: 3,
+        phase: .restoring, phaseStarted: [.splitting: now.addingTimeInterval(-76), .restoring: now.addingTimeInterval(-72)],
+        phaseEnded: [.splitting: now.addingTimeInterval(-72)], regions: rows, stores: stores, counts: counts,
+        totalBytes: 2 << 30, doneBytes: 1 << 30, totalKVs: 6_400_000, doneKVs: 4_100_000, bytesPerSecond: 182 * 1_048_576,
+        retries: ["ServerIsBusy": 3], events: [RestoreEvent(time: now, level: .warn, regionID: 1101, storeID: nil, message: "NotLeader: leader is now s1, retrying")],
+        eventCount: 1, startedAt: now.addingTimeInterval(-80), insecureTLS: false, checksumMatch: nil)
+}
+
+func render(_ snapshot: RestoreSnapshot, _ state: ConsoleState = ConsoleState(), width: Int = 120, height: Int = 36) -> ScreenBuffer {
+    let order = RegionOrdering.order(snapshot.regions, sort: state.sort, filter: state.filter)
+    return DashboardView(snapshot: snapshot, state: state, order: order, unicode: true).render(width: width, height: height)
+}
+
+/// The first position of `text` on screen, or nil.
+func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
+    for y in 0..<buffer.height {
+        let line = buffer.line(y)
+        if let r = line.range(of: text) { return (line.distance(from: line.startIndex, to: r.lowerBound), y) }
+    }
+    return nil
+}
+
+@Suite struct DashboardViewTests {
+    @Test func wideScreenShowsEverySection() throws {
+        var state = ConsoleState()
+        state.selectedIndex = 5  // select the last row, so the others keep their colours
+        let b = render(sampleSnapshot(), state)
+        let text = b.lines.joined(separator: "\n")
+        for expected in ["restore-console", "s3://prod-bk/2026-11-25", "Phase", "split&scatter [done", "download&ingest [running", "checksum [waiting]",
+                         "50.0%", "Rate", "limit 64.0 MiB/s/store", "Regions 6:", "1 failed", "Regions (sort: stuck first", "t143_r 0 .. t143_r 4000",
+                         "[dl 73%]", "[busy]", "[paused]", "[FAILED]", "[ok]", "[rdy]", "Stores", "s3 PANIC", "ingest failed on apply", "Events",
+                         "NotLeader: leader is now s1", "q quit"] {
+            #expect(text.contains(expected), "missing \(expected)")
+        }
+        // Roles: each peer label in its colour role; the leader is marked.
+        let failed = try #require(find("[FAILED]", in: b))
+        #expect(b[failed.x, failed.y].role == .error)
+        let dl = try #require(find("[dl 73%]", in: b))
+        #expect(b[dl.x, dl.y].role == .info)
+        let busy = try #require(find("[busy]", in: b))
+        #expect(b[busy.x, busy.y].role == .warn)
+        #expect(text.contains("[ok]*") || text.contains("[dl 73%]*") || text.contains("[rdy]*"))
+        // Stuck first: the failed region leads the table; the selected row is highlighted whole.
+        let firstRow = try #require(find("id     range", in: b)).y + 1
+        #expect(b.line(firstRow).contains("[FAILED]"))
+        #expect(b[2, firstRow + 5].role == .selected)
+        #expect(b[2, firstRow].role != .selected)
+    }
+
+    @Test func narrowScreenDropsColumnsInOrder() {
+        let b = render(sampleSnapshot(), width: 80, height: 24)
+        let text = b.lines.joined(separator: "\n")
+        #expect(!text.contains("t143_r 0 .. t143_r 4000"), "the range column goes first")
+        #expect(text.contains("[FAILED]") && text.contains("[dl 73%]"), "peers stay")
+        #expect(b.lines.allSatisfy { $0.count == 80 })
+        #expect(!text.contains("▁▂"), "sparklines drop on narrow screens")
+    }
+
+    @Test func aTinyTerminalSaysSo() {
+        let b = render(sampleSnapshot(), width: 40, height: 10)
+        #expect(b.lines.joined().contains("terminal too small"))
+    }
+
+    @Test func overlays() {
+        var state = ConsoleState()
+        state.overlay = .help
+        state.drills = true
+        let help = render(sampleSnapshot(), state).lines.joined(separator: "\n")
+        for key in ["Navigate", "Control", "View", "Drills", "pause / resume all", "retry every failed region", "filter", "next theme", "quit"] {
+            #expect(help.contains(key), "help lacks \(key)")
+        }
+        state.overlay = .detail(regionID: 1109)
+        let detail = render(sampleSnapshot(), state).lines.joined(separator: "\n")
+        #expect(detail.contains("Region 1109") && detail.contains("Attempts") && detail.contains("sha256 mismatch") && detail.contains("epoch"))
+        state.overlay = .confirmQuit
+        #expect(render(sampleSnapshot(), state).lines.joined().contains("the same command resumes"))
+    }
+
+    @Test func asciiFallback() {
+        let order = RegionOrdering.order(sampleSnapshot().regions, sort: .stuckFirst, filter: "")
+        let b = DashboardView(snapshot: sampleSnapshot(), state: ConsoleState(), order: order, unicode: false).render(width: 120, height: 36)
+        let text = b.lines.joined()
+        #expect(!text.contains("┌") && !text.contains("▁") && text.contains("+-"))
+    }
+
+    @Test func renderingOnlyTouchesVisibleRows() {
+        // 100,000 regions render in the same shape as 6: only the rows on screen are drawn.
+        let big = sampleSnapshot(regions: 100_000)
+        let b = render(big)
+        #expect(b.lines.joined().contains("Regions 100k:"))
+    }
+}
+
+@Suite struct ControllerTests {
+    @Test func keysBecomeCommands() {
+        let snapshot = sampleSnapshot()
+        var c = ConsoleController()
+        c.refreshOrder(snapshot)
+        let first = snapshot.regions[c.order[0]]
+        #expect(first.phase == .failed)
+        #expect(c.handle(.character("r"), snapshot: snapshot, rate: 0) == [.retry(first.id)])
+        #expect(c.handle(.character("R"), snapshot: snapshot, rate: 0) == [.retryFailed])
+        #expect(c.handle(.character("p"), snapshot: snapshot, rate: 0) == [.pause(first.id)])
+        #expect(c.handle(.character("P"), snapshot: snapshot, rate: 0) == [.resumeAll], "a region is paused, so P resumes")
+        #expect(c.handle(.character("+"), snapshot: snapshot, rate: 8 << 20) == [.setRate(16 << 20)])
+        #expect(c.handle(.character("-"), snapshot: snapshot, rate: 8 << 20) == [.setRate(4 << 20)])
+        #expect(c.handle(.character("-"), snapshot: snapshot, rate: 0) == [.setRate(64 << 20)])
+        _ = c.handle(.down, snapshot: snapshot, rate: 0)
+        #expect(c.state.selectedRegion == snapshot.regions[c.order[1]].id)
+        #expect(c.handle(.character("r"), snapshot: snapshot, rate: 0).isEmpty, "only failed regions retry")
+        #expect(c.handle(.character("d"), snapshot: snapshot, rate: 0).isEmpty, "drills are off")
+    }
+
+    @Test func quittingAsksFirst() {
+        let snapshot = sampleSnapshot()
+        var c = ConsoleController()
+        #expect(c.handle(.character("q"), snapshot: snapshot, rate: 0).isEmpty)
+        #expect(c.state.overlay == .confirmQuit)
+        #expect(c.handle(.character("n"), snapshot: snapshot, rate: 0).isEmpty)
+        #expect(c.state.overlay == .none && !c.state.quitting)
+        _ = c.handle(.character("q"), snapshot: snapshot, rate: 0)
+        #expect(c.handle(.character("y"), snapshot: snapshot, rate: 0) == [.quit])
+    }
+
+    @Test func filterAndSort() {
+        let snapshot = sampleSnapshot(regions: 12)
+        var c = ConsoleController()
+        c.refreshOrder(snapshot)
+        _ = c.handle(.character("/"), snapshot: snapshot, rate: 0)
+        for ch in "state:failed" { _ = c.handle(.character(ch), snapshot: snapshot, rate: 0) }
+        _ = c.handle(.enter, snapshot: snapshot, rate: 0)
+        #expect(c.order.count == 2 && c.order.allSatisfy { snapshot.regions[$0].phase == .failed })
+        _ = c.handle(.escape, snapshot: snapshot, rate: 0)
+        #expect(c.order.count == 12)
+        _ = c.handle(.character("s"), snapshot: snapshot, rate: 0)
+        #expect(c.state.sort == .id)
+        #expect(c.order.map { snapshot.regions[$0].id } == snapshot.regions.map(\.id).sorted())
+        #expect(RegionOrdering.order(snapshot.regions, sort: .id, filter: "sha256").count == 2)
+        #expect(RegionOrdering.order(snapshot.regions, sort: .id, filter: "table:143").count == 12)
+        #expect(RegionOrdering.order(snapshot.regions, sort: .id, filter: "table:999").isEmpty)
+    }
+}
+
+@Suite struct ThemeTests {
+    let themes = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Themes").path
+
+    @Test func everyShippedThemeParses() throws {
+        for name in Theme.cycle {
+            let theme = try Theme.load(name, directories: [themes])
+            #expect(theme.name == name)
+        }
+    }
+
+    @Test func missingRolesFallBackOneByOne() throws {
+        let theme = try Theme.parse("name = \"x\"\nerror = { fg = \"#00ff00\" }\n", source: "x.toml")
+        #expect(theme[.error].fg == .rgb(0, 255, 0))
+        #expect(theme[.ok] == Theme.fallback[.ok])
+        let mono = try Theme.load("mono", directories: [themes])
+        #expect(mono[.ok].fg == .terminalDefault)
+    }
+
+    @Test func badThemesAreClearErrors() {
+        #expect(throws: ThemeError.unknownRole(source: "t", role: "sparkles")) { try Theme.parse("sparkles = { fg = \"red\" }", source: "t") }
+        #expect { try Theme.parse("ok = { fg = \"mauve-ish\" }", source: "t") } throws: { "\($0)".contains("#rrggbb") }
+        #expect { try Theme.parse("ok = [", source: "t") } throws: { $0 is ThemeError }
+        #expect { try Theme.load("nope", directories: [themes]) } throws: { "\($0)".contains("not found") }
+    }
+
+    @Test func colourDepthDegrades() {
+        #expect(ColorDepth.detect(environment: ["NO_COLOR": "1"], terminalColors: 256, canChangeColor: true) == .monochrome)
+        #expect(ColorDepth.detect(environment: [:], terminalColors: 0, canChangeColor: false) == .monochrome)
+        #expect(ColorDepth.detect(environment: [:], terminalColors: 8, canChangeColor: false) == .eight)
+        #expect(ColorDepth.detect(environment: [:], terminalColors: 256, canChangeColor: false) == .palette256)
+        #expect(ColorDepth.detect(environment: ["COLORTERM": "truecolor"], terminalColors: 256, canChangeColor: true) == .truecolor)
+        #expect(ColorDepth.palette256.index(of: .rgb(255, 0, 0)) == 196)
+        #expect(ColorDepth.palette256.index(of: .rgb(128, 128, 128)) == 244)
+        #expect(ColorDepth.eight.index(of: .rgb(255, 0, 0)) == 1)
+        #expect(ColorDepth.eight.index(of: .palette(9)) == 1)
+        #expect(ColorDepth.palette256.index(of: .terminalDefault) == -1)
+    }
+}
