@@ -86,6 +86,16 @@ final class RestoreFixture {
         await f.cluster.close()
     }
 
+    @Test func aBusyStoreIsWaitedOutNotFailed() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 2_000)
+        let engine = try await f.engine()
+        f.cluster.makeBusy(store: 1, for: .milliseconds(1500))
+        #expect(await engine.run() == .success)
+        #expect((engine.monitor.snapshot().retries["ServerIsBusy"] ?? 0) >= 1)
+        #expect(engine.monitor.snapshot().regions.allSatisfy { $0.waitingFor == nil })
+        await f.cluster.close()
+    }
+
     @Test func aStoreDownWithAQuorumLeftStillRestoresAndCatchesUp() async throws {
         let f = try await RestoreFixture(tables: 2, rows: 3_000)
         _ = try await f.cluster.pd.waitForLeader(1)

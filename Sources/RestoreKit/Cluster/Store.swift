@@ -102,7 +102,8 @@ public final class Store: Sendable {
                 f.busyUntil = nil
                 return nil
             }
-            return UInt64(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
+            // Rounded up: a busy store never asks for a zero wait.
+            return UInt64(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
         }
     }
 

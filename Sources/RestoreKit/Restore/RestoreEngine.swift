@@ -456,9 +456,10 @@ public final class RestoreEngine: Sendable {
                         await cluster.pd.refresh(regionID)
                         continue
                     case let .serverIsBusy(store, _, backoff):
-                        let wait = Duration.milliseconds(Int64(backoff))
-                        monitor.updateRow(regionID) { $0.waitingFor = "ServerIsBusy on store \(store), retry in \(String(format: "%.1f", Double(backoff) / 1000)) s" }
+                        let wait = max(Duration.milliseconds(Int64(backoff)), options.ingest.initialBackoff)
+                        monitor.updateRow(regionID) { $0.waitingFor = "ServerIsBusy on store \(store), retry in \(String(format: "%.1f", Self.seconds(wait))) s" }
                         try? await Task.sleep(for: wait)
+                        monitor.updateRow(regionID) { $0.waitingFor = nil }
                         continue
                     default: break
                     }
@@ -475,6 +476,7 @@ public final class RestoreEngine: Sendable {
                 }
                 monitor.event(.warn, region: regionID, "download failed (\(downloadFailures)/\(options.download.attempts)): \(error); retrying")
                 try? await Task.sleep(for: wait)
+                monitor.updateRow(regionID) { $0.waitingFor = nil }
             }
         }
     }
@@ -658,9 +660,12 @@ public final class RestoreEngine: Sendable {
                     await cluster.pd.refresh(region.id)
                     return .handedOff
                 case let .region(.serverIsBusy(store, _, backoff)):
-                    monitor.updateRow(region.id) { $0.waitingFor = "ServerIsBusy on store \(store), retry in \(String(format: "%.1f", Double(backoff) / 1000)) s" }
-                    monitor.event(.warn, region: region.id, store: store, "ServerIsBusy (backoff \(backoff) ms)")
-                    try? await Task.sleep(for: .milliseconds(Int64(backoff)))
+                    // Wait at least the policy's backoff, so a busy store cannot burn the budget at once.
+                    let wait = max(Duration.milliseconds(Int64(backoff)), options.ingest.backoff(attempt: attempt))
+                    monitor.updateRow(region.id) { $0.waitingFor = "ServerIsBusy on store \(store), retry in \(String(format: "%.1f", Self.seconds(wait))) s" }
+                    monitor.event(.warn, region: region.id, store: store, "ServerIsBusy, retry in \(String(format: "%.1f", Self.seconds(wait))) s")
+                    try? await Task.sleep(for: wait)
+                    monitor.updateRow(region.id) { $0.waitingFor = nil }
                 case .region(.staleCommand):
                     return .done  // already applied (the file was moved into the DB)
                 case let .storePanicked(store, reason):
