@@ -7,18 +7,7 @@ import Testing
 let consoleBinary = "\(repositoryRoot)/.build/debug/restore-console"
 
 func runConsole(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandOutput {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: consoleBinary)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandOutput(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    try runExecutable(consoleBinary, arguments, environment: environment)
 }
 
 @Suite(.serialized) struct CLITests {

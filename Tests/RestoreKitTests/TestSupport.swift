@@ -24,9 +24,15 @@ struct CommandOutput {
 
 /// Runs a program found on PATH and waits for it.
 func runProgram(_ name: String, _ arguments: [String]) throws -> CommandOutput {
+    try runExecutable("/usr/bin/env", [name] + arguments)
+}
+
+/// Runs an executable with extra environment variables and waits for it.
+func runExecutable(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandOutput {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [name] + arguments
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

@@ -561,7 +561,7 @@ public final class RestoreEngine: Sendable {
             switch result {
             case let .failure(error):
                 monitor.setPeer(region.id, store: store, .retrying(error.label))
-                monitor.updateRow(region.id) { $0.lastError = "store \(store): \(error)" }
+                monitor.updateRow(region.id) { $0.lastError = error.description }
                 monitor.countRetry(error.label)
                 return .failure(error)
             case let .success(f):

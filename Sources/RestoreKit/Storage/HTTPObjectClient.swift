@@ -115,6 +115,30 @@ struct HTTPObjectClient: Sendable {
     }
 }
 
+/// A storage whose objects are URLs read through an `HTTPObjectClient` (plain HTTP and S3).
+protocol HTTPBackedStorage: ExternalStorage {
+    var client: HTTPObjectClient { get }
+    /// The URL of an object, after checking its name.
+    func url(_ name: String) throws(StorageError) -> String
+}
+
+extension HTTPBackedStorage {
+    public func size(of name: String) throws(StorageError) -> UInt64 {
+        try client.size(url: url(name), object: name)
+    }
+
+    public func read(_ name: String) throws(StorageError) -> [UInt8] {
+        try client.read(url: url(name), object: name)
+    }
+
+    public func download(
+        _ name: String, to path: String, expected: ExpectedContent?, limiter: RateLimiter?,
+        progress: (@Sendable (UInt64) -> Void)?
+    ) throws(StorageError) {
+        try client.download(url: url(name), object: name, to: path, expected: expected, limiter: limiter, progress: progress)
+    }
+}
+
 /// Percent-encodes each `/`-separated part of an object name for a URL path.
 func percentEncodedPath(_ name: String) -> String {
     var allowed = CharacterSet.alphanumerics

@@ -1,5 +1,5 @@
 /// A read-only backup behind a static HTTP(S) server, through libcurl.
-public struct HTTPStorage: ExternalStorage {
+public struct HTTPStorage: HTTPBackedStorage {
     public let baseURL: String
     let client: HTTPObjectClient
 
@@ -13,21 +13,6 @@ public struct HTTPStorage: ExternalStorage {
     func url(_ name: String) throws(StorageError) -> String {
         try ObjectName.validate(name)
         return baseURL + "/" + percentEncodedPath(name)
-    }
-
-    public func size(of name: String) throws(StorageError) -> UInt64 {
-        try client.size(url: url(name), object: name)
-    }
-
-    public func read(_ name: String) throws(StorageError) -> [UInt8] {
-        try client.read(url: url(name), object: name)
-    }
-
-    public func download(
-        _ name: String, to path: String, expected: ExpectedContent?, limiter: RateLimiter?,
-        progress: (@Sendable (UInt64) -> Void)?
-    ) throws(StorageError) {
-        try client.download(url: url(name), object: name, to: path, expected: expected, limiter: limiter, progress: progress)
     }
 
     public func list(prefix: String) throws(StorageError) -> [String] {

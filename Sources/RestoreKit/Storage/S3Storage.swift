@@ -4,7 +4,7 @@ import FoundationXML
 #endif
 
 /// A backup in an S3 bucket (AWS or any S3-compatible server), through libcurl with SigV4.
-public struct S3Storage: ExternalStorage {
+public struct S3Storage: HTTPBackedStorage {
     public let location: S3Location
     let client: HTTPObjectClient
 
@@ -36,21 +36,6 @@ public struct S3Storage: ExternalStorage {
 
     func url(_ name: String) throws(StorageError) -> String {
         bucketURL() + "/" + percentEncodedPath(try key(name))
-    }
-
-    public func size(of name: String) throws(StorageError) -> UInt64 {
-        try client.size(url: url(name), object: name)
-    }
-
-    public func read(_ name: String) throws(StorageError) -> [UInt8] {
-        try client.read(url: url(name), object: name)
-    }
-
-    public func download(
-        _ name: String, to path: String, expected: ExpectedContent?, limiter: RateLimiter?,
-        progress: (@Sendable (UInt64) -> Void)?
-    ) throws(StorageError) {
-        try client.download(url: url(name), object: name, to: path, expected: expected, limiter: limiter, progress: progress)
     }
 
     /// Creates the bucket; an existing bucket of ours is fine.
