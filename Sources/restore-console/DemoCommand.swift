@@ -20,7 +20,7 @@ struct DemoCommand: AsyncParsableCommand {
     var noFaults = false
 
     @Option(name: .long, help: "Download rate limit per store (K, M, G), which paces the demo; 0 = unlimited.")
-    var rate = "8M"
+    var rate = "1M"
 
     @Option(name: .long, help: "Rows per table of the sample backup (4 tables, one index each).")
     var rows = 50_000

@@ -189,6 +189,32 @@ final class RestoreFixture {
         #expect(keys.count == 4_000 && keys.allSatisfy { $0.starts(with: Array("ks1t".utf8)) })
     }
 
+    @Test func aChecksumMismatchNamesTheFileAndTable() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 1_500)
+        let engine = try await f.engine()
+        #expect(await engine.run() == .success)
+        // Change one restored row's value on every replica behind the importer's back.
+        let table = try #require(engine.rules.tableIDs[100])
+        let userKey = TableCodec.recordKey(tableID: table, handle: 7)
+        for store in f.cluster.stores.values {
+            var found: ([UInt8], [UInt8])?
+            try store.db.scan(cf: .write, from: DataKey.make(Memcomparable.encode(userKey))) { k, v in
+                found = (Array(k), Array(v))
+                return false
+            }
+            let (key, value) = try #require(found)
+            var record = try WriteRecord(decoding: value)
+            record.shortValue = Array("tampered".utf8)
+            try store.db.put(key, record.encoded, cf: .write)
+        }
+        #expect(await engine.verifyChecksum() == false)
+        let mismatches = engine.checksumMismatches.map(\.description)
+        #expect(mismatches.contains { $0.hasPrefix("file ") && $0.contains("expected crc64xor=") })
+        #expect(mismatches.contains { $0.contains("table `demo`.`t1`") })
+        #expect(mismatches.count == 2, "only the one file set and its table: \(mismatches)")
+        await f.cluster.close()
+    }
+
     @Test func badRulesFailBeforeAnyWrite() async throws {
         let f = try await RestoreFixture(tables: 1, rows: 100)
         f.options.prefixRules = [RewriteRule(oldPrefix: Array("x".utf8), newPrefix: Array("y".utf8))]

@@ -97,6 +97,7 @@ import Testing
         #expect(try storage.read("data.bin").count == 2 << 20)
         try expectDownload(storage, expected, to: dir)
         #expect(throws: StorageError.notFound(object: "missing.sst", storage: storage.displayName)) { try storage.read("missing.sst") }
+        #expect(throws: StorageError.accessDenied(object: "forbidden.sst", storage: storage.displayName, status: 403)) { try storage.read("forbidden.sst") }
         #expect(throws: StorageError.readOnly(storage: storage.displayName)) { try storage.write("x", contents: [1]) }
         #expect(throws: StorageError.listingUnsupported(storage: storage.displayName)) { try storage.list(prefix: "") }
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A static file server on loopback for storage tests: GET and HEAD with Range, optional TLS, and an
-optional fault that drops every response after N body bytes, to prove that downloads resume.
+optional fault that drops every response after N body bytes, to prove that downloads resume. Paths
+that contain "forbidden" answer 403.
 
 Prints "port N" once listening; exits when its stdin closes, so it never outlives the test."""
 import argparse
@@ -26,6 +27,11 @@ def make_handler(root, drop_after):
             return path
 
         def send_head(self):
+            if "forbidden" in self.path:
+                self.send_response(403)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None, 0, 0
             path = self.resolve()
             if path is None:
                 self.send_response(404)

@@ -37,8 +37,8 @@ public struct ChecksumVerifier: Sendable {
                 let leader = try? await cluster.pd.waitForLeader(region.id, timeout: .seconds(2))
                 let storeID = leader?.storeID ?? region.peers.first { cluster.store($0.storeID)?.isUp == true }?.storeID
                 guard let storeID, let store = cluster.store(storeID) else { continue }
-                let start = max(merged.range.start, region.startKey, by: keyLess)
-                let end = min(merged.range.end, region.endKey)
+                let clipped = RestoreEngine.clip(merged.range, to: region.range)
+                let (start, end) = (clipped.start, clipped.end)
                 try scan(store, from: start, to: end) { oldKey, value in
                     var sum = KVChecksum()
                     sum.add(key: oldKey, value: value)
@@ -73,15 +73,6 @@ public struct ChecksumVerifier: Sendable {
         }
         let total = perSet.reduce(into: stray) { $0.merge($1) }
         return Report(total: total, expected: backup.checksum, mismatches: mismatches)
-    }
-
-    private func max(_ a: [UInt8], _ b: [UInt8], by less: ([UInt8], [UInt8]) -> Bool) -> [UInt8] { less(a, b) ? b : a }
-
-    /// The smaller exclusive end; empty means unbounded.
-    private func min(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
-        if a.isEmpty { return b }
-        if b.isEmpty { return a }
-        return keyLess(a, b) ? a : b
     }
 
     /// Calls `body` with each restored pair in [start, end) (region bounds), as (old user key, value).
