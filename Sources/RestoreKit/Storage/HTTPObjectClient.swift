@@ -54,9 +54,7 @@ struct HTTPObjectClient: Sendable {
             }
             let current = sink
             r.onBody = { (chunk: UnsafeRawBufferPointer) throws(StorageError) in
-                limiter?.acquire(chunk.count)
-                try current.append(chunk)
-                progress?(current.written)
+                try current.appendPaced(chunk, limiter: limiter, progress: progress)
             }
             switch r.perform() {
             case let .success(response) where (200..<300).contains(response.status):

@@ -50,11 +50,11 @@ public struct LocalStorage: ExternalStorage {
                 }
                 break
             }
-            limiter?.acquire(n)
             try buffer.withUnsafeBytes { raw in
-                Result { () throws(StorageError) in try sink.append(UnsafeRawBufferPointer(rebasing: raw[..<n])) }
+                Result { () throws(StorageError) in
+                    try sink.appendPaced(UnsafeRawBufferPointer(rebasing: raw[..<n]), limiter: limiter, progress: progress)
+                }
             }.get()
-            progress?(sink.written)
         }
         try sink.finish()
     }

@@ -36,6 +36,20 @@ final class VerifyingFileSink {
         written += UInt64(bytes.count)
     }
 
+    /// Appends through the rate limiter in small slices, reporting progress after each, so that a
+    /// slow (limited) transfer moves smoothly instead of in bursts of a whole buffer.
+    func appendPaced(_ bytes: UnsafeRawBufferPointer, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?) throws(StorageError) {
+        let slice = 64 * 1024
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(slice, bytes.count - offset)
+            limiter?.acquire(n)
+            try append(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
+            progress?(written)
+            offset += n
+        }
+    }
+
     /// Flushes, syncs and verifies; on a mismatch the file is removed.
     func finish() throws(StorageError) {
         guard let f = file else { throw .localIO(path: path, reason: "file already closed") }
