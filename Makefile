@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN_RELEASE := .build/release/restore-console
 
-.PHONY: bootstrap build release test demo clean
+.PHONY: bootstrap build release test demo bench clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -22,6 +22,11 @@ test: bootstrap
 
 demo: release
 	$(BIN_RELEASE) demo
+
+# Benchmarks against baselines measured in the same run (Docs/BENCHMARKS.md).
+bench: bootstrap
+	$(SWIFT) build -c release --product restore-bench
+	.build/release/restore-bench
 
 clean:
 	rm -rf .build

@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "restore-console", targets: ["restore-console"]),
+        .executable(name: "restore-bench", targets: ["restore-bench"]),
         .library(name: "RestoreKit", targets: ["RestoreKit"]),
         .library(name: "ConsoleUI", targets: ["ConsoleUI"]),
     ],
@@ -44,6 +45,10 @@ let package = Package(
                 "ConsoleUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "restore-bench",
+            dependencies: ["RestoreKit", "ConsoleUI"]
         ),
         .testTarget(
             name: "RestoreKitTests",

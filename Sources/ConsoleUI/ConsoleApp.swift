@@ -34,7 +34,7 @@ public final class ConsoleApp {
                 controller.state.message = Self.describe(done)
             }
             controller.tableRows = DashboardView.tableRows(height: terminal.height, stores: snapshot.stores.count)
-            controller.refreshOrder(snapshot)
+            orderRows(snapshot)
             if controller.state.themeName != themeShown {
                 themeShown = controller.state.themeName
                 if let next = try? Theme.load(themeShown) { terminal.setTheme(next) }
@@ -48,6 +48,28 @@ public final class ConsoleApp {
         }
         return controller.state.quitting && !controller.state.finished || signals.fired
     }
+
+    /// Sorting 100,000 rows takes milliseconds: a new sort or filter applies at once, but the
+    /// periodic re-sort runs on another thread, so frames keep their pace.
+    private func orderRows(_ snapshot: RestoreSnapshot) {
+        if controller.orderKeyChanged(snapshot) {
+            controller.refreshOrder(snapshot)
+            return
+        }
+        if let (order, rows) = backgroundOrder.take() {
+            if rows == snapshot.regions.count { controller.adoptOrder(order, for: snapshot) }
+            sorting = false
+        }
+        guard !sorting, controller.orderIsStale() else { return }
+        sorting = true
+        let (regions, sort, filter, box) = (snapshot.regions, controller.state.sort, controller.state.filter, backgroundOrder)
+        DispatchQueue.global(qos: .userInitiated).async {
+            box.put((RegionOrdering.order(regions, sort: sort, filter: filter), regions.count))
+        }
+    }
+
+    private var sorting = false
+    private let backgroundOrder = Handoff<([Int], Int)>()
 
     static func describe(_ outcome: RestoreEngine.Outcome) -> String {
         switch outcome {
@@ -76,6 +98,15 @@ public final class ConsoleApp {
         case .quit: break
         }
     }
+}
+
+/// One value handed from a worker thread to the console's thread.
+final class Handoff<Value: Sendable>: Sendable {
+    private let slot = Mutex<Value?>(nil)
+
+    func put(_ value: Value) { slot.withLock { $0 = value } }
+
+    func take() -> Value? { slot.withLock { v in defer { v = nil }; return v } }
 }
 
 /// The restore's outcome, set by the engine's task and read by the console's thread.

@@ -17,7 +17,7 @@ public struct ConsoleController {
     public var state = ConsoleState()
     public private(set) var order: [Int] = []
     private var orderedAt: Date = .distantPast
-    private var orderedFor: (sort: ConsoleState.Sort, filter: String, count: Int)?
+    private var orderedFor: (ConsoleState.Sort, String, Int)?
     public var tableRows = 10
 
     public init(drills: Bool = false, theme: String = "default") {
@@ -25,14 +25,28 @@ public struct ConsoleController {
         state.themeName = theme
     }
 
-    /// Re-sorts at most twice a second (or at once when the sort, filter or row count changes), so
-    /// that the frame cost does not grow with the number of regions.
+    /// Re-sorts now when the sort, the filter or the number of rows changed, and otherwise at most
+    /// twice a second. (The console sorts on a background thread instead; see `orderIsStale`.)
     public mutating func refreshOrder(_ snapshot: RestoreSnapshot, now: Date = Date()) {
-        let key = (state.sort, state.filter, snapshot.regions.count)
-        if let last = orderedFor, last == key, now.timeIntervalSince(orderedAt) < 0.5 { return }
-        order = RegionOrdering.order(snapshot.regions, sort: state.sort, filter: state.filter, now: now)
+        guard orderKeyChanged(snapshot) || orderIsStale(now: now) else { return }
+        adoptOrder(RegionOrdering.order(snapshot.regions, sort: state.sort, filter: state.filter, now: now), for: snapshot, at: now)
+    }
+
+    /// True when the order no longer fits the sort, the filter or the rows.
+    public func orderKeyChanged(_ snapshot: RestoreSnapshot) -> Bool {
+        guard let last = orderedFor else { return true }
+        return last != (state.sort, state.filter, snapshot.regions.count)
+    }
+
+    /// True when the order is over half a second old: phases and waiting times have moved on.
+    public func orderIsStale(now: Date = Date()) -> Bool { now.timeIntervalSince(orderedAt) >= 0.5 }
+
+    /// Takes an order computed elsewhere (indices into `snapshot.regions`) and keeps the selection
+    /// on the same region.
+    public mutating func adoptOrder(_ newOrder: [Int], for snapshot: RestoreSnapshot, at now: Date = Date()) {
+        order = newOrder.filter { $0 < snapshot.regions.count }
         orderedAt = now
-        orderedFor = key
+        orderedFor = (state.sort, state.filter, snapshot.regions.count)
         if let id = state.selectedRegion, let position = order.firstIndex(where: { snapshot.regions[$0].id == id }) {
             state.selectedIndex = position
         }

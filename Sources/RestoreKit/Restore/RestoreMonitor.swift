@@ -14,7 +14,7 @@ public final class RestoreMonitor: Sendable {
 
     private let state: Mutex<State>
 
-    init(source: String, clusterDirectory: String, storeCount: Int, replicas: Int, insecureTLS: Bool) {
+    public init(source: String, clusterDirectory: String, storeCount: Int, replicas: Int, insecureTLS: Bool) {
         let now = Date()
         state = Mutex(State(snapshot: RestoreSnapshot(
             source: source, clusterDirectory: clusterDirectory, storeCount: storeCount, replicas: replicas,
@@ -47,7 +47,7 @@ public final class RestoreMonitor: Sendable {
     func countRetry(_ label: String) { update { $0.retries[label, default: 0] += 1 } }
 
     /// Adds a row, or replaces the row with the same id.
-    func setRow(_ row: RegionRow) {
+    public func setRow(_ row: RegionRow) {
         state.withLock { st in
             if let i = st.rowIndex[row.id] {
                 st.snapshot.counts[st.snapshot.regions[i].phase, default: 0] -= 1

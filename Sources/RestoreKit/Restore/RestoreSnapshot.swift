@@ -45,6 +45,12 @@ public struct PeerProgress: Sendable, Equatable {
     public var storeID: UInt64
     public var phase: PeerPhase
     public var isLeader: Bool
+
+    public init(storeID: UInt64, phase: PeerPhase, isLeader: Bool) {
+        self.storeID = storeID
+        self.phase = phase
+        self.isLeader = isLeader
+    }
 }
 
 /// One row of the region table.
@@ -66,6 +72,28 @@ public struct RegionRow: Sendable, Equatable {
     public var fileSetsTotal: Int
     public var bytes: UInt64
     public var history: [AttemptRecord]
+
+    public init(
+        id: UInt64, startKey: [UInt8], endKey: [UInt8], epoch: RegionEpoch, leaderStore: UInt64?, peers: [PeerProgress],
+        phase: RegionPhase, attempts: Int, lastError: String?, waitingFor: String?, since: Date, fileSetsDone: Int,
+        fileSetsTotal: Int, bytes: UInt64, history: [AttemptRecord]
+    ) {
+        self.id = id
+        self.startKey = startKey
+        self.endKey = endKey
+        self.epoch = epoch
+        self.leaderStore = leaderStore
+        self.peers = peers
+        self.phase = phase
+        self.attempts = attempts
+        self.lastError = lastError
+        self.waitingFor = waitingFor
+        self.since = since
+        self.fileSetsDone = fileSetsDone
+        self.fileSetsTotal = fileSetsTotal
+        self.bytes = bytes
+        self.history = history
+    }
 }
 
 /// One row of the stores panel.
