@@ -323,13 +323,14 @@ public final class RestoreEngine: Sendable {
 
     /// Refreshes the per-store figures of the snapshot.
     func refreshStores() {
-        let known = Set(monitor.snapshot().stores.filter { if case .panicked = $0.state { true } else { false } }.map(\.id))
+        let current = monitor.snapshot()
+        let known = Set(current.stores.filter { if case .panicked = $0.state { true } else { false } }.map(\.id))
         for (id, reason) in Self.panickedStores(cluster) where !known.contains(id) {
             monitor.event(.error, store: id, "store \(id) PANICKED: \(reason)")
         }
         let rows: [StoreRow] = cluster.stores.values.sorted { $0.id < $1.id }.map { store in
             let service = services[store.id]!
-            let previous = monitor.snapshot().stores.first { $0.id == store.id }
+            let previous = current.stores.first { $0.id == store.id }
             var history = previous?.history ?? []
             history.append(service.meter.bytesPerSecond)
             if history.count > RestoreMonitor.historyLimit { history.removeFirst() }
