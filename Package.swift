@@ -48,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "restore-bench",
-            dependencies: ["RestoreKit", "ConsoleUI"]
+            dependencies: ["RestoreKit", "ConsoleUI", "CRocksDB"]
         ),
         .testTarget(
             name: "RestoreKitTests",

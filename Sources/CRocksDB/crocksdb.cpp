@@ -127,6 +127,24 @@ crdb_iter *crdb_sst_reader_iter(crdb_sst_reader *r) {
 
 void crdb_sst_reader_destroy(crdb_sst_reader *r) { delete r; }
 
+int64_t crdb_copy_sst(const char *source, const char *destination, char **err) {
+    SstFileReader reader(sst_options());
+    if (fail(reader.Open(source), err)) return -1;
+    ReadOptions read;
+    read.verify_checksums = true;
+    read.fill_cache = false;
+    read.readahead_size = 2 << 20;
+    std::unique_ptr<Iterator> it(reader.NewIterator(read));
+    SstFileWriter writer(EnvOptions(), sst_options());
+    if (fail(writer.Open(destination), err)) return -1;
+    int64_t n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) {
+        if (fail(writer.Put(it->key(), it->value()), err)) return -1;
+    }
+    if (fail(it->status(), err) || fail(writer.Finish(), err)) return -1;
+    return n;
+}
+
 void crdb_iter_seek_to_first(crdb_iter *it) { it->iter->SeekToFirst(); }
 void crdb_iter_seek_to_last(crdb_iter *it) { it->iter->SeekToLast(); }
 void crdb_iter_seek(crdb_iter *it, const void *key, size_t key_len) {

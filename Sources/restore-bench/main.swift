@@ -1,6 +1,15 @@
+import ConsoleUI
 import Foundation
 
 // restore-bench: each benchmark prints `bench NAME value=... baseline=... ratio=... target=...`.
+let scratch = NSTemporaryDirectory() + "restore-bench-\(UUID().uuidString)"
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+let rewrite = try RewriteBenchmark.run(directory: scratch, targetBytes: 256 << 20)
+print(String(format: "bench rewrite value=%.1fMB/s baseline=%.1fMB/s ratio=%.2f target=>=0.8 (%.0f MiB SST, one core)",
+             rewrite.rewriteMBps, rewrite.copyMBps, rewrite.rewriteMBps / rewrite.copyMBps, Double(rewrite.fileBytes) / 1_048_576))
+
 let frame = FrameBenchmark.run(regions: 100_000, frames: 1_000)
 print(String(format: "bench frame-median value=%.3fms baseline=none ratio=- target=<=2ms", frame.median))
 print(String(format: "bench frame-p99 value=%.3fms baseline=none ratio=- target=<=5ms", frame.p99))

@@ -13,7 +13,7 @@ import Testing
     /// Writes `count` entries and returns the writer's checksum.
     @discardableResult
     func writeSST(_ path: String, count: Int) throws -> KVChecksum {
-        let writer = try SSTWriter(path: path)
+        let writer = try SSTWriter(path: path, tracksChecksum: true)
         for i in 0..<count { try writer.put(key: key(i), value: value(i)) }
         let size = try writer.finish()
         #expect(size > 0)

@@ -36,6 +36,10 @@ uint64_t crdb_sst_reader_data_size(crdb_sst_reader *r);
 crdb_iter *crdb_sst_reader_iter(crdb_sst_reader *r);
 void crdb_sst_reader_destroy(crdb_sst_reader *r);
 
+// Copies an SST entry by entry through SstFileReader and SstFileWriter, with no other work: the
+// baseline that the rewrite benchmark compares against. Returns the entries copied, or -1.
+int64_t crdb_copy_sst(const char *source, const char *destination, char **err);
+
 // Iterators, from a reader or a DB. key/value pointers stay valid until the next move.
 void crdb_iter_seek_to_first(crdb_iter *it);
 void crdb_iter_seek_to_last(crdb_iter *it);

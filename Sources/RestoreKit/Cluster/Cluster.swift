@@ -39,8 +39,9 @@ public final class Cluster: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: Cluster.tickInterval)
                 for id in awake.all {
+                    // A group takes itself off the list when it has nothing left to do.
                     guard let group = await pd.group(id) else { awake.sleep(id); continue }
-                    if await !group.tick() { awake.sleep(id) }
+                    _ = await group.tick()
                 }
             }
         }

@@ -79,7 +79,7 @@ public actor PlacementDriver {
             }
             let group: RaftGroup
             do {
-                group = try RaftGroup(region: region, stores: stores, transport: transport, initializedStores: initializedStores.union(earlyInitialized[region.id] ?? []), campaignOn: campaignOn, onEvent: events)
+                group = try RaftGroup(region: region, stores: stores, transport: transport, awake: awake, initializedStores: initializedStores.union(earlyInitialized[region.id] ?? []), campaignOn: campaignOn, onEvent: events)
             } catch {
                 throw .io(path: directory, reason: "cannot load region \(region.id): \(error)")
             }

@@ -17,6 +17,9 @@ actor RaftGroup {
     private var needsSnapshot = Set<UInt64>()
     private let stores: [UInt64: Store]
     private let transport: Transport
+    /// The clock's list of groups to tick; the group keeps its own entry right, inside the actor,
+    /// so a proposal can never be left asleep by a tick that just finished.
+    private let awake: AwakeRegions
     private let onEvent: @Sendable (GroupEvent) -> Void
     private var delayed: [(due: UInt64, message: RaftMessage)] = []
     private var waiters: [UInt64: (term: UInt64, resume: CheckedContinuation<ApplyOutcome, Never>)] = [:]
@@ -26,12 +29,13 @@ actor RaftGroup {
     /// cluster; those that applied the split for a child region). `campaignOn` starts an election
     /// at once on that store's peer, so a split keeps its leader where it was.
     init(
-        region: Region, stores: [UInt64: Store], transport: Transport, initializedStores: Set<UInt64>,
+        region: Region, stores: [UInt64: Store], transport: Transport, awake: AwakeRegions, initializedStores: Set<UInt64>,
         campaignOn: UInt64?, onEvent: @escaping @Sendable (GroupEvent) -> Void
     ) throws {
         regionID = region.id
         self.stores = stores
         self.transport = transport
+        self.awake = awake
         self.onEvent = onEvent
         let voters = region.peers.map(\.id)
         for meta in region.peers {
@@ -166,8 +170,9 @@ actor RaftGroup {
 
     // MARK: the loop
 
-    /// Persists, delivers and applies until nothing moves.
+    /// Persists, delivers and applies until nothing moves; then says whether the clock must tick it.
     private func pump() {
+        defer { if isAwake { awake.wake(regionID) } else { awake.sleep(regionID) } }
         for _ in 0..<10_000 {
             var messages: [RaftMessage] = []
             for id in Array(peers.keys) {

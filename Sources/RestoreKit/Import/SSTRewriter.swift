@@ -4,29 +4,33 @@ import Foundation
 /// that maps into the region, strips `z`, rewrites each key by the rules (and the timestamp of
 /// keys and write records when a rule asks), and writes the keys that fall in the region. A key
 /// that matches no rule is an error, never copied as it is.
-struct SSTRewriter {
-    let rules: RewriteRules
-    let mode: KeyRewriter.Mode
-    let format: KeyRewriter.KeyFormat
-    let cf: ColumnFamily
+public struct SSTRewriter: Sendable {
+    public let rules: RewriteRules
+    public let mode: KeyRewriter.Mode
+    public let format: KeyRewriter.KeyFormat
+    public let cf: ColumnFamily
 
-    struct Result: Equatable {
-        var entries: UInt64
-        var firstKey: [UInt8]
-        var lastKey: [UInt8]
-        var bytes: UInt64
+    public init(rules: RewriteRules, mode: KeyRewriter.Mode, format: KeyRewriter.KeyFormat, cf: ColumnFamily) {
+        self.rules = rules
+        self.mode = mode
+        self.format = format
+        self.cf = cf
+    }
+
+    public struct Result: Equatable, Sendable {
+        public var entries: UInt64
+        public var firstKey: [UInt8]
+        public var lastKey: [UInt8]
+        public var bytes: UInt64
     }
 
     /// Rewrites `source` into `destination` for keys in `region` (encoded, without `z`). Returns nil
     /// when no key falls in the region (and writes nothing).
-    func rewrite(source: String, destination: String, name: String, region: KeyRange) throws(ImportError) -> Result? {
+    public func rewrite(source: String, destination: String, name: String, region: KeyRange) throws(ImportError) -> Result? {
+        // Block checksums are verified as the scan below reads each block (and in full before the
+        // file is used as it is, on the fast path).
         let reader: SSTReader
-        do {
-            reader = try SSTReader(path: source)
-            try reader.verifyChecksums()
-        } catch {
-            throw .corruptFile(name: name, reason: error.description)
-        }
+        do { reader = try SSTReader(path: source) } catch { throw .corruptFile(name: name, reason: error.description) }
         // Every key of the file must match a rule, even those outside this region: check the ends,
         // and every key visited below.
         var probe: KeyRewriter
@@ -42,6 +46,9 @@ struct SSTRewriter {
         let rewriteValues = cf == .write && rules.rules.contains { $0.newTimestamp != 0 }
 
         var output: SSTWriter?
+        // Whatever goes wrong below, no partial output is left for an ingest to find.
+        var succeeded = false
+        defer { if !succeeded { unlink(destination) } }
         var result = Result(entries: 0, firstKey: [], lastKey: [], bytes: 0)
         var key: [UInt8] = []
         var value: [UInt8] = []
@@ -79,6 +86,7 @@ struct SSTRewriter {
         } catch {
             throw .io(path: destination, reason: error.description)
         }
+        succeeded = true
         return result
     }
 
@@ -96,6 +104,7 @@ struct SSTRewriter {
               rules.rule(for: first.dropFirst()) != nil, rules.rule(for: last.dropFirst()) != nil,
               rules.rules.count == 1
         else { return nil }
+        do { try reader.verifyChecksums() } catch { throw .corruptFile(name: name, reason: error.description) }
         guard rename(source, destination) == 0 else { throw .io(path: destination, reason: String(cString: strerror(errno))) }
         return Result(entries: reader.entryCount, firstKey: Array(first.dropFirst()), lastKey: Array(last.dropFirst()), bytes: UInt64((try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? UInt64) ?? 0))
     }

@@ -7,10 +7,13 @@ public final class SSTWriter {
     private var handle: OpaquePointer?
     private var lastKey: [UInt8]?
     public private(set) var entryCount: UInt64 = 0
+    /// The checksum of every entry written, kept only when `tracksChecksum` (it costs a CRC per entry).
     public private(set) var checksum = KVChecksum()
+    public let tracksChecksum: Bool
 
-    public init(path: String) throws(SSTError) {
+    public init(path: String, tracksChecksum: Bool = false) throws(SSTError) {
         self.path = path
+        self.tracksChecksum = tracksChecksum
         var err: UnsafeMutablePointer<CChar>?
         guard let h = crdb_sst_writer_open(path, &err) else {
             throw .cannotCreate(path: path, reason: takeRocksDBError(err))
@@ -32,7 +35,7 @@ public final class SSTWriter {
             throw .writeFailed(path: path, reason: takeRocksDBError(err))
         }
         if lastKey == nil { lastKey = Array(key) } else { lastKey!.replaceSubrange(0..., with: key) }
-        checksum.add(key: key, value: value)
+        if tracksChecksum { checksum.add(key: key, value: value) }
         entryCount += 1
     }
 
