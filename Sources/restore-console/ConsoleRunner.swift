@@ -49,7 +49,9 @@ enum ConsoleRunner {
                   \(command)
 
                 """.utf8))
-            return 1
+            // Work is still in flight: stop here, as a crash would. The checkpoint and the stores'
+            // Raft logs carry everything over to the resume, which the kill -9 test proves.
+            exit(1)
         case .success(false):
             let outcome = await restore.value
             let summary = RestoreSummary(engine: engine, outcome: outcome)

@@ -96,4 +96,21 @@ import Testing
         verify.waitUntilExit()
         #expect(verify.terminationStatus == 0)
     }
+
+    /// Ctrl-C in the middle of a restore: the terminal comes back, and the screen says how to resume.
+    @Test func anInterruptRestoresTheTerminalAndSaysHowToResume() async throws {
+        let dir = NSTemporaryDirectory() + "restore-console-tmux-\(UUID().uuidString)"
+        defer {
+            _ = try? tmux(["kill-server"])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let binary = Self.root + "/.build/debug/restore-console"
+        try tmux(["new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30", "\(binary) demo --dir \(dir) --rows 20000 --rate 256K; echo EXITED $?; sleep 60"])
+        try await waitFor("[dl ", timeout: .seconds(60))
+        try keys("C-c")
+        let after = try await waitFor("EXITED 1")
+        #expect(after.contains("Resume with the same command"))
+        #expect(after.contains("demo --dir"))
+        #expect(!after.contains("Regions (sort:"), "the terminal is restored")
+    }
 }
