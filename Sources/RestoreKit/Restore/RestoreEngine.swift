@@ -126,7 +126,7 @@ public final class RestoreEngine: Sendable {
         monitor.updateRow(id) { row in
             guard row.phase == .queued else { return }
             row.phase = .paused
-            row.peers = row.peers.map { PeerProgress(storeID: $0.storeID, phase: .paused, isLeader: $0.isLeader) }
+            row.setEveryPeer(.paused)
         }
         monitor.event(.info, region: id, "paused by operator")
     }
@@ -136,7 +136,7 @@ public final class RestoreEngine: Sendable {
         monitor.updateRow(id) { row in
             guard row.phase == .paused else { return }
             row.phase = .queued
-            row.peers = row.peers.map { PeerProgress(storeID: $0.storeID, phase: .queued, isLeader: $0.isLeader) }
+            row.setEveryPeer(.queued)
         }
         monitor.event(.info, region: id, "resumed by operator")
     }
@@ -163,7 +163,7 @@ public final class RestoreEngine: Sendable {
         monitor.updateRow(id) { row in
             row.phase = .queued
             row.attempts = 0
-            row.peers = row.peers.map { PeerProgress(storeID: $0.storeID, phase: .queued, isLeader: $0.isLeader) }
+            row.setEveryPeer(.queued)
         }
         monitor.event(.info, region: id, "retry requested by operator")
         await queue.push(work)
@@ -389,7 +389,7 @@ public final class RestoreEngine: Sendable {
         monitor.updateRow(work.regionID) { row in
             row.phase = .ingested
             row.waitingFor = nil
-            row.peers = row.peers.map { PeerProgress(storeID: $0.storeID, phase: .ingested, isLeader: $0.isLeader) }
+            row.setEveryPeer(.ingested)
         }
     }
 
@@ -404,7 +404,7 @@ public final class RestoreEngine: Sendable {
         guard isPaused(region: regionID) else { return }
         monitor.updateRow(regionID) { row in
             row.phase = .paused
-            row.peers = row.peers.map { PeerProgress(storeID: $0.storeID, phase: .paused, isLeader: $0.isLeader) }
+            row.setEveryPeer(.paused)
         }
         while isPaused(region: regionID) { try? await Task.sleep(for: .milliseconds(50)) }
         monitor.updateRow(regionID) { $0.phase = .queued }

@@ -96,6 +96,13 @@ public struct RegionRow: Sendable, Equatable {
     }
 }
 
+extension RegionRow {
+    /// Puts every peer in one phase (paused, queued again, ingested), keeping the leader mark.
+    public mutating func setEveryPeer(_ phase: PeerPhase) {
+        for i in peers.indices { peers[i].phase = phase }
+    }
+}
+
 /// One row of the stores panel.
 public struct StoreRow: Sendable, Equatable {
     public var id: UInt64
