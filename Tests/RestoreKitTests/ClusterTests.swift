@@ -90,6 +90,21 @@ import Testing
         #expect(regions.contains { $0.epoch.confVer > 1 })
     }
 
+    @Test func scatterBalancesLeaders() async throws {
+        let (dir, cluster) = try await makeCluster()
+        defer { withExtendedLifetime(dir) {} }
+        _ = try await cluster.pd.waitForLeader(1)
+        let created = try await cluster.pd.splitAt((1..<21).map { bytes(String(format: "k%02d", $0)) })
+        try await cluster.pd.scatter(created.map(\.id))
+        var leaders: [UInt64: Int] = [:]
+        for region in await cluster.pd.allRegions {
+            if let l = await cluster.pd.leader(of: region.id) { leaders[l.storeID, default: 0] += 1 }
+        }
+        #expect(leaders.values.reduce(0, +) == 21)
+        #expect(leaders.count == 3 && leaders.values.max()! - leaders.values.min()! <= 2, "\(leaders)")
+        await cluster.close()
+    }
+
     @Test func aReopenedClusterKeepsItsRegions() async throws {
         let dir = try TemporaryDirectory()
         do {

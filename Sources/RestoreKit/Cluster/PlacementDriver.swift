@@ -257,22 +257,28 @@ public actor PlacementDriver {
         try? persist()
     }
 
-    /// Moves leaders so each store leads about as many of `regionIDs` as the others.
+    /// Moves leaders so that each store leads about as many regions as the others: the leaders of
+    /// the other regions are counted first, then each of `regionIDs` keeps its leader or moves it to
+    /// the peer's store that leads the fewest, greedily.
     public func balanceLeaders(_ regionIDs: [UInt64], timeout: Duration = .seconds(10)) async throws(RegionError) {
+        let moving = Set(regionIDs)
         var leaders: [UInt64: Int] = [:]
-        for id in layout.keys { if let l = await groups[id]?.leader { leaders[l.storeID, default: 0] += 1 } }
+        for id in layout.keys where !moving.contains(id) {
+            if let l = await groups[id]?.leader { leaders[l.storeID, default: 0] += 1 }
+        }
         for id in regionIDs {
             guard let group = groups[id], let region = layout[id], let leader = try? await waitForLeader(id, timeout: timeout) else { continue }
             let candidates = region.peers.map(\.storeID).filter { stores[$0]?.isUp == true }
             guard let target = candidates.min(by: { leaders[$0, default: 0] < leaders[$1, default: 0] }),
-                  leaders[leader.storeID, default: 0] > leaders[target, default: 0] + 1
-            else { continue }
+                  leaders[leader.storeID, default: 0] > leaders[target, default: 0]
+            else {
+                leaders[leader.storeID, default: 0] += 1
+                continue
+            }
             await group.transferLeader(toStore: target)
             awake.wake(id)
-            if (try? await waitForLeader(id, onStore: target, timeout: timeout)) != nil {
-                leaders[leader.storeID, default: 0] -= 1
-                leaders[target, default: 0] += 1
-            }
+            let moved = (try? await waitForLeader(id, onStore: target, timeout: timeout)) != nil
+            leaders[moved ? target : leader.storeID, default: 0] += 1
         }
     }
 
