@@ -1,0 +1,70 @@
+import Foundation
+import RestoreKit
+
+/// HTTP fetch into a local file, verified (length and sha256), against `curl -o` of the same files
+/// from the same loopback server.
+enum DownloadBenchmark {
+    struct Result {
+        var ours: Double
+        var curl: Double
+        var bytes: UInt64
+    }
+
+    static func run(directory: String, files: Int, fileSize: Int, repositoryRoot: String) throws -> Result {
+        let root = directory + "/http"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var expected: [ExpectedContent] = []
+        var random = SyntheticRandom(seed: 5)
+        for i in 0..<files {
+            var bytes = [UInt8](repeating: 0, count: fileSize)
+            bytes.withUnsafeMutableBytes { raw in
+                let words = raw.bindMemory(to: UInt64.self)
+                for w in words.indices { words[w] = random.next() }
+            }
+            FileManager.default.createFile(atPath: "\(root)/f\(i).bin", contents: Data(bytes))
+            expected.append(ExpectedContent(size: UInt64(fileSize), sha256: SHA256Digest.hash(bytes)))
+        }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "\(repositoryRoot)/scripts/test-servers/static_http.py", "--root", root]
+        let input = Pipe(), output = Pipe()
+        server.standardInput = input
+        server.standardOutput = output
+        try server.run()
+        defer {
+            try? input.fileHandleForWriting.close()
+            server.terminate()
+        }
+        var line = ""
+        while !line.hasSuffix("\n") {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty { throw BenchError.failed("the HTTP server did not start") }
+            line += String(decoding: byte, as: UTF8.self)
+        }
+        let base = "http://127.0.0.1:" + line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)
+        let storage = HTTPStorage(baseURL: base)
+        let total = Double(files * fileSize)
+
+        var oursTimes: [Double] = [], curlTimes: [Double] = []
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            for i in 0..<files {
+                let target = "\(directory)/ours-\(i).temp"
+                try storage.download("f\(i).bin", to: target, expected: expected[i], limiter: nil, progress: nil)
+                unlink(target)
+            }
+            oursTimes.append(RewriteBenchmark.seconds(ContinuousClock.now - start))
+            let curlStart = ContinuousClock.now
+            for i in 0..<files {
+                let curl = Process()
+                curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                curl.arguments = ["curl", "-s", "-o", "\(directory)/curl-\(i).bin", "\(base)/f\(i).bin"]
+                try curl.run()
+                curl.waitUntilExit()
+                unlink("\(directory)/curl-\(i).bin")
+            }
+            curlTimes.append(RewriteBenchmark.seconds(ContinuousClock.now - curlStart))
+        }
+        return Result(ours: total / oursTimes.sorted()[1] / 1e6, curl: total / curlTimes.sorted()[1] / 1e6, bytes: UInt64(total))
+    }
+}
