@@ -53,11 +53,7 @@ enum ConsoleRunner {
             // Raft logs carry everything over to the resume, which the kill -9 test proves.
             exit(1)
         case .success(false):
-            let outcome = await restore.value
-            let summary = RestoreSummary(engine: engine, outcome: outcome)
-            FileHandle.standardError.write(Data((summary.line + "\n").utf8))
-            if display.json, let data = try? JSONEncoder().encode(summary) { print(String(decoding: data, as: UTF8.self)) }
-            return summary.exit_code
+            return RestoreCommand.printSummary(engine, outcome: await restore.value, json: display.json)
         }
     }
 }

@@ -52,6 +52,12 @@ struct RestoreCommand: AsyncParsableCommand {
         _ = await printing.value
         printer.flush()
         if printer.onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        return printSummary(engine, outcome: outcome, json: json)
+    }
+
+    /// Prints a finished restore's mismatches, panics and summary line on stderr, and the JSON
+    /// summary on stdout when asked; returns the exit code.
+    static func printSummary(_ engine: RestoreEngine, outcome: RestoreEngine.Outcome, json: Bool) -> Int32 {
         let summary = RestoreSummary(engine: engine, outcome: outcome)
         for mismatch in summary.checksum_mismatches { FileHandle.standardError.write(Data("checksum mismatch: \(mismatch)\n".utf8)) }
         for (store, reason) in summary.store_panics.sorted(by: { $0.key < $1.key }) {

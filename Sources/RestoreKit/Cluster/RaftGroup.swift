@@ -333,7 +333,7 @@ actor RaftGroup {
             if !cmd.files.allSatisfy({ storage.wasIngested(uuid: $0.uuid) }) { needsSnapshot.insert(peer) }
             return .rejected(.staleCommand(regionID: regionID))
         }
-        if store.takeApplyFailure() {
+        if store.takeFault(\.failApplies) {
             return panic(store: store, reason: "ingest of \(present[0].path) into region \(regionID) failed on apply (injected fault)")
         }
         for cf in ColumnFamily.allCases {

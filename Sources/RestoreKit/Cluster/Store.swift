@@ -68,27 +68,11 @@ public final class Store: Sendable {
 
     public func updateFaults(_ body: (inout sending StoreFaults) -> Void) { faultState.withLock { body(&$0) } }
 
-    /// Consumes one injected download failure, if any is pending.
-    func takeDownloadFailure() -> Bool {
+    /// Consumes one pending fault of the counter at `counter`; false when none is pending.
+    func takeFault(_ counter: WritableKeyPath<StoreFaults, Int> & Sendable) -> Bool {
         faultState.withLock { f in
-            guard f.failDownloads > 0 else { return false }
-            f.failDownloads -= 1
-            return true
-        }
-    }
-
-    func takeDownloadCorruption() -> Bool {
-        faultState.withLock { f in
-            guard f.corruptDownloads > 0 else { return false }
-            f.corruptDownloads -= 1
-            return true
-        }
-    }
-
-    func takeApplyFailure() -> Bool {
-        faultState.withLock { f in
-            guard f.failApplies > 0 else { return false }
-            f.failApplies -= 1
+            guard f[keyPath: counter] > 0 else { return false }
+            f[keyPath: counter] -= 1
             return true
         }
     }

@@ -40,11 +40,11 @@ public final class ImportService: Sendable {
         let needed = request.expected.size * 3
         let available = store.availableBytes()
         guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
-        if store.takeDownloadFailure() { throw .injected(storeID: store.id, what: "download failure of \(request.name)") }
+        if store.takeFault(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(request.name)") }
 
         let temp = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name).temp"
         let final = "\(store.importDirectory)/\(sst.fileName)"
-        let corrupt = store.takeDownloadCorruption()
+        let corrupt = store.takeFault(\.corruptDownloads)
         let (storage, meter, limiter, progress) = (request.storage, meter, limiter, request.progress)
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
         let name = request.name, expected = request.expected, range = sst.range
