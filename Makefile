@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN_RELEASE := .build/release/restore-console
 
-.PHONY: bootstrap build release test demo bench clean
+.PHONY: bootstrap build release test demo bench chaos crash fuzz fuzz-build clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -23,10 +23,32 @@ test: bootstrap
 demo: release
 	$(BIN_RELEASE) demo
 
-# Benchmarks against baselines measured in the same run (Docs/BENCHMARKS.md).
+# Benchmarks against baselines measured in the same run (Docs/BENCHMARKS.md). BENCH=name runs one;
+# BENCH_DIR chooses where the scratch files (up to about 20 GiB) go.
 bench: bootstrap
+	$(SWIFT) build -c release --product restore-console
 	$(SWIFT) build -c release --product restore-bench
-	.build/release/restore-bench
+	.build/release/restore-bench $(BENCH)
+
+# Reliability campaigns (Docs/RELIABILITY.md). `make chaos SEEDS=50` runs seeds 1...50 and
+# `make chaos SEED=n` one seed; `make crash` kills restores at 20 points and resumes them.
+chaos: bootstrap
+	$(SWIFT) build --product restore-console
+	$(SWIFT) build --product restore-chaos
+	.build/debug/restore-chaos chaos $(if $(SEED),--seed $(SEED),--seeds $(or $(SEEDS),50))
+
+crash: bootstrap
+	$(SWIFT) build --product restore-console
+	$(SWIFT) build --product restore-chaos
+	.build/debug/restore-chaos crash --points $(or $(POINTS),20) --binary .build/debug/restore-console
+
+# libFuzzer over every parser that takes outside input: RUNS executions per target (default one
+# million), growing the committed corpus in Fuzz/corpus; crashes land in Fuzz/crashes.
+fuzz-build: bootstrap
+	$(SWIFT) build -c release --product restore-fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
+
+fuzz: fuzz-build
+	scripts/fuzz $(or $(RUNS),1000000) $(TARGETS)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

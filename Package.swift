@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "restore-console", targets: ["restore-console"]),
         .executable(name: "restore-bench", targets: ["restore-bench"]),
+        .executable(name: "restore-chaos", targets: ["restore-chaos"]),
         .library(name: "RestoreKit", targets: ["RestoreKit"]),
         .library(name: "ConsoleUI", targets: ["ConsoleUI"]),
     ],
@@ -14,7 +15,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0", traits: ["UnstableSortedCollections"]),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
@@ -36,7 +36,7 @@ let package = Package(
         ),
         .target(
             name: "ConsoleUI",
-            dependencies: ["RestoreKit", "CNCursesW", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["RestoreKit", "CNCursesW"]
         ),
         .executableTarget(
             name: "restore-console",
@@ -48,12 +48,25 @@ let package = Package(
         ),
         .executableTarget(
             name: "restore-bench",
-            dependencies: ["RestoreKit", "ConsoleUI", "CRocksDB"]
+            dependencies: ["RestoreKit", "ConsoleUI", "CRocksDB", "LoopbackServer"]
+        ),
+        // Starts the Python servers of scripts/test-servers for tests, benchmarks and campaigns.
+        .target(name: "LoopbackServer"),
+        // The parsers that take outside input, as fuzz targets; restore-fuzz drives them with
+        // libFuzzer (make fuzz) or replays a corpus (Docs/RELIABILITY.md).
+        .target(name: "FuzzTargets", dependencies: ["RestoreKit", "ConsoleUI"]),
+        .executableTarget(name: "restore-fuzz", dependencies: ["FuzzTargets"]),
+        // Seeded chaos and crash-resume campaigns (Docs/RELIABILITY.md).
+        .executableTarget(
+            name: "restore-chaos",
+            dependencies: ["RestoreKit", "LoopbackServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "RestoreKitTests",
             dependencies: [
                 "RestoreKit",
+                "FuzzTargets",
+                "LoopbackServer",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]

@@ -7,6 +7,11 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#define XXH_INLINE_ALL  // header-only: the block checksums that RocksDB writes by default
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -41,6 +46,9 @@ const char *const kColumnFamilies[CRDB_CF_COUNT] = {"default", "write", "lock"};
 
 struct crdb_sst_writer {
     std::unique_ptr<SstFileWriter> writer;
+    // The last key put: RocksDB keeps its own, but does not hand it out.
+    std::string last_key;
+    bool has_last = false;
 };
 
 struct crdb_sst_reader {
@@ -80,7 +88,16 @@ crdb_sst_writer *crdb_sst_writer_open(const char *path, char **err) {
 int crdb_sst_writer_put(crdb_sst_writer *w, const void *key, size_t key_len, const void *value, size_t value_len,
                         char **err) {
     Slice k(static_cast<const char *>(key), key_len), v(static_cast<const char *>(value), value_len);
-    return fail(w->writer->Put(k, v), err) ? 0 : 1;
+    if (w->has_last && k.compare(Slice(w->last_key)) <= 0) return 2;
+    if (fail(w->writer->Put(k, v), err)) return 0;
+    w->last_key.assign(k.data(), k.size());
+    w->has_last = true;
+    return 1;
+}
+
+const char *crdb_sst_writer_last_key(crdb_sst_writer *w, size_t *len) {
+    *len = w->last_key.size();
+    return w->has_last ? w->last_key.data() : nullptr;
 }
 
 uint64_t crdb_sst_writer_file_size(crdb_sst_writer *w) { return w->writer->FileSize(); }
@@ -94,7 +111,124 @@ int crdb_sst_writer_finish(crdb_sst_writer *w, uint64_t *file_size, char **err) 
 
 void crdb_sst_writer_destroy(crdb_sst_writer *w) { delete w; }
 
+// RocksDB verifies a block's checksum before it parses the block, except for the properties
+// block (ingestion may rewrite a field in it), and Debian's librocksdb keeps its assertions: a
+// malformed properties block aborts the process. So before RocksDB opens a file, this checks the
+// footer and the checksums of the metaindex and properties blocks itself (block-based tables,
+// format_version 1 to 5, crc32c or XXH3 checksums). Anything else is refused as corrupt.
+namespace sst_guard {
+
+uint32_t crc32c(uint32_t crc, const unsigned char *p, size_t n) {
+    static const auto table = [] {
+        std::vector<uint32_t> t(256);
+        for (uint32_t i = 0; i < 256; ++i) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+            t[i] = c;
+        }
+        return t;
+    }();
+    crc = ~crc;
+    while (n--) crc = table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
+bool varint64(const unsigned char *&p, const unsigned char *end, uint64_t &v) {
+    v = 0;
+    for (int shift = 0; shift <= 63 && p < end; shift += 7) {
+        uint64_t byte = *p++;
+        v |= (byte & 0x7F) << shift;
+        if (!(byte & 0x80)) return true;
+    }
+    return false;
+}
+
+struct Handle {
+    uint64_t offset = 0, size = 0;
+};
+
+// Reads a block and its 5-byte trailer; true when the type is "no compression" and the checksum
+// matches: crc32c of the block and type byte, masked; or XXH3 of the block, mixed with the type.
+bool read_verified(FILE *f, uint64_t file_size, Handle h, int checksum_type, std::string &block) {
+    if (h.size > (64u << 20) || h.offset > file_size || h.size + 5 > file_size - h.offset) return false;
+    block.resize(h.size + 5);
+    if (std::fseek(f, static_cast<long>(h.offset), SEEK_SET) != 0 || std::fread(&block[0], 1, block.size(), f) != block.size()) return false;
+    auto *bytes = reinterpret_cast<const unsigned char *>(block.data());
+    if (bytes[h.size] != 0) return false;
+    uint32_t stored = bytes[h.size + 1] | bytes[h.size + 2] << 8 | bytes[h.size + 3] << 16 | uint32_t(bytes[h.size + 4]) << 24;
+    uint32_t expected;
+    if (checksum_type == 1) {
+        uint32_t crc = crc32c(0, bytes, h.size + 1);
+        expected = ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+    } else {
+        expected = uint32_t(XXH3_64bits(bytes, h.size)) ^ (uint32_t(bytes[h.size]) * 0x6b9083d9u);
+    }
+    block.resize(h.size);
+    return stored == expected;
+}
+
+// The handle of `name` in a metaindex block (prefix-compressed entries, restarts at the end).
+bool find_in_metaindex(const std::string &block, const std::string &name, Handle &out) {
+    if (block.size() < 4) return false;
+    auto *p = reinterpret_cast<const unsigned char *>(block.data());
+    auto *end = p + block.size();
+    uint32_t restarts = p[block.size() - 4] | p[block.size() - 3] << 8 | p[block.size() - 2] << 16 | uint32_t(p[block.size() - 1]) << 24;
+    restarts &= 0x7FFFFFFF;  // the top bit marks a hash index
+    if (restarts == 0 || restarts > block.size() / 4) return false;
+    auto *limit = end - 4 - 4 * size_t(restarts);
+    std::string key;
+    while (p < limit) {
+        uint64_t shared, unshared, value_size;
+        if (!varint64(p, limit, shared) || !varint64(p, limit, unshared) || !varint64(p, limit, value_size)) return false;
+        if (shared > key.size() || unshared > uint64_t(limit - p) || value_size > uint64_t(limit - p) - unshared) return false;
+        key.resize(shared);
+        key.append(reinterpret_cast<const char *>(p), unshared);
+        p += unshared;
+        const unsigned char *value = p, *value_end = p + value_size;
+        p = value_end;
+        if (key == name) return varint64(value, value_end, out.offset) && varint64(value, value_end, out.size);
+    }
+    return false;
+}
+
+static Status check(const char *path) {
+    constexpr uint64_t kMagic = 0x88e241b785f4cff7ull;
+    std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen(path, "rb"), &std::fclose);
+    if (!f) return Status::IOError(path, std::strerror(errno));
+    if (std::fseek(f.get(), 0, SEEK_END) != 0) return Status::IOError(path, std::strerror(errno));
+    long end = std::ftell(f.get());
+    if (end < 53) return Status::Corruption(path, "too short for an SST file");
+    uint64_t size = uint64_t(end);
+    unsigned char footer[53];
+    if (std::fseek(f.get(), end - 53, SEEK_SET) != 0 || std::fread(footer, 1, 53, f.get()) != 53) return Status::IOError(path, "cannot read the footer");
+    uint64_t magic = 0;
+    for (int i = 7; i >= 0; --i) magic = magic << 8 | footer[45 + i];
+    uint32_t version = footer[41] | footer[42] << 8 | footer[43] << 16 | uint32_t(footer[44]) << 24;
+    if (magic != kMagic || version < 1 || version > 5) return Status::Corruption(path, "not a block-based table of format 1 to 5");
+    int checksum_type = footer[0];
+    if (checksum_type != 1 && checksum_type != 4) return Status::Corruption(path, "block checksums are neither crc32c nor XXH3");
+    const unsigned char *p = footer + 1;
+    // Neither handle in the footer is covered by a checksum: both must lie inside the file (a
+    // huge index size would have RocksDB try to allocate it, and abort).
+    Handle metaindex, index;
+    if (!varint64(p, footer + 41, metaindex.offset) || !varint64(p, footer + 41, metaindex.size) ||
+        !varint64(p, footer + 41, index.offset) || !varint64(p, footer + 41, index.size))
+        return Status::Corruption(path, "bad footer");
+    for (Handle h : {metaindex, index}) {
+        if (h.offset > size || h.size + 5 > size - h.offset) return Status::Corruption(path, "a block handle in the footer points outside the file");
+    }
+    std::string block;
+    if (!read_verified(f.get(), size, metaindex, checksum_type, block)) return Status::Corruption(path, "the metaindex block fails its checksum");
+    Handle properties;
+    if (!find_in_metaindex(block, "rocksdb.properties", properties)) return Status::Corruption(path, "no properties block");
+    if (!read_verified(f.get(), size, properties, checksum_type, block)) return Status::Corruption(path, "the properties block fails its checksum");
+    return Status::OK();
+}
+
+}  // namespace sst_guard
+
 crdb_sst_reader *crdb_sst_reader_open(const char *path, char **err) {
+    if (fail(sst_guard::check(path), err)) return nullptr;
     auto r = std::make_unique<crdb_sst_reader>();
     r->reader = std::make_unique<SstFileReader>(sst_options());
     if (fail(r->reader->Open(path), err)) return nullptr;

@@ -65,7 +65,8 @@ public struct DashboardView {
 
     func drawHeader(_ b: inout ScreenBuffer, width: Int) {
         b.fill(Rect(x: 0, y: 0, width: width, height: 1), with: Cell(" ", role: .header))
-        let time = Self.timeFormatter.string(from: now)
+        let rss = snapshot.memory.residentBytes > 0 ? "RSS \(ByteFormat.size(snapshot.memory.residentBytes))  " : ""
+        let time = rss + Self.timeFormatter.string(from: now)
         let insecure = snapshot.insecureTLS ? "  TLS VERIFY OFF" : ""
         let title = " restore-console  \(snapshot.source)  ->  cluster \(snapshot.clusterDirectory) (\(snapshot.storeCount) stores, \(snapshot.replicas) replicas)\(insecure)"
         b.write(fit(title, width - time.count - 2), x: 0, y: 0, role: .header)

@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// A colour as a theme names it: the terminal's default, one of 256 palette entries, or 24-bit RGB.
 public enum ThemeColor: Equatable, Sendable {
@@ -90,8 +89,8 @@ public struct Theme: Equatable, Sendable {
     /// Parses a theme file: `name = "..."` and one table per role with `fg`, `bg`, `bold`,
     /// `reverse`, `underline`. Unknown roles and bad colours are errors that name them.
     public static func parse(_ text: String, source: String) throws(ThemeError) -> Theme {
-        let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch { throw .syntax(source: source, reason: "\(error)") }
+        let table: ThemeFile.Table
+        do { table = try ThemeFile.parse(text) } catch { throw .syntax(source: source, reason: error.description) }
         var theme = Theme(name: table["name"]?.string ?? (source as NSString).lastPathComponent, styles: [:])
         for key in table.keys where key != "name" && key != "base" {
             guard let role = ColorRole(rawValue: key) else { throw .unknownRole(source: source, role: key) }
@@ -100,7 +99,8 @@ public struct Theme: Equatable, Sendable {
             for field in fields.keys {
                 switch field {
                 case "fg", "bg":
-                    guard let text = fields[field]?.string, let color = ThemeColor(text) else {
+                    // A palette number may be written bare (bg = 236) or quoted.
+                    guard let text = fields[field]?.string ?? fields[field]?.integer.map(String.init), let color = ThemeColor(text) else {
                         throw .badColor(source: source, role: key, value: "\(fields[field].map { "\($0)" } ?? "")")
                     }
                     if field == "fg" { style.fg = color } else { style.bg = color }

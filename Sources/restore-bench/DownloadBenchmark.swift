@@ -1,4 +1,5 @@
 import Foundation
+import LoopbackServer
 import RestoreKit
 
 /// HTTP fetch into a local file, verified (length and sha256), against `curl -o` of the same files
@@ -21,32 +22,18 @@ enum DownloadBenchmark {
                 let words = raw.bindMemory(to: UInt64.self)
                 for w in words.indices { words[w] = random.next() }
             }
-            FileManager.default.createFile(atPath: "\(root)/f\(i).bin", contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: "\(root)/f\(i).bin", contents: Data(bytes))
             expected.append(ExpectedContent(size: UInt64(fileSize), sha256: SHA256Digest.hash(bytes)))
         }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "\(repositoryRoot)/scripts/test-servers/static_http.py", "--root", root]
-        let input = Pipe(), output = Pipe()
-        server.standardInput = input
-        server.standardOutput = output
-        try server.run()
-        defer {
-            try? input.fileHandleForWriting.close()
-            server.terminate()
-        }
-        var line = ""
-        while !line.hasSuffix("\n") {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty { throw BenchError.failed("the HTTP server did not start") }
-            line += String(decoding: byte, as: UTF8.self)
-        }
-        let base = "http://127.0.0.1:" + line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try LoopbackServer(path: "\(repositoryRoot)/scripts/test-servers/static_http.py", ["--root", root])
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(server.port)"
         let storage = HTTPStorage(baseURL: base)
         let total = Double(files * fileSize)
 
         var oursTimes: [Double] = [], curlTimes: [Double] = []
-        for _ in 0..<3 {
+        // Alternating, best of five each (see RewriteBenchmark).
+        for _ in 0..<5 {
             let start = ContinuousClock.now
             for i in 0..<files {
                 let target = "\(directory)/ours-\(i).temp"
@@ -65,6 +52,6 @@ enum DownloadBenchmark {
             }
             curlTimes.append(RewriteBenchmark.seconds(ContinuousClock.now - curlStart))
         }
-        return Result(ours: total / oursTimes.sorted()[1] / 1e6, curl: total / curlTimes.sorted()[1] / 1e6, bytes: UInt64(total))
+        return Result(ours: total / oursTimes.min()! / 1e6, curl: total / curlTimes.min()! / 1e6, bytes: UInt64(total))
     }
 }

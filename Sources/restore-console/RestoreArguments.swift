@@ -66,9 +66,13 @@ struct RestoreArguments: ParsableArguments {
 
     func options() throws -> RestoreOptions {
         var o = RestoreOptions()
-        if let map = tableIDMap { o.tableIDMap = try Self.parseTableIDMap(map) }
-        o.prefixRules = try rewrites.map(Self.parseRewrite)
-        if let prefix { o.insertPrefix = try Self.parseBytes(prefix, what: "--prefix") }
+        do {
+            if let map = tableIDMap { o.tableIDMap = try RuleArguments.tableIDMap(map) }
+            o.prefixRules = try rewrites.map { (text: String) throws(RuleArguments.Invalid) in try RuleArguments.rewrite(text) }
+            if let prefix { o.insertPrefix = try RuleArguments.bytes(prefix, what: "--prefix") }
+        } catch {
+            throw ValidationError(error.description)
+        }
         guard let mode = RestoreOptions.RewriteModeChoice(rawValue: rewriteMode) else {
             throw ValidationError("--rewrite-mode must be auto, legacy or keyspace, not '\(rewriteMode)'")
         }
@@ -83,51 +87,6 @@ struct RestoreArguments: ParsableArguments {
         o.regionDeadline = .seconds(regionDeadline)
         o.verifyChecksum = !noChecksum
         return o
-    }
-
-    static func parseTableIDMap(_ text: String) throws -> [Int64: Int64] {
-        var map: [Int64: Int64] = [:]
-        for pair in text.split(separator: ",") {
-            let parts = pair.split(separator: ":")
-            guard parts.count == 2, let old = Int64(parts[0]), let new = Int64(parts[1]), old > 0, new > 0 else {
-                throw ValidationError("--table-id-map: '\(pair)' is not OLD:NEW with positive ids")
-            }
-            guard map.updateValue(new, forKey: old) == nil else { throw ValidationError("--table-id-map names table \(old) twice") }
-        }
-        return map
-    }
-
-    static func parseRewrite(_ text: String) throws -> RewriteRule {
-        guard let eq = text.firstIndex(of: "=") else { throw ValidationError("--rewrite '\(text)' is not OLD=NEW") }
-        let old = try parseBytes(String(text[..<eq]), what: "--rewrite")
-        let new = try parseBytes(String(text[text.index(after: eq)...]), what: "--rewrite")
-        guard !(old.isEmpty && new.isEmpty) else { throw ValidationError("--rewrite '\(text)' rewrites nothing") }
-        return RewriteRule(oldPrefix: old, newPrefix: new)
-    }
-
-    /// `0x...` hex, or text with `\xNN`, `\\` escapes.
-    static func parseBytes(_ text: String, what: String) throws -> [UInt8] {
-        if text.hasPrefix("0x") || text.hasPrefix("0X") {
-            guard let bytes = [UInt8](hex: text) else { throw ValidationError("\(what): '\(text)' is not valid hex") }
-            return bytes
-        }
-        var out: [UInt8] = []
-        var chars = Array(text.utf8)[...]
-        while let c = chars.popFirst() {
-            guard c == UInt8(ascii: "\\") else { out.append(c); continue }
-            guard let kind = chars.popFirst() else { throw ValidationError("\(what): '\(text)' ends with a lone backslash") }
-            switch kind {
-            case UInt8(ascii: "x"):
-                guard chars.count >= 2, let byte = [UInt8](hex: String(decoding: chars.prefix(2), as: UTF8.self)) else {
-                    throw ValidationError("\(what): '\(text)' has a bad \\x escape")
-                }
-                out += byte
-                chars = chars.dropFirst(2)
-            case UInt8(ascii: "\\"): out.append(kind)
-            default: throw ValidationError("\(what): '\(text)' has an unknown escape \\\(Character(UnicodeScalar(kind)))")
-            }
-        }
-        return out
     }
 
     static func parseSize(_ text: String, what: String) throws -> UInt64 {

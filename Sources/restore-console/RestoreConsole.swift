@@ -12,6 +12,9 @@ struct RestoreConsole: AsyncParsableCommand {
 
     /// Exit codes: 0 ok, 1 regions failed or checksum mismatch, 2 bad input or usage, 3 a store panicked.
     static func main() async {
+        // Everything this process creates (cluster directories, RocksDB files, checkpoints,
+        // downloads, backups) is for its owner only: 0600 files and 0700 directories.
+        umask(0o077)
         do {
             var command = try parseAsRoot()
             if var async = command as? AsyncParsableCommand {

@@ -45,6 +45,22 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
         let inspect = try runConsole(["inspect", "--cluster", dir.file("cluster"), "--json"])
         #expect(inspect.status == 0)
         #expect(inspect.stdout.contains("\"regions\""))
+
+        // Only the owner can read the cluster: 0600 files, 0700 directories, RocksDB's included.
+        var checked = 0
+        let walker = FileManager.default.enumerator(atPath: dir.file("cluster"))!
+        while let name = walker.nextObject() as? String {
+            var info = stat()
+            #expect(lstat(dir.file("cluster") + "/" + name, &info) == 0)
+            let mode = info.st_mode & 0o777
+            if info.st_mode & S_IFMT == S_IFDIR {
+                #expect(mode == 0o700, "\(name) is \(String(mode, radix: 8))")
+            } else if info.st_mode & S_IFMT == S_IFREG {
+                #expect(mode & 0o077 == 0, "\(name) is \(String(mode, radix: 8))")
+            }
+            checked += 1
+        }
+        #expect(checked > 20)
     }
 
     @Test func aRestoreFromHTTPMatches() throws {
@@ -139,7 +155,8 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
         #expect(flagged.status == 0)
 
         var texts = [ok.stdout, ok.stderr, failing.stdout, failing.stderr, flagged.stdout, flagged.stderr]
-        for root in [dir.file("cluster"), dir.file("c3")] {
+        texts += try consoleScreens(url: url, cluster: dir.file("c4"), environment: env)
+        for root in [dir.file("cluster"), dir.file("c3"), dir.file("c4")] {
             let walker = FileManager.default.enumerator(atPath: root)!
             while let name = walker.nextObject() as? String {
                 if let data = FileManager.default.contents(atPath: root + "/" + name) { texts.append(String(decoding: data, as: UTF8.self)) }
@@ -149,5 +166,35 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
             #expect(!text.contains(secret), "the secret leaked")
             #expect(!text.contains(key), "the access key leaked")
         }
+    }
+
+    /// The console, in a real terminal (tmux), restoring with the credentials in its environment:
+    /// every screen from start to end, and the help and detail views.
+    func consoleScreens(url: String, cluster: String, environment: [String: String]) throws -> [String] {
+        let socket = "restore-console-secrets-\(UUID().uuidString.prefix(8))"
+        // Through popen, as the console tests do: tmux's server outlives the call.
+        func tmux(_ arguments: String) throws -> String {
+            guard let pipe = popen("tmux -L \(socket) \(arguments) 2>/dev/null </dev/null", "r") else { throw CocoaError(.fileReadUnknown) }
+            var output = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while case let n = fread(&buffer, 1, buffer.count, pipe), n > 0 { output += buffer[0..<n] }
+            pclose(pipe)
+            return String(decoding: output, as: UTF8.self)
+        }
+        defer { _ = try? tmux("kill-server") }
+        let env = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+        _ = try tmux("new-session -d -s s -x 120 -y 36 \"env \(env) \(consoleBinary) restore --storage '\(url)' --cluster \(cluster) --rate 256K; sleep 30\"")
+        var screens: [String] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let screen = try tmux("capture-pane -t s -p")
+            screens.append(screen)
+            if screens.count == 10 { _ = try tmux("send-keys -t s '?'") }
+            if screens.count == 15 { _ = try tmux("send-keys -t s Escape Enter") }
+            if screen.contains("checksum [match]") { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        #expect(screens.last?.contains("checksum [match]") == true, "\(screens.last ?? "")")
+        return screens
     }
 }

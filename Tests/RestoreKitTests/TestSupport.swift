@@ -1,4 +1,5 @@
 import Foundation
+import LoopbackServer
 
 /// A directory under the system temp dir, removed when the value is released.
 final class TemporaryDirectory {
@@ -57,41 +58,11 @@ func runShell(_ command: String) throws -> CommandOutput {
 /// The repository's root, for scripts and the .proto files.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-/// A server from scripts/test-servers on a free loopback port. It lives while this object does:
-/// the script exits when its stdin closes, even if the test process dies.
-final class TestServer {
-    let process = Process()
-    private let input = Pipe()
-    let port: Int
+/// A server from scripts/test-servers on a free loopback port; it lives while this object does.
+typealias TestServer = LoopbackServer
 
-    init(script: String, _ arguments: [String]) throws {
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "\(repositoryRoot)/scripts/test-servers/\(script)"] + arguments
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = ""
-        while !line.hasSuffix("\n") {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty { break }
-            line += String(decoding: byte, as: UTF8.self)
-        }
-        guard line.hasPrefix("port "), let port = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw TestServerError.didNotStart(script: script, output: line)
-        }
-        self.port = port
+extension LoopbackServer {
+    convenience init(script: String, _ arguments: [String]) throws {
+        try self.init(path: "\(repositoryRoot)/scripts/test-servers/\(script)", arguments)
     }
-
-    deinit {
-        try? input.fileHandleForWriting.close()
-        process.terminate()
-        process.waitUntilExit()
-    }
-}
-
-enum TestServerError: Error {
-    case didNotStart(script: String, output: String)
 }

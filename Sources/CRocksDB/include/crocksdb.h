@@ -23,7 +23,10 @@ enum { CRDB_CF_DEFAULT = 0, CRDB_CF_WRITE = 1, CRDB_CF_LOCK = 2, CRDB_CF_COUNT =
 
 // SST writer: keys must be put in strictly increasing bytewise order.
 crdb_sst_writer *crdb_sst_writer_open(const char *path, char **err);
+/// 1: written; 0: failed (err set); 2: the key is not after the last key put (nothing written).
 int crdb_sst_writer_put(crdb_sst_writer *w, const void *key, size_t key_len, const void *value, size_t value_len, char **err);
+/// The last key put, or NULL before the first; valid until the next put.
+const char *crdb_sst_writer_last_key(crdb_sst_writer *w, size_t *len);
 uint64_t crdb_sst_writer_file_size(crdb_sst_writer *w);
 int crdb_sst_writer_finish(crdb_sst_writer *w, uint64_t *file_size, char **err);
 void crdb_sst_writer_destroy(crdb_sst_writer *w);

@@ -54,8 +54,22 @@ public actor PlacementDriver {
         do { persisted = try JSONDecoder().decode(Persisted.self, from: data) } catch {
             throw .corruptMetadata(path: path, reason: "\(error)")
         }
-        nextID = persisted.nextID
-        for region in persisted.regions {
+        // The stores' own views win where they are newer: a crash can land between a split that
+        // the replicas applied and the layout file that records its new regions.
+        var regions = Dictionary(persisted.regions.map { ($0.id, $0) }) { a, _ in a }
+        for store in stores.values {
+            let views: [Region]
+            do { views = try RaftStorage(store: store).regionViews() } catch {
+                throw .io(path: store.directory, reason: "cannot read region states: \(error)")
+            }
+            for view in views {
+                if let known = regions[view.id], (known.epoch.version, known.epoch.confVer) >= (view.epoch.version, view.epoch.confVer) { continue }
+                regions[view.id] = view
+            }
+        }
+        let usedIDs = regions.values.flatMap { [$0.id] + $0.peers.map(\.id) }
+        nextID = max(persisted.nextID, (usedIDs.max() ?? 0) + 1)
+        for region in regions.values.sorted(by: { $0.id < $1.id }) {
             let holders = Set(region.peers.map(\.storeID).filter { store in
                 (try? RaftStorage(store: stores[store]!).load(region: region.id).apply) != nil
             })
@@ -204,6 +218,7 @@ public actor PlacementDriver {
             try? register(child, initializedStores: applied.intersection([leader.storeID]), campaignOn: leader.storeID)
             for store in applied where store != leader.storeID { await groups[child.id]?.initializePeer(onStore: store) }
             result.append(child)
+            CrashPoint.split.pass()
         }
         try? persist()
         return result
@@ -296,6 +311,22 @@ public actor PlacementDriver {
             awake.wake(regionID)
             if let leader = await groups[regionID]?.leader, store == nil || leader.storeID == store { return leader }
             try? await Task.sleep(for: .milliseconds(5))
+        }
+        throw .timeout(regionID: regionID, after: timeout)
+    }
+
+    /// A read barrier, as a Raft read index: an empty entry proposed through the leader and
+    /// applied there. Returns that leader, whose store then holds everything the region committed
+    /// before (a new leader may not have applied all it committed; a follower may lag).
+    public func readBarrier(_ regionID: UInt64, timeout: Duration = .seconds(10)) async throws(RegionError) -> PeerMeta {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let leader = try await waitForLeader(regionID, timeout: deadline - ContinuousClock.now)
+            guard let group = groups[regionID] else { throw .regionNotFound(regionID: regionID) }
+            awake.wake(regionID)
+            if await group.propose(.noop, viaStore: leader.storeID, timeout: min(.seconds(2), deadline - ContinuousClock.now)) == .applied {
+                return leader
+            }
         }
         throw .timeout(regionID: regionID, after: timeout)
     }

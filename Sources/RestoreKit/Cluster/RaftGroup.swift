@@ -235,12 +235,21 @@ actor RaftGroup {
     }
 
     /// Gives a snapshot to each replica that missed an ingest, once the leader has applied past it.
+    /// A leader that missed one hands leadership to a replica that holds everything first.
     private func repairMissedIngests() -> Bool {
         guard !needsSnapshot.isEmpty, let l = leader, let lp = peers[l.id] else { return false }
+        if needsSnapshot.contains(l.id) {
+            if lp.transferee == nil, let target = peers.keys.sorted().first(where: { $0 != l.id && isLive($0) && !needsSnapshot.contains($0) }) {
+                peers[l.id]!.transferLeadership(to: target)
+                return true
+            }
+            return false
+        }
         var repaired = false
         for id in needsSnapshot where id != l.id && isLive(id) && lp.appliedIndex >= (peers[id]?.appliedIndex ?? 0) {
             installSnapshot(on: id, from: l.id, index: lp.appliedIndex, term: lp.termAt(lp.appliedIndex) ?? lp.term)
             needsSnapshot.remove(id)
+            peers[id]?.mayLead = true
             repaired = true
         }
         return repaired
@@ -250,7 +259,7 @@ actor RaftGroup {
     private func applyCommitted(_ id: UInt64) -> Bool {
         var applied = false
         while isLive(id), let peer = peers[id], peer.appliedIndex < peer.commitIndex, let entry = peer.entry(at: peer.appliedIndex + 1) {
-            let outcome = apply(entry.command, on: id)
+            let outcome = apply(entry.command, at: entry.index, on: id)
             peers[id]!.appliedIndex = entry.index
             applied = true
             if let store = stores[peer.storeID], store.isUp, let view = views[id] {
@@ -266,13 +275,13 @@ actor RaftGroup {
         return applied
     }
 
-    private func apply(_ command: RaftCommand, on id: UInt64) -> ApplyOutcome {
+    private func apply(_ command: RaftCommand, at index: UInt64, on id: UInt64) -> ApplyOutcome {
         guard let view = views[id], let store = stores[peers[id]!.storeID] else { return .rejected(.regionNotFound(regionID: regionID)) }
         switch command {
         case .noop:
             return .applied
         case let .ingest(cmd):
-            return applyIngest(cmd, view: view, store: store, peer: id)
+            return applyIngest(cmd, at: index, view: view, store: store, peer: id)
         case let .split(cmd):
             guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
             let keys = cmd.splitKeys
@@ -317,7 +326,7 @@ actor RaftGroup {
         }
     }
 
-    private func applyIngest(_ cmd: IngestCommand, view: Region, store: Store, peer: UInt64) -> ApplyOutcome {
+    private func applyIngest(_ cmd: IngestCommand, at index: UInt64, view: Region, store: Store, peer: UInt64) -> ApplyOutcome {
         guard cmd.regionID == view.id, cmd.epoch == view.epoch else {
             return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view]))
         }
@@ -325,16 +334,33 @@ actor RaftGroup {
             return .rejected(.keyNotInRegion(key: file.range.end, regionID: regionID, startKey: view.startKey, endKey: view.endKey))
         }
         let paths = cmd.files.map { (cf: $0.cf, path: store.importDirectory + "/" + $0.fileName(regionID: cmd.regionID, epoch: cmd.epoch)) }
-        let present = paths.filter { FileManager.default.fileExists(atPath: $0.path) }
         let storage = RaftStorage(store: store)
-        guard !present.isEmpty else {
-            // Gone because it was ingested (ingest moves the file): applying again is a no-op. Never
-            // downloaded here: this replica needs the leader's data.
-            if !cmd.files.allSatisfy({ storage.wasIngested(uuid: $0.uuid) }) { needsSnapshot.insert(peer) }
+        // Each SST records the entry that ingested it. Another entry with the same files (a retry
+        // proposed before the first applied) finds them ingested and leaves them alone.
+        let ingestedBy = cmd.files.map { storage.ingestingEntry(uuid: $0.uuid) }
+        if ingestedBy.allSatisfy({ $0 != nil }), ingestedBy.contains(where: { $0 != index }) {
+            for path in paths { unlink(path.path) }
+            return .rejected(.staleCommand(regionID: regionID))
+        }
+        let present = paths.filter { FileManager.default.fileExists(atPath: $0.path) }
+        let missing = zip(paths, ingestedBy).filter { !FileManager.default.fileExists(atPath: $0.0.path) }.map(\.1)
+        // Files this entry ingested before a crash are gone (moved into RocksDB): the rest is still
+        // to ingest. A file gone otherwise, or never received, means this replica lacks the data:
+        // a snapshot from the leader repairs it, and it ingests nothing partial meanwhile.
+        if missing.contains(where: { $0 != index }) || present.isEmpty {
+            if missing.contains(where: { $0 == nil }) {
+                needsSnapshot.insert(peer)
+                peers[peer]?.mayLead = false
+            }
             return .rejected(.staleCommand(regionID: regionID))
         }
         if store.takeFault(\.failApplies) {
             return panic(store: store, reason: "ingest of \(present[0].path) into region \(regionID) failed on apply (injected fault)")
+        }
+        // The record goes first: after a crash this entry is applied again, and a file still in the
+        // import directory is then ingested, while a file that is gone was ingested (moved).
+        do { try storage.markIngested(uuids: cmd.files.map(\.uuid), entry: index) } catch {
+            return panic(store: store, reason: "cannot record the ingest into region \(regionID): \(error)")
         }
         for cf in ColumnFamily.allCases {
             let files = present.filter { $0.cf == cf }.map(\.path)
@@ -342,9 +368,7 @@ actor RaftGroup {
             do { try store.db.ingest(files, cf: cf, move: true) } catch {
                 return panic(store: store, reason: "ingest into region \(regionID) failed on apply: \(error)")
             }
-        }
-        do { try storage.markIngested(uuids: cmd.files.map(\.uuid)) } catch {
-            return panic(store: store, reason: "cannot record the ingest into region \(regionID): \(error)")
+            CrashPoint.ingest.pass()
         }
         return .applied
     }

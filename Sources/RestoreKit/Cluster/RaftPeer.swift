@@ -34,6 +34,9 @@ struct RaftPeer: Sendable {
     private var recentlyActive = Set<UInt64>()
     private(set) var transferee: UInt64?
     private var random: SyntheticRandom
+    /// False while this replica misses data that a snapshot will bring (it applied an ingest whose
+    /// file it never received): it must not lead, or the region would serve that hole.
+    var mayLead = true
 
     private(set) var outbox: [RaftMessage] = []
     /// Index from which log entries have not been persisted yet; nil when all are.
@@ -121,7 +124,7 @@ struct RaftPeer: Sendable {
                 transferee = nil
             }
         case .follower, .candidate:
-            if electionElapsed >= electionTimeout, voters.contains(id) { campaign() }
+            if electionElapsed >= electionTimeout, voters.contains(id), mayLead { campaign() }
         }
     }
 
@@ -297,7 +300,7 @@ struct RaftPeer: Sendable {
         case .snapshot:
             break  // installed by the group, which copies the data first (see `installSnapshot`)
         case .timeoutNow:
-            if voters.contains(id) { campaign() }
+            if voters.contains(id), mayLead { campaign() }
         }
     }
 

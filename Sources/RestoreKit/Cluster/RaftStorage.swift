@@ -40,23 +40,61 @@ struct RaftStorage {
         try store.db.write(batch, sync: false)
     }
 
+    /// Every live region this store holds a replica of, as the replica last applied it.
+    func regionViews() throws -> [Region] {
+        var views: [Region] = []
+        let decoder = JSONDecoder()
+        try store.db.scan(cf: .default, from: [0x01, 0x02]) { key, value in
+            guard key.count >= 2, key[0] == 0x01, key[1] == 0x02 else { return false }
+            if key.count == 11, key[10] == Self.applySuffix, let state = try? decoder.decode(ApplyState.self, from: Data(value)), !state.tombstone {
+                views.append(state.region)
+            }
+            return true
+        }
+        return views
+    }
+
     func saveApplyState(_ state: ApplyState) throws {
         var batch = WriteBatch()
         batch.put(Self.key(state.region.id, Self.applySuffix), [UInt8](try JSONEncoder().encode(state)))
         try store.db.write(batch, sync: false)
     }
 
-    static func ingestedKey(_ uuid: String) -> [UInt8] { [0x01, 0x04] + Array(uuid.utf8) }
+    /// `0x01 0x04 uuid 0x00 BE(entry)`: the SST `uuid` was ingested by the Raft entry at that
+    /// index. More than one key for a uuid would mean it was ingested twice.
+    static func ingestedPrefix(_ uuid: String) -> [UInt8] { [0x01, 0x04] + Array(uuid.utf8) + [0x00] }
 
-    /// Records that these SSTs were ingested, so a replay knows a missing file means "done".
-    func markIngested(uuids: [String]) throws {
+    /// Records that these SSTs are ingested by the entry at `entry`.
+    func markIngested(uuids: [String], entry: UInt64) throws {
         var batch = WriteBatch()
-        for uuid in uuids { batch.put(Self.ingestedKey(uuid), [1]) }
+        for uuid in uuids { batch.put(Self.ingestedPrefix(uuid) + withUnsafeBytes(of: entry.bigEndian, Array.init), []) }
         try store.db.write(batch, sync: false)
     }
 
-    func wasIngested(uuid: String) -> Bool {
-        ((try? store.db.get(Self.ingestedKey(uuid))) ?? nil) != nil
+    /// The index of the entry that ingested `uuid`, or nil when none did.
+    func ingestingEntry(uuid: String) -> UInt64? {
+        let prefix = Self.ingestedPrefix(uuid)
+        var found: UInt64?
+        try? store.db.scan(cf: .default, from: prefix) { key, _ in
+            guard key.count == prefix.count + 8, key.starts(with: prefix) else { return false }
+            found = key.suffix(8).reduce(0) { $0 << 8 | UInt64($1) }
+            return false
+        }
+        return found
+    }
+
+    func wasIngested(uuid: String) -> Bool { ingestingEntry(uuid: uuid) != nil }
+
+    /// How many entries ingested each SST this store holds: 1 for every uuid, unless one was
+    /// ingested twice.
+    func ingestCounts() throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        try store.db.scan(cf: .default, from: [0x01, 0x04]) { key, _ in
+            guard key.count > 11, key[0] == 0x01, key[1] == 0x04 else { return false }
+            counts[String(decoding: key.dropFirst(2).dropLast(9), as: UTF8.self), default: 0] += 1
+            return true
+        }
+        return counts
     }
 
     func load(region: UInt64) throws -> (hard: HardState?, entries: [RaftEntry], apply: ApplyState?) {

@@ -104,6 +104,12 @@ public final class RocksDatabase: @unchecked Sendable {
         guard crdb_db_flush(handle, &err) == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
     }
 
+    /// A cursor over `cf`, unpositioned until its first seek.
+    public func makeCursor(cf: ColumnFamily) throws(DatabaseError) -> DatabaseCursor {
+        try checkOpen()
+        return DatabaseCursor(database: self, iterator: crdb_db_iter(handle, cf.rawValue)!)
+    }
+
     /// Calls `body` for each entry of `cf` from `start`, in order; `body` returns false to stop.
     public func scan(
         cf: ColumnFamily, from start: [UInt8] = [],
@@ -122,6 +128,48 @@ public final class RocksDatabase: @unchecked Sendable {
         }
         var err: UnsafeMutablePointer<CChar>?
         guard crdb_iter_check(it, &err) == 1 else { throw DatabaseError.read(path: path, reason: takeRocksDBError(err)) }
+    }
+}
+
+/// A position in one column family of a database, for readers that move mostly forward and look
+/// entries up as they go (cheaper than a point read per key).
+public final class DatabaseCursor {
+    private let database: RocksDatabase  // keeps the database open while the cursor lives
+    private let iterator: OpaquePointer
+
+    init(database: RocksDatabase, iterator: OpaquePointer) {
+        self.database = database
+        self.iterator = iterator
+    }
+
+    deinit { crdb_iter_destroy(iterator) }
+
+    public var isValid: Bool { crdb_iter_valid(iterator) == 1 }
+
+    public var keyBytes: UnsafeRawBufferPointer {
+        var n = 0
+        return UnsafeRawBufferPointer(start: crdb_iter_key(iterator, &n), count: n)
+    }
+
+    public var valueBytes: UnsafeRawBufferPointer {
+        var n = 0
+        return UnsafeRawBufferPointer(start: crdb_iter_value(iterator, &n), count: n)
+    }
+
+    /// The value at exactly `key`, or nil. Lookups in ascending order cost a step each: the
+    /// cursor tries the next entry before it seeks.
+    public func value(at key: [UInt8]) throws(DatabaseError) -> [UInt8]? {
+        let found = key.withUnsafeBytes { key in
+            if isValid, compareKeys(keyBytes, key) < 0 {
+                crdb_iter_next(iterator)
+                if isValid, compareKeys(keyBytes, key) == 0 { return true }
+            }
+            crdb_iter_seek(iterator, key.baseAddress, key.count)
+            return isValid && compareKeys(keyBytes, key) == 0
+        }
+        var err: UnsafeMutablePointer<CChar>?
+        guard crdb_iter_check(iterator, &err) == 1 else { throw .read(path: database.path, reason: takeRocksDBError(err)) }
+        return found ? Array(valueBytes) : nil
     }
 }
 

@@ -94,6 +94,9 @@ public final class Store: Sendable {
     /// True when an SST with this uuid was ingested here.
     public func hasIngested(uuid: String) -> Bool { RaftStorage(store: self).wasIngested(uuid: uuid) }
 
+    /// How many Raft entries ingested each SST of this store (1 each, unless one was ingested twice).
+    public func appliedIngestCounts() throws -> [String: Int] { try RaftStorage(store: self).ingestCounts() }
+
     // MARK: disk
 
     /// Bytes free on the store's file system.

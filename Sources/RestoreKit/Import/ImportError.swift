@@ -9,6 +9,9 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
     case injected(storeID: UInt64, what: String)
     case storePanicked(storeID: UInt64, reason: String)
     case io(path: String, reason: String)
+    /// The leader was asked to ingest a file it never downloaded (it became leader after the
+    /// downloads): download to it, then ingest again.
+    case fileNotDownloaded(storeID: UInt64, name: String)
 
     public var label: String {
         switch self {
@@ -23,6 +26,7 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
         case .injected: "InjectedFault"
         case .storePanicked: "StorePanicked"
         case .io: "IO"
+        case .fileNotDownloaded: "SSTNotFound"
         }
     }
 
@@ -34,7 +38,7 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
             case .staleCommand: false
             }
         case let .storage(e): e.isRetryable
-        case .corruptFile, .injected, .io: true
+        case .corruptFile, .injected, .io, .fileNotDownloaded: true
         case .rewrite, .diskFull, .storePanicked: false
         }
     }
@@ -50,6 +54,7 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .injected(store, what): "store \(store): injected \(what)"
         case let .storePanicked(store, reason): "store \(store) panicked: \(reason)"
         case let .io(path, reason): "\(path): \(reason)"
+        case let .fileNotDownloaded(store, name): "store \(store) leads the region but never downloaded \(name)"
         }
     }
 }

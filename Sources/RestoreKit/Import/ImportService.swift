@@ -42,7 +42,12 @@ public final class ImportService: Sendable {
         guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
         if store.takeFault(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(request.name)") }
 
-        let temp = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name).temp"
+        // Each attempt downloads and rewrites into files of its own, and only a complete rewrite is
+        // renamed to the name an ingest looks for: a failed or concurrent attempt never removes
+        // or half-writes a file that a pending ingest needs.
+        let attempt = UUID().uuidString.prefix(8)
+        let temp = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(attempt).temp"
+        let rewritten = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(attempt).sst.temp"
         let final = "\(store.importDirectory)/\(sst.fileName)"
         let corrupt = store.takeFault(\.corruptDownloads)
         let (storage, meter, limiter, progress) = (request.storage, meter, limiter, request.progress)
@@ -64,7 +69,13 @@ public final class ImportService: Sendable {
             }
             if case let .failure(error) = fetched { throw .storage(error) }
             if corrupt { Self.flipByte(in: temp) }
-            return try rewriter.rewrite(source: temp, destination: final, name: name, region: range)
+            guard let result = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) else { return nil }
+            guard rename(rewritten, final) == 0 else {
+                let reason = String(cString: strerror(errno))
+                unlink(rewritten)
+                throw .io(path: final, reason: reason)
+            }
+            return result
         }
         guard let result else { return DownloadResponse(range: sst.range, isEmpty: true, entries: 0, length: 0) }
         return DownloadResponse(range: KeyRange(start: result.firstKey, end: result.lastKey, endInclusive: true), isEmpty: false, entries: result.entries, length: result.bytes)
@@ -97,7 +108,11 @@ public final class ImportService: Sendable {
             throw .region(.epochNotMatch(regionID: region.id, currentRegions: await pd.regions(overlapping: span)))
         }
         let names = request.files.map { $0.fileName(regionID: request.regionID, epoch: request.epoch) }
-        guard names.contains(where: { FileManager.default.fileExists(atPath: "\(store.importDirectory)/\($0)") }) else {
+        guard names.allSatisfy({ FileManager.default.fileExists(atPath: "\(store.importDirectory)/\($0)") }) else {
+            // Gone because it was ingested: nothing to do. Never here: this leader must download it.
+            guard request.files.allSatisfy({ store.hasIngested(uuid: $0.uuid) }) else {
+                throw .fileNotDownloaded(storeID: store.id, name: names[0])
+            }
             throw .region(.staleCommand(regionID: request.regionID))
         }
         let acquired = latch.withLock { held in
@@ -108,7 +123,7 @@ public final class ImportService: Sendable {
         guard acquired else {
             throw .region(.serverIsBusy(storeID: store.id, reason: "ingest of the same file in flight", backoffMillis: 100))
         }
-        defer { _ = latch.withLock { $0.subtract(names) } }
+        defer { latch.withLock { $0.subtract(names) } }
         pd.awake.wake(request.regionID)
         let command = IngestCommand(regionID: request.regionID, epoch: request.epoch, files: request.files)
         switch await group.propose(.ingest(command), viaStore: store.id, timeout: proposalTimeout) {

@@ -52,21 +52,28 @@ public struct SSTRewriter: Sendable {
         var result = Result(entries: 0, firstKey: [], lastKey: [], bytes: 0)
         var key: [UInt8] = []
         var value: [UInt8] = []
+        // A plain loop over the cursor, not a closure: the per-entry state stays in locals that
+        // the optimizer keeps in registers, with no boxes, reference counting or access checks.
         do {
-            try reader.scan(from: DataKey.make(seek)) { dataKey, dataValue in
-                if let stop, compareKeys(UnsafeRawBufferPointer(rebasing: dataKey.dropFirst()), stop) >= 0 { return false }
-                let rule = try rewriter.rewrite(dataKey: dataKey, into: &key)
-                guard Self.inRegion(key, region) else { return true }
-                if output == nil { output = try SSTWriter(path: destination) }
-                if rewriteValues, rule.newTimestamp != 0 {
-                    try WriteRecord.replacingStartTS(in: dataValue, with: rule.newTimestamp, into: &value)
-                    try output!.put(key: key, value: value)
-                } else {
-                    try key.withUnsafeBytes { try output!.put(key: $0, value: dataValue) }
+            let cursor = reader.makeCursor()
+            try cursor.seek(DataKey.make(seek))
+            while cursor.isValid {
+                let dataKey = cursor.keyBytes, dataValue = cursor.valueBytes
+                if let stop, compareKeys(UnsafeRawBufferPointer(rebasing: dataKey.dropFirst()), stop) >= 0 { break }
+                let newTimestamp = try rewriter.rewrite(dataKey: dataKey, into: &key)
+                if Self.inRegion(key, region) {
+                    if output == nil { output = try SSTWriter(path: destination) }
+                    if rewriteValues, newTimestamp != 0 {
+                        try WriteRecord.replacingStartTS(in: dataValue, with: newTimestamp, into: &value)
+                        try output!.put(key: key, value: value)
+                    } else {
+                        try key.withUnsafeBytes { try output!.put(key: $0, value: dataValue) }
+                    }
+                    if result.entries == 0 { result.firstKey = Array(key.dropFirst()) }
+                    result.entries += 1
+                    if result.entries & 511 == 0 { CrashPoint.rewrite.pass() }
                 }
-                if result.entries == 0 { result.firstKey = Array(key.dropFirst()) }
-                result.entries += 1
-                return true
+                try cursor.next()
             }
         } catch let e as RewriteError {
             throw .rewrite(name: name, error: e)
@@ -80,9 +87,8 @@ public struct SSTRewriter: Sendable {
         }
         guard let output, result.entries > 0 else { return nil }
         do {
+            result.lastKey = Array(output.lastKey?.dropFirst() ?? [])
             result.bytes = try output.finish()
-            // The last key seen may lie past the region; read back the last one written.
-            result.lastKey = Array(try SSTReader(path: destination).lastKey?.dropFirst() ?? [])
         } catch {
             throw .io(path: destination, reason: error.description)
         }

@@ -42,16 +42,19 @@ extension ArraySlice where Element == UInt8 {
 /// Bytewise order of two keys, as RocksDB's default comparator sees them.
 @inlinable
 public func compareKeys<A: ContiguousBytes, B: ContiguousBytes>(_ a: A, _ b: B) -> Int {
-    a.withUnsafeBytes { pa in
-        b.withUnsafeBytes { pb in
-            let n = min(pa.count, pb.count)
-            if n > 0, let ba = pa.baseAddress, let bb = pb.baseAddress {
-                let c = memcmp(ba, bb, n)
-                if c != 0 { return c < 0 ? -1 : 1 }
-            }
-            return pa.count == pb.count ? 0 : (pa.count < pb.count ? -1 : 1)
-        }
+    a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in compareKeys(pa, pb) } }
+}
+
+/// The same order on raw buffers: the form the per-entry paths (rewrite, SST writes) use, with no
+/// generic dispatch in between.
+@inlinable
+public func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let n = min(a.count, b.count)
+    if n > 0, let ba = a.baseAddress, let bb = b.baseAddress {
+        let c = memcmp(ba, bb, n)
+        if c != 0 { return c < 0 ? -1 : 1 }
     }
+    return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
 }
 
 /// `a < b` in bytewise order.

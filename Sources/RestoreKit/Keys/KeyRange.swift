@@ -19,10 +19,18 @@ public struct KeyRange: Hashable, Sendable, Codable, CustomStringConvertible {
     public var isUnbounded: Bool { end.isEmpty }
 
     public func contains(_ key: some ContiguousBytes) -> Bool {
-        guard compareKeys(key, start) >= 0 else { return false }
-        if end.isEmpty { return true }
-        let c = compareKeys(key, end)
-        return endInclusive ? c <= 0 : c < 0
+        key.withUnsafeBytes { contains($0) }
+    }
+
+    public func contains(_ key: UnsafeRawBufferPointer) -> Bool {
+        start.withUnsafeBytes { start in
+            guard compareKeys(key, start) >= 0 else { return false }
+            return end.withUnsafeBytes { end in
+                if end.isEmpty { return true }
+                let c = compareKeys(key, end)
+                return endInclusive ? c <= 0 : c < 0
+            }
+        }
     }
 
     /// True when no key lies in the range.

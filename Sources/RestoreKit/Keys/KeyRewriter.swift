@@ -30,9 +30,11 @@ public struct KeyRewriter: Sendable {
         self.format = format
     }
 
-    /// Rewrites one data key into `out` (cleared first) and returns the rule that was used.
+    /// Rewrites one data key into `out` (cleared first) and returns the new timestamp of the rule
+    /// that was used (0: the key's own is kept). Not the rule itself: copying it for every key
+    /// would cost two reference counts on the hot path.
     @discardableResult
-    public mutating func rewrite(dataKey: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(RewriteError) -> RewriteRule {
+    public mutating func rewrite(dataKey: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(RewriteError) -> UInt64 {
         let key = UnsafeRawBufferPointer(rebasing: dataKey.dropFirst())
         guard dataKey.first == DataKey.prefix else {
             throw .malformedKey(.missingDataPrefix(key: Array(dataKey)))
@@ -56,31 +58,32 @@ public struct KeyRewriter: Sendable {
         return out
     }
 
-    private mutating func findRule(_ key: UnsafeRawBufferPointer) throws(RewriteError) -> RewriteRule {
+    private mutating func findRule(_ key: UnsafeRawBufferPointer) throws(RewriteError) -> Int {
         guard let index = rules.ruleIndex(for: key, hint: lastRule) else { throw .wrongKeyPrefix(key: Array(key)) }
         lastRule = index
-        return rules.rules[index]
+        return index
     }
 
     /// Legacy and raw: the old prefix is swapped on the bytes as they are.
-    private mutating func spliceEncoded(_ key: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(RewriteError) -> RewriteRule {
-        let rule = try findRule(key)
-        out.append(contentsOf: rule.newPrefix)
-        if rule.newTimestamp != 0 {
+    private mutating func spliceEncoded(_ key: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(RewriteError) -> UInt64 {
+        let index = try findRule(key)
+        let oldLength = rules.rules[index].oldPrefix.count, newTimestamp = rules.rules[index].newTimestamp
+        out.append(contentsOf: rules.rules[index].newPrefix)
+        if newTimestamp != 0 {
             let tsLength = DescendingTimestamp.length
-            guard key.count >= rule.oldPrefix.count + tsLength else {
-                throw .malformedKey(.tooShort(expected: rule.oldPrefix.count + tsLength, actual: key.count, key: Array(key)))
+            guard key.count >= oldLength + tsLength else {
+                throw .malformedKey(.tooShort(expected: oldLength + tsLength, actual: key.count, key: Array(key)))
             }
-            out.append(contentsOf: key[rule.oldPrefix.count..<(key.count - tsLength)])
-            DescendingTimestamp.append(rule.newTimestamp, to: &out)
+            out.append(contentsOf: key[oldLength..<(key.count - tsLength)])
+            DescendingTimestamp.append(newTimestamp, to: &out)
         } else {
-            out.append(contentsOf: key[rule.oldPrefix.count...])
+            out.append(contentsOf: key[oldLength...])
         }
-        return rule
+        return newTimestamp
     }
 
     /// Keyspace: decode, rewrite the user key, encode again, keep or replace the timestamp.
-    private mutating func rewriteDecoded(_ key: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(RewriteError) -> RewriteRule {
+    private mutating func rewriteDecoded(_ key: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(RewriteError) -> UInt64 {
         let tsLength = DescendingTimestamp.length
         guard key.count >= tsLength else {
             throw .malformedKey(.tooShort(expected: tsLength, actual: key.count, key: Array(key)))
@@ -94,13 +97,13 @@ public struct KeyRewriter: Sendable {
         var rewriter = self
         let found = userKey.withUnsafeBytes { raw in Result { () throws(RewriteError) in try rewriter.findRule(raw) } }
         lastRule = rewriter.lastRule
-        let rule = try found.get()
+        let rule = rules.rules[try found.get()]
         Memcomparable.encode(rule.newPrefix + userKey.dropFirst(rule.oldPrefix.count), into: &out)
         if rule.newTimestamp != 0 {
             DescendingTimestamp.append(rule.newTimestamp, to: &out)
         } else {
             out.append(contentsOf: key[(key.count - tsLength)...])
         }
-        return rule
+        return rule.newTimestamp
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One prefix rewrite, as in `import_sstpb.RewriteRule`: keys that start with `oldPrefix` get
 /// `newPrefix` instead. An empty old prefix inserts `newPrefix` before every key. A non-zero
 /// `newTimestamp` also replaces the timestamp of transactional keys and write records.
@@ -29,7 +31,15 @@ public struct RewriteRule: Hashable, Sendable, CustomStringConvertible {
             newTimestamp: newTimestamp)
     }
 
-    public func matches(_ key: some Collection<UInt8>) -> Bool { key.starts(with: oldPrefix) }
+    public func matches(_ key: some Collection<UInt8>) -> Bool {
+        // Keys are nearly always contiguous bytes: compare them with memcmp, not element by element.
+        let contiguous = key.withContiguousStorageIfAvailable { key in
+            oldPrefix.withUnsafeBufferPointer { prefix in
+                key.count >= prefix.count && (prefix.isEmpty || memcmp(key.baseAddress!, prefix.baseAddress!, prefix.count) == 0)
+            }
+        }
+        return contiguous ?? key.starts(with: oldPrefix)
+    }
 
     /// `key` with its old prefix replaced. The caller has checked that the rule matches.
     public func apply(to key: some Collection<UInt8>) -> [UInt8] {

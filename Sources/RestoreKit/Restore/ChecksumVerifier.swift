@@ -27,52 +27,102 @@ public struct ChecksumVerifier: Sendable {
     let rules: RuleBuilder
     let backup: Backup
 
-    public func verify() async throws -> Report {
-        var perSet = [KVChecksum](repeating: KVChecksum(), count: plan.fileSets.count)
+    /// Checksums of one part of the restored data, merged as the parts finish.
+    struct Tally: Sendable {
+        var perSet: [KVChecksum]
         var perTable: [Int64: KVChecksum] = [:]
         var stray = KVChecksum()
-        let starts = plan.fileSets.map(\.oldRange.start)
+
+        init(sets: Int) { perSet = [KVChecksum](repeating: KVChecksum(), count: sets) }
+
+        mutating func merge(_ other: Tally) {
+            for i in perSet.indices { perSet[i].merge(other.perSet[i]) }
+            perTable.merge(other.perTable) { a, b in
+                var sum = a
+                sum.merge(b)
+                return sum
+            }
+            stray.merge(other.stray)
+        }
+    }
+
+    /// A part of a merged range that lies in one region, read from one replica.
+    struct Part: Sendable {
+        var store: Store
+        var start: [UInt8]
+        var end: [UInt8]
+    }
+
+    public func verify() async throws -> Report {
+        var parts: [Part] = []
         for merged in plan.ranges {
             for region in await cluster.pd.regions(overlapping: merged.range) {
-                let leader = try? await cluster.pd.waitForLeader(region.id, timeout: .seconds(2))
+                // Read where everything committed is applied; without a leader, from any live
+                // replica (a short read then shows as a mismatch, never as a match).
+                let leader = try? await cluster.pd.readBarrier(region.id)
                 let storeID = leader?.storeID ?? region.peers.first { cluster.store($0.storeID)?.isUp == true }?.storeID
                 guard let storeID, let store = cluster.store(storeID) else { continue }
                 let clipped = RestoreEngine.clip(merged.range, to: region.range)
-                let (start, end) = (clipped.start, clipped.end)
-                try scan(store, from: start, to: end) { oldKey, value in
-                    var sum = KVChecksum()
-                    sum.add(key: oldKey, value: value)
-                    // The file set whose old range holds the key: the last one starting at or before it.
-                    var lo = 0, hi = starts.count
-                    while lo < hi {
-                        let mid = (lo + hi) / 2
-                        if compareKeys(starts[mid], oldKey) <= 0 { lo = mid + 1 } else { hi = mid }
-                    }
-                    if lo > 0, plan.fileSets[lo - 1].oldRange.contains(oldKey) {
-                        perSet[lo - 1].merge(sum)
-                    } else {
-                        stray.merge(sum)
-                    }
-                    if let table = TableCodec.decode(oldKey)?.tableID { perTable[table, default: KVChecksum()].merge(sum) }
-                }
+                parts.append(Part(store: store, start: clipped.start, end: clipped.end))
+            }
+        }
+        // The parts are independent scans: one per core at a time.
+        let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        var tally = Tally(sets: plan.fileSets.count)
+        try await withThrowingTaskGroup(of: Tally.self) { group in
+            var next = 0
+            func start() {
+                guard next < parts.count else { return }
+                let part = parts[next]
+                next += 1
+                group.addTask { try await BlockingIO.run { try self.tally(part) } }
+            }
+            for _ in 0..<width { start() }
+            while let done = try await group.next() {
+                tally.merge(done)
+                start()
             }
         }
         var mismatches: [Mismatch] = []
-        for set in plan.fileSets where perSet[set.id] != set.checksum {
+        for set in plan.fileSets where tally.perSet[set.id] != set.checksum {
             let names = set.files.map(\.name).joined(separator: " + ")
-            mismatches.append(Mismatch(scope: "file \(names)", expected: set.checksum, actual: perSet[set.id]))
+            mismatches.append(Mismatch(scope: "file \(names)", expected: set.checksum, actual: tally.perSet[set.id]))
         }
         for table in backup.tables {
-            let actual = table.physicalIDs.reduce(into: KVChecksum()) { $0.merge(perTable[$1] ?? KVChecksum()) }
+            let actual = table.physicalIDs.reduce(into: KVChecksum()) { $0.merge(tally.perTable[$1] ?? KVChecksum()) }
             if actual != table.checksum, table.checksum.totalKVs > 0 {
                 mismatches.append(Mismatch(scope: "table \(table.qualifiedName)", expected: table.checksum, actual: actual))
             }
         }
-        if stray.totalKVs > 0 {
-            mismatches.append(Mismatch(scope: "keys outside every backup file", expected: KVChecksum(), actual: stray))
+        if tally.stray.totalKVs > 0 {
+            mismatches.append(Mismatch(scope: "keys outside every backup file", expected: KVChecksum(), actual: tally.stray))
         }
-        let total = perSet.reduce(into: stray) { $0.merge($1) }
+        let total = tally.perSet.reduce(into: tally.stray) { $0.merge($1) }
         return Report(total: total, expected: backup.checksum, mismatches: mismatches)
+    }
+
+    /// Reads one part and sorts each pair into its file set and table.
+    private func tally(_ part: Part) throws -> Tally {
+        var tally = Tally(sets: plan.fileSets.count)
+        let starts = plan.fileSets.map(\.oldRange.start)
+        try scan(part.store, from: part.start, to: part.end) { oldKey, value in
+            var sum = KVChecksum()
+            sum.add(key: oldKey, value: value)
+            // The file set whose old range holds the key: the last one starting at or before it.
+            var lo = 0, hi = starts.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if compareKeys(starts[mid], oldKey) <= 0 { lo = mid + 1 } else { hi = mid }
+            }
+            if lo > 0, plan.fileSets[lo - 1].oldRange.contains(oldKey) {
+                tally.perSet[lo - 1].merge(sum)
+            } else {
+                tally.stray.merge(sum)
+            }
+            if let table = TableCodec.decode(oldKey)?.tableID { tally.perTable[table, default: KVChecksum()].merge(sum) }
+        }
+        CrashPoint.checksum.pass()
+        return tally
     }
 
     /// Calls `body` with each restored pair in [start, end) (region bounds), as (old user key, value).
@@ -87,6 +137,7 @@ public struct ChecksumVerifier: Sendable {
             }
             return
         }
+        let values = try store.db.makeCursor(cf: .default)
         try store.db.scan(cf: .write, from: dataStart) { key, value in
             guard compareKeys(key, dataEnd) < 0 else { return false }
             let mvcc = try MVCCKey(decoding: key.dropFirst())
@@ -98,7 +149,7 @@ public struct ChecksumVerifier: Sendable {
             } else {
                 var defaultKey = DataKey.make(Memcomparable.encode(mvcc.userKey))
                 DescendingTimestamp.append(record.startTS, to: &defaultKey)
-                guard let long = try store.db.get(defaultKey, cf: .default) else {
+                guard let long = try values.value(at: defaultKey) else {
                     throw RestoreError.rules("restored key \(KeyDescription(mvcc.userKey).summary) has no value at start_ts \(record.startTS) in the default CF")
                 }
                 data = long

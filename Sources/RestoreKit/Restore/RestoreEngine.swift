@@ -349,6 +349,7 @@ public final class RestoreEngine: Sendable {
                 return r
             }
             s.bytesPerSecond = rows.reduce(0) { $0 + $1.bytesPerSecond } / Double(Swift.max(1, cluster.configuration.replicas))
+            s.memory = ProcessMemory.current()
         }
     }
 
@@ -669,6 +670,9 @@ public final class RestoreEngine: Sendable {
                     monitor.updateRow(region.id) { $0.waitingFor = nil }
                 case .region(.staleCommand):
                     return .done  // already applied (the file was moved into the DB)
+                case .fileNotDownloaded:
+                    monitor.event(.warn, region: region.id, "\(error), downloading again")
+                    return .handedOff  // start the piece over: download to every live peer, the new leader included
                 case let .storePanicked(store, reason):
                     control.withLock { $0.storePanics[store] = reason }
                     monitor.event(.error, store: store, "store \(store) panicked: \(reason)")

@@ -154,6 +154,8 @@ public struct RestoreSnapshot: Sendable {
     public var startedAt: Date
     public var insecureTLS: Bool
     public var checksumMatch: Bool?
+    /// The process's memory, refreshed with the stores.
+    public var memory = ProcessMemory(residentBytes: 0, peakResidentBytes: 0)
 
     /// Seconds left at the current rate, when it can be told.
     public var eta: Double? {

@@ -17,6 +17,7 @@ public struct RestoreSummary: Codable, Sendable {
     public var average_speed_bytes_per_s: Double
     public var store_panics: [String: String]
     public var checksum_mismatches: [String]
+    public var peak_rss_bytes: UInt64
     public var exit_code: Int32
 
     public init(engine: RestoreEngine, outcome: RestoreEngine.Outcome) {
@@ -35,6 +36,7 @@ public struct RestoreSummary: Codable, Sendable {
         files_by_cf = Dictionary(uniqueKeysWithValues: engine.backup.filesByCF().map { ($0.key.name, $0.value) })
         average_speed_bytes_per_s = elapsed > 0 ? Double(s.doneBytes) / elapsed : 0
         checksum_mismatches = engine.checksumMismatches.map(\.description)
+        peak_rss_bytes = ProcessMemory.current().peakResidentBytes
         switch outcome {
         case .success:
             status = "ok"
@@ -62,6 +64,6 @@ public struct RestoreSummary: Codable, Sendable {
         let checksum = checksum_match.map { $0 ? "match" : "MISMATCH" } ?? "skipped"
         return "[restore \(status)] total-ranges=\(regions_total) ingested=\(regions_ingested) failed=\(regions_failed) "
             + "take=\(String(format: "%.1f", elapsed_s))s total-kv=\(kvs) total-kv-size=\(ByteFormat.size(bytes)) "
-            + "average-speed=\(speed) split-keys=\(split_keys) files(\(cfs)) checksum=\(checksum)"
+            + "average-speed=\(speed) split-keys=\(split_keys) files(\(cfs)) checksum=\(checksum) peak-rss=\(ByteFormat.size(peak_rss_bytes))"
     }
 }

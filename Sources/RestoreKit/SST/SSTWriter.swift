@@ -5,7 +5,6 @@ import CRocksDB
 public final class SSTWriter {
     public let path: String
     private var handle: OpaquePointer?
-    private var lastKey: [UInt8]?
     public private(set) var entryCount: UInt64 = 0
     /// The checksum of every entry written, kept only when `tracksChecksum` (it costs a CRC per entry).
     public private(set) var checksum = KVChecksum()
@@ -27,14 +26,13 @@ public final class SSTWriter {
 
     public func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(SSTError) {
         guard let handle else { throw .alreadyFinished(path: path) }
-        if let last = lastKey, compareKeys(key, last) <= 0 {
-            throw .outOfOrder(path: path, previous: last, key: Array(key))
-        }
         var err: UnsafeMutablePointer<CChar>?
-        guard crdb_sst_writer_put(handle, key.baseAddress, key.count, value.baseAddress, value.count, &err) == 1 else {
-            throw .writeFailed(path: path, reason: takeRocksDBError(err))
+        // The shim checks the order (with the last key in C++, so no copy per entry here).
+        switch crdb_sst_writer_put(handle, key.baseAddress, key.count, value.baseAddress, value.count, &err) {
+        case 1: break
+        case 2: throw .outOfOrder(path: path, previous: lastKey ?? [], key: Array(key))
+        default: throw .writeFailed(path: path, reason: takeRocksDBError(err))
         }
-        if lastKey == nil { lastKey = Array(key) } else { lastKey!.replaceSubrange(0..., with: key) }
         if tracksChecksum { checksum.add(key: key, value: value) }
         entryCount += 1
     }
@@ -44,6 +42,14 @@ public final class SSTWriter {
             value.withUnsafeBytes { v in Result { () throws(SSTError) in try put(key: k, value: v) } }
         }
         try result.get()
+    }
+
+    /// The last key put, once there is one (until `finish`).
+    public var lastKey: [UInt8]? {
+        guard let handle else { return nil }
+        var n = 0
+        guard let p = crdb_sst_writer_last_key(handle, &n) else { return nil }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
     }
 
     /// Bytes written so far (an estimate until `finish`).

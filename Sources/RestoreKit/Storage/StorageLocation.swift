@@ -8,10 +8,10 @@ public enum StorageLocation: Sendable, Equatable, CustomStringConvertible {
     case s3(S3Location)
 
     public static func parse(_ text: String) throws(StorageError) -> StorageLocation {
-        guard !text.isEmpty else { throw .invalidURL(text, reason: "empty") }
+        guard !text.isEmpty else { throw .invalidURL(StorageLocation.redacted(text), reason: "empty") }
         guard let schemeEnd = text.range(of: "://") else {
             if text.contains(":") && !text.hasPrefix("/") && !text.hasPrefix(".") {
-                throw .invalidURL(text, reason: "unknown scheme: use local://, http://, https:// or s3://")
+                throw .invalidURL(StorageLocation.redacted(text), reason: "unknown scheme: use local://, http://, https:// or s3://")
             }
             return .local(path: (text as NSString).standardizingPath)
         }
@@ -19,11 +19,11 @@ public enum StorageLocation: Sendable, Equatable, CustomStringConvertible {
         let rest = String(text[schemeEnd.upperBound...])
         switch scheme {
         case "local", "file":
-            guard rest.hasPrefix("/") else { throw .invalidURL(text, reason: "a local URL needs an absolute path: local:///abs/path") }
+            guard rest.hasPrefix("/") else { throw .invalidURL(StorageLocation.redacted(text), reason: "a local URL needs an absolute path: local:///abs/path") }
             return .local(path: (rest as NSString).standardizingPath)
         case "http", "https":
             guard let url = URLComponents(string: text), let host = url.host, !host.isEmpty else {
-                throw .invalidURL(text, reason: "no host")
+                throw .invalidURL(StorageLocation.redacted(text), reason: "no host")
             }
             if url.user != nil || url.password != nil {
                 throw .invalidURL(redacted(text), reason: "credentials in the URL are not accepted; use a server without them or S3")
@@ -32,7 +32,7 @@ public enum StorageLocation: Sendable, Equatable, CustomStringConvertible {
         case "s3":
             return .s3(try S3Location(parsing: text))
         default:
-            throw .invalidURL(text, reason: "unknown scheme '\(scheme)': use local://, http://, https:// or s3://")
+            throw .invalidURL(StorageLocation.redacted(text), reason: "unknown scheme '\(scheme)': use local://, http://, https:// or s3://")
         }
     }
 
@@ -68,8 +68,8 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
     }
 
     init(parsing text: String) throws(StorageError) {
-        guard let url = URLComponents(string: text) else { throw .invalidURL(text, reason: "not a URL") }
-        guard let bucket = url.host, !bucket.isEmpty else { throw .invalidURL(text, reason: "missing bucket: s3://BUCKET/prefix") }
+        guard let url = URLComponents(string: text) else { throw .invalidURL(StorageLocation.redacted(text), reason: "not a URL") }
+        guard let bucket = url.host, !bucket.isEmpty else { throw .invalidURL(StorageLocation.redacted(text), reason: "missing bucket: s3://BUCKET/prefix") }
         var query: [String: String] = [:]
         for item in url.queryItems ?? [] { query[item.name.lowercased()] = item.value ?? "" }
         for secret in ["access-key", "secret-access-key", "access_key", "secret_access_key"] where query[secret] != nil {
@@ -81,7 +81,7 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
         let region = query["region"].flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
         let endpoint = query["endpoint"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://s3.\(region).amazonaws.com"
         guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
-            throw .invalidURL(text, reason: "endpoint must be an http:// or https:// URL")
+            throw .invalidURL(StorageLocation.redacted(text), reason: "endpoint must be an http:// or https:// URL")
         }
         let style = query["force-path-style"] ?? query["force_path_style"] ?? "true"
         self.init(

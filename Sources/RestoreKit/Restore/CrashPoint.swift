@@ -1,0 +1,36 @@
+import Foundation
+import Synchronization
+
+/// Failpoints for crash tests, in the manner of TiKV's `fail` crate: with
+/// `RESTORE_CONSOLE_CRASH_AT=point:n` in the environment, the process kills itself with SIGKILL
+/// the n-th time it passes `point`, exactly as an operator's `kill -9` or a power cut would end it
+/// there. Without the variable a pass costs one load of a constant.
+public enum CrashPoint: String, Sendable, CaseIterable {
+    /// After a region split is applied.
+    case split
+    /// After a chunk of a download is written to the import directory.
+    case download
+    /// After each 512 entries written to a rewritten SST.
+    case rewrite
+    /// After a replica ingests an SST into RocksDB, before it records the ingest as applied.
+    case ingest
+    /// After the checksum has read one part of the restored data.
+    case checksum
+
+    public static let environmentVariable = "RESTORE_CONSOLE_CRASH_AT"
+
+    private static let armed: (point: CrashPoint, count: Int)? = {
+        guard let spec = ProcessInfo.processInfo.environment[environmentVariable] else { return nil }
+        let parts = spec.split(separator: ":")
+        guard parts.count == 2, let point = CrashPoint(rawValue: String(parts[0])), let count = Int(parts[1]), count > 0 else { return nil }
+        return (point, count)
+    }()
+
+    private static let passes = Atomic<Int>(0)
+
+    @inline(__always)
+    public func pass() {
+        guard let armed = Self.armed, armed.point == self else { return }
+        if Self.passes.add(1, ordering: .relaxed).newValue == armed.count { kill(getpid(), SIGKILL) }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import RestoreKit
+
+/// End-to-end restores through the real `restore-console` binary (headless, as scripts run it):
+/// the time of a restore into 3 stores with 3 replicas against copying the backup's files 3 times
+/// with `cp`, and the peak RSS of restores of two sizes.
+struct RestoreBenchmark {
+    let directory: String
+    let repositoryRoot: String
+    var binary: String { repositoryRoot + "/.build/release/restore-console" }
+
+    struct EndToEnd {
+        var oursMBps: Double
+        var copyMBps: Double
+        var backupBytes: UInt64
+    }
+
+    struct Memory {
+        var smallMiB: Double
+        var largeMiB: Double
+    }
+
+    /// Bytes per row of the synthetic tables with one index, both column families (measured).
+    private static let bytesPerRow: UInt64 = 250
+
+    func endToEnd(backupBytes: UInt64) throws -> EndToEnd {
+        let backup = try makeBackup(bytes: backupBytes, name: "restore")
+        defer { try? FileManager.default.removeItem(atPath: backup) }
+        let size = try directorySize(backup)
+
+        // Baseline: what a restore must at least do, written as plainly as possible.
+        let copyStart = ContinuousClock.now
+        for i in 0..<3 {
+            try run("/bin/cp", ["-r", backup, "\(directory)/copy-\(i)"])
+        }
+        try run("/bin/sync", [])
+        let copySeconds = RewriteBenchmark.seconds(ContinuousClock.now - copyStart)
+        for i in 0..<3 { try? FileManager.default.removeItem(atPath: "\(directory)/copy-\(i)") }
+
+        let start = ContinuousClock.now
+        _ = try restore(backup, cluster: "\(directory)/cluster-restore")
+        let seconds = RewriteBenchmark.seconds(ContinuousClock.now - start)
+        try? FileManager.default.removeItem(atPath: "\(directory)/cluster-restore")
+        let mb = Double(size) / 1e6
+        return EndToEnd(oursMBps: mb / seconds, copyMBps: mb / copySeconds, backupBytes: size)
+    }
+
+    func memory(smallBytes: UInt64, largeBytes: UInt64) throws -> Memory {
+        var peaks: [Double] = []
+        for bytes in [smallBytes, largeBytes] {
+            let backup = try makeBackup(bytes: bytes, name: "memory-\(bytes >> 20)")
+            defer { try? FileManager.default.removeItem(atPath: backup) }
+            let cluster = "\(directory)/cluster-memory"
+            peaks.append(try restore(backup, cluster: cluster))
+            try? FileManager.default.removeItem(atPath: cluster)
+        }
+        return Memory(smallMiB: peaks[0], largeMiB: peaks[1])
+    }
+
+    /// A backup of about `bytes`: four tables with one index, 64 MiB files.
+    private func makeBackup(bytes: UInt64, name: String) throws -> String {
+        let path = "\(directory)/backup-\(name)"
+        let rows = bytes / Self.bytesPerRow / 4
+        try run(binary, ["backup", "--out", path, "--tables", "4", "--rows", "\(rows)", "--indexes", "1", "--file-size", "\(64 << 20)"])
+        return path
+    }
+
+    /// Runs a headless restore with a checksum; returns its peak RSS in MiB, as the restore
+    /// reports it (VmHWM). Not the child's rusage: a child spawned from this large process
+    /// inherits the parent's high-water mark through exec.
+    private func restore(_ backup: String, cluster: String) throws -> Double {
+        try run(binary, ["restore", "--storage", backup, "--cluster", cluster, "--headless", "--json"])
+        let output = (try? String(contentsOfFile: directory + "/child.log", encoding: .utf8)) ?? ""
+        guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let peak = json["peak_rss_bytes"] as? Int
+        else { throw BenchError.failed("the restore printed no peak_rss_bytes") }
+        return Double(peak) / 1_048_576
+    }
+
+    /// Runs a program to its end with its output in `child.log` (shown when it fails).
+    private func run(_ executable: String, _ arguments: [String]) throws {
+        let log = directory + "/child.log"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw BenchError.failed("cannot start \(executable): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw BenchError.failed("waitpid: \(String(cString: strerror(errno)))") }
+        }
+        guard status == 0 else {
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw BenchError.failed("\(executable) \(arguments.joined(separator: " ")) ended with status \(status):\n\(output.suffix(2000))")
+        }
+    }
+
+    private func directorySize(_ path: String) throws -> UInt64 {
+        var total: UInt64 = 0
+        for name in try FileManager.default.subpathsOfDirectory(atPath: path) {
+            let attributes = try FileManager.default.attributesOfItem(atPath: "\(path)/\(name)")
+            if attributes[.type] as? FileAttributeType == .typeRegular { total += attributes[.size] as? UInt64 ?? 0 }
+        }
+        return total
+    }
+}

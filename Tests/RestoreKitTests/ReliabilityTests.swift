@@ -1,0 +1,143 @@
+import Foundation
+import FuzzTargets
+import Testing
+
+@testable import RestoreKit
+
+/// The fast subsets of the reliability campaigns (Docs/RELIABILITY.md): a few chaos seeds, crash
+/// points in every phase, the committed fuzz corpus, and hostile environments (a full disk, a
+/// read-only import directory).
+@Suite(.serialized) struct ReliabilityTests {
+    static let chaosBinary = "\(repositoryRoot)/.build/debug/restore-chaos"
+
+    /// Seeds that between them drop HTTP responses, panic a store, and move, split, busy, stop
+    /// and partition (see `ChaosSchedule`).
+    @Test(arguments: [1, 2, 6] as [UInt64])
+    func aChaosSeedEndsAsScheduled(seed: UInt64) async throws {
+        let dir = try TemporaryDirectory()
+        var o = BackupProducer.Options()
+        o.tables = 2
+        o.rows = 3_000
+        o.fileSize = 96 << 10
+        try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
+        let schedule = ChaosSchedule(seed: seed)
+        var server: TestServer?
+        var storage: any ExternalStorage = LocalStorage(root: dir.file("backup"))
+        if let drop = schedule.dropAfterBytes {
+            server = try TestServer(script: "static_http.py", ["--root", dir.file("backup"), "--drop-after", "\(drop)"])
+            storage = HTTPStorage(baseURL: "http://127.0.0.1:\(server!.port)/")
+        }
+        var run = ChaosRun(schedule: schedule, storage: storage, clusterDirectory: dir.file("cluster"))
+        run.timeLimit = .seconds(90)
+        let verdict = await run.run()
+        #expect(verdict.passed, "\(schedule): \(verdict.outcome) \(verdict.problems)")
+        _ = server
+    }
+
+    @Test func theSeedsOfTheFastSubsetCoverDropsAndAPanic() {
+        let schedules = [1, 2, 6].map { ChaosSchedule(seed: $0) }
+        #expect(schedules.contains { $0.dropAfterBytes != nil })
+        #expect(schedules.contains { $0.panicStore != nil })
+        #expect(ChaosSchedule(seed: 7).description == ChaosSchedule(seed: 7).description, "a seed always gives the same schedule")
+    }
+
+    /// SIGKILL at one point of each phase (split, download, rewrite, ingest, checksum), then the
+    /// same command: every resume matches, and no store applied an SST twice.
+    @Test func aRestoreKilledInEveryPhaseResumes() throws {
+        let out = try runExecutable(Self.chaosBinary, ["crash", "--points", "5", "--binary", consoleBinary])
+        #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
+        #expect(out.stdout.contains("crash: 5 points, 5 resumed with a matching checksum"), "\(out.stdout)")
+        for phase in CrashPoint.allCases { #expect(out.stdout.contains("crash PASS \(phase.rawValue):"), "\(phase)") }
+    }
+
+    /// Found by fuzzing: a file whose properties block was damaged reached RocksDB's parser, which
+    /// asserts (aborts) on it, since RocksDB checks that block's checksum only after parsing it.
+    /// Now it is refused before RocksDB opens it.
+    @Test func anSSTWithADamagedPropertiesBlockIsRefusedBeforeRocksDBParsesIt() throws {
+        let path = "\(repositoryRoot)/Fuzz/regressions/sst-properties-block-unverified"
+        #expect {
+            _ = try SSTReader(path: path)
+        } throws: { error in
+            guard case let .corrupt(p, reason) = error as? SSTError else { return false }
+            return p == path && reason.contains("properties block fails its checksum")
+        }
+    }
+
+    /// Every committed corpus input (and every crash found, kept there as a regression) runs
+    /// through its parser without a trap.
+    @Test(arguments: FuzzTarget.allCases)
+    func theFuzzCorpusReplaysCleanly(target: FuzzTarget) throws {
+        let directory = "\(repositoryRoot)/Fuzz/corpus/\(target.rawValue)"
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        #expect(!files.isEmpty, "the committed corpus of \(target.rawValue) is missing")
+        for name in files {
+            let data = try #require(FileManager.default.contents(atPath: directory + "/" + name))
+            target.run([UInt8](data))
+        }
+    }
+}
+
+/// Storage URL errors quote the URL to help the operator, but never a credential in it.
+@Test(arguments: [
+    "ftp://user:s3cr3t@host/x", "https://user:s3cr3t@host/x", "http://user:s3cr3t@/x", "local://user:s3cr3t@x",
+    "s3://bucket/p?secret-access-key=s3cr3t", "s3://user:s3cr3t@/p", "gs://user:s3cr3t@bucket/p",
+])
+func storageURLErrorsNeverEchoACredential(url: String) {
+    do {
+        _ = try StorageLocation.parse(url)
+        Issue.record("\(url) was accepted")
+    } catch {
+        #expect(!error.description.contains("s3cr3t"), "\(error.description)")
+    }
+}
+
+/// A restore into a cluster on a small tmpfs: the disk fills, the restore says so and stops without
+/// a crash; with room again, the same command resumes and matches. Needs mount(2) (root).
+@Suite(.serialized) struct HostileEnvironmentTests {
+    func makeBackup(_ dir: TemporaryDirectory) throws -> String {
+        var o = BackupProducer.Options()
+        o.tables = 2
+        o.rows = 20_000
+        o.fileSize = 512 << 10
+        try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
+        return dir.file("backup")
+    }
+
+    func mount(_ arguments: [String]) throws {
+        let out = try runProgram("mount", arguments)
+        try #require(out.status == 0, "mount \(arguments): \(out.stderr)")
+    }
+
+    @Test func aFullDiskEndsWithAClearErrorAndResumesWithRoom() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir)
+        let disk = dir.file("disk")
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        try mount(["-t", "tmpfs", "-o", "size=12m", "tmpfs", disk])
+        defer { _ = try? runProgram("umount", [disk]) }
+        let args = ["restore", "--headless", "--json", "--storage", backup, "--cluster", disk + "/cluster", "--download-attempts", "2", "--region-deadline", "20"]
+        let full = try runConsole(args)
+        #expect(full.status == 1 || full.status == 3, "\(full.stderr)")
+        #expect(full.stderr.contains("disk") || full.stderr.contains("No space left"), "\(full.stderr)")
+        #expect(ChaosRun.leftovers(in: disk + "/cluster").isEmpty)
+
+        try mount(["-o", "remount,size=512m", disk])
+        let resumed = try runConsole(args)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("\"checksum_match\":true"))
+    }
+
+    @Test func aReadOnlyImportDirectoryFailsItsDownloadsClearly() async throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir)
+        let cluster = try await Cluster.open(directory: dir.file("cluster"), create: .init(stores: 3, replicas: 3))
+        let importDirectory = cluster.store(1)!.importDirectory
+        await cluster.close()
+        try mount(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", importDirectory])
+        defer { _ = try? runProgram("umount", [importDirectory]) }
+        let out = try runConsole(["restore", "--headless", "--storage", backup, "--cluster", dir.file("cluster"), "--download-attempts", "2", "--region-deadline", "20"])
+        #expect(out.status == 1, "\(out.stderr)")
+        #expect(out.stderr.contains("Read-only file system"), "\(out.stderr)")
+        #expect(out.stderr.contains(importDirectory), "the message names the directory")
+    }
+}
