@@ -1,5 +1,6 @@
 #include "crocksdb.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_reader.h>
@@ -308,8 +309,19 @@ crdb_db *crdb_db_open(const char *path, char **err) {
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     options.max_background_jobs = 2;
+    // Memory must not grow with the data: the memtables of a store share one budget, and the index
+    // and filter blocks of its SSTs live in one block cache shared by every store of the process
+    // (by default RocksDB holds each open file's index outside any cache, so it grows with the data).
+    options.db_write_buffer_size = 32 << 20;
+    static const std::shared_ptr<Cache> shared_cache = NewLRUCache(64 << 20);
+    BlockBasedTableOptions table;
+    table.block_cache = shared_cache;
+    table.cache_index_and_filter_blocks = true;
+    ColumnFamilyOptions cf_options;
+    cf_options.write_buffer_size = 16 << 20;
+    cf_options.table_factory.reset(NewBlockBasedTableFactory(table));
     std::vector<ColumnFamilyDescriptor> descriptors;
-    for (const char *name : kColumnFamilies) descriptors.emplace_back(name, ColumnFamilyOptions());
+    for (const char *name : kColumnFamilies) descriptors.emplace_back(name, cf_options);
     auto db = std::make_unique<crdb_db>();
     if (fail(DB::Open(options, path, descriptors, &db->handles, &db->db), err)) return nullptr;
     return db.release();
