@@ -50,17 +50,23 @@ import Testing
         for phase in CrashPoint.allCases { #expect(out.stdout.contains("crash PASS \(phase.rawValue):"), "\(phase)") }
     }
 
-    /// Found by fuzzing: a file whose properties block was damaged reached RocksDB's parser, which
-    /// asserts (aborts) on it, since RocksDB checks that block's checksum only after parsing it.
-    /// Now it is refused before RocksDB opens it.
-    @Test func anSSTWithADamagedPropertiesBlockIsRefusedBeforeRocksDBParsesIt() throws {
-        let path = "\(repositoryRoot)/Fuzz/regressions/sst-properties-block-unverified"
+    /// Found by fuzzing: a damaged properties block (RocksDB checks that block's checksum only
+    /// after parsing it, and Debian's librocksdb asserts) and an index handle past the end of the
+    /// file (RocksDB allocated it, and the bad_alloc ended the process). Both are now refused,
+    /// naming the file, before RocksDB opens them.
+    @Test(arguments: [
+        ("sst-properties-block-unverified", "the properties block fails its checksum"),
+        ("sst-index-handle-outside-file", "a block handle in the footer points outside the file"),
+    ])
+    func anSSTThatAbortedRocksDBIsRefusedFirst(name: String, reason: String) throws {
+        let path = "\(repositoryRoot)/Fuzz/regressions/\(name)"
         #expect {
             _ = try SSTReader(path: path)
         } throws: { error in
-            guard case let .corrupt(p, reason) = error as? SSTError else { return false }
-            return p == path && reason.contains("properties block fails its checksum")
+            guard case let .corrupt(p, message) = error as? SSTError else { return false }
+            return p == path && message.contains(reason)
         }
+        FuzzTarget.sst.run([UInt8](try #require(FileManager.default.contents(atPath: path))))
     }
 
     /// Every committed corpus input (and every crash found, kept there as a regression) runs
