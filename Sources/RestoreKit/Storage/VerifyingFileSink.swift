@@ -46,9 +46,10 @@ final class VerifyingFileSink {
 
     /// Appends through the rate limiter in small slices, reporting progress after each, so that a
     /// slow (limited) transfer moves smoothly instead of in bursts of a whole buffer. Without a
-    /// limit the chunk goes in one write.
+    /// limit (none, or one set to unlimited) the chunk goes in one write.
     func appendPaced(_ bytes: UnsafeRawBufferPointer, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?) throws(StorageError) {
-        let slice = limiter == nil ? max(bytes.count, 1) : 64 * 1024
+        let limited = (limiter?.bytesPerSecond ?? 0) > 0
+        let slice = limited ? 64 * 1024 : max(bytes.count, 1)
         var offset = 0
         while offset < bytes.count {
             let n = min(slice, bytes.count - offset)
