@@ -30,7 +30,8 @@ struct CrashCommand: AsyncParsableCommand {
         let backup = try CampaignBackup(tables: 3, rows: 4_000)
         defer { backup.remove() }
         var failures: [String] = []
-        for point in Self.spread(points) {
+        let chosen = Self.spread(points)
+        for point in chosen {
             let cluster = backup.directory + "/cluster-" + point.replacingOccurrences(of: ":", with: "-")
             let problems = await crashAndResume(console: console, backup: backup.backup, cluster: cluster, point: point)
             print("crash \(problems.isEmpty ? "PASS" : "FAIL") \(point)")
@@ -38,7 +39,7 @@ struct CrashCommand: AsyncParsableCommand {
             fflush(nil)
             if problems.isEmpty { try? FileManager.default.removeItem(atPath: cluster) } else { failures.append(point) }
         }
-        print("crash: \(Self.spread(points).count) points, \(Self.spread(points).count - failures.count) resumed with a matching checksum")
+        print("crash: \(chosen.count) points, \(chosen.count - failures.count) resumed with a matching checksum")
         if !failures.isEmpty { throw CampaignFailed(description: "failing points: \(failures.joined(separator: " "))") }
     }
 
