@@ -342,8 +342,9 @@ actor RaftGroup {
             for path in paths { unlink(path.path) }
             return .rejected(.staleCommand(regionID: regionID))
         }
-        let present = paths.filter { FileManager.default.fileExists(atPath: $0.path) }
-        let missing = zip(paths, ingestedBy).filter { !FileManager.default.fileExists(atPath: $0.0.path) }.map(\.1)
+        let exists = paths.map { FileManager.default.fileExists(atPath: $0.path) }
+        let present = zip(paths, exists).filter(\.1).map(\.0)
+        let missing = zip(ingestedBy, exists).filter { !$0.1 }.map(\.0)
         // Files this entry ingested before a crash are gone (moved into RocksDB): the rest is still
         // to ingest. A file gone otherwise, or never received, means this replica lacks the data:
         // a snapshot from the leader repairs it, and it ingests nothing partial meanwhile.

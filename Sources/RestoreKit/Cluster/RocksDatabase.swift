@@ -107,7 +107,7 @@ public final class RocksDatabase: @unchecked Sendable {
     /// A cursor over `cf`, unpositioned until its first seek.
     public func makeCursor(cf: ColumnFamily) throws(DatabaseError) -> DatabaseCursor {
         try checkOpen()
-        return DatabaseCursor(database: self, iterator: crdb_db_iter(handle, cf.rawValue)!)
+        return DatabaseCursor(database: self, iterator: RocksIterator(crdb_db_iter(handle, cf.rawValue)!))
     }
 
     /// Calls `body` for each entry of `cf` from `start`, in order; `body` returns false to stop.
@@ -116,18 +116,13 @@ public final class RocksDatabase: @unchecked Sendable {
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws {
         try checkOpen()
-        let it = crdb_db_iter(handle, cf.rawValue)!
-        defer { crdb_iter_destroy(it) }
-        start.withUnsafeBytes { crdb_iter_seek(it, $0.baseAddress, $0.count) }
-        while crdb_iter_valid(it) == 1 {
-            var kn = 0, vn = 0
-            let k = UnsafeRawBufferPointer(start: crdb_iter_key(it, &kn), count: kn)
-            let v = UnsafeRawBufferPointer(start: crdb_iter_value(it, &vn), count: vn)
-            guard try body(k, v) else { break }
-            crdb_iter_next(it)
+        let it = RocksIterator(crdb_db_iter(handle, cf.rawValue)!)
+        start.withUnsafeBytes { it.seek($0) }
+        while it.isValid {
+            guard try body(it.key, it.value) else { break }
+            it.next()
         }
-        var err: UnsafeMutablePointer<CChar>?
-        guard crdb_iter_check(it, &err) == 1 else { throw DatabaseError.read(path: path, reason: takeRocksDBError(err)) }
+        if let reason = it.failure { throw DatabaseError.read(path: path, reason: reason) }
     }
 }
 
@@ -135,41 +130,26 @@ public final class RocksDatabase: @unchecked Sendable {
 /// entries up as they go (cheaper than a point read per key).
 public final class DatabaseCursor {
     private let database: RocksDatabase  // keeps the database open while the cursor lives
-    private let iterator: OpaquePointer
+    private let iterator: RocksIterator
 
-    init(database: RocksDatabase, iterator: OpaquePointer) {
+    init(database: RocksDatabase, iterator: RocksIterator) {
         self.database = database
         self.iterator = iterator
-    }
-
-    deinit { crdb_iter_destroy(iterator) }
-
-    public var isValid: Bool { crdb_iter_valid(iterator) == 1 }
-
-    public var keyBytes: UnsafeRawBufferPointer {
-        var n = 0
-        return UnsafeRawBufferPointer(start: crdb_iter_key(iterator, &n), count: n)
-    }
-
-    public var valueBytes: UnsafeRawBufferPointer {
-        var n = 0
-        return UnsafeRawBufferPointer(start: crdb_iter_value(iterator, &n), count: n)
     }
 
     /// The value at exactly `key`, or nil. Lookups in ascending order cost a step each: the
     /// cursor tries the next entry before it seeks.
     public func value(at key: [UInt8]) throws(DatabaseError) -> [UInt8]? {
         let found = key.withUnsafeBytes { key in
-            if isValid, compareKeys(keyBytes, key) < 0 {
-                crdb_iter_next(iterator)
-                if isValid, compareKeys(keyBytes, key) == 0 { return true }
+            if iterator.isValid, compareKeys(iterator.key, key) < 0 {
+                iterator.next()
+                if iterator.isValid, compareKeys(iterator.key, key) == 0 { return true }
             }
-            crdb_iter_seek(iterator, key.baseAddress, key.count)
-            return isValid && compareKeys(keyBytes, key) == 0
+            iterator.seek(key)
+            return iterator.isValid && compareKeys(iterator.key, key) == 0
         }
-        var err: UnsafeMutablePointer<CChar>?
-        guard crdb_iter_check(iterator, &err) == 1 else { throw .read(path: database.path, reason: takeRocksDBError(err)) }
-        return found ? Array(valueBytes) : nil
+        if let reason = iterator.failure { throw .read(path: database.path, reason: reason) }
+        return found ? Array(iterator.value) : nil
     }
 }
 

@@ -69,13 +69,14 @@ public struct ChecksumVerifier: Sendable {
         // The parts are independent scans: one per core at a time.
         let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
         var tally = Tally(sets: plan.fileSets.count)
+        let starts = plan.fileSets.map(\.oldRange.start)
         try await withThrowingTaskGroup(of: Tally.self) { group in
             var next = 0
             func start() {
                 guard next < parts.count else { return }
                 let part = parts[next]
                 next += 1
-                group.addTask { try await BlockingIO.run { try self.tally(part) } }
+                group.addTask { try await BlockingIO.run { try self.tally(part, setStarts: starts) } }
             }
             for _ in 0..<width { start() }
             while let done = try await group.next() {
@@ -101,10 +102,10 @@ public struct ChecksumVerifier: Sendable {
         return Report(total: total, expected: backup.checksum, mismatches: mismatches)
     }
 
-    /// Reads one part and sorts each pair into its file set and table.
-    private func tally(_ part: Part) throws -> Tally {
+    /// Reads one part and sorts each pair into its file set (`starts`: each set's first old key)
+    /// and table.
+    private func tally(_ part: Part, setStarts starts: [[UInt8]]) throws -> Tally {
         var tally = Tally(sets: plan.fileSets.count)
-        let starts = plan.fileSets.map(\.oldRange.start)
         try scan(part.store, from: part.start, to: part.end) { oldKey, value in
             var sum = KVChecksum()
             sum.add(key: oldKey, value: value)

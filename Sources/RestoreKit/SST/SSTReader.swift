@@ -33,7 +33,7 @@ public final class SSTReader {
         }
     }
 
-    public func makeCursor() -> SSTCursor { SSTCursor(reader: self, iterator: crdb_sst_reader_iter(handle)) }
+    public func makeCursor() -> SSTCursor { SSTCursor(reader: self, iterator: RocksIterator(crdb_sst_reader_iter(handle))) }
 
     public var firstKey: [UInt8]? {
         get throws(SSTError) {
@@ -80,59 +80,46 @@ public final class SSTReader {
 /// error at the move that reached it.
 public final class SSTCursor {
     private let reader: SSTReader  // keeps the file open while the cursor lives
-    private let iterator: OpaquePointer
+    private let iterator: RocksIterator
 
-    init(reader: SSTReader, iterator: OpaquePointer) {
+    init(reader: SSTReader, iterator: RocksIterator) {
         self.reader = reader
         self.iterator = iterator
     }
 
-    deinit { crdb_iter_destroy(iterator) }
-
-    public var isValid: Bool { crdb_iter_valid(iterator) == 1 }
+    public var isValid: Bool { iterator.isValid }
 
     public func seekToFirst() throws(SSTError) {
-        crdb_iter_seek_to_first(iterator)
+        iterator.seekToFirst()
         try check()
     }
 
     public func seekToLast() throws(SSTError) {
-        crdb_iter_seek_to_last(iterator)
+        iterator.seekToLast()
         try check()
     }
 
     /// Moves to the first key at or after `key`.
     public func seek(_ key: [UInt8]) throws(SSTError) {
-        key.withUnsafeBytes { crdb_iter_seek(iterator, $0.baseAddress, $0.count) }
+        key.withUnsafeBytes { iterator.seek($0) }
         try check()
     }
 
     public func next() throws(SSTError) {
-        crdb_iter_next(iterator)
+        iterator.next()
         try check()
     }
 
     /// The current key, valid until the next move.
-    public var keyBytes: UnsafeRawBufferPointer {
-        var n = 0
-        let p = crdb_iter_key(iterator, &n)
-        return UnsafeRawBufferPointer(start: p, count: n)
-    }
+    public var keyBytes: UnsafeRawBufferPointer { iterator.key }
 
     /// The current value, valid until the next move.
-    public var valueBytes: UnsafeRawBufferPointer {
-        var n = 0
-        let p = crdb_iter_value(iterator, &n)
-        return UnsafeRawBufferPointer(start: p, count: n)
-    }
+    public var valueBytes: UnsafeRawBufferPointer { iterator.value }
 
     public var key: [UInt8] { Array(keyBytes) }
     public var value: [UInt8] { Array(valueBytes) }
 
     private func check() throws(SSTError) {
-        var err: UnsafeMutablePointer<CChar>?
-        guard crdb_iter_check(iterator, &err) == 1 else {
-            throw .corrupt(path: reader.path, reason: takeRocksDBError(err))
-        }
+        if let reason = iterator.failure { throw .corrupt(path: reader.path, reason: reason) }
     }
 }
