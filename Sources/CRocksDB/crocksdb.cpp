@@ -313,9 +313,11 @@ crdb_db *crdb_db_open(const char *path, char **err) {
     // and filter blocks of its SSTs live in one block cache shared by every store of the process
     // (by default RocksDB holds each open file's index outside any cache, so it grows with the data).
     options.db_write_buffer_size = 32 << 20;
-    static const std::shared_ptr<Cache> shared_cache = NewLRUCache(64 << 20);
+    // Never destroyed: a process that exits with stores still open (an interrupted console calls
+    // exit) must not run the cache's destructor under their background threads.
+    static const auto *shared_cache = new std::shared_ptr<Cache>(NewLRUCache(64 << 20));
     BlockBasedTableOptions table;
-    table.block_cache = shared_cache;
+    table.block_cache = *shared_cache;
     table.cache_index_and_filter_blocks = true;
     ColumnFamilyOptions cf_options;
     cf_options.write_buffer_size = 16 << 20;
