@@ -31,7 +31,8 @@ bench: bootstrap
 	.build/release/restore-bench $(BENCH)
 
 # Reliability campaigns (Docs/RELIABILITY.md). `make chaos SEEDS=50` runs seeds 1...50 and
-# `make chaos SEED=n` one seed; `make crash` kills restores at 20 points and resumes them.
+# `make chaos SEED=n` one seed; `make crash` kills restores at 23 points and resumes them;
+# `make crash RANDOM=100` kills 100 restores at seeded random instants (SEED=s picks the first seed).
 chaos: bootstrap
 	$(SWIFT) build --product restore-console
 	$(SWIFT) build --product restore-chaos
@@ -40,7 +41,7 @@ chaos: bootstrap
 crash: bootstrap
 	$(SWIFT) build --product restore-console
 	$(SWIFT) build --product restore-chaos
-	.build/debug/restore-chaos crash --points $(or $(POINTS),20) --binary .build/debug/restore-console
+	$(if $(RANDOM),.build/debug/restore-chaos random-kill --runs $(RANDOM) --seed $(or $(SEED),1),.build/debug/restore-chaos crash --points $(or $(POINTS),23)) --binary .build/debug/restore-console
 
 # libFuzzer over every parser that takes outside input: RUNS executions per target (default one
 # million), growing the committed corpus in Fuzz/corpus; crashes land in Fuzz/crashes.

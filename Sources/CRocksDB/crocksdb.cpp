@@ -11,6 +11,7 @@
 #define XXH_INLINE_ALL  // header-only: the block checksums that RocksDB writes by default
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -370,15 +371,31 @@ char *crdb_db_get(crdb_db *db, int cf, const void *key, size_t key_len, size_t *
     return out;
 }
 
-int crdb_db_ingest(crdb_db *db, int cf, const char *const *paths, size_t count, int move, char **err) {
-    auto *h = handle(db, cf, err);
-    if (!h) return 0;
-    std::vector<std::string> files(paths, paths + count);
+int crdb_db_ingest(crdb_db *db, const int *cfs, const char *const *paths, size_t count, int move, char **err) {
     IngestExternalFileOptions options;
     options.move_files = move != 0;
     options.failed_move_fall_back_to_copy = true;
     options.verify_checksums_before_ingest = true;
-    return fail(db->db->IngestExternalFile(h, files, options), err) ? 0 : 1;
+    // An ingested file may share its inode with a name outside the DB (an import file, or a link
+    // left by a crash between RocksDB's link and the caller's unlink): RocksDB must never write
+    // into it. The global seqno lives in the MANIFEST only, as in TiKV.
+    options.write_global_seqno = false;
+    std::vector<IngestExternalFileArg> args;
+    for (size_t i = 0; i < count; i++) {
+        auto *h = handle(db, cfs[i], err);
+        if (!h) return 0;
+        auto arg = std::find_if(args.begin(), args.end(), [h](const IngestExternalFileArg &a) { return a.column_family == h; });
+        if (arg == args.end()) {
+            args.emplace_back();
+            arg = args.end() - 1;
+            arg->column_family = h;
+            arg->options = options;
+        }
+        arg->external_files.emplace_back(paths[i]);
+    }
+    if (args.empty()) return 1;
+    // One MANIFEST record for every column family: after a crash all of them are in, or none.
+    return fail(db->db->IngestExternalFiles(args), err) ? 0 : 1;
 }
 
 crdb_iter *crdb_db_iter(crdb_db *db, int cf) {

@@ -158,7 +158,9 @@ public struct DashboardView {
         return Columns(range: range, lastEvent: last, peerWidth: peerWidth)
     }
 
-    func drawRegionTable(_ b: inout ScreenBuffer, _ rect: Rect) {
+    /// Draws the rows on screen and returns how many it drew: never more than fit in `rect`.
+    @discardableResult
+    func drawRegionTable(_ b: inout ScreenBuffer, _ rect: Rect) -> Int {
         let filter = state.filter.isEmpty ? "none" : state.filter
         b.box(rect, title: "Regions (sort: \(state.sort.rawValue), filter: \(filter))  \(order.count) shown", style: box)
         let inner = rect.inset(by: 1)
@@ -168,11 +170,13 @@ public struct DashboardView {
         header += fit("att", 4) + fit("waiting", 9) + (c.lastEvent > 0 ? fit("last event", c.lastEvent) : "")
         b.write(header, x: inner.x, y: inner.y, role: .label, clip: inner)
         let visible = inner.height - 1
-        guard visible > 0 else { return }
+        guard visible > 0 else { return 0 }
         let top = min(state.scroll, max(0, order.count - visible))
+        var drawn = 0
         for line in 0..<visible {
             let position = top + line
             guard position < order.count else { break }
+            drawn += 1
             let row = snapshot.regions[order[position]]
             let y = inner.y + 1 + line
             let selected = position == state.selectedIndex
@@ -182,6 +186,7 @@ public struct DashboardView {
         if order.isEmpty {
             b.write(snapshot.regions.isEmpty ? "waiting for the split..." : "no region matches the filter", x: inner.x + 2, y: inner.y + 2, role: .dim)
         }
+        return drawn
     }
 
     /// One region as cells: a pure function of the row, so it costs the same for any table size.

@@ -9,18 +9,19 @@ struct CrashCommand: AsyncParsableCommand {
         discussion: "Every resumed run must end with a matching checksum, and no store may have applied an SST twice."
     )
 
-    /// Twenty points over the phases of a restore of the campaign backup: a point is `phase:n`,
+    /// Twenty-three points over the phases of a restore of the campaign backup: a point is `phase:n`,
     /// the n-th pass of that failpoint (`CrashPoint`).
     static let allPoints = [
         "split:1", "split:4", "split:9",
         "download:1", "download:5", "download:20", "download:60",
         "rewrite:1", "rewrite:3", "rewrite:8", "rewrite:16",
+        "ingestLinked:1", "ingestLinked:4", "ingestLinked:10",
         "ingest:1", "ingest:2", "ingest:5", "ingest:12", "ingest:25", "ingest:40",
         "checksum:1", "checksum:3", "checksum:6",
     ]
 
-    @Option(name: .long, help: "Use the first N points, spread over the phases (at most 20).")
-    var points = 20
+    @Option(name: .long, help: "Use the first N points, spread over the phases (at most 23).")
+    var points = 23
 
     @Option(name: .long, help: "The restore-console binary (default: next to this one).")
     var binary: String?
@@ -54,15 +55,34 @@ struct CrashCommand: AsyncParsableCommand {
     }
 
     private func crashAndResume(console: String, backup: String, cluster: String, point: String) async -> [String] {
-        let arguments = ["restore", "--headless", "--json", "--storage", backup, "--cluster", cluster, "--merge-size", "256K"]
+        let arguments = ResumeCheck.arguments(backup: backup, cluster: cluster)
         let killed = ChildProcess.run(console, arguments, environment: [CrashPoint.environmentVariable: point])
         guard killed.signal == SIGKILL else {
             return ["the restore was not killed at \(point) (exit status \(killed.status)): the point was never reached"]
         }
+        return await ResumeCheck.resume(console: console, arguments: arguments, cluster: cluster)
+    }
+}
+
+/// What every crash campaign checks after the last kill: the same command resumes to exit 0 with a
+/// matching checksum, every store reopens (with our open and with RocksDB's own `ldb`), and no
+/// store applied an SST twice (its apply records, not the Raft log).
+enum ResumeCheck {
+    static func arguments(backup: String, cluster: String) -> [String] {
+        ["restore", "--headless", "--json", "--storage", backup, "--cluster", cluster, "--merge-size", "256K"]
+    }
+
+    static func resume(console: String, arguments: [String], cluster: String) async -> [String] {
         let resumed = ChildProcess.run(console, arguments, environment: [:])
         var problems: [String] = []
         if resumed.status != 0 { problems.append("the resumed restore exited with \(resumed.status): \(resumed.stderr.suffix(600))") }
         if !resumed.stdout.contains("\"checksum_match\":true") { problems.append("the resumed restore did not report a matching checksum") }
+        let storeDirectories = ((try? FileManager.default.contentsOfDirectory(atPath: cluster + "/stores")) ?? []).sorted()
+        if storeDirectories.isEmpty { problems.append("no store directory in \(cluster)") }
+        for store in storeDirectories {
+            let ldb = ChildProcess.run("/usr/bin/env", ["ldb", "--db=\(cluster)/stores/\(store)/db", "--column_family=write", "scan", "--max_keys=1"], environment: [:])
+            if ldb.status != 0 { problems.append("ldb cannot open store \(store): \(ldb.stderr.suffix(400))") }
+        }
         do {
             let opened = try await Cluster.open(directory: cluster)
             for store in opened.stores.values.sorted(by: { $0.id < $1.id }) {
@@ -85,7 +105,8 @@ struct ChildProcess {
     var stdout: String
     var stderr: String
 
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]) -> ChildProcess {
+    /// With `killAfter`, the child gets SIGKILL once that many seconds have passed, if it still runs.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String], killAfter: Double? = nil) -> ChildProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -103,6 +124,11 @@ struct ChildProcess {
             try process.run()
         } catch {
             return ChildProcess(status: -1, signal: nil, stdout: "", stderr: "cannot start \(executable): \(error)")
+        }
+        if let killAfter {
+            // The campaign's point is the instant: sleeping until it is the synchronisation.
+            Thread.sleep(forTimeInterval: killAfter)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         process.waitUntilExit()
         let signaled = process.terminationReason == .uncaughtSignal

@@ -6,8 +6,8 @@ import RestoreKit
 struct RestoreChaos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore-chaos",
-        abstract: "Reliability campaigns: restores under seeded random faults, and SIGKILL at crash points then resume.",
-        subcommands: [ChaosCommand.self, CrashCommand.self]
+        abstract: "Reliability campaigns: restores under seeded random faults, and SIGKILL at crash points or random instants, then resume.",
+        subcommands: [ChaosCommand.self, CrashCommand.self, RandomKillCommand.self]
     )
 }
 

@@ -113,19 +113,12 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
         #expect(try summary(resumed)["checksum_match"] as? Bool == true)
         #expect(resumed.stderr.contains("resuming"))
 
-        // Every ingest in every store's Raft log names its SSTs once.
+        // Every store applied each SST it holds once: one apply record per SST, and no more.
         let cluster = try await Cluster.open(directory: dir.file("cluster"))
         for store in cluster.stores.values {
-            var seen = Set<String>()
-            try store.db.scan(cf: .default, from: [0x01, 0x02]) { key, value in
-                guard key.count == 19, key[0] == 0x01, key[1] == 0x02 else { return key.first == 0x01 }
-                guard key[10] == RaftStorage.entrySuffix, let entry = try? JSONDecoder().decode(RaftEntry.self, from: Data(value)) else { return true }
-                if case let .ingest(cmd) = entry.command {
-                    for file in cmd.files { #expect(seen.insert(file.uuid).inserted, "store \(store.id) ingests \(file.uuid) twice") }
-                }
-                return true
-            }
-            #expect(!seen.isEmpty)
+            let counts = try store.appliedIngestCounts()
+            #expect(!counts.isEmpty)
+            for (uuid, count) in counts { #expect(count == 1, "store \(store.id) applied \(uuid) \(count) times") }
         }
         await cluster.close()
     }

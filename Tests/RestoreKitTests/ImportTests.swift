@@ -103,11 +103,19 @@ final class ImportFixture {
         let other = region.peers.first { $0.storeID != leader.storeID }!.storeID
         try await f.cluster.setStore(other, up: false)
         try await f.services[leader.storeID]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: files))
-        await #expect(throws: ImportError.self) {
-            try await f.services[other]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: files))
+        let error = await captureError { try await f.services[other]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: files)) }
+        #expect(error == .region(.storeNotAvailable(storeID: other, state: .down)))
+        // The quorum is the leader and the third replica: both hold every key, read by ldb.
+        let third = region.peers.map(\.storeID).first { $0 != leader.storeID && $0 != other }!
+        try await waitUntil(timeout: .seconds(10)) {
+            f.cluster.pd.awake.wake(1)
+            var count = 0
+            try? f.cluster.store(third)!.db.scan(cf: .write, from: [DataKey.prefix]) { _, _ in count += 1; return true }
+            return count == 4_000
         }
         await f.close()
         #expect(try f.ldbKeys(store: leader.storeID, cf: .write).count == 4_000)
+        #expect(try f.ldbKeys(store: third, cf: .write).count == 4_000)
     }
 
     @Test func aSplitMakesTheOldEpochStale() async throws {
@@ -128,9 +136,10 @@ final class ImportFixture {
         // A download for the stale epoch is refused too.
         let meta = SSTMeta(uuid: "x", range: region.range, cf: .write, regionID: 1, epoch: region.epoch)
         let file = f.backup.files.first { $0.cf == .write }!
-        await #expect(throws: ImportError.self) {
-            try await f.services[leader.storeID]!.download(DownloadRequest(sst: meta, name: file.name, storage: f.storage, expected: file.expectedContent, rules: f.rules, mode: .legacy, format: .transactional))
+        let stale = await captureError {
+            _ = try await f.services[leader.storeID]!.download(DownloadRequest(sst: meta, name: file.name, storage: f.storage, expected: file.expectedContent, rules: f.rules, mode: .legacy, format: .transactional))
         }
+        #expect(stale == .region(.epochNotMatch(regionID: 1, currentRegions: await f.cluster.pd.regions(overlapping: region.range))))
         await f.close()
     }
 
@@ -184,9 +193,13 @@ final class ImportFixture {
         await #expect { try await service.download(request) } throws: { ($0 as? ImportError)?.label == "InjectedFault" }
         var wrongRules = request
         wrongRules.rules = try RewriteRules([RewriteRule.table(from: 999, to: 200).encoded])
-        await #expect { try await service.download(wrongRules) } throws: { error in
-            (error as? ImportError)?.label == "WrongKeyPrefix" || (error as? ImportError).map { "\($0)" }?.contains(file.name) == true
+        let wrong = await captureError { _ = try await service.download(wrongRules) }
+        guard case let .rewrite(name, .wrongKeyPrefix(key))? = wrong else {
+            Issue.record("expected WrongKeyPrefix, got \(String(describing: wrong))")
+            return
         }
+        #expect(name == file.name)
+        #expect(key.starts(with: Memcomparable.encode(TableCodec.tablePrefix(100)).prefix(9)), "the first key of table 100 matches no rule")
         #expect(try FileManager.default.contentsOfDirectory(atPath: f.cluster.store(1)!.importDirectory).isEmpty, "no temp or partial files")
         // The fault counters are used up: the next download works.
         #expect(try await service.download(request).entries > 0)

@@ -137,9 +137,18 @@ final class RestoreFixture {
         engine.pauseAll()
         let run = Task { await engine.run() }
         try await waitUntil(timeout: .seconds(10)) { (engine.monitor.snapshot().counts[.paused] ?? 0) > 0 }
-        let before = engine.monitor.snapshot().doneBytes
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(engine.monitor.snapshot().doneBytes == before, "no progress while paused")
+        // Paused before it started: a worker holds a region at its pause point, and no region has
+        // downloaded or ingested anything on any store.
+        let paused = engine.monitor.snapshot()
+        #expect(paused.doneBytes == 0)
+        #expect(paused.stores.allSatisfy { $0.bytesDownloaded == 0 && $0.downloadsInFlight == 0 })
+        for store in f.cluster.stores.values {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: store.importDirectory).isEmpty, "store \(store.id) downloaded while paused")
+            try store.db.scan(cf: .write, from: [DataKey.prefix]) { _, _ in
+                Issue.record("store \(store.id) holds data while paused")
+                return false
+            }
+        }
         engine.resumeAll()
         #expect(await run.value == .success)
         await f.cluster.close()

@@ -195,19 +195,40 @@ import Testing
         #expect(!storage.displayName.contains("S3CRET"))
     }
 
+    /// The limiter against its own clock: time passes only when it sleeps, so the rate it holds
+    /// is exact, whatever else the machine is doing.
     @Test func theRateLimiterHoldsItsRate() throws {
+        let clock = ManualClock()
+        let limiter = RateLimiter(bytesPerSecond: 2 << 20, clock: clock.limiterClock)
         let (dir, expected) = try fixture(size: 6 << 20)
-        let limiter = RateLimiter(bytesPerSecond: 2 << 20)
-        let start = ContinuousClock.now
         try LocalStorage(root: dir.path).download("data.bin", to: dir.file("slow.temp"), expected: expected, limiter: limiter, progress: nil)
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        let rate = Double(6 << 20) / seconds
-        #expect(abs(rate - Double(2 << 20)) / Double(2 << 20) < 0.10, "measured \(rate) B/s against 2 MiB/s")
+        let rate = Double(6 << 20) / clock.elapsedSeconds
+        #expect(abs(rate - Double(2 << 20)) / Double(2 << 20) < 0.01, "held \(rate) B/s against 2 MiB/s")
+
+        // A new rate applies to what follows.
+        let before = clock.elapsedSeconds
+        limiter.bytesPerSecond = 8 << 20
+        for _ in 0..<64 { limiter.acquire(64 << 10) }
+        #expect(abs((clock.elapsedSeconds - before) - 0.5) < 0.01, "4 MiB at 8 MiB/s")
 
         limiter.bytesPerSecond = 0
-        let fast = ContinuousClock.now
+        let unlimited = clock.elapsedSeconds
         limiter.acquire(100 << 20)
-        #expect(ContinuousClock.now - fast < .milliseconds(50), "0 means unlimited")
+        #expect(clock.elapsedSeconds == unlimited, "0 means unlimited: no wait at all")
+    }
+}
+
+/// A clock that moves only when the code under test sleeps.
+final class ManualClock: Sendable {
+    private let start = ContinuousClock.now
+    private let offset = Mutex(Duration.zero)
+
+    var elapsedSeconds: Double {
+        let d = offset.withLock { $0 }
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    var limiterClock: RateLimiter.Clock {
+        RateLimiter.Clock(now: { [self] in start + offset.withLock { $0 } }, sleep: { [self] d in offset.withLock { $0 += d } })
     }
 }

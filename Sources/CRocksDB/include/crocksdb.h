@@ -61,8 +61,10 @@ void crdb_db_close(crdb_db *db);
 int crdb_db_put(crdb_db *db, int cf, const void *key, size_t key_len, const void *value, size_t value_len, int sync, char **err);
 // Returns a malloc'd copy of the value, or NULL with *found = 0 when the key is absent.
 char *crdb_db_get(crdb_db *db, int cf, const void *key, size_t key_len, size_t *value_len, int *found, char **err);
-// Ingests SST files into one column family. With move = 1 the files are linked (moved), not copied.
-int crdb_db_ingest(crdb_db *db, int cf, const char *const *paths, size_t count, int move, char **err);
+// Ingests SST files, paths[i] into column family cfs[i], atomically: after a crash every file is
+// in the DB or none is. With move = 1 the files are linked (moved), not copied. RocksDB never
+// writes into an ingested file (no global seqno is written into it).
+int crdb_db_ingest(crdb_db *db, const int *cfs, const char *const *paths, size_t count, int move, char **err);
 crdb_iter *crdb_db_iter(crdb_db *db, int cf);
 int crdb_db_flush(crdb_db *db, char **err);
 // Deletes every key in [begin, end) of one column family.

@@ -70,9 +70,14 @@ public actor PlacementDriver {
         let usedIDs = regions.values.flatMap { [$0.id] + $0.peers.map(\.id) }
         nextID = max(persisted.nextID, (usedIDs.max() ?? 0) + 1)
         for region in regions.values.sorted(by: { $0.id < $1.id }) {
-            let holders = Set(region.peers.map(\.storeID).filter { store in
-                (try? RaftStorage(store: stores[store]!).load(region: region.id).apply) != nil
-            })
+            var holders = Set<UInt64>()
+            for peer in region.peers {
+                let saved: RaftStorage.Saved
+                do { saved = try RaftStorage(store: stores[peer.storeID]!).load(region: region.id) } catch {
+                    throw .corruptMetadata(path: stores[peer.storeID]!.directory + "/db", reason: "\(error)")
+                }
+                if saved.apply != nil { holders.insert(peer.storeID) }
+            }
             try register(region, initializedStores: holders, campaignOn: nil)
         }
     }
@@ -213,7 +218,7 @@ public actor PlacementDriver {
         for (i, ids) in newRegions.enumerated() {
             let child = Region(
                 id: ids.regionID, startKey: sorted[i], endKey: i + 1 < sorted.count ? sorted[i + 1] : region.endKey,
-                epoch: parent.epoch, peers: zip(region.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID) })
+                epoch: parent.epoch, peers: zip(region.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID, isLearner: $0.isLearner) })
             let applied = await group.stores(withVersionAtLeast: parent.epoch.version)
             try? register(child, initializedStores: applied.intersection([leader.storeID]), campaignOn: leader.storeID)
             for store in applied where store != leader.storeID { await groups[child.id]?.initializePeer(onStore: store) }
@@ -245,31 +250,53 @@ public actor PlacementDriver {
         for region in layout.values { for p in region.peers where peerCount[p.storeID] != nil { peerCount[p.storeID]! += 1 } }
         if up.count > replicas {
             for id in regionIDs {
-                guard let region = await refresh(id), let group = groups[id] else { continue }
+                guard let region = await refresh(id) else { continue }
                 let current = region.peers.map(\.storeID)
                 // Move the peer from the fullest store to the emptiest store without one.
                 guard let from = current.filter({ peerCount[$0] != nil }).max(by: { peerCount[$0]! < peerCount[$1]! }),
                       let to = up.filter({ !current.contains($0) }).min(by: { peerCount[$0]! < peerCount[$1]! }),
                       peerCount[from]! > peerCount[to]! + 1
                 else { continue }
-                guard var leader = try? await waitForLeader(id, timeout: timeout) else { continue }
-                if leader.storeID == from, let other = current.first(where: { $0 != from }) {
-                    await group.transferLeader(toStore: other)
-                    awake.wake(id)
-                    leader = try await waitForLeader(id, onStore: other, timeout: timeout)
-                }
-                var peers = region.peers.filter { $0.storeID != from }
-                peers.append(PeerMeta(id: allocID(), storeID: to))
-                awake.wake(id)
-                let outcome = await group.propose(.changePeers(ChangePeersCommand(regionID: id, epoch: region.epoch, peers: peers)), viaStore: leader.storeID, timeout: timeout)
-                guard outcome == .applied else { continue }  // a scatter that does not finish is a warning, not a failure
+                // A scatter that does not finish is a warning, not a failure.
+                guard await movePeer(of: id, from: from, to: to, timeout: timeout) else { continue }
                 peerCount[from]! -= 1
                 peerCount[to]! += 1
-                await refresh(id)
             }
         }
         try await balanceLeaders(regionIDs, timeout: timeout)
         try? persist()
+    }
+
+    /// Moves the region's peer on store `from` to store `to` one membership step at a time, as
+    /// PD's operators do: add a learner on `to`, wait until its snapshot and the log have caught
+    /// it up, promote it, move the leader away from `from` if it is there, remove the old peer.
+    /// Returns false when a step did not finish (the region keeps a valid membership).
+    func movePeer(of regionID: UInt64, from: UInt64, to: UInt64, timeout: Duration) async -> Bool {
+        guard let group = groups[regionID], let region = await refresh(regionID), let old = region.peer(onStore: from) else { return false }
+        let learner = PeerMeta(id: allocID(), storeID: to, isLearner: true)
+        guard await changePeer(regionID, .addLearner(learner), timeout: timeout) else { return false }
+        let deadline = ContinuousClock.now + timeout
+        while await !group.hasCaughtUp(peerID: learner.id) {
+            guard ContinuousClock.now < deadline else { return false }
+            awake.wake(regionID)
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        guard await changePeer(regionID, .promoteLearner(peerID: learner.id), timeout: timeout) else { return false }
+        if let leader = await group.leader, leader.storeID == from {
+            await group.transferLeader(toStore: to)
+            awake.wake(regionID)
+            guard (try? await waitForLeader(regionID, onStore: to, timeout: timeout)) != nil else { return false }
+        }
+        return await changePeer(regionID, .removePeer(peerID: old.id), timeout: timeout)
+    }
+
+    /// Proposes one membership step through the leader and waits until the leader applied it.
+    private func changePeer(_ regionID: UInt64, _ change: ChangePeerCommand.Change, timeout: Duration) async -> Bool {
+        guard let group = groups[regionID], let leader = try? await waitForLeader(regionID, timeout: timeout), let region = await refresh(regionID) else { return false }
+        awake.wake(regionID)
+        let outcome = await group.propose(.changePeer(ChangePeerCommand(regionID: regionID, epoch: region.epoch, change: change)), viaStore: leader.storeID, timeout: timeout)
+        await refresh(regionID)
+        return outcome == .applied
     }
 
     /// Moves leaders so that each store leads about as many regions as the others: the leaders of

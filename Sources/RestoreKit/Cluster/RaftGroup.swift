@@ -15,6 +15,8 @@ actor RaftGroup {
     /// Replicas that missed an ingest's file (their store was down when it was downloaded): they
     /// take a snapshot of the leader's data instead of applying without it.
     private var needsSnapshot = Set<UInt64>()
+    /// Repairs whose snapshot went out since the last tick (sent again at the next, if lost).
+    private var repairsSent = Set<UInt64>()
     private let stores: [UInt64: Store]
     private let transport: Transport
     /// The clock's list of groups to tick; the group keeps its own entry right, inside the actor,
@@ -22,6 +24,8 @@ actor RaftGroup {
     private let awake: AwakeRegions
     private let onEvent: @Sendable (GroupEvent) -> Void
     private var delayed: [(due: UInt64, message: RaftMessage)] = []
+    /// Messages whose sender has persisted what they acknowledge, to deliver in this pump.
+    private var outgoing: [RaftMessage] = []
     private var waiters: [UInt64: (term: UInt64, resume: CheckedContinuation<ApplyOutcome, Never>)] = [:]
     private var ticks: UInt64 = 0
 
@@ -37,9 +41,8 @@ actor RaftGroup {
         self.transport = transport
         self.awake = awake
         self.onEvent = onEvent
-        let voters = region.peers.map(\.id)
         for meta in region.peers {
-            var peer = RaftPeer(id: meta.id, storeID: meta.storeID, voters: voters, seed: region.id &* 31 &+ meta.id)
+            var peer = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(region), learners: Self.learnerIDs(region), seed: region.id &* 31 &+ meta.id)
             var view = region
             if initializedStores.contains(meta.storeID), let store = stores[meta.storeID] {
                 let saved = try RaftStorage(store: store).load(region: region.id)
@@ -47,21 +50,22 @@ actor RaftGroup {
                     if apply.tombstone { tombstones.insert(meta.id) }
                     view = apply.region
                 }
-                if let hard = saved.hard {
-                    peer.restore(term: hard.term, votedFor: hard.votedFor, baseIndex: hard.baseIndex, baseTerm: hard.baseTerm, log: saved.entries, applied: saved.apply?.applied ?? 0)
-                } else {
-                    peer.restore(term: 0, votedFor: nil, baseIndex: 0, baseTerm: 0, log: saved.entries, applied: saved.apply?.applied ?? 0)
-                }
-                peer.setVoters(view.peers.map(\.id))
+                peer.restore(hardState: saved.hard, log: saved.entries, applied: saved.apply?.applied ?? 0)
+                peer.setMembers(voters: Self.voterIDs(view), learners: Self.learnerIDs(view))
                 initialized.insert(meta.id)
+            } else if meta.isLearner {
+                initialized.insert(meta.id)  // a learner starts empty and waits for its snapshot
             }
             peers[meta.id] = peer
             views[meta.id] = view
         }
         if let store = campaignOn, let id = region.peer(onStore: store)?.id, initialized.contains(id) {
-            peers[id]?.campaign()  // its messages go out at the first tick
+            peers[id]?.campaign()  // its messages go out at the first pump
         }
     }
+
+    static func voterIDs(_ region: Region) -> [UInt64] { region.voters.map(\.id) }
+    static func learnerIDs(_ region: Region) -> [UInt64] { region.peers.filter(\.isLearner).map(\.id) }
 
     // MARK: queries
 
@@ -70,10 +74,17 @@ actor RaftGroup {
         return stores[peer.storeID]?.isUp ?? false
     }
 
-    /// The live leader, if there is one.
+    /// The live leader of the highest term, if there is one: a deposed leader that has not heard
+    /// of the newer term yet still believes it leads.
     var leader: PeerMeta? {
-        for (id, peer) in peers where peer.isLeader && isLive(id) { return PeerMeta(id: id, storeID: peer.storeID) }
-        return nil
+        let leading = peers.filter { id, peer in peer.isLeader && isLive(id) }.max { $0.value.term < $1.value.term }
+        return leading.map { PeerMeta(id: $0.key, storeID: $0.value.storeID) }
+    }
+
+    /// True when the learner `peerID` installed its snapshot and holds everything the leader has.
+    func hasCaughtUp(peerID: UInt64) -> Bool {
+        guard let l = leader, let lp = peers[l.id], let peer = peers[peerID], isLive(peerID) else { return false }
+        return lp.hasCaughtUp(peerID) && peer.appliedIndex > 0
     }
 
     /// The region as its leader sees it, or as the most advanced live replica does.
@@ -109,7 +120,8 @@ actor RaftGroup {
     /// True while the group needs ticks: no leader, work in flight, or a live replica that has not
     /// yet received or applied everything the leader committed.
     var isAwake: Bool {
-        if !waiters.isEmpty || !delayed.isEmpty { return true }
+        if !waiters.isEmpty || !delayed.isEmpty || !outgoing.isEmpty || !needsSnapshot.isEmpty { return true }
+        if peers.contains(where: { id, peer in isLive(id) && peer.hasReady }) { return true }
         guard let l = leader, let lp = peers[l.id] else { return peers.keys.contains(where: isLive) }
         return peers.contains { id, peer in
             isLive(id) && (peer.appliedIndex < lp.commitIndex || (id != l.id && (lp.matchIndex[id] ?? 0) < lp.lastIndex))
@@ -163,6 +175,7 @@ actor RaftGroup {
     /// One unit of time: elections and heartbeats. Returns whether the group stays awake.
     func tick() -> Bool {
         ticks += 1
+        repairsSent.removeAll()
         for id in Array(peers.keys) where isLive(id) { peers[id]!.tick() }
         pump()
         return isAwake
@@ -170,68 +183,80 @@ actor RaftGroup {
 
     // MARK: the loop
 
-    /// Persists, delivers and applies until nothing moves; then says whether the clock must tick it.
+    /// Handles every peer's Ready and delivers messages until nothing moves; then says whether the
+    /// clock must tick it.
     private func pump() {
         defer { if isAwake { awake.wake(regionID) } else { awake.sleep(regionID) } }
         for _ in 0..<10_000 {
-            var messages: [RaftMessage] = []
-            for id in Array(peers.keys) {
-                if isLive(id) { persist(id) }
-                messages += peers[id]!.takeOutbox().filter { _ in isLive(id) }
+            var moved = false
+            for id in peers.keys.sorted() where isLive(id) && peers[id]!.hasReady {
+                handleReady(of: id)
+                moved = true
             }
             let due = delayed.filter { $0.due <= ticks }
             delayed.removeAll { $0.due <= ticks }
-            messages += due.map(\.message)
-            var moved = !messages.isEmpty
+            let messages = outgoing + due.map(\.message)
+            outgoing.removeAll()
             for m in messages { deliver(m) }
-            for id in Array(peers.keys) where isLive(id) {
-                if applyCommitted(id) { moved = true }
-            }
+            if !messages.isEmpty { moved = true }
+            if collectRemovedPeers() { moved = true }
             if repairMissedIngests() { moved = true }
             if !moved { return }
         }
     }
 
-    private func persist(_ id: UInt64) {
+    /// Persists the peer's Ready (synced), applies what it committed, installs its snapshot, and
+    /// only then lets its messages go. `apply` is saved in the same write as the Raft state.
+    private func handleReady(of id: UInt64, apply: RaftStorage.ApplyState? = nil) {
         guard let store = stores[peers[id]!.storeID] else { return }
-        let (hard, from) = peers[id]!.takeUnpersisted()
-        guard hard || from != nil else { return }
-        let p = peers[id]!
-        let entries = from.map { f in (f...p.lastIndex).compactMap { p.entry(at: $0) } } ?? []
-        let state = RaftStorage.HardState(term: p.term, votedFor: p.votedFor, baseIndex: p.baseIndex, baseTerm: p.baseTerm)
-        do { try RaftStorage(store: store).save(region: regionID, hardState: hard ? state : nil, entries: entries) } catch {
-            panic(store: store, reason: "cannot persist the Raft log of region \(regionID): \(error)")
+        let ready = peers[id]!.takeReady()
+        if ready.mustPersist || apply != nil {
+            do {
+                try RaftStorage(store: store).save(
+                    region: regionID, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex,
+                    staleThrough: ready.staleThrough, apply: apply)
+            } catch {
+                panic(store: store, reason: "cannot persist the Raft log of region \(regionID): \(error)")
+                return
+            }
         }
+        peers[id]!.persisted(ready)
+        applyCommitted(ready.committed, on: id)
+        if let snapshot = ready.snapshot { installSnapshot(snapshot, on: id) }
+        outgoing += ready.messages
     }
 
     private func deliver(_ m: RaftMessage) {
-        guard let from = peers[m.from], let to = peers[m.to], isLive(m.to) else { return }
-        guard let hold = transport.route(from: from.storeID, to: to.storeID) else { return }
+        guard let from = peers[m.from], peers[m.to] != nil, isLive(m.to) else { return }
+        guard let hold = transport.route(from: from.storeID, to: peers[m.to]!.storeID) else { return }
         if hold > 0 {
             delayed.append((ticks + UInt64(hold), m))
             return
         }
-        if case let .snapshot(index, term) = m.kind {
-            installSnapshot(on: m.to, from: m.from, index: index, term: term)
-        } else {
-            peers[m.to]!.step(m)
+        var message = m
+        if case .snapshot = m.kind {
+            // A snapshot is the sender's data as it is now, which is what its applied index says.
+            message.kind = .snapshot(index: from.appliedIndex, term: from.termAt(from.appliedIndex) ?? from.baseTerm)
         }
+        peers[m.to]!.step(message)
+        // Install at once, while the sender's data is still what the snapshot says.
+        if case .snapshot = message.kind, peers[m.to]!.hasPendingSnapshot { handleReady(of: m.to) }
     }
 
-    /// Copies the leader's region data to a follower that lacks the log it needs, then resets the
-    /// follower's log to the snapshot point.
-    private func installSnapshot(on target: UInt64, from leaderID: UInt64, index: UInt64, term: UInt64) {
-        guard let leaderView = views[leaderID], let source = stores[peers[leaderID]!.storeID], let dest = stores[peers[target]!.storeID] else { return }
-        do {
-            try RegionData.copy(leaderView, from: source, to: dest)
-            peers[target]!.installSnapshot(index: index, term: term, leader: leaderID)
-            peers[target]!.setVoters(leaderView.peers.map(\.id))
-            views[target] = leaderView
-            persist(target)
-            try RaftStorage(store: dest).saveApplyState(.init(applied: index, region: leaderView, tombstone: false))
-        } catch {
+    /// Copies the leader's region data to a follower, then resets the follower's log to the
+    /// snapshot point, with its apply state in the same write.
+    private func installSnapshot(_ snapshot: RaftSnapshot, on target: UInt64) {
+        guard let source = peers[snapshot.leader], source.appliedIndex == snapshot.index, let leaderView = views[snapshot.leader],
+              let sourceStore = stores[source.storeID], let dest = stores[peers[target]!.storeID]
+        else { return }  // the sender moved on: it sends another
+        do { try RegionData.copy(leaderView, from: sourceStore, to: dest) } catch {
             panic(store: dest, reason: "cannot install a snapshot of region \(regionID): \(error)")
+            return
         }
+        views[target] = leaderView
+        needsSnapshot.remove(target)
+        peers[target]!.restoreSnapshot(snapshot, voters: Self.voterIDs(leaderView), learners: Self.learnerIDs(leaderView))
+        handleReady(of: target, apply: .init(applied: snapshot.index, region: leaderView, tombstone: false))
     }
 
     /// Gives a snapshot to each replica that missed an ingest, once the leader has applied past it.
@@ -239,40 +264,60 @@ actor RaftGroup {
     private func repairMissedIngests() -> Bool {
         guard !needsSnapshot.isEmpty, let l = leader, let lp = peers[l.id] else { return false }
         if needsSnapshot.contains(l.id) {
-            if lp.transferee == nil, let target = peers.keys.sorted().first(where: { $0 != l.id && isLive($0) && !needsSnapshot.contains($0) }) {
+            if lp.transferee == nil, let target = peers.keys.sorted().first(where: { $0 != l.id && isLive($0) && !needsSnapshot.contains($0) && lp.voters.contains($0) }) {
                 peers[l.id]!.transferLeadership(to: target)
                 return true
             }
             return false
         }
-        var repaired = false
-        for id in needsSnapshot where id != l.id && isLive(id) && lp.appliedIndex >= (peers[id]?.appliedIndex ?? 0) {
-            installSnapshot(on: id, from: l.id, index: lp.appliedIndex, term: lp.termAt(lp.appliedIndex) ?? lp.term)
-            needsSnapshot.remove(id)
-            peers[id]?.mayLead = true
-            repaired = true
+        var sent = false
+        for id in needsSnapshot.sorted() where id != l.id && isLive(id) && !repairsSent.contains(id) && lp.appliedIndex >= (peers[id]?.appliedIndex ?? 0) {
+            peers[l.id]!.sendSnapshot(to: id)
+            repairsSent.insert(id)
+            sent = true
         }
-        return repaired
+        return sent
     }
 
-    /// Applies what peer `id` has committed; returns whether anything was applied.
-    private func applyCommitted(_ id: UInt64) -> Bool {
-        var applied = false
-        while isLive(id), let peer = peers[id], peer.appliedIndex < peer.commitIndex, let entry = peer.entry(at: peer.appliedIndex + 1) {
+    /// Destroys the replicas that the leader's view no longer lists (a peer removed by a conf
+    /// change, which may never learn that itself), as TiKV collects stale peers.
+    private func collectRemovedPeers() -> Bool {
+        guard let l = leader, let view = views[l.id] else { return false }
+        var removed = false
+        for id in peers.keys.sorted() where view.peer(id: id) == nil && !tombstones.contains(id) && isLive(id) {
+            tombstone(id)
+            removed = true
+        }
+        return removed
+    }
+
+    private func tombstone(_ id: UInt64) {
+        guard let view = views[id], let store = stores[peers[id]!.storeID] else { return }
+        tombstones.insert(id)
+        do {
+            try RegionData.destroy(view, on: store)
+            try RaftStorage(store: store).saveApplyState(.init(applied: peers[id]!.appliedIndex, region: view, tombstone: true))
+        } catch {
+            panic(store: store, reason: "cannot remove the replica of region \(regionID): \(error)")
+        }
+    }
+
+    /// Applies committed entries (on disk already) in order.
+    private func applyCommitted(_ entries: [RaftEntry], on id: UInt64) {
+        for entry in entries {
+            guard isLive(id), let peer = peers[id], entry.index == peer.appliedIndex + 1 else { return }
             let outcome = apply(entry.command, at: entry.index, on: id)
-            peers[id]!.appliedIndex = entry.index
-            applied = true
-            if let store = stores[peer.storeID], store.isUp, let view = views[id] {
-                do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: tombstones.contains(id))) } catch {
+            peers[id]!.applied(entry.index)
+            if let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) {
+                do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false)) } catch {
                     panic(store: store, reason: "cannot save the apply state of region \(regionID): \(error)")
                 }
             }
-            if let waiter = waiters[entry.index], peer.isLeader || waiter.term != entry.term {
+            if let waiter = waiters[entry.index], peers[id]!.isLeader || waiter.term != entry.term {
                 waiters[entry.index] = nil
                 waiter.resume.resume(returning: waiter.term == entry.term ? outcome : .rejected(.notLeader(regionID: regionID, leader: leader)))
             }
         }
-        return applied
     }
 
     private func apply(_ command: RaftCommand, at index: UInt64, on id: UInt64) -> ApplyOutcome {
@@ -293,7 +338,7 @@ actor RaftGroup {
             parent.epoch.version += UInt64(keys.count)
             var children: [Region] = []
             for (i, ids) in cmd.newRegions.enumerated() {
-                let peersOfChild = zip(view.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID) }
+                let peersOfChild = zip(view.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID, isLearner: $0.isLearner) }
                 children.append(Region(id: ids.regionID, startKey: keys[i], endKey: i + 1 < keys.count ? keys[i + 1] : view.endKey, epoch: parent.epoch, peers: peersOfChild))
             }
             views[id] = parent
@@ -304,23 +349,19 @@ actor RaftGroup {
             }
             onEvent(.splitApplied(storeID: store.id, children: children))
             return .applied
-        case let .changePeers(cmd):
+        case let .changePeer(cmd):
             guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
-            var changed = view
-            changed.peers = cmd.peers
-            changed.epoch.confVer += 1
+            guard let changed = cmd.applied(to: view) else { return .rejected(.staleCommand(regionID: regionID)) }
             views[id] = changed
-            peers[id]!.setVoters(cmd.peers.map(\.id))
-            if !cmd.peers.contains(where: { $0.id == id }) {
-                tombstones.insert(id)
-                try? RegionData.destroy(view, on: store)
-            }
-            if peers[id]!.isLeader {
-                for meta in cmd.peers where peers[meta.id] == nil {
-                    peers[meta.id] = RaftPeer(id: meta.id, storeID: meta.storeID, voters: cmd.peers.map(\.id), seed: regionID &* 31 &+ meta.id)
-                    views[meta.id] = changed
-                    initialized.insert(meta.id)
-                }
+            peers[id]!.setMembers(voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed))
+            switch cmd.change {
+            case let .addLearner(meta) where peers[meta.id] == nil:
+                peers[meta.id] = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed), seed: regionID &* 31 &+ meta.id)
+                views[meta.id] = changed
+                initialized.insert(meta.id)
+            case let .removePeer(removed) where removed == id:
+                tombstone(id)
+            default: break
             }
             return .applied
         }
@@ -333,43 +374,32 @@ actor RaftGroup {
         for file in cmd.files where !(view.contains(file.range.start) && (view.endKey.isEmpty || compareKeys(file.range.end, view.endKey) < 0)) {
             return .rejected(.keyNotInRegion(key: file.range.end, regionID: regionID, startKey: view.startKey, endKey: view.endKey))
         }
-        let paths = cmd.files.map { (cf: $0.cf, path: store.importDirectory + "/" + $0.fileName(regionID: cmd.regionID, epoch: cmd.epoch)) }
+        let ingestion = SSTIngestion(store: store, command: cmd, entry: index)
+        let paths = ingestion.files
         let storage = RaftStorage(store: store)
-        // Each SST records the entry that ingested it. Another entry with the same files (a retry
-        // proposed before the first applied) finds them ingested and leaves them alone.
-        let ingestedBy = cmd.files.map { storage.ingestingEntry(uuid: $0.uuid) }
-        if ingestedBy.allSatisfy({ $0 != nil }), ingestedBy.contains(where: { $0 != index }) {
-            for path in paths { unlink(path.path) }
-            return .rejected(.staleCommand(regionID: regionID))
+        // The apply record enters the DB in the same atomic ingest as the files, so a record for
+        // any file of the set means that the whole set is in: this entry applied it before a crash
+        // (a replay), or another entry with the same files did (a retried proposal).
+        let recorded: [UInt64?]
+        do { recorded = try cmd.files.map { try storage.ingestingEntry(uuid: $0.uuid) } } catch {
+            return panic(store: store, reason: "cannot read the ingest records of region \(regionID): \(error)")
         }
-        let exists = paths.map { FileManager.default.fileExists(atPath: $0.path) }
-        let present = zip(paths, exists).filter(\.1).map(\.0)
-        let missing = zip(ingestedBy, exists).filter { !$0.1 }.map(\.0)
-        // Files this entry ingested before a crash are gone (moved into RocksDB): the rest is still
-        // to ingest. A file gone otherwise, or never received, means this replica lacks the data:
-        // a snapshot from the leader repairs it, and it ingests nothing partial meanwhile.
-        if missing.contains(where: { $0 != index }) || present.isEmpty {
-            if missing.contains(where: { $0 == nil }) {
-                needsSnapshot.insert(peer)
-                peers[peer]?.mayLead = false
-            }
+        if recorded.contains(where: { $0 != nil }) {
+            for path in paths { unlink(path.path) }
+            return recorded.contains(index) ? .applied : .rejected(.staleCommand(regionID: regionID))
+        }
+        // A file never received (its store was down while it was downloaded) means this replica
+        // lacks the data: a snapshot from the leader repairs it, and it ingests nothing partial.
+        guard paths.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else {
+            needsSnapshot.insert(peer)
+            peers[peer]?.needsRepair = true
             return .rejected(.staleCommand(regionID: regionID))
         }
         if store.takeFault(\.failApplies) {
-            return panic(store: store, reason: "ingest of \(present[0].path) into region \(regionID) failed on apply (injected fault)")
+            return panic(store: store, reason: "ingest of \(paths[0].path) into region \(regionID) failed on apply (injected fault)")
         }
-        // The record goes first: after a crash this entry is applied again, and a file still in the
-        // import directory is then ingested, while a file that is gone was ingested (moved).
-        do { try storage.markIngested(uuids: cmd.files.map(\.uuid), entry: index) } catch {
-            return panic(store: store, reason: "cannot record the ingest into region \(regionID): \(error)")
-        }
-        for cf in ColumnFamily.allCases {
-            let files = present.filter { $0.cf == cf }.map(\.path)
-            guard !files.isEmpty else { continue }
-            do { try store.db.ingest(files, cf: cf, move: true) } catch {
-                return panic(store: store, reason: "ingest into region \(regionID) failed on apply: \(error)")
-            }
-            CrashPoint.ingest.pass()
+        do { try ingestion.run() } catch {
+            return panic(store: store, reason: "ingest into region \(regionID) failed on apply: \(error)")
         }
         return .applied
     }

@@ -6,8 +6,11 @@ struct RaftMessage: Sendable {
         /// Entries after (prevIndex, prevTerm); an empty list is a heartbeat.
         case append(prevIndex: UInt64, prevTerm: UInt64, entries: [RaftEntry], commit: UInt64)
         case appendResponse(success: Bool, matchIndex: UInt64)
-        /// The leader has no log before the follower's next index: the follower needs a snapshot.
+        /// The leader's data as of (index, term), for a follower that lacks the log or the data
+        /// it needs. The follower checks it in `step` like any other message.
         case snapshot(index: UInt64, term: UInt64)
+        /// The follower installed a snapshot: its log now ends at `index`.
+        case snapshotApplied(index: UInt64)
         /// Start an election now (leader transfer).
         case timeoutNow
     }

@@ -1,20 +1,21 @@
 import Foundation
 
 /// Where a store keeps its replicas' Raft state, beside the data in the `default` CF under local
-/// keys (`0x01` prefix, below every `z` data key): log entries, the hard state, and the apply state
-/// with the replica's view of its region. The applied index is saved with the region, so a
-/// reopened store does not apply an entry twice.
+/// keys (`0x01` prefix, below every `z` data key), in protobuf (proto/raftstore.proto): log
+/// entries, the hard state, and the apply state with the replica's view of its region. Log and hard
+/// state writes are synced: Raft acknowledges only what is on disk. The applied index is saved
+/// with the region, so a reopened store does not apply an entry twice.
 struct RaftStorage {
     let store: Store
 
-    struct HardState: Codable {
+    struct HardState: Equatable {
         var term: UInt64
         var votedFor: UInt64?
         var baseIndex: UInt64
         var baseTerm: UInt64
     }
 
-    struct ApplyState: Codable {
+    struct ApplyState: Equatable {
         var applied: UInt64
         var region: Region
         var tombstone: Bool
@@ -32,22 +33,28 @@ struct RaftStorage {
     static let hardStateSuffix: UInt8 = 0x02
     static let applySuffix: UInt8 = 0x03
 
-    func save(region: UInt64, hardState: HardState?, entries: [RaftEntry]) throws {
+    /// Appends `entries` and deletes the stored entries after them up to `staleThrough` (a suffix
+    /// that a conflict or a snapshot replaced), with the hard state and, after a snapshot, the
+    /// apply state, in one synced write.
+    func save(region: UInt64, hardState: HardState?, entries: [RaftEntry], lastIndex: UInt64, staleThrough: UInt64, apply: ApplyState? = nil) throws {
         var batch = WriteBatch()
-        let encoder = JSONEncoder()
-        for entry in entries { batch.put(Self.key(region, Self.entrySuffix, entry.index), [UInt8](try encoder.encode(entry))) }
-        if let hardState { batch.put(Self.key(region, Self.hardStateSuffix), [UInt8](try encoder.encode(hardState))) }
-        try store.db.write(batch, sync: false)
+        if lastIndex < staleThrough {
+            for index in (lastIndex + 1)...staleThrough { batch.delete(Self.key(region, Self.entrySuffix, index)) }
+        }
+        for entry in entries { batch.put(Self.key(region, Self.entrySuffix, entry.index), try RaftRecords.encode(entry)) }
+        if let hardState { batch.put(Self.key(region, Self.hardStateSuffix), try RaftRecords.encode(hardState)) }
+        if let apply { batch.put(Self.key(region, Self.applySuffix), try RaftRecords.encode(apply)) }
+        try store.db.write(batch, sync: true)
     }
 
     /// Every live region this store holds a replica of, as the replica last applied it.
     func regionViews() throws -> [Region] {
         var views: [Region] = []
-        let decoder = JSONDecoder()
         try store.db.scan(cf: .default, from: [0x01, 0x02]) { key, value in
             guard key.count >= 2, key[0] == 0x01, key[1] == 0x02 else { return false }
-            if key.count == 11, key[10] == Self.applySuffix, let state = try? decoder.decode(ApplyState.self, from: Data(value)), !state.tombstone {
-                views.append(state.region)
+            if key.count == 11, key[10] == Self.applySuffix {
+                let state = try RaftRecords.decodeApplyState(value)
+                if !state.tombstone { views.append(state.region) }
             }
             return true
         }
@@ -56,7 +63,7 @@ struct RaftStorage {
 
     func saveApplyState(_ state: ApplyState) throws {
         var batch = WriteBatch()
-        batch.put(Self.key(state.region.id, Self.applySuffix), [UInt8](try JSONEncoder().encode(state)))
+        batch.put(Self.key(state.region.id, Self.applySuffix), try RaftRecords.encode(state))
         try store.db.write(batch, sync: false)
     }
 
@@ -64,18 +71,22 @@ struct RaftStorage {
     /// index. More than one key for a uuid would mean it was ingested twice.
     static func ingestedPrefix(_ uuid: String) -> [UInt8] { [0x01, 0x04] + Array(uuid.utf8) + [0x00] }
 
-    /// Records that these SSTs are ingested by the entry at `entry`.
-    func markIngested(uuids: [String], entry: UInt64) throws {
-        var batch = WriteBatch()
-        for uuid in uuids { batch.put(Self.ingestedPrefix(uuid) + withUnsafeBytes(of: entry.bigEndian, Array.init), []) }
-        try store.db.write(batch, sync: false)
+    /// Writes the apply record of an ingest (a key per uuid, see `ingestedPrefix`) into an SST at
+    /// `path`. It is ingested in the same atomic ingest as the data, so after a crash the DB holds
+    /// the data and its record, or neither.
+    static func writeIngestRecord(uuids: [String], entry: UInt64, to path: String) throws {
+        unlink(path)
+        let writer = try SSTWriter(path: path)
+        let keys = Set(uuids).map { ingestedPrefix($0) + withUnsafeBytes(of: entry.bigEndian, Array.init) }.sorted(by: keyLess)
+        for key in keys { try writer.put(key: key, value: []) }
+        _ = try writer.finish()
     }
 
     /// The index of the entry that ingested `uuid`, or nil when none did.
-    func ingestingEntry(uuid: String) -> UInt64? {
+    func ingestingEntry(uuid: String) throws -> UInt64? {
         let prefix = Self.ingestedPrefix(uuid)
         var found: UInt64?
-        try? store.db.scan(cf: .default, from: prefix) { key, _ in
+        try store.db.scan(cf: .default, from: prefix) { key, _ in
             guard key.count == prefix.count + 8, key.starts(with: prefix) else { return false }
             found = key.suffix(8).reduce(0) { $0 << 8 | UInt64($1) }
             return false
@@ -83,7 +94,7 @@ struct RaftStorage {
         return found
     }
 
-    func wasIngested(uuid: String) -> Bool { ingestingEntry(uuid: uuid) != nil }
+    func wasIngested(uuid: String) -> Bool { ((try? ingestingEntry(uuid: uuid)) ?? nil) != nil }
 
     /// How many entries ingested each SST this store holds: 1 for every uuid, unless one was
     /// ingested twice.
@@ -97,19 +108,31 @@ struct RaftStorage {
         return counts
     }
 
-    func load(region: UInt64) throws -> (hard: HardState?, entries: [RaftEntry], apply: ApplyState?) {
-        let decoder = JSONDecoder()
-        let hard = try store.db.get(Self.key(region, Self.hardStateSuffix)).map { try decoder.decode(HardState.self, from: Data($0)) }
-        let apply = try store.db.get(Self.key(region, Self.applySuffix)).map { try decoder.decode(ApplyState.self, from: Data($0)) }
+    struct Saved {
+        var hard: HardState?
+        var entries: [RaftEntry]
+        var apply: ApplyState?
+    }
+
+    /// The replica's saved state. The log must run without a gap from the snapshot base on.
+    func load(region: UInt64) throws -> Saved {
+        let hard = try store.db.get(Self.key(region, Self.hardStateSuffix)).map(RaftRecords.decodeHardState)
+        let apply = try store.db.get(Self.key(region, Self.applySuffix)).map(RaftRecords.decodeApplyState)
+        let base = hard?.baseIndex ?? 0
         var entries: [RaftEntry] = []
         let prefix = Self.key(region, Self.entrySuffix)
         try store.db.scan(cf: .default, from: prefix) { k, v in
             guard k.starts(with: prefix) else { return false }
-            entries.append(try decoder.decode(RaftEntry.self, from: Data(v)))
+            let entry = try RaftRecords.decodeEntry(v)
+            // Entries at or below the base were replaced by a snapshot.
+            guard entry.index > base else { return true }
+            let expected = base + UInt64(entries.count) + 1
+            guard entry.index == expected else {
+                throw RaftRecords.Malformed(description: "the Raft log of region \(region) on store \(store.id) has a gap: entry \(entry.index) follows \(expected - 1)")
+            }
+            entries.append(entry)
             return true
         }
-        // Entries at or below the base were replaced by a snapshot.
-        let base = hard?.baseIndex ?? 0
-        return (hard, entries.filter { $0.index > base }, apply)
+        return Saved(hard: hard, entries: entries, apply: apply)
     }
 }

@@ -11,17 +11,29 @@ public struct RegionEpoch: Codable, Hashable, Sendable, CustomStringConvertible 
     public var description: String { "\(version)/\(confVer)" }
 }
 
-/// One replica of a region, on one store.
+/// One replica of a region, on one store. A learner receives the log but neither votes nor counts
+/// for a quorum: a peer being added is a learner until it has caught up.
 public struct PeerMeta: Codable, Hashable, Sendable, CustomStringConvertible {
     public var id: UInt64
     public var storeID: UInt64
+    public var isLearner: Bool
 
-    public init(id: UInt64, storeID: UInt64) {
+    public init(id: UInt64, storeID: UInt64, isLearner: Bool = false) {
         self.id = id
         self.storeID = storeID
+        self.isLearner = isLearner
     }
 
-    public var description: String { "peer \(id) on store \(storeID)" }
+    enum CodingKeys: CodingKey { case id, storeID, isLearner }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(UInt64.self, forKey: .id)
+        storeID = try c.decode(UInt64.self, forKey: .storeID)
+        isLearner = try c.decodeIfPresent(Bool.self, forKey: .isLearner) ?? false
+    }
+
+    public var description: String { "\(isLearner ? "learner" : "peer") \(id) on store \(storeID)" }
 }
 
 /// A range of the key space and the peers that replicate it. Bounds are encoded keys without the
@@ -48,6 +60,9 @@ public struct Region: Codable, Hashable, Sendable {
     public func peer(onStore store: UInt64) -> PeerMeta? { peers.first { $0.storeID == store } }
 
     public func peer(id: UInt64) -> PeerMeta? { peers.first { $0.id == id } }
+
+    /// The peers that vote and count for a quorum.
+    public var voters: [PeerMeta] { peers.filter { !$0.isLearner } }
 }
 
 import Foundation

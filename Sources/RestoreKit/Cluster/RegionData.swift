@@ -7,9 +7,12 @@ enum RegionData {
         (DataKey.make(region.startKey), region.endKey.isEmpty ? [DataKey.prefix + 1] : DataKey.make(region.endKey))
     }
 
-    /// Copies the region's keys from `source` into `target` through SST files ingested by move.
+    /// Copies the region's keys from `source` into `target` through SST files, one per column
+    /// family, ingested by move in one atomic ingest.
     static func copy(_ region: Region, from source: Store, to target: Store) throws {
         let (start, end) = dataBounds(region)
+        var files: [(cf: ColumnFamily, path: String)] = []
+        defer { for file in files { unlink(file.path) } }
         for cf in ColumnFamily.allCases {
             try target.db.deleteRange(start, end, cf: cf)
             let path = "\(target.importDirectory)/snapshot-\(region.id)-\(UUID().uuidString)-\(cf.name).sst"
@@ -20,11 +23,13 @@ enum RegionData {
                 return true
             }
             if writer.entryCount > 0 {
-                try writer.finish()
-                try target.db.ingest([path], cf: cf, move: true)
+                _ = try writer.finish()
+                files.append((cf, path))
+            } else {
+                unlink(path)
             }
-            try? FileManager.default.removeItem(atPath: path)
         }
+        try target.db.ingest(files, move: true)
     }
 
     /// Deletes the region's keys from `store`.

@@ -73,19 +73,26 @@ public final class RocksDatabase: @unchecked Sendable {
         guard crdb_db_write(handle, b, sync ? 1 : 0, &err) == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
     }
 
-    /// Ingests SST files into one column family. With `move`, the files are hard-linked into the DB
-    /// and disappear from their old place, as TiKV's ingest does.
-    public func ingest(_ files: [String], cf: ColumnFamily, move: Bool = true) throws(DatabaseError) {
+    /// Ingests SST files into their column families, atomically: after a crash every file is in
+    /// the DB or none is. With `move`, the files are hard-linked into the DB and disappear from
+    /// their old place, as TiKV's ingest does. RocksDB never writes into an ingested file.
+    public func ingest(_ files: [(cf: ColumnFamily, path: String)], move: Bool = true) throws(DatabaseError) {
         try checkOpen()
         var err: UnsafeMutablePointer<CChar>?
-        var cStrings = files.map { strdup($0) }
+        var cStrings = files.map { strdup($0.path) }
         defer { cStrings.forEach { free($0) } }
+        let cfs = files.map { Int32($0.cf.rawValue) }
         let ok = cStrings.withUnsafeMutableBufferPointer { buffer in
             buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { paths in
-                crdb_db_ingest(handle, cf.rawValue, paths, files.count, move ? 1 : 0, &err)
+                crdb_db_ingest(handle, cfs, paths, files.count, move ? 1 : 0, &err)
             }
         }
-        guard ok == 1 else { throw .ingest(path: path, files: files, reason: takeRocksDBError(err)) }
+        guard ok == 1 else { throw .ingest(path: path, files: files.map(\.path), reason: takeRocksDBError(err)) }
+    }
+
+    /// Ingests SST files into one column family (see `ingest(_:move:)`).
+    public func ingest(_ files: [String], cf: ColumnFamily, move: Bool = true) throws(DatabaseError) {
+        try ingest(files.map { (cf, $0) }, move: move)
     }
 
     /// Deletes every key of `cf` in [begin, end).

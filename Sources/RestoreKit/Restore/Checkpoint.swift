@@ -32,14 +32,14 @@ final class Checkpoint: Sendable {
             throw .checkpoint(path: dir, reason: "cannot create directory")
         }
         var pieces: [Int: [KeyRange]] = [:]
-        if let data = fm.contents(atPath: path), !data.isEmpty {
+        let data = try Self.wholeLines(at: path)
+        if !data.isEmpty {
             let lines = data.split(separator: UInt8(ascii: "\n"))
             guard let first = lines.first, let saved = try? JSONDecoder().decode(Header.self, from: Data(first)) else {
                 throw .checkpoint(path: path, reason: "unreadable header; remove it to start over")
             }
             header = saved
             for line in lines.dropFirst() {
-                // A torn last line (a crash mid-write) is ignored: that piece is found in the Raft log.
                 guard let piece = try? JSONDecoder().decode(Piece.self, from: Data(line)),
                       let start = [UInt8](hex: piece.start), let end = [UInt8](hex: piece.end) else { continue }
                 pieces[piece.set, default: []].append(KeyRange(start: start, end: end))
@@ -47,14 +47,26 @@ final class Checkpoint: Sendable {
         } else {
             header = proposed
             let line = (try? JSONEncoder().encode(proposed)) ?? Data()
-            guard fm.createFile(atPath: path, contents: line + Data("\n".utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw .checkpoint(path: path, reason: "cannot create")
+            do { try (line + Data("\n".utf8)).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                throw .checkpoint(path: path, reason: "cannot create: \(error.localizedDescription)")
             }
         }
         guard let h = FileHandle(forUpdatingAtPath: path) else { throw .checkpoint(path: path, reason: "cannot open for writing") }
         h.seekToEndOfFile()
         handle = h
         done = Mutex(pieces)
+    }
+
+    /// The file's complete lines. A torn last line (a crash mid-write) is cut off the file, so
+    /// the next piece starts a line of its own; that piece is found in the stores' apply records.
+    static func wholeLines(at path: String) throws(RestoreError) -> Data {
+        let data = FileManager.default.contents(atPath: path) ?? Data()
+        guard let last = data.last, last != UInt8(ascii: "\n") else { return data }
+        let whole = data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        guard truncate(path, off_t(whole)) == 0 else {
+            throw .checkpoint(path: path, reason: "cannot cut a torn last line: \(String(cString: strerror(errno)))")
+        }
+        return data.prefix(whole)
     }
 
     var isResume: Bool { done.withLock { !$0.isEmpty } }

@@ -12,7 +12,10 @@ public enum CrashPoint: String, Sendable, CaseIterable {
     case download
     /// After each 512 entries written to a rewritten SST.
     case rewrite
-    /// After a replica ingests an SST into RocksDB, before it records the ingest as applied.
+    /// After a replica linked the clones of a file set's SSTs, before it ingests them.
+    case ingestLinked
+    /// After a replica ingested a file set into RocksDB, while the import files still share their
+    /// inodes with the live SSTs, before it saves its applied index.
     case ingest
     /// After the checksum has read one part of the restored data.
     case checksum

@@ -427,8 +427,9 @@ public final class RestoreEngine: Sendable {
             }
             let range = work.range
             let uuid = SHA256Digest.hash(Array("\(backupKey)/\(set.id)/\(region.id)/\(region.epoch)/\(range.start.hexString)".utf8)).prefix(12).hexString
-            // After a crash, the Raft log may show the piece as applied though the checkpoint missed it.
-            if region.peers.contains(where: { cluster.store($0.storeID)?.hasIngested(uuid: uuid + set.files[0].cf.name) == true }) {
+            // After a crash, a store may hold the piece though the checkpoint missed it: every file
+            // of the set has its apply record there.
+            if region.peers.contains(where: { peer in set.files.allSatisfy { cluster.store(peer.storeID)?.hasIngested(uuid: uuid + $0.cf.name) == true } }) {
                 checkpoint.markDone(set: set.id, range: range)
                 finish(set, region: regionID, bytes: 0)
                 return .done

@@ -11,12 +11,27 @@ public final class RateLimiter: Sendable {
         var lastRefill: ContinuousClock.Instant
     }
 
+    /// The time the limiter reads and the way it waits: the system's, or a test's own.
+    public struct Clock: Sendable {
+        public var now: @Sendable () -> ContinuousClock.Instant
+        public var sleep: @Sendable (Duration) -> Void
+
+        public init(now: @escaping @Sendable () -> ContinuousClock.Instant, sleep: @escaping @Sendable (Duration) -> Void) {
+            self.now = now
+            self.sleep = sleep
+        }
+
+        public static let system = Clock(now: { .now }, sleep: { Thread.sleep(forTimeInterval: RateLimiter.seconds($0)) })
+    }
+
     private let state: Mutex<State>
+    private let clock: Clock
     /// Longest single sleep, so that a rate change takes effect quickly.
     private static let maxSleep: Duration = .milliseconds(100)
 
-    public init(bytesPerSecond: UInt64) {
-        state = Mutex(State(bytesPerSecond: bytesPerSecond, tokens: 0, lastRefill: .now))
+    public init(bytesPerSecond: UInt64, clock: Clock = .system) {
+        self.clock = clock
+        state = Mutex(State(bytesPerSecond: bytesPerSecond, tokens: 0, lastRefill: clock.now()))
     }
 
     public var bytesPerSecond: UInt64 {
@@ -25,7 +40,7 @@ public final class RateLimiter: Sendable {
             state.withLock {
                 $0.bytesPerSecond = newValue
                 $0.tokens = 0
-                $0.lastRefill = .now
+                $0.lastRefill = clock.now()
             }
         }
     }
@@ -38,7 +53,7 @@ public final class RateLimiter: Sendable {
             let wait: Duration? = state.withLock { s in
                 guard s.bytesPerSecond > 0 else { return nil }
                 let rate = Double(s.bytesPerSecond)
-                let now = ContinuousClock.now
+                let now = clock.now()
                 let burst = max(rate / 20, 64 * 1024)  // 50 ms of traffic
                 s.tokens = min(burst, s.tokens + Self.seconds(now - s.lastRefill) * rate)
                 s.lastRefill = now
@@ -47,11 +62,11 @@ public final class RateLimiter: Sendable {
             }
             taken = true
             guard let wait, wait > .zero else { return }
-            Thread.sleep(forTimeInterval: Self.seconds(min(wait, Self.maxSleep)))
+            clock.sleep(min(wait, Self.maxSleep))
         }
     }
 
-    private static func seconds(_ d: Duration) -> TimeInterval {
+    static func seconds(_ d: Duration) -> TimeInterval {
         Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }
