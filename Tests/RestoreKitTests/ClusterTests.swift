@@ -90,6 +90,50 @@ import Testing
         #expect(regions.contains { $0.epoch.confVer > 1 })
     }
 
+    /// A moved peer joins as a learner, gets the region's data by snapshot, and only then votes;
+    /// the peer it replaces is destroyed. One membership step at a time: conf_ver grows by three.
+    @Test func aMovedPeerStartsFromASnapshotOfTheRegionsData() async throws {
+        let (dir, cluster) = try await makeCluster(stores: 4, replicas: 3)
+        defer { withExtendedLifetime(dir) {} }
+        let leader = try await cluster.pd.waitForLeader(1)
+        let before = await cluster.pd.region(id: 1)!
+        // Data that the region holds on every replica (as if ingested before the move).
+        for peer in before.peers {
+            var batch = WriteBatch()
+            for i in 0..<300 { batch.put(DataKey.make(bytes(String(format: "k%03d", i))), bytes("v\(i)"), cf: .write) }
+            try cluster.store(peer.storeID)!.db.write(batch)
+        }
+        let from = before.peers.map(\.storeID).first { $0 != leader.storeID }!
+        #expect(await cluster.pd.movePeer(of: 1, from: from, to: 4, timeout: .seconds(10)))
+        let after = await cluster.pd.region(id: 1)!
+        #expect(Set(after.peers.map(\.storeID)) == Set(before.peers.map(\.storeID)).subtracting([from]).union([4]))
+        #expect(after.peers.allSatisfy { !$0.isLearner })
+        #expect(after.epoch.confVer == before.epoch.confVer + 3, "add learner, promote, remove")
+        func count(_ store: UInt64) throws -> Int {
+            var n = 0
+            try cluster.store(store)!.db.scan(cf: .write, from: [DataKey.prefix]) { _, _ in n += 1; return true }
+            return n
+        }
+        #expect(try count(4) == 300, "the new peer has the region's data")
+        try await waitUntil(timeout: .seconds(10)) { (try? count(from)) == 0 }
+        await cluster.close()
+    }
+
+    /// Found by the random-kill campaign: after a restart, a new leader that had not yet applied a
+    /// split reported the parent's old range, and the layout routed the children's keys to it.
+    @Test func aStaleViewOfARegionNeverReplacesANewerOne() async throws {
+        let (dir, cluster) = try await makeCluster()
+        defer { withExtendedLifetime(dir) {} }
+        _ = try await cluster.pd.waitForLeader(1)
+        let old = await cluster.pd.region(id: 1)!
+        let children = try await cluster.pd.splitAt([bytes("k5")])
+        await cluster.pd.setLayout(old)
+        #expect(await cluster.pd.region(containing: bytes("k7"))?.id == children[0].id)
+        #expect(await cluster.pd.region(id: 1)?.endKey == bytes("k5"))
+        #expect(await cluster.pd.allRegions.count == 2)
+        await cluster.close()
+    }
+
     @Test func scatterBalancesLeaders() async throws {
         let (dir, cluster) = try await makeCluster()
         defer { withExtendedLifetime(dir) {} }

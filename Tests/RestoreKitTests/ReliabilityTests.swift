@@ -51,6 +51,15 @@ import Testing
         for phase in CrashPoint.allCases { #expect(out.stdout.contains("crash PASS \(phase.rawValue):"), "\(phase)") }
     }
 
+    /// SIGKILL at seeded random instants, with a busy core beside the restore, then the same
+    /// command: a window that no failpoint marks is covered too. The full campaign is
+    /// `make crash RANDOM=100`.
+    @Test func aRestoreKilledAtRandomInstantsResumes() throws {
+        let out = try runExecutable(Self.chaosBinary, ["random-kill", "--runs", "3", "--seed", "1000", "--binary", consoleBinary])
+        #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
+        #expect(out.stdout.contains("3 resumed with a matching checksum"), "\(out.stdout)")
+    }
+
     /// Found by fuzzing: a damaged properties block (RocksDB checks that block's checksum only
     /// after parsing it, and Debian's librocksdb asserts) and an index handle past the end of the
     /// file (RocksDB allocated it, and the bad_alloc ended the process). Both are now refused,

@@ -109,8 +109,12 @@ public actor PlacementDriver {
         awake.wake(region.id)
     }
 
-    private func setLayout(_ region: Region) {
+    /// Records a region's layout. A view older than the one known (a new leader that has not yet
+    /// applied a split it committed, say) never replaces it, as PD ignores stale heartbeats: it
+    /// would route the children's keys back to the parent.
+    func setLayout(_ region: Region) {
         if let old = layout[region.id] {
+            guard (region.epoch.version, region.epoch.confVer) >= (old.epoch.version, old.epoch.confVer) else { return }
             let key = RoutingKey(end: old.endKey)
             if routeIDs[key] == region.id {
                 routing.remove(key)
@@ -188,9 +192,8 @@ public actor PlacementDriver {
     @discardableResult
     func refresh(_ regionID: UInt64) async -> Region? {
         guard let group = groups[regionID] else { return nil }
-        let region = await group.region
-        setLayout(region)
-        return region
+        setLayout(await group.region)
+        return layout[regionID]
     }
 
     // MARK: operations

@@ -120,7 +120,7 @@ actor RaftGroup {
     /// True while the group needs ticks: no leader, work in flight, or a live replica that has not
     /// yet received or applied everything the leader committed.
     var isAwake: Bool {
-        if !waiters.isEmpty || !delayed.isEmpty || !outgoing.isEmpty || !needsSnapshot.isEmpty { return true }
+        if !waiters.isEmpty || !delayed.isEmpty || !outgoing.isEmpty || needsSnapshot.contains(where: isLive) { return true }
         if peers.contains(where: { id, peer in isLive(id) && peer.hasReady }) { return true }
         guard let l = leader, let lp = peers[l.id] else { return peers.keys.contains(where: isLive) }
         return peers.contains { id, peer in
@@ -279,12 +279,15 @@ actor RaftGroup {
         return sent
     }
 
-    /// Destroys the replicas that the leader's view no longer lists (a peer removed by a conf
-    /// change, which may never learn that itself), as TiKV collects stale peers.
+    /// Destroys the replicas that the leader's view no longer lists although it is newer than
+    /// theirs (a peer removed by a conf change, which may never learn that itself), as TiKV
+    /// collects stale peers. A peer of a newer conf change that the leader has not applied yet
+    /// stays.
     private func collectRemovedPeers() -> Bool {
         guard let l = leader, let view = views[l.id] else { return false }
         var removed = false
-        for id in peers.keys.sorted() where view.peer(id: id) == nil && !tombstones.contains(id) && isLive(id) {
+        for id in peers.keys.sorted() where view.peer(id: id) == nil && !tombstones.contains(id) && isLive(id)
+            && (views[id]?.epoch.confVer ?? 0) < view.epoch.confVer {
             tombstone(id)
             removed = true
         }

@@ -539,7 +539,8 @@ public final class RestoreEngine: Sendable {
 
     private func downloadEverywhere(set: FileSet, region: Region, range: KeyRange, uuid: String) async -> Result<[IngestFile], ImportError> {
         let peers = region.peers.filter { cluster.store($0.storeID)?.isUp == true }
-        guard peers.count >= region.peers.count / 2 + 1 else {
+        // Learners get the files too, but only voters make a quorum.
+        guard peers.filter({ !$0.isLearner }).count >= region.voters.count / 2 + 1 else {
             return .failure(.region(.storeNotAvailable(storeID: region.peers.first { cluster.store($0.storeID)?.isUp != true }?.storeID ?? 0, state: .down)))
         }
         monitor.updateRow(region.id) { row in

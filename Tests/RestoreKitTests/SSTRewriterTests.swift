@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+@testable import RestoreKit
+
+/// `SSTRewriter` directly: the old-key bounds that a region maps back to, and the fast path that
+/// takes a file as it is.
+@Suite struct SSTRewriterTests {
+    static let rules = try! RewriteRules([
+        RewriteRule(oldPrefix: bytes("a/"), newPrefix: bytes("x/")),
+        RewriteRule(oldPrefix: bytes("b/"), newPrefix: bytes("y/")),
+    ])
+
+    /// (region start, region end, seek, stop; nil stop: to the end of the file)
+    @Test(arguments: [
+        ("x/5", "y/3", "a/5", "b/3"),  // both rules' parts: from the first's start to the second's end
+        ("x/5", "x/7", "a/5", "a/7"),  // inside one rule
+        ("x/5", "", "a/5", "b0"),  // unbounded region: each rule's part ends with its prefix
+        ("", "x/", "", ""),  // ends where the first rule starts: nothing maps into it
+        ("y/", "y0", "b/", "b0"),  // exactly the second rule
+    ] as [(String, String, String, String?)])
+    func oldBoundsMapTheRegionBackThroughTheRules(start: String, end: String, seek: String, stop: String?) {
+        let rewriter = SSTRewriter(rules: Self.rules, mode: .legacy, format: .raw, cf: .default)
+        let bounds = rewriter.oldBounds(KeyRange(start: bytes(start), end: bytes(end)))
+        #expect(bounds.seek == bytes(seek))
+        #expect(bounds.stop == stop.map(bytes))
+    }
+
+    @Test func aRegionOutsideEveryRuleMapsToNothing() {
+        let rewriter = SSTRewriter(rules: Self.rules, mode: .legacy, format: .raw, cf: .default)
+        let bounds = rewriter.oldBounds(KeyRange(start: bytes("z"), end: []))
+        #expect(bounds.seek.isEmpty && bounds.stop == [])
+    }
+
+    func writeSST(_ path: String, keys: [String]) throws {
+        let writer = try SSTWriter(path: path)
+        for key in keys { try writer.put(key: DataKey.make(bytes(key)), value: bytes("v-" + key)) }
+        _ = try writer.finish()
+    }
+
+    @Test func identicalPrefixesInsideTheRegionTakeTheFileAsItIs() throws {
+        let dir = try TemporaryDirectory()
+        let source = dir.file("in.sst"), destination = dir.file("out.sst")
+        try writeSST(source, keys: ["a/1", "a/2", "a/3"])
+        let original = try #require(FileManager.default.contents(atPath: source))
+        let same = try RewriteRules([RewriteRule(oldPrefix: bytes("a/"), newPrefix: bytes("a/"))])
+        let result = try SSTRewriter(rules: same, mode: .legacy, format: .raw, cf: .default)
+            .rewrite(source: source, destination: destination, name: "in.sst", region: KeyRange(start: bytes("a/"), end: bytes("a0")))
+        #expect(result?.entries == 3)
+        #expect(result?.firstKey == bytes("a/1") && result?.lastKey == bytes("a/3"))
+        #expect(!FileManager.default.fileExists(atPath: source), "renamed, not copied")
+        #expect(FileManager.default.contents(atPath: destination) == original)
+    }
+
+    @Test func aFileThatCrossesTheRegionIsRewrittenNotRenamed() throws {
+        let dir = try TemporaryDirectory()
+        let source = dir.file("in.sst"), destination = dir.file("out.sst")
+        try writeSST(source, keys: ["a/1", "a/2", "a/3"])
+        let same = try RewriteRules([RewriteRule(oldPrefix: bytes("a/"), newPrefix: bytes("a/"))])
+        let result = try SSTRewriter(rules: same, mode: .legacy, format: .raw, cf: .default)
+            .rewrite(source: source, destination: destination, name: "in.sst", region: KeyRange(start: bytes("a/2"), end: bytes("a0")))
+        #expect(result?.entries == 2, "only the keys inside the region")
+        #expect(FileManager.default.fileExists(atPath: source))
+        let reader = try SSTReader(path: destination)
+        #expect(try reader.firstKey == DataKey.make(bytes("a/2")))
+    }
+}
