@@ -164,6 +164,17 @@ import Testing
         for region in await reopened.pd.allRegions { _ = try await reopened.pd.waitForLeader(region.id, timeout: .seconds(5)) }
     }
 
+    /// Found by the random-kill campaign: a kill while the cluster's description was written left
+    /// a temporary file, and the next run refused the directory as not empty.
+    @Test func aCreationKilledBeforeItsDescriptionLandedStartsOver() async throws {
+        let dir = try TemporaryDirectory()
+        try Data(#"{"format":"restore-con"#.utf8).write(to: URL(fileURLWithPath: dir.file(Cluster.creatingName)))
+        let cluster = try await Cluster.open(directory: dir.path, create: .init(stores: 2, replicas: 1))
+        #expect(cluster.configuration == .init(stores: 2, replicas: 1))
+        #expect(!FileManager.default.fileExists(atPath: dir.file(Cluster.creatingName)))
+        await cluster.close()
+    }
+
     @Test func directoriesThatAreNotClustersAreRefused() async throws {
         let dir = try TemporaryDirectory()
         try Data("hello".utf8).write(to: URL(fileURLWithPath: dir.file("file.txt")))

@@ -5,6 +5,8 @@ import Foundation
 public final class Cluster: Sendable {
     public static let formatName = "restore-console-cluster"
     public static let formatVersion = 1
+    /// The description's name while it is written.
+    static let creatingName = "cluster.json.creating"
     /// One Raft tick.
     public static let tickInterval: Duration = .milliseconds(10)
 
@@ -73,7 +75,8 @@ public final class Cluster: Sendable {
             guard config.version <= formatVersion else { throw .unsupportedFormat(path: path, version: config.version) }
             configuration = config
         } else {
-            let contents = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+            // An empty directory, or one that a creation killed before its description landed.
+            let contents = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { $0 != creatingName }
             guard contents.isEmpty else { throw .notACluster(path: path) }
             guard let create else { throw .notACluster(path: path) }
             guard create.stores >= 1, create.replicas >= 1, create.replicas <= create.stores else {
@@ -81,10 +84,14 @@ public final class Cluster: Sendable {
             }
             do {
                 try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                try JSONEncoder().encode(create).write(to: URL(fileURLWithPath: metaPath), options: .atomic)
-                chmod(metaPath, 0o600)
+                // Written under a name of our own and renamed, so that a kill at any instant leaves
+                // either no description or a whole one, and nothing else in the directory.
+                let creating = path + "/" + creatingName
+                try JSONEncoder().encode(create).write(to: URL(fileURLWithPath: creating))
+                chmod(creating, 0o600)
+                guard rename(creating, metaPath) == 0 else { throw ClusterError.io(path: metaPath, reason: String(cString: strerror(errno))) }
             } catch {
-                throw .io(path: path, reason: "cannot create the cluster: \(error.localizedDescription)")
+                throw .io(path: path, reason: "cannot create the cluster: \(error)")
             }
             configuration = create
             isNew = true
