@@ -13,11 +13,12 @@ build: bootstrap
 release: bootstrap
 	$(SWIFT) build -c release --product restore-console
 
-# Builds everything, then runs every test suite (Swift Testing) against real RocksDB files and tools.
+# Builds everything (a target that imports a module it does not declare is an error: the layers
+# point down only), then runs every test suite (Swift Testing) against real RocksDB files and tools.
 # Suites run one after another: each starts clusters, servers and processes of its own, and on two
 # cores running them side by side only starves their clocks.
 test: bootstrap
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	$(SWIFT) test --skip-build --no-parallel
 
 demo: release

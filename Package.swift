@@ -8,7 +8,6 @@ let package = Package(
         .executable(name: "restore-console", targets: ["restore-console"]),
         .executable(name: "restore-bench", targets: ["restore-bench"]),
         .executable(name: "restore-chaos", targets: ["restore-chaos"]),
-        .library(name: "RestoreKit", targets: ["RestoreKit"]),
         .library(name: "ConsoleUI", targets: ["ConsoleUI"]),
     ],
     dependencies: [
@@ -26,45 +25,61 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl"),
         .systemLibrary(name: "CNCursesW"),
         .systemLibrary(name: "CCrypto"),
+        // The layers, bottom to top; each depends only on those below it, so the compiler rejects
+        // an upward import (Tests/LayerTests checks that it does).
+        .target(name: "Failpoints"),
+        .target(name: "KeyCodec", dependencies: ["Failpoints", "CRocksDB"]),
+        .target(name: "ExternalStorage", dependencies: ["Failpoints", "KeyCodec", "CCurl", "CCrypto"]),
         .target(
-            name: "RestoreKit",
+            name: "BackupFormat",
+            dependencies: ["KeyCodec", "ExternalStorage", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // The seam between the driver and any cluster: kvproto-shaped operations, types and errors.
+        .target(name: "ClusterAPI", dependencies: ["KeyCodec", "ExternalStorage"]),
+        .target(
+            name: "EmbeddedCluster",
             dependencies: [
-                "CRocksDB", "CCurl", "CCrypto",
+                "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "CRocksDB",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "SortedCollections", package: "swift-collections"),
             ]
         ),
+        // The driver reaches a cluster only through ClusterAPI's `ClusterClient`.
+        .target(name: "RestoreDriver", dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI"]),
+        // Fault drills and campaigns (chaos schedules, the demo's faults): only the embedded
+        // cluster offers them, and the driver does not depend on them.
+        .target(name: "RestoreDrills", dependencies: ["RestoreDriver", "ClusterAPI", "EmbeddedCluster", "KeyCodec", "ExternalStorage", "BackupFormat"]),
         .target(
             name: "ConsoleUI",
-            dependencies: ["RestoreKit", "CNCursesW"]
+            dependencies: ["KeyCodec", "ClusterAPI", "RestoreDriver", "RestoreDrills", "CNCursesW"]
         ),
         .executableTarget(
             name: "restore-console",
             dependencies: [
-                "RestoreKit",
+                "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills",
                 "ConsoleUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "restore-bench",
-            dependencies: ["RestoreKit", "ConsoleUI", "CRocksDB", "LoopbackServer"]
+            dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills", "ConsoleUI", "CRocksDB", "LoopbackServer"]
         ),
         // Starts the Python servers of scripts/test-servers for tests, benchmarks and campaigns.
         .target(name: "LoopbackServer"),
         // The parsers that take outside input, as fuzz targets; restore-fuzz drives them with
         // libFuzzer (make fuzz) or replays a corpus (Docs/RELIABILITY.md).
-        .target(name: "FuzzTargets", dependencies: ["RestoreKit", "ConsoleUI"]),
+        .target(name: "FuzzTargets", dependencies: ["KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "RestoreDriver", "ConsoleUI"]),
         .executableTarget(name: "restore-fuzz", dependencies: ["FuzzTargets"]),
         // Seeded chaos and crash-resume campaigns (Docs/RELIABILITY.md).
         .executableTarget(
             name: "restore-chaos",
-            dependencies: ["RestoreKit", "LoopbackServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills", "LoopbackServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "RestoreKitTests",
             dependencies: [
-                "RestoreKit",
+                "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills",
                 "FuzzTargets",
                 "LoopbackServer",
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -73,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConsoleUITests",
-            dependencies: ["ConsoleUI", "RestoreKit"]
+            dependencies: ["ConsoleUI", "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills"]
         ),
     ],
     swiftLanguageModes: [.v6],

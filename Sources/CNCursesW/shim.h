@@ -37,6 +37,5 @@ static inline mmask_t cnc_wheel_down(void) {
 }
 static inline int cnc_key_code_yes(void) { return KEY_CODE_YES; }
 // Columns a character takes on the terminal (-1 for non-printable), per the current locale.
-static inline int cnc_wcwidth(unsigned int c) { return wcwidth((wchar_t)c); }
 
 #endif

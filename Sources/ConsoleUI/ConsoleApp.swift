@@ -1,6 +1,9 @@
 import Dispatch
 import Foundation
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
+import RestoreDrills
 import Synchronization
 
 /// The ncurses console: one thread reads input with a timeout, applies it, takes the engine's

@@ -1,5 +1,7 @@
 import Foundation
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
 
 /// What a key asks of the engine or the program.
 public enum ConsoleCommand: Equatable, Sendable {

@@ -1,4 +1,4 @@
-import RestoreKit
+import KeyCodec
 
 /// What the operator has chosen on screen: selection, scrolling, sort, filter, overlays, theme.
 public struct ConsoleState: Sendable, Equatable {

@@ -1,5 +1,7 @@
 import Foundation
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
 
 /// The main screen, drawn from a snapshot: header, phases, progress, rates, counts, the region
 /// table, stores and events, and the key line. A pure function of its inputs, so tests render it
@@ -210,7 +212,7 @@ public struct DashboardView {
         let waiting = row.phase == .ingested || row.phase == .queued || (moving && waited < 2) ? "" : String(format: "%.1f s", waited)
         col += b.write(fit(waiting, 9), x: col, y: y, role: row.phase == .failed ? .error : .warn, clip: clip)
         if c.lastEvent > 0 {
-            let event = row.waitingFor ?? (row.phase == .ingested ? "ingested" : row.phase == .paused ? "paused by operator" : row.lastError ?? row.phase.rawValue)
+            let event = row.waitingFor?.text ?? (row.phase == .ingested ? "ingested" : row.phase == .paused ? "paused by operator" : row.lastError ?? row.phase.rawValue)
             let role: ColorRole = row.phase == .failed ? .error : row.waitingFor != nil || row.phase == .retrying ? .warn : .dim
             b.write(fit(event, c.lastEvent), x: col, y: y, role: role, clip: clip)
         }

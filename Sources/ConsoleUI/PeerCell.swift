@@ -1,4 +1,6 @@
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
 
 /// How a peer's protocol state looks in the region table: a short label and its colour role.
 public enum PeerCell {

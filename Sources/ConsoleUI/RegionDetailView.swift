@@ -1,5 +1,7 @@
 import Foundation
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
 
 /// Enter: one region's leader, epoch and range, and every attempt on every peer.
 public struct RegionDetailView {
@@ -26,7 +28,7 @@ public struct RegionDetailView {
         line("leader", row.leaderStore.map { "store \($0)" } ?? "none")
         line("peers", row.peers.map { "s\($0.storeID) \(PeerCell.label($0.phase).text)\($0.isLeader ? "*" : "")" }.joined(separator: "  "))
         line("file sets", "\(row.fileSetsDone)/\(row.fileSetsTotal), \(ByteFormat.size(row.bytes)) restored")
-        if let waiting = row.waitingFor { line("waiting", waiting, .warn) }
+        if let waiting = row.waitingFor { line("waiting", waiting.text, .warn) }
         if let error = row.lastError { line("last error", error, row.phase == .failed ? .error : .warn) }
         y += 1
         guard y < inner.maxY else { return }

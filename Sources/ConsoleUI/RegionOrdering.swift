@@ -1,5 +1,7 @@
 import Foundation
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
 
 /// Which region rows show, in which order: the sort and `/` filter of the region table.
 /// The filter takes words: `state:failed`, `table:104`, `store:2`, or any text, which matches the

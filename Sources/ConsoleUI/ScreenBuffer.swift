@@ -40,12 +40,7 @@ public struct ScreenBuffer: Equatable, Sendable {
     }
 
     /// Display width of a character in cells: 0, 1 or 2.
-    public static func displayWidth(_ c: Character) -> Int {
-        guard let scalar = c.unicodeScalars.first else { return 0 }
-        if scalar.value < 0x7F { return scalar.value < 0x20 ? 0 : 1 }
-        let w = Int(cnc_wcwidth(scalar.value))
-        return w < 0 ? 1 : w
-    }
+    public static func displayWidth(_ c: Character) -> Int { DisplayWidth.columns(c) }
 
     /// Writes `text` from (x, y), clipped to `clip` (the whole buffer by default). Returns the
     /// number of columns used.

@@ -48,12 +48,26 @@ public enum Sparkline {
     }
 }
 
-/// Text fitted to a column: cut with an ellipsis, or padded.
+/// Text fitted to `width` terminal columns: cut with an ellipsis, or padded. Wide characters
+/// count two columns, so columns of CJK names stay aligned.
 public func fit(_ text: String, _ width: Int, right: Bool = false) -> String {
     guard width > 0 else { return "" }
-    if text.count > width { return String(text.prefix(max(0, width - 1))) + "…" }
-    let pad = String(repeating: " ", count: width - text.count)
-    return right ? pad + text : text + pad
+    var used = DisplayWidth.columns(text)
+    var shown = text
+    if used > width {
+        shown = ""
+        used = 0
+        for c in text {
+            let w = DisplayWidth.columns(c)
+            if used + w > width - 1 { break }
+            shown.append(c)
+            used += w
+        }
+        shown += "…"
+        used += 1
+    }
+    let pad = String(repeating: " ", count: max(0, width - used))
+    return right ? pad + shown : shown + pad
 }
 
 /// Seconds as `m:ss` or `h:mm:ss`.

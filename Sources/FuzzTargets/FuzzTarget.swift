@@ -1,6 +1,10 @@
 import ConsoleUI
 import Foundation
-import RestoreKit
+import KeyCodec
+import ExternalStorage
+import BackupFormat
+import ClusterAPI
+import RestoreDriver
 
 /// The parsers that take outside input, each as a function of arbitrary bytes. A run must end in
 /// a value or a typed error: a trap (overflow, out-of-bounds, force unwrap) is the bug a fuzzer

@@ -1,4 +1,5 @@
-import RestoreKit
+import KeyCodec
+import ExternalStorage
 
 /// A read-only storage of named byte arrays, so that the backup reader can be fed bytes directly.
 struct MemoryStorage: ExternalStorage {

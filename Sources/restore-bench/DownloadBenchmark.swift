@@ -1,6 +1,8 @@
 import Foundation
 import LoopbackServer
-import RestoreKit
+import KeyCodec
+import ExternalStorage
+import BackupFormat
 
 /// HTTP fetch into a local file, verified (length and sha256), against `curl -o` of the same files
 /// from the same loopback server.

@@ -1,6 +1,9 @@
 import ConsoleUI
 import Foundation
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import EmbeddedCluster
+import RestoreDriver
 
 /// Console frame cost with many regions: snapshot, order, render and diff, as the UI loop does.
 enum FrameBenchmark {

@@ -1,5 +1,5 @@
 import Foundation
-import RestoreKit
+import KeyCodec
 
 /// End-to-end restores through the real `restore-console` binary (headless, as scripts run it):
 /// the time of a restore into 3 stores with 3 replicas against copying the backup's files 3 times

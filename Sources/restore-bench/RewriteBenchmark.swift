@@ -1,6 +1,9 @@
 import CRocksDB
 import Foundation
-import RestoreKit
+import KeyCodec
+import BackupFormat
+import ClusterAPI
+import EmbeddedCluster
 
 /// SST rewrite speed on one core: the importer's rewrite of a write-CF file (table 100 to 200,
 /// legacy mode) against a plain C++ read+write copy of the same file through RocksDB.

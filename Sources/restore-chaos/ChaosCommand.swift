@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import LoopbackServer
-import RestoreKit
+import KeyCodec
+import ExternalStorage
+import ClusterAPI
+import RestoreDrills
 
 struct ChaosCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
-import RestoreKit
+import Failpoints
+import KeyCodec
+import ClusterAPI
+import EmbeddedCluster
 
 struct CrashCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import RestoreKit
+import KeyCodec
+import BackupFormat
 import Synchronization
 
 struct RandomKillCommand: AsyncParsableCommand {

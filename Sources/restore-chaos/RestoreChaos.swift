@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import RestoreKit
+import KeyCodec
+import ExternalStorage
+import BackupFormat
 
 @main
 struct RestoreChaos: AsyncParsableCommand {

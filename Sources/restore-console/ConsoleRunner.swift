@@ -1,6 +1,8 @@
 import ConsoleUI
 import Foundation
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
 
 /// Options that choose between the console and the headless printer.
 struct DisplayOptions {
@@ -44,7 +46,7 @@ enum ConsoleRunner {
             let s = engine.monitor.snapshot()
             let percent = s.totalBytes > 0 ? Double(s.doneBytes) * 100 / Double(s.totalBytes) : 0
             FileHandle.standardError.write(Data("""
-                restore stopped at \(String(format: "%.1f", percent))%; its progress is checkpointed in \(engine.cluster.directory)/checkpoints.
+                restore stopped at \(String(format: "%.1f", percent))%; its progress is checkpointed in \(engine.stateDirectory)/checkpoints.
                 Resume with the same command:
                   \(command)
 

@@ -1,7 +1,11 @@
 import ArgumentParser
 import ConsoleUI
 import Foundation
-import RestoreKit
+import KeyCodec
+import ExternalStorage
+import BackupFormat
+import ClusterAPI
+import RestoreDrills
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
 
 /// Prints a restore's progress without a terminal UI: a status line a second (redrawn in place on a
 /// terminal) and every warning and error event as it happens.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import EmbeddedCluster
 
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,5 @@
 import ArgumentParser
-import RestoreKit
+import KeyCodec
 
 struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

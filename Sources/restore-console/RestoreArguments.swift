@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import RestoreKit
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
 
 /// Options of a restore: where from, where to, rules, limits and retry budgets.
 struct RestoreArguments: ParsableArguments {

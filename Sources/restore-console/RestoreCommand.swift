@@ -1,7 +1,11 @@
 import ArgumentParser
 import ConsoleUI
 import Foundation
-import RestoreKit
+import KeyCodec
+import ExternalStorage
+import ClusterAPI
+import EmbeddedCluster
+import RestoreDriver
 
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -83,7 +87,9 @@ func openCluster(_ arguments: RestoreArguments) async throws -> Cluster {
 
 func prepareEngine(storage: any ExternalStorage, cluster: Cluster, arguments: RestoreArguments) async throws -> RestoreEngine {
     do {
-        return try await RestoreEngine.prepare(storage: storage, cluster: cluster, options: try arguments.options(), insecureTLS: arguments.storageOptions.insecureSkipTLSVerify)
+        return try await RestoreEngine.prepare(
+            storage: storage, cluster: cluster, stateDirectory: cluster.directory, options: try arguments.options(),
+            insecureTLS: arguments.storageOptions.insecureSkipTLSVerify)
     } catch let error as RestoreError {
         await cluster.close()
         throw ValidationError(error.description)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import RestoreKit
+import KeyCodec
 
 struct SSTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

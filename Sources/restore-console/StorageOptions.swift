@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import RestoreKit
+import KeyCodec
+import ExternalStorage
 
 /// Options shared by every command that reaches external storage.
 struct StorageOptions: ParsableArguments {

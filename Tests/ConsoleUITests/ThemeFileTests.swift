@@ -1,5 +1,4 @@
 import Testing
-
 @testable import ConsoleUI
 
 /// The theme file parser: the TOML that themes use, and a precise error for everything else.

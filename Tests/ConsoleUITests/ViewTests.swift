@@ -1,8 +1,10 @@
 import Foundation
 import Testing
-
 @testable import ConsoleUI
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ClusterAPI
+@testable import EmbeddedCluster
+@testable import RestoreDriver
 
 /// A snapshot with one region in each interesting state.
 func sampleSnapshot(regions count: Int = 6) -> RestoreSnapshot {
@@ -24,7 +26,7 @@ func sampleSnapshot(regions count: Int = 6) -> RestoreSnapshot {
             id: UInt64(1093 + i * 4), startKey: key(143, Int64(i * 4000)), endKey: key(143, Int64(i * 4000 + 4000)),
             epoch: RegionEpoch(confVer: 3, version: 5), leaderStore: UInt64(i % 3 + 1),
             peers: peers.enumerated().map { PeerProgress(storeID: UInt64($0.offset + 1), phase: $0.element, isLeader: $0.offset == i % 3) },
-            phase: phase, attempts: phase == .failed ? 8 : 1, lastError: error, waitingFor: phase == .retrying ? error : nil,
+            phase: phase, attempts: phase == .failed ? 8 : 1, lastError: error, waitingFor: phase == .retrying ? .serverIsBusy(store: 1, retryIn: .milliseconds(2100)) : nil,
             since: now.addingTimeInterval(-3), fileSetsDone: 0, fileSetsTotal: 1, bytes: 0,
             history: [AttemptRecord(storeID: 1, step: .download, fileSet: 0, started: now, duration: .milliseconds(1500), bytes: 1 << 20, error: error)]))
         counts[phase, default: 0] += 1
@@ -222,5 +224,26 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         #expect(ColorDepth.eight.index(of: .rgb(255, 0, 0)) == 1)
         #expect(ColorDepth.eight.index(of: .palette(9)) == 1)
         #expect(ColorDepth.palette256.index(of: .terminalDefault) == -1)
+    }
+}
+
+@Suite struct DisplayWidthTests {
+    /// (text, terminal columns)
+    @Test(arguments: [
+        ("orders", 6), ("订单表", 6), ("ｔａｂｌｅ", 10), ("한국어", 6), ("e\u{301}", 1), ("📦", 2), ("", 0),
+    ] as [(String, Int)])
+    func textIsMeasuredInColumns(text: String, columns: Int) {
+        #expect(DisplayWidth.columns(text) == columns)
+    }
+
+    @Test func aColumnWithACJKTableNameStaysAligned() {
+        var b = ScreenBuffer(width: 40, height: 3)
+        for (y, name) in ["orders", "订单表", "订单明细表_2026_十二月"].enumerated() {
+            b.write(fit(name, 12) + "|" + fit("42", 4, right: true), x: 0, y: y)
+        }
+        // The separator is in column 12 on every line, whatever the names' widths.
+        for y in 0..<3 { #expect(b[12, y].character == "|", "line \(y): \(b.line(y))") }
+        #expect(DisplayWidth.columns(fit("订单明细表_2026_十二月", 12)) == 12)
+        #expect(fit("订单明细表_2026_十二月", 12).hasSuffix("…"))
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import SwiftProtobuf
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ExternalStorage
+@testable import BackupFormat
 
 @Suite struct BackupTests {
     func options(tables: Int = 3, rows: Int = 4_000, indexes: Int = 2, fileSize: UInt64 = 64 << 10, raw: Bool = false, metaVersion: Int = 2) -> BackupProducer.Options {

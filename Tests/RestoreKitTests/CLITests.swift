@@ -1,7 +1,10 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ExternalStorage
+@testable import BackupFormat
+@testable import ClusterAPI
+@testable import EmbeddedCluster
 
 /// The restore-console binary, run as an operator runs it.
 let consoleBinary = "\(repositoryRoot)/.build/debug/restore-console"

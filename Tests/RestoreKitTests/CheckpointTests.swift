@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ClusterAPI
+@testable import RestoreDriver
 
 @Suite struct CheckpointTests {
     static let header = Checkpoint.Header(backup: "bk", tableIDs: ["db.t": 205], rules: ["t105_ -> t205_"])

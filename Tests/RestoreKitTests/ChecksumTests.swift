@@ -1,6 +1,5 @@
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
 
 @Suite struct ChecksumTests {
     /// CRC-64/XZ check value, which Go's crc64.ECMA table gives too.

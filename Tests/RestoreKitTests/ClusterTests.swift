@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ClusterAPI
+@testable import EmbeddedCluster
 
 @Suite(.serialized) struct ClusterTests {
     func makeCluster(stores: Int = 3, replicas: Int = 3) async throws -> (TemporaryDirectory, Cluster) {

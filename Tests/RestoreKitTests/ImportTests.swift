@@ -1,7 +1,10 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ExternalStorage
+@testable import BackupFormat
+@testable import ClusterAPI
+@testable import EmbeddedCluster
 
 /// A cluster, its import services, and a one-table backup (table 100, one file per CF) to restore
 /// into it as table 200.

@@ -1,7 +1,6 @@
 import PropertyBased
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
 
 @Suite struct MemcomparableTests {
     /// TiKV's own vectors (tikv_util codec::bytes tests).

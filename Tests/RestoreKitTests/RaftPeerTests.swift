@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ClusterAPI
+@testable import EmbeddedCluster
 
 /// `RaftPeer` alone, in the style of etcd/raft's raft_test.go: no clock, no threads, no disk. A
 /// `RaftNetwork` hands messages over and plays the owner's part of the Ready contract.

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ClusterAPI
+@testable import EmbeddedCluster
 
 /// `RaftStorage` on a real store's RocksDB: what it saves is what it loads, in protobuf.
 @Suite struct RaftStorageTests {

@@ -1,8 +1,13 @@
 import Foundation
 import FuzzTargets
 import Testing
-
-@testable import RestoreKit
+@testable import Failpoints
+@testable import KeyCodec
+@testable import ExternalStorage
+@testable import BackupFormat
+@testable import ClusterAPI
+@testable import EmbeddedCluster
+@testable import RestoreDrills
 
 /// The fast subsets of the reliability campaigns (Docs/RELIABILITY.md): a few chaos seeds, crash
 /// points in every phase, the committed fuzz corpus, and hostile environments (a full disk, a

@@ -1,7 +1,12 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ExternalStorage
+@testable import BackupFormat
+@testable import ClusterAPI
+@testable import EmbeddedCluster
+@testable import RestoreDriver
+@testable import RestoreDrills
 
 /// A backup and a fresh cluster to restore it into, with fast retry budgets.
 final class RestoreFixture {
@@ -28,7 +33,7 @@ final class RestoreFixture {
     }
 
     func engine() async throws -> RestoreEngine {
-        try await RestoreEngine.prepare(storage: storage, cluster: cluster, options: options)
+        try await RestoreEngine.prepare(storage: storage, cluster: cluster, stateDirectory: cluster.directory, options: options)
     }
 
     /// Every data key of `cf` on a store, read with `ldb` (an independent reader), as user keys.

@@ -1,7 +1,6 @@
 import PropertyBased
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
 
 @Suite struct RewriteTests {
     let t1 = RewriteRule.table(from: 1, to: 9)

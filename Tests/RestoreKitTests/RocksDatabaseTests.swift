@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ClusterAPI
+@testable import EmbeddedCluster
 
 @Suite struct RocksDatabaseTests {
     @Test func ingestMovesFilesIntoAColumnFamilyThatLdbCanScan() throws {

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ClusterAPI
+@testable import EmbeddedCluster
 
 /// `SSTRewriter` directly: the old-key bounds that a region maps back to, and the fast path that
 /// takes a file as it is.

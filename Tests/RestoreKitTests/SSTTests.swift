@@ -1,7 +1,6 @@
 import Foundation
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
 
 @Suite struct SSTTests {
     func key(_ i: Int) -> [UInt8] {

@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
+@testable import ExternalStorage
+@testable import BackupFormat
 
 @Suite struct StorageLocationTests {
     @Test func parsesEveryScheme() throws {

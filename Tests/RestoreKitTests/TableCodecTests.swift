@@ -1,6 +1,5 @@
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
 
 @Suite struct TableCodecTests {
     /// TiDB tablecodec test vectors: table 255, handle 2 and index 2.

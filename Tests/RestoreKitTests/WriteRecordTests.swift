@@ -1,6 +1,5 @@
 import Testing
-
-@testable import RestoreKit
+@testable import KeyCodec
 
 @Suite struct WriteRecordTests {
     @Test func roundTripsEveryField() throws {

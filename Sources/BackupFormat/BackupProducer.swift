@@ -1,0 +1,266 @@
+import Foundation
+import KeyCodec
+import ExternalStorage
+
+/// Produces a backup of synthetic TiDB-like tables, as TiKV's backup would write it: record and
+/// index keys in MVCC form, short values inline in `write`, long values in `default`, several SSTs
+/// per table split by size, each with its sha256 and checksum, and a backupmeta over them. Keys,
+/// values, file names and ranges depend only on the options, so one seed always gives the same
+/// data (the SST bytes themselves differ, as RocksDB stamps each file with a session id).
+public struct BackupProducer: Sendable {
+    public struct Options: Sendable, Equatable {
+        public var tables = 4
+        public var rows = 50_000
+        public var indexes = 1
+        public var fileSize: UInt64 = 4 << 20
+        public var seed: UInt64 = 1
+        public var raw = false
+        public var metaVersion = 2
+        public var firstTableID: Int64 = 100
+        public var database = "demo"
+
+        public init() {}
+    }
+
+    public struct Progress: Sendable {
+        public var tablesDone: Int
+        public var rowsDone: Int
+        public var files: Int
+        public var bytes: UInt64
+    }
+
+    public let storage: any ExternalStorage
+    public let options: Options
+    /// Local scratch space for SSTs before they are stored.
+    public let workDirectory: String
+
+    public init(storage: any ExternalStorage, options: Options, workDirectory: String = NSTemporaryDirectory()) {
+        self.storage = storage
+        self.options = options
+        self.workDirectory = workDirectory
+    }
+
+    /// The backup's timestamp: every commit happened before it.
+    public var backupTS: UInt64 { 450_000_000_000_000_000 &+ options.seed }
+
+    @discardableResult
+    public func produce(progress: ((Progress) -> Void)? = nil) throws(BackupError) -> Backup {
+        guard options.tables > 0, options.rows >= 0, options.indexes >= 0, options.fileSize > 0 else {
+            throw .production(reason: "tables must be at least 1; rows, indexes and file size must not be negative")
+        }
+        let scratch = (workDirectory as NSString).appendingPathComponent("restore-console-backup-\(UUID().uuidString)")
+        do { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
+            throw .production(reason: "cannot create scratch directory \(scratch)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+        var files: [BackupFile] = []
+        var tables: [BackupTable] = []
+        var schemas: [Backup_Schema] = []
+        var state = Progress(tablesDone: 0, rowsDone: 0, files: 0, bytes: 0)
+        for t in 0..<options.tables {
+            let id = options.firstTableID + Int64(t)
+            var chunks = ChunkWriter(producer: self, scratch: scratch, tableID: id, firstRegion: files.count + 1)
+            for (key, value, commitTS) in tableEntries(id) {
+                try chunks.add(userKey: key, value: value, commitTS: commitTS)
+            }
+            let tableFiles = try chunks.close(end: RewriteRule.prefixEnd(tableKeyPrefix(id)))
+            files += tableFiles
+            state.tablesDone += 1
+            state.rowsDone += options.rows
+            state.files = files.count
+            state.bytes = files.reduce(0) { $0 + $1.size }
+            if !options.raw {
+                let sum = tableFiles.reduce(into: KVChecksum()) { $0.merge($1.checksum) }
+                let table = BackupTable(database: options.database, name: "t\(t + 1)", id: id, indexIDs: (0..<options.indexes).map { Int64($0 + 1) }, checksum: sum)
+                tables.append(table)
+                schemas.append(try schema(for: table))
+            }
+            progress?(state)
+        }
+        let backup = Backup(
+            clusterID: 6_800_000_000_000_000_000 &+ options.seed, clusterVersion: "restore-console synthetic",
+            brVersion: "restore-console", metaVersion: options.metaVersion, startVersion: 0, endVersion: backupTS,
+            isRawKV: options.raw, apiVersion: .v1, files: files, tables: tables)
+        try BackupMetaWriter(storage: storage).write(backup, schemas: schemas)
+        return backup
+    }
+
+    /// The prefix that all of a table's keys share: `t{id}_`, or `raw/t{id}/` for raw backups.
+    public func tableKeyPrefix(_ id: Int64) -> [UInt8] {
+        options.raw ? Array("raw/t\(id)/".utf8) : TableCodec.tablePrefix(id) + [UInt8(ascii: "_")]
+    }
+
+    /// A table's entries in key order: every index (by value, then handle), then the rows.
+    func tableEntries(_ id: Int64) -> some Sequence<([UInt8], [UInt8], UInt64)> {
+        let rows = options.rows
+        let seed = options.seed
+        let ts = backupTS
+        let commitTS = { (h: Int) in ts - 1 - UInt64(h % 997) }
+        if options.raw {
+            let prefix = tableKeyPrefix(id)
+            return AnySequence((0..<rows).lazy.map { h in
+                (prefix + Array(String(format: "%010d", h).utf8), Self.rowValue(seed: seed, table: id, handle: h), UInt64(0))
+            })
+        }
+        let indexEntries = (0..<options.indexes).lazy.flatMap { k in
+            let indexID = Int64(k + 1)
+            let sorted = (0..<rows).map { h in
+                (value: Int64(SyntheticRandom.mix(seed, UInt64(id), UInt64(indexID), UInt64(h)) % UInt64(max(1, rows * 4))), handle: h)
+            }.sorted { ($0.value, $0.handle) < ($1.value, $1.handle) }
+            return sorted.lazy.map { entry in
+                (TableCodec.indexKey(tableID: id, indexID: indexID, encodedValues: TableCodec.intDatum(entry.value) + TableCodec.intDatum(Int64(entry.handle))),
+                 Array("0".utf8), commitTS(entry.handle))
+            }
+        }
+        let recordEntries = (0..<rows).lazy.map { h in
+            (TableCodec.recordKey(tableID: id, handle: Int64(h)), Self.rowValue(seed: seed, table: id, handle: h), commitTS(h))
+        }
+        return AnySequence(indexEntries.map { $0 } + recordEntries.map { $0 })
+    }
+
+    /// A row's value: 8 to 407 bytes, so that some stay inline in `write` and some go to `default`.
+    static func rowValue(seed: UInt64, table: Int64, handle: Int) -> [UInt8] {
+        var random = SyntheticRandom(seed: SyntheticRandom.mix(seed, UInt64(table), 0xFFFF, UInt64(handle)))
+        let length = 8 + Int(random.next() % 400)
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        var value = Array("t\(table)r\(handle):".utf8)
+        while value.count < length { value.append(alphabet[Int(random.next() % UInt64(alphabet.count))]) }
+        return Array(value.prefix(length))
+    }
+
+    func schema(for table: BackupTable) throws(BackupError) -> Backup_Schema {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var schema = Backup_Schema()
+        do {
+            schema.db = try encoder.encode(TiDBDatabaseInfo(id: 1, db_name: TiDBName(table.database)))
+            schema.table = try encoder.encode(TiDBTableInfo(
+                id: table.id, name: TiDBName(table.name),
+                index_info: table.indexIDs.map { TiDBIndexInfo(id: $0, idx_name: TiDBName("idx_\($0)"), is_unique: false) },
+                partition: nil, pk_is_handle: true))
+        } catch {
+            throw .production(reason: "cannot encode schema of \(table.name): \(error)")
+        }
+        schema.crc64Xor = table.checksum.crc64xor
+        schema.totalKvs = table.checksum.totalKVs
+        schema.totalBytes = table.checksum.totalBytes
+        return schema
+    }
+}
+
+/// Cuts one table's entries into files of about `fileSize` bytes. The write and default files of
+/// a chunk share its key range, as a region's backup files do.
+struct ChunkWriter {
+    let producer: BackupProducer
+    let scratch: String
+    let tableID: Int64
+    var region: Int
+    var startKey: [UInt8]?
+    var writeFile: PendingFile?
+    var defaultFile: PendingFile?
+    var files: [BackupFile] = []
+
+    /// An SST being written, with the BR checksum of what it holds: (user key, value) where the
+    /// value lives, the short value in `write` and the row in `default`.
+    final class PendingFile {
+        let writer: SSTWriter
+        let cf: ColumnFamily
+        var checksum = KVChecksum()
+
+        init(writer: SSTWriter, cf: ColumnFamily) {
+            self.writer = writer
+            self.cf = cf
+        }
+
+        /// `counted` is the value that the checksum sees; nil for a write record that points to `default`.
+        func put(key: [UInt8], value: [UInt8], userKey: [UInt8], counted: [UInt8]?) throws(SSTError) {
+            try writer.put(key: key, value: value)
+            if let counted { checksum.add(key: userKey, value: counted) }
+        }
+    }
+
+    init(producer: BackupProducer, scratch: String, tableID: Int64, firstRegion: Int) {
+        self.producer = producer
+        self.scratch = scratch
+        self.tableID = tableID
+        self.region = firstRegion
+    }
+
+    var chunkSize: UInt64 { (writeFile?.writer.fileSize ?? 0) + (defaultFile?.writer.fileSize ?? 0) }
+
+    mutating func add(userKey: [UInt8], value: [UInt8], commitTS: UInt64) throws(BackupError) {
+        if startKey != nil, chunkSize >= producer.options.fileSize {
+            try finishChunk(end: userKey)
+        }
+        if startKey == nil { startKey = userKey }
+        do {
+            if producer.options.raw {
+                try file(.default).put(key: DataKey.make(userKey), value: value, userKey: userKey, counted: value)
+                return
+            }
+            let startTS = commitTS - 1
+            if value.count <= WriteRecord.shortValueMaxLength {
+                let record = WriteRecord(kind: .put, startTS: startTS, shortValue: value)
+                try file(.write).put(key: mvccDataKey(userKey, commitTS), value: record.encoded, userKey: userKey, counted: value)
+            } else {
+                try file(.default).put(key: mvccDataKey(userKey, startTS), value: value, userKey: userKey, counted: value)
+                let record = WriteRecord(kind: .put, startTS: startTS)
+                try file(.write).put(key: mvccDataKey(userKey, commitTS), value: record.encoded, userKey: userKey, counted: nil)
+            }
+        } catch {
+            throw .production(reason: error.description)
+        }
+    }
+
+    func mvccDataKey(_ userKey: [UInt8], _ ts: UInt64) -> [UInt8] {
+        var key: [UInt8] = [DataKey.prefix]
+        Memcomparable.encode(userKey, into: &key)
+        DescendingTimestamp.append(ts, to: &key)
+        return key
+    }
+
+    /// The chunk's file for `cf`, created on first use.
+    private mutating func file(_ cf: ColumnFamily) throws(SSTError) -> PendingFile {
+        if let existing = cf == .write ? writeFile : defaultFile { return existing }
+        let path = (scratch as NSString).appendingPathComponent("\(cf.name)-\(region).sst")
+        let created = PendingFile(writer: try SSTWriter(path: path), cf: cf)
+        if cf == .write { writeFile = created } else { defaultFile = created }
+        return created
+    }
+
+    mutating func finishChunk(end: [UInt8]) throws(BackupError) {
+        guard let start = startKey else { return }
+        for pending in [writeFile, defaultFile].compactMap({ $0 }) {
+            files.append(try store(pending, start: start, end: end))
+        }
+        writeFile = nil
+        defaultFile = nil
+        startKey = nil
+        region += 1
+    }
+
+    mutating func close(end: [UInt8]) throws(BackupError) -> [BackupFile] {
+        try finishChunk(end: end)
+        return files
+    }
+
+    /// Seals a file, hashes it, and moves it to the backup storage under a BR-style name:
+    /// `{store}_{region}_{epoch version}_{sha256(start key)}_{backup ts}_{cf}.sst`.
+    private func store(_ pending: PendingFile, start: [UInt8], end: [UInt8]) throws(BackupError) -> BackupFile {
+        let path = pending.writer.path
+        let size: UInt64
+        do { size = try pending.writer.finish() } catch { throw .production(reason: error.description) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .production(reason: "cannot read back \(path)")
+        }
+        let sha = SHA256Digest.hash([UInt8](data))
+        let keyHash = SHA256Digest.hash(start).prefix(8).hexString
+        let name = "1_\(region)_1_\(keyHash)_\(producer.backupTS)_\(pending.cf.name).sst"
+        do { try producer.storage.write(name, fromFile: path) } catch { throw .storage(error) }
+        try? FileManager.default.removeItem(atPath: path)
+        return BackupFile(
+            name: name, sha256: sha, startKey: start, endKey: end, startVersion: 0, endVersion: producer.backupTS,
+            checksum: pending.checksum, cf: pending.cf, size: size)
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import SwiftProtobuf
+import KeyCodec
+import ExternalStorage
+
+/// Reads and validates a BR backup: backupmeta (v1 inline files or v2 meta-file index), every file
+/// entry and every schema. A backup that fails here is rejected before anything is written.
+public struct BackupReader: Sendable {
+    public static let metaName = "backupmeta"
+    /// Deepest nesting of meta files that we follow; BR writes one or two levels.
+    static let maxIndexDepth = 8
+
+    public let storage: any ExternalStorage
+
+    public init(storage: any ExternalStorage) {
+        self.storage = storage
+    }
+
+    public func read() throws(BackupError) -> Backup {
+        let metaBytes: [UInt8]
+        do { metaBytes = try storage.read(Self.metaName) } catch {
+            if case .notFound = error { throw .metaMissing(storage: storage.displayName) }
+            throw .storage(error)
+        }
+        let meta: Backup_BackupMeta = try Self.decode(metaBytes, object: Self.metaName)
+
+        var dataFiles = meta.files
+        var schemas = meta.schemas
+        if meta.hasFileIndex {
+            try collect(meta.fileIndex, object: "\(Self.metaName).file_index", depth: 0) { dataFiles += $0.dataFiles }
+        }
+        if meta.hasSchemaIndex {
+            try collect(meta.schemaIndex, object: "\(Self.metaName).schema_index", depth: 0) { schemas += $0.schemas }
+        }
+
+        let isRaw = meta.isRawKv
+        var seen = Set<String>()
+        var files: [BackupFile] = []
+        files.reserveCapacity(dataFiles.count)
+        for entry in dataFiles {
+            let file = try Self.validate(entry, isRawKV: isRaw)
+            guard seen.insert(file.name).inserted else { throw .duplicateFile(name: file.name) }
+            files.append(file)
+        }
+        let tables = try isRaw ? [] : Self.tables(from: schemas)
+        return Backup(
+            clusterID: meta.clusterID, clusterVersion: meta.clusterVersion, brVersion: meta.brVersion,
+            metaVersion: meta.hasFileIndex ? 2 : 1, startVersion: meta.startVersion, endVersion: meta.endVersion,
+            isRawKV: isRaw, apiVersion: Backup.APIVersion(rawValue: meta.apiVersion.rawValue) ?? .v1,
+            files: files, tables: tables)
+    }
+
+    /// Walks a meta-file index: the content of `index` itself, then every meta file it lists,
+    /// each checked against its recorded size and sha256.
+    private func collect(_ index: Backup_MetaFile, object: String, depth: Int, _ body: (Backup_MetaFile) -> Void) throws(BackupError) {
+        guard depth <= Self.maxIndexDepth else { throw .metaIndexTooDeep(object: object) }
+        body(index)
+        for ref in index.metaFiles {
+            do { try ObjectName.validate(ref.name) } catch { throw .invalidFile(name: ref.name, reason: error.description) }
+            let bytes: [UInt8]
+            do { bytes = try storage.read(ref.name) } catch { throw .storage(error) }
+            if ref.size != 0, UInt64(bytes.count) != ref.size {
+                throw .malformedMeta(object: ref.name, reason: "is \(bytes.count) bytes, the index says \(ref.size)")
+            }
+            if !ref.sha256.isEmpty, SHA256Digest.hash(bytes) != [UInt8](ref.sha256) {
+                throw .malformedMeta(object: ref.name, reason: "sha256 does not match the index")
+            }
+            let child: Backup_MetaFile = try Self.decode(bytes, object: ref.name)
+            try collect(child, object: ref.name, depth: depth + 1, body)
+        }
+    }
+
+    static func decode<M: SwiftProtobuf.Message>(_ bytes: [UInt8], object: String) throws(BackupError) -> M {
+        guard !bytes.isEmpty else { throw .malformedMeta(object: object, reason: "file is empty") }
+        do {
+            return try M(serializedBytes: bytes)
+        } catch {
+            throw .malformedMeta(object: object, reason: "not a valid \(M.protoMessageName) protobuf (\(error)); truncated or not a backupmeta?")
+        }
+    }
+
+    /// Checks one file entry: a safe relative name, a real size and sha256, a known CF, ordered
+    /// range bounds and consistent counts.
+    static func validate(_ entry: Backup_File, isRawKV: Bool) throws(BackupError) -> BackupFile {
+        let name = entry.name
+        func invalid(_ reason: String) -> BackupError { .invalidFile(name: name, reason: reason) }
+        do { try ObjectName.validate(name) } catch { throw invalid(error.description) }
+        guard name.hasSuffix(".sst") else { throw invalid("not an .sst file") }
+        guard entry.size > 0 else { throw invalid("size is 0") }
+        guard entry.sha256.count == 32 else { throw invalid("sha256 is \(entry.sha256.count) bytes, expected 32") }
+        guard let cf = ColumnFamily(name: entry.cf), cf != .lock else { throw invalid("unknown column family '\(entry.cf)'") }
+        if isRawKV, cf != .default { throw invalid("raw backups have only default-CF files, not \(cf)") }
+        let start = [UInt8](entry.startKey), end = [UInt8](entry.endKey)
+        if !end.isEmpty, compareKeys(start, end) > 0 {
+            throw invalid("start key \(start.hexString) is after end key \(end.hexString)")
+        }
+        if entry.totalKvs == 0, entry.totalBytes != 0 || entry.crc64Xor != 0 {
+            throw invalid("counts are inconsistent: 0 kvs but \(entry.totalBytes) bytes, crc64xor \(entry.crc64Xor)")
+        }
+        if entry.totalKvs > entry.totalBytes {
+            throw invalid("counts are inconsistent: \(entry.totalKvs) kvs in \(entry.totalBytes) bytes")
+        }
+        if !isRawKV, entry.endVersion != 0, entry.startVersion > entry.endVersion {
+            throw invalid("start version \(entry.startVersion) is after end version \(entry.endVersion)")
+        }
+        return BackupFile(
+            name: name, sha256: [UInt8](entry.sha256), startKey: start, endKey: end,
+            startVersion: entry.startVersion, endVersion: entry.endVersion,
+            checksum: KVChecksum(crc64xor: entry.crc64Xor, totalKVs: entry.totalKvs, totalBytes: entry.totalBytes),
+            cf: cf, size: entry.size)
+    }
+
+    static func tables(from schemas: [Backup_Schema]) throws(BackupError) -> [BackupTable] {
+        var tables: [BackupTable] = []
+        var ids = Set<Int64>()
+        let decoder = JSONDecoder()
+        for (i, schema) in schemas.enumerated() {
+            guard !schema.table.isEmpty else { continue }  // a database without tables
+            let db: TiDBDatabaseInfo, table: TiDBTableInfo
+            do {
+                db = try decoder.decode(TiDBDatabaseInfo.self, from: schema.db)
+                table = try decoder.decode(TiDBTableInfo.self, from: schema.table)
+            } catch {
+                throw .invalidSchema(index: i, reason: "table info is not TiDB JSON: \(error)")
+            }
+            let partitions = table.partition?.definitions?.map(\.id) ?? []
+            for id in [table.id] + partitions {
+                guard id > 0 else { throw .invalidSchema(index: i, reason: "table \(table.name.O) has id \(id)") }
+                guard ids.insert(id).inserted else { throw .invalidSchema(index: i, reason: "table id \(id) appears twice") }
+            }
+            tables.append(BackupTable(
+                database: db.db_name.O, name: table.name.O, id: table.id,
+                indexIDs: table.index_info?.map(\.id) ?? [], partitionIDs: partitions,
+                checksum: KVChecksum(crc64xor: schema.crc64Xor, totalKVs: schema.totalKvs, totalBytes: schema.totalBytes)))
+        }
+        return tables
+    }
+}

@@ -1,0 +1,114 @@
+import KeyCodec
+
+/// The one seam between the restore driver and a cluster. Its operations have the shapes of
+/// kvproto's: from PD, the stores and regions, split and scatter; from each store, Download,
+/// (multi-)Ingest, SetDownloadSpeedLimit and SwitchMode. Errors are typed as errorpb's
+/// (`RegionError`) and import_sstpb's (`ImportError`). The embedded cluster implements it in
+/// process; a remote implementation speaks the same operations over gRPC.
+public protocol ClusterClient: Sendable {
+    /// Where the cluster is, for the console's header: an embedded directory or a PD address.
+    var location: String { get }
+    /// How many replicas each region keeps.
+    var replicas: Int { get }
+
+    // MARK: PD
+
+    /// Every store, as PD lists it (GetAllStores).
+    func stores() async -> [StoreInfo]
+    /// The regions that overlap `range`, in key order (ScanRegions).
+    func regions(overlapping range: KeyRange) async -> [Region]
+    /// GetRegionByID, from the client's view (which may be stale).
+    func region(id: UInt64) async -> Region?
+    /// The region as the cluster sees it now, after an EpochNotMatch or a NotLeader.
+    func refreshRegion(id: UInt64) async -> Region?
+    /// The region's leader, if it has one now.
+    func leader(of regionID: UInt64) async -> PeerMeta?
+    /// Waits until the region has a leader.
+    func waitForLeader(of regionID: UInt64, timeout: Duration) async throws(RegionError) -> PeerMeta
+    /// Splits whichever regions hold `keys` (SplitRegion on each one's leader), so that every key
+    /// becomes a region boundary. Returns the new regions.
+    func split(at keys: [[UInt8]]) async throws(RegionError) -> [Region]
+    /// Spreads the regions' peers and leaders over the stores (ScatterRegion), and waits for the
+    /// operators to finish.
+    func scatter(_ regionIDs: [UInt64]) async throws(RegionError)
+    /// The largest TiDB table id with data in the cluster, so new table ids can go above it.
+    func highestTableIDInUse() async -> Int64
+
+    // MARK: each store's ImportSST
+
+    func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse
+    /// MultiIngest on the region's leader.
+    func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError)
+    func setDownloadSpeedLimit(_ bytesPerSecond: UInt64, on store: UInt64) async
+    func switchMode(_ mode: ImportMode, on store: UInt64) async throws(ImportError)
+    /// What the store's importer has downloaded, and its rate limit.
+    func traffic(of store: UInt64) -> StoreTraffic?
+}
+
+/// A store as PD lists it.
+public struct StoreInfo: Sendable, Equatable {
+    public var id: UInt64
+    /// Its address, or where it lives for an embedded store.
+    public var address: String
+    public var state: StoreState
+
+    public init(id: UInt64, address: String, state: StoreState) {
+        self.id = id
+        self.address = address
+        self.state = state
+    }
+}
+
+/// One store's download traffic.
+public struct StoreTraffic: Sendable, Equatable {
+    public var bytesPerSecond: Double
+    public var totalBytes: UInt64
+    /// Bytes per second; 0 is unlimited.
+    public var rateLimit: UInt64
+
+    public init(bytesPerSecond: Double, totalBytes: UInt64, rateLimit: UInt64) {
+        self.bytesPerSecond = bytesPerSecond
+        self.totalBytes = totalBytes
+        self.rateLimit = rateLimit
+    }
+}
+
+/// `import_sstpb.SwitchMode`: a store in import mode tunes its engine for bulk ingests.
+public enum ImportMode: String, Sendable {
+    case normal
+    case `import`
+}
+
+/// What only an embedded cluster offers the driver: reading its stores (the checksum), its apply
+/// records and import directories (a resume). A cluster reached over the wire has none of it.
+public protocol ClusterInspection: ClusterClient {
+    /// True when the store holds the apply record of the SST `uuid`.
+    func hasIngested(uuid: String, onStore store: UInt64) -> Bool
+    /// Removes import files that no pending ingest needs; returns how many per store.
+    func cleanImportDirectories() async -> [UInt64: Int]
+    /// A Raft read index: returns the leader, once it has applied everything committed before.
+    func readBarrier(_ regionID: UInt64) async throws(RegionError) -> PeerMeta
+    /// The store's data, to read for the checksum; nil for a store that is not up.
+    func dataReader(store: UInt64) -> (any StoreDataReader)?
+}
+
+/// Reads one store's data keys (`z` + key) in one column family.
+public protocol StoreDataReader: Sendable {
+    /// Calls `body` for each entry of `cf` from `start`, in order; `body` returns false to stop.
+    func scan(cf: ColumnFamily, from start: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws
+    func makeCursor(cf: ColumnFamily) throws -> any DataCursor
+}
+
+/// A position in a column family for lookups in mostly ascending order.
+public protocol DataCursor {
+    func value(at key: [UInt8]) throws -> [UInt8]?
+}
+
+/// Fault drills that only the embedded cluster allows: the console's drill keys, the demo, chaos.
+public protocol ClusterDrills: ClusterClient {
+    func setStore(_ id: UInt64, up: Bool) async throws
+    func transferLeader(regionID: UInt64, toStore store: UInt64) async throws(RegionError)
+    func split(regionID: UInt64, at keys: [[UInt8]]) async throws(RegionError) -> [Region]
+    func makeBusy(store: UInt64, for duration: Duration)
+    func failNextDownloads(onStore store: UInt64, count: Int)
+}

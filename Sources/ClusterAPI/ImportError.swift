@@ -1,0 +1,63 @@
+import KeyCodec
+import ExternalStorage
+
+/// Why a Download or Ingest failed. `label` is a stable name for counting, as TiKV's importer
+/// labels its errors; `isRetryable` says whether the client should try again.
+public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
+    case region(RegionError)
+    case storage(StorageError)
+    case corruptFile(name: String, reason: String)
+    case rewrite(name: String, error: RewriteError)
+    case diskFull(storeID: UInt64, needed: UInt64, available: UInt64)
+    case injected(storeID: UInt64, what: String)
+    case storePanicked(storeID: UInt64, reason: String)
+    case io(path: String, reason: String)
+    /// The leader was asked to ingest a file it never downloaded (it became leader after the
+    /// downloads): download to it, then ingest again.
+    case fileNotDownloaded(storeID: UInt64, name: String)
+
+    public var label: String {
+        switch self {
+        case let .region(e): e.label
+        case .storage(.checksumMismatch): "ChecksumMismatch"
+        case .storage(.lengthMismatch): "LengthMismatch"
+        case .storage: "Storage"
+        case .corruptFile: "CorruptSST"
+        case .rewrite(_, .wrongKeyPrefix): "WrongKeyPrefix"
+        case .rewrite: "Rewrite"
+        case .diskFull: "DiskFull"
+        case .injected: "InjectedFault"
+        case .storePanicked: "StorePanicked"
+        case .io: "IO"
+        case .fileNotDownloaded: "SSTNotFound"
+        }
+    }
+
+    public var isRetryable: Bool {
+        switch self {
+        case let .region(e):
+            switch e {
+            case .notLeader, .epochNotMatch, .serverIsBusy, .regionNotFound, .timeout, .keyNotInRegion, .storeNotAvailable: true
+            case .staleCommand: false
+            }
+        case let .storage(e): e.isRetryable
+        case .corruptFile, .injected, .io, .fileNotDownloaded: true
+        case .rewrite, .diskFull, .storePanicked: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .region(e): e.description
+        case let .storage(e): e.description
+        case let .corruptFile(name, reason): "downloaded \(name) is corrupt: \(reason)"
+        case let .rewrite(name, error): "cannot rewrite \(name): \(error)"
+        case let .diskFull(store, needed, available):
+            "store \(store) has \(ByteFormat.size(available)) free, needs \(ByteFormat.size(needed)): free disk space and retry"
+        case let .injected(store, what): "store \(store): injected \(what)"
+        case let .storePanicked(store, reason): "store \(store) panicked: \(reason)"
+        case let .io(path, reason): "\(path): \(reason)"
+        case let .fileNotDownloaded(store, name): "store \(store) leads the region but never downloaded \(name)"
+        }
+    }
+}

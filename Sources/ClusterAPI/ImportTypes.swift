@@ -1,0 +1,79 @@
+import KeyCodec
+import ExternalStorage
+
+/// The SST a Download or Ingest is about, as `import_sstpb.SSTMeta`.
+public struct SSTMeta: Hashable, Sendable, Codable {
+    public var uuid: String
+    /// The rewritten range this download is for: encoded keys without `z`, clipped to the region.
+    public var range: KeyRange
+    public var cf: ColumnFamily
+    public var regionID: UInt64
+    public var epoch: RegionEpoch
+
+    public init(uuid: String, range: KeyRange, cf: ColumnFamily, regionID: UInt64, epoch: RegionEpoch) {
+        self.uuid = uuid
+        self.range = range
+        self.cf = cf
+        self.regionID = regionID
+        self.epoch = epoch
+    }
+
+    public var fileName: String { IngestFile(uuid: uuid, cf: cf, range: range).fileName(regionID: regionID, epoch: epoch) }
+}
+
+/// `import_sstpb.DownloadRequest`: fetch a backup file and rewrite it for one region.
+public struct DownloadRequest: Sendable {
+    public var sst: SSTMeta
+    /// The backup file's name in `storage`.
+    public var name: String
+    public var storage: any ExternalStorage
+    public var expected: ExpectedContent
+    public var rules: RewriteRules
+    public var mode: KeyRewriter.Mode
+    public var format: KeyRewriter.KeyFormat
+    /// Bytes received so far, while the download runs.
+    public var progress: (@Sendable (UInt64) -> Void)?
+
+    public init(sst: SSTMeta, name: String, storage: any ExternalStorage, expected: ExpectedContent, rules: RewriteRules,
+                mode: KeyRewriter.Mode, format: KeyRewriter.KeyFormat, progress: (@Sendable (UInt64) -> Void)? = nil) {
+        self.sst = sst
+        self.name = name
+        self.storage = storage
+        self.expected = expected
+        self.rules = rules
+        self.mode = mode
+        self.format = format
+        self.progress = progress
+    }
+}
+
+/// `import_sstpb.DownloadResponse`.
+public struct DownloadResponse: Sendable, Equatable {
+    /// The first and last rewritten keys (without `z`), inclusive; meaningless when `isEmpty`.
+    public var range: KeyRange
+    /// No key of the file fell in the region: there is nothing to ingest.
+    public var isEmpty: Bool
+    public var entries: UInt64
+    /// Bytes of the rewritten SST.
+    public var length: UInt64
+
+    public init(range: KeyRange, isEmpty: Bool, entries: UInt64, length: UInt64) {
+        self.range = range
+        self.isEmpty = isEmpty
+        self.entries = entries
+        self.length = length
+    }
+}
+
+/// `import_sstpb.IngestRequest` (MultiIngest): every CF of one file set, for one region.
+public struct IngestRequest: Sendable {
+    public var regionID: UInt64
+    public var epoch: RegionEpoch
+    public var files: [IngestFile]
+
+    public init(regionID: UInt64, epoch: RegionEpoch, files: [IngestFile]) {
+        self.regionID = regionID
+        self.epoch = epoch
+        self.files = files
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import KeyCodec
+import ClusterAPI
+
+/// The embedded cluster behind the driver's seam: PD's operations go to the placement driver,
+/// each store's ImportSST operations to that store's import service.
+extension Cluster: ClusterClient {
+    public var location: String { "cluster \(directory)" }
+
+    public var replicas: Int { configuration.replicas }
+
+    public func stores() async -> [StoreInfo] {
+        stores.values.sorted { $0.id < $1.id }.map { StoreInfo(id: $0.id, address: $0.directory, state: $0.state) }
+    }
+
+    public func regions(overlapping range: KeyRange) async -> [Region] { await pd.regions(overlapping: range) }
+
+    public func region(id: UInt64) async -> Region? { await pd.region(id: id) }
+
+    public func refreshRegion(id: UInt64) async -> Region? { await pd.refresh(id) }
+
+    public func leader(of regionID: UInt64) async -> PeerMeta? { await pd.leader(of: regionID) }
+
+    public func waitForLeader(of regionID: UInt64, timeout: Duration) async throws(RegionError) -> PeerMeta {
+        try await pd.waitForLeader(regionID, timeout: timeout)
+    }
+
+    public func split(at keys: [[UInt8]]) async throws(RegionError) -> [Region] { try await pd.splitAt(keys) }
+
+    public func scatter(_ regionIDs: [UInt64]) async throws(RegionError) { try await pd.scatter(regionIDs) }
+
+    /// The last `z` + `t...` key of any up store, decoded.
+    public func highestTableIDInUse() async -> Int64 {
+        var highest: Int64 = 0
+        for store in stores.values where store.isUp {
+            for cf in [ColumnFamily.write, .default] {
+                var last: [UInt8]?
+                try? store.db.scan(cf: cf, from: DataKey.make(Memcomparable.encode([UInt8(ascii: "t")]))) { key, _ in
+                    guard key.count > 1, key[1] == UInt8(ascii: "t") else { return false }
+                    last = Array(key)
+                    return true
+                }
+                if let last, let user = try? MVCCKey(decoding: last.dropFirst()).userKey, let id = TableCodec.decode(user)?.tableID {
+                    highest = max(highest, id)
+                }
+            }
+        }
+        return highest
+    }
+
+    public func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
+        guard let importer = importers[store] else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
+        return try await importer.download(request)
+    }
+
+    public func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) {
+        guard let importer = importers[store] else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
+        try await importer.ingest(request)
+    }
+
+    public func setDownloadSpeedLimit(_ bytesPerSecond: UInt64, on store: UInt64) async {
+        importers[store]?.limiter.bytesPerSecond = bytesPerSecond
+    }
+
+    /// The embedded stores' RocksDB needs no tuning for a restore: the mode is accepted and kept.
+    public func switchMode(_ mode: ImportMode, on store: UInt64) async throws(ImportError) {
+        guard let importer = importers[store] else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
+        importer.mode.withLock { $0 = mode }
+    }
+
+    public func traffic(of store: UInt64) -> StoreTraffic? {
+        importers[store].map { StoreTraffic(bytesPerSecond: $0.meter.bytesPerSecond, totalBytes: $0.meter.totalBytes, rateLimit: $0.limiter.bytesPerSecond) }
+    }
+}
+
+extension Cluster: ClusterInspection {
+    public func hasIngested(uuid: String, onStore store: UInt64) -> Bool { stores[store]?.hasIngested(uuid: uuid) ?? false }
+
+    public func cleanImportDirectories() async -> [UInt64: Int] {
+        let pending = await pd.pendingIngestFiles()
+        var removed: [UInt64: Int] = [:]
+        for (id, importer) in importers where importer.store.isUp {
+            let count = importer.cleanImportDirectory(keeping: pending[id] ?? [])
+            if count > 0 { removed[id] = count }
+        }
+        return removed
+    }
+
+    public func readBarrier(_ regionID: UInt64) async throws(RegionError) -> PeerMeta { try await pd.readBarrier(regionID) }
+
+    public func dataReader(store: UInt64) -> (any StoreDataReader)? {
+        guard let store = stores[store], store.isUp else { return nil }
+        return StoreReader(database: store.db)
+    }
+}
+
+extension Cluster: ClusterDrills {
+    public func transferLeader(regionID: UInt64, toStore store: UInt64) async throws(RegionError) {
+        try await pd.transferLeader(regionID: regionID, toStore: store)
+    }
+
+    public func split(regionID: UInt64, at keys: [[UInt8]]) async throws(RegionError) -> [Region] {
+        try await pd.split(regionID: regionID, at: keys)
+    }
+}
+
+/// A store's RocksDB as the checksum reads it.
+struct StoreReader: StoreDataReader {
+    let database: RocksDatabase
+
+    func scan(cf: ColumnFamily, from start: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        try database.scan(cf: cf, from: start, body)
+    }
+
+    func makeCursor(cf: ColumnFamily) throws -> any DataCursor { try database.makeCursor(cf: cf) }
+}
+
+extension DatabaseCursor: DataCursor {}

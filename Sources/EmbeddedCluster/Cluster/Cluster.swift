@@ -1,0 +1,140 @@
+import Foundation
+import KeyCodec
+import ClusterAPI
+
+/// The embedded cluster: stores with real RocksDB instances under `<dir>/stores/<id>`, the
+/// placement driver, the Raft groups of every region, and the clock that drives them.
+public final class Cluster: Sendable {
+    public static let formatName = "restore-console-cluster"
+    public static let formatVersion = 1
+    /// The description's name while it is written.
+    static let creatingName = "cluster.json.creating"
+    /// One Raft tick.
+    public static let tickInterval: Duration = .milliseconds(10)
+
+    public struct Configuration: Codable, Sendable, Equatable {
+        public var format: String
+        public var version: Int
+        public var stores: Int
+        public var replicas: Int
+
+        public init(stores: Int, replicas: Int) {
+            format = Cluster.formatName
+            version = Cluster.formatVersion
+            self.stores = stores
+            self.replicas = replicas
+        }
+    }
+
+    public let directory: String
+    public let configuration: Configuration
+    public let stores: [UInt64: Store]
+    public let pd: PlacementDriver
+    public let transport: Transport
+    /// Each store's ImportSST service.
+    public let importers: [UInt64: ImportService]
+    private let clock: Task<Void, Never>
+
+    private init(directory: String, configuration: Configuration, stores: [UInt64: Store], pd: PlacementDriver, transport: Transport, awake: AwakeRegions) {
+        self.directory = directory
+        self.configuration = configuration
+        self.stores = stores
+        self.pd = pd
+        self.transport = transport
+        importers = stores.mapValues { ImportService(store: $0, pd: pd) }
+        clock = Task.detached { [pd] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Cluster.tickInterval)
+                for id in awake.all {
+                    // A group takes itself off the list when it has nothing left to do.
+                    guard let group = await pd.group(id) else { awake.sleep(id); continue }
+                    _ = await group.tick()
+                }
+            }
+        }
+    }
+
+    deinit { clock.cancel() }
+
+    /// Stops the clock and every region's group, then closes the stores' databases. Call it when
+    /// nothing else uses the cluster.
+    public func close() async {
+        clock.cancel()
+        await clock.value
+        await pd.shutdown()
+        for store in stores.values { store.db.close() }
+    }
+
+    /// Opens the cluster in `directory`, or creates one there (with `create`'s layout) when the
+    /// directory is missing or empty. Anything else there is refused.
+    public static func open(directory: String, create: Configuration? = nil) async throws(ClusterError) -> Cluster {
+        let path = (directory as NSString).standardizingPath
+        let metaPath = path + "/cluster.json"
+        let fm = FileManager.default
+        let configuration: Configuration
+        var isNew = false
+        if let data = fm.contents(atPath: metaPath) {
+            guard let config = try? JSONDecoder().decode(Configuration.self, from: data), config.format == formatName else {
+                throw .corruptMetadata(path: metaPath, reason: "not a restore-console cluster description")
+            }
+            guard config.version <= formatVersion else { throw .unsupportedFormat(path: path, version: config.version) }
+            configuration = config
+        } else {
+            // An empty directory, or one that a creation killed before its description landed.
+            let contents = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { $0 != creatingName }
+            guard contents.isEmpty else { throw .notACluster(path: path) }
+            guard let create else { throw .notACluster(path: path) }
+            guard create.stores >= 1, create.replicas >= 1, create.replicas <= create.stores else {
+                throw .invalidConfiguration("need 1 <= replicas (\(create.replicas)) <= stores (\(create.stores))")
+            }
+            do {
+                try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                // Written under a name of our own and renamed, so that a kill at any instant leaves
+                // either no description or a whole one, and nothing else in the directory.
+                let creating = path + "/" + creatingName
+                try JSONEncoder().encode(create).write(to: URL(fileURLWithPath: creating))
+                chmod(creating, 0o600)
+                guard rename(creating, metaPath) == 0 else { throw ClusterError.io(path: metaPath, reason: String(cString: strerror(errno))) }
+            } catch {
+                throw .io(path: path, reason: "cannot create the cluster: \(error)")
+            }
+            configuration = create
+            isNew = true
+        }
+        var stores: [UInt64: Store] = [:]
+        for id in 1...UInt64(configuration.stores) { stores[id] = try Store(id: id, clusterDirectory: path) }
+        let transport = Transport()
+        let awake = AwakeRegions()
+        let pd = PlacementDriver(directory: path, stores: stores, transport: transport, awake: awake, replicas: configuration.replicas)
+        if isNew || !fm.fileExists(atPath: path + "/pd.json") {
+            try await pd.bootstrap()
+        } else {
+            try await pd.load()
+        }
+        return Cluster(directory: path, configuration: configuration, stores: stores, pd: pd, transport: transport, awake: awake)
+    }
+
+    public func store(_ id: UInt64) -> Store? { stores[id] }
+
+    // MARK: faults and drills
+
+    /// Takes a store down (its peers stop; the others elect new leaders if they keep a quorum) or up.
+    public func setStore(_ id: UInt64, up: Bool) async throws(ClusterError) {
+        guard let store = stores[id] else { throw .invalidConfiguration("no store \(id)") }
+        try store.setState(up ? .up : .down)
+        await pd.wakeRegions(onStore: id)
+    }
+
+    /// Cuts a store off from the others, or heals it.
+    public func setPartitioned(_ id: UInt64, _ partitioned: Bool) async {
+        transport.setIsolated(id, partitioned)
+        await pd.wakeRegions(onStore: id)
+    }
+
+    public func failNextDownloads(onStore id: UInt64, count: Int) { stores[id]?.updateFaults { $0.failDownloads += count } }
+    public func corruptNextDownloads(onStore id: UInt64, count: Int) { stores[id]?.updateFaults { $0.corruptDownloads += count } }
+    public func failNextApplies(onStore id: UInt64, count: Int) { stores[id]?.updateFaults { $0.failApplies += count } }
+    public func makeBusy(store id: UInt64, for duration: Duration) {
+        stores[id]?.updateFaults { $0.busyUntil = .now + duration }
+    }
+}

@@ -1,0 +1,380 @@
+import Foundation
+import SortedCollections
+import Failpoints
+import KeyCodec
+import ClusterAPI
+
+/// A PD-like placement driver: it routes keys to regions through an ordered map of end keys,
+/// splits regions (through their Raft logs), scatters peers over stores, balances leaders and
+/// persists the region layout in `<cluster>/pd.json`.
+public actor PlacementDriver {
+    private let directory: String
+    private let stores: [UInt64: Store]
+    private let transport: Transport
+    nonisolated let awake: AwakeRegions
+    private let replicas: Int
+    private var groups: [UInt64: RaftGroup] = [:]
+    /// End key -> region id; the region holding a key is the first one that ends after it.
+    private var routing = SortedSet<RoutingKey>()
+    private var routeIDs: [RoutingKey: UInt64] = [:]
+    private var layout: [UInt64: Region] = [:]
+    private var nextID: UInt64 = 1
+    /// Split children whose replicas on these stores applied the split before the group existed.
+    private var earlyInitialized: [UInt64: Set<UInt64>] = [:]
+
+    struct Persisted: Codable {
+        var nextID: UInt64
+        var regions: [Region]
+    }
+
+    init(directory: String, stores: [UInt64: Store], transport: Transport, awake: AwakeRegions, replicas: Int) {
+        self.directory = directory
+        self.stores = stores
+        self.transport = transport
+        self.awake = awake
+        self.replicas = replicas
+    }
+
+    var path: String { directory + "/pd.json" }
+
+    /// Creates the first region, covering every key, on the first `replicas` stores.
+    func bootstrap() throws(ClusterError) {
+        let storeIDs = stores.keys.sorted().prefix(replicas)
+        let region = Region(id: allocID(), startKey: [], endKey: [], epoch: RegionEpoch(), peers: storeIDs.map { PeerMeta(id: allocID(), storeID: $0) })
+        for store in storeIDs {
+            do { try RaftStorage(store: stores[store]!).saveApplyState(.init(applied: 0, region: region, tombstone: false)) } catch {
+                throw .io(path: stores[store]!.directory, reason: "cannot write region state: \(error)")
+            }
+        }
+        try register(region, initializedStores: Set(storeIDs), campaignOn: storeIDs.first)
+        try persist()
+    }
+
+    /// Loads the layout written by `persist` and restarts every region's group from its stores.
+    func load() throws(ClusterError) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .corruptMetadata(path: path, reason: "missing") }
+        let persisted: Persisted
+        do { persisted = try JSONDecoder().decode(Persisted.self, from: data) } catch {
+            throw .corruptMetadata(path: path, reason: "\(error)")
+        }
+        // The stores' own views win where they are newer: a crash can land between a split that
+        // the replicas applied and the layout file that records its new regions.
+        var regions = Dictionary(persisted.regions.map { ($0.id, $0) }) { a, _ in a }
+        for store in stores.values {
+            let views: [Region]
+            do { views = try RaftStorage(store: store).regionViews() } catch {
+                throw .io(path: store.directory, reason: "cannot read region states: \(error)")
+            }
+            for view in views {
+                if let known = regions[view.id], (known.epoch.version, known.epoch.confVer) >= (view.epoch.version, view.epoch.confVer) { continue }
+                regions[view.id] = view
+            }
+        }
+        let usedIDs = regions.values.flatMap { [$0.id] + $0.peers.map(\.id) }
+        nextID = max(persisted.nextID, (usedIDs.max() ?? 0) + 1)
+        for region in regions.values.sorted(by: { $0.id < $1.id }) {
+            var holders = Set<UInt64>()
+            for peer in region.peers {
+                let saved: RaftStorage.Saved
+                do { saved = try RaftStorage(store: stores[peer.storeID]!).load(region: region.id) } catch {
+                    throw .corruptMetadata(path: stores[peer.storeID]!.directory + "/db", reason: "\(error)")
+                }
+                if saved.apply != nil { holders.insert(peer.storeID) }
+            }
+            try register(region, initializedStores: holders, campaignOn: nil)
+        }
+    }
+
+    func persist() throws(ClusterError) {
+        let regions = layout.values.sorted { $0.id < $1.id }
+        do {
+            try JSONEncoder().encode(Persisted(nextID: nextID, regions: regions)).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw .io(path: path, reason: "cannot write the region layout: \(error.localizedDescription)")
+        }
+    }
+
+    private func register(_ region: Region, initializedStores: Set<UInt64>, campaignOn: UInt64?) throws(ClusterError) {
+        if groups[region.id] == nil {
+            let events: @Sendable (GroupEvent) -> Void = { [weak self] event in
+                Task { await self?.handle(event) }
+            }
+            let group: RaftGroup
+            do {
+                group = try RaftGroup(region: region, stores: stores, transport: transport, awake: awake, initializedStores: initializedStores.union(earlyInitialized[region.id] ?? []), campaignOn: campaignOn, onEvent: events)
+            } catch {
+                throw .io(path: directory, reason: "cannot load region \(region.id): \(error)")
+            }
+            groups[region.id] = group
+            earlyInitialized[region.id] = nil
+        }
+        setLayout(region)
+        awake.wake(region.id)
+    }
+
+    /// Records a region's layout. A view older than the one known (a new leader that has not yet
+    /// applied a split it committed, say) never replaces it, as PD ignores stale heartbeats: it
+    /// would route the children's keys back to the parent.
+    func setLayout(_ region: Region) {
+        if let old = layout[region.id] {
+            guard (region.epoch.version, region.epoch.confVer) >= (old.epoch.version, old.epoch.confVer) else { return }
+            let key = RoutingKey(end: old.endKey)
+            if routeIDs[key] == region.id {
+                routing.remove(key)
+                routeIDs[key] = nil
+            }
+        }
+        layout[region.id] = region
+        let key = RoutingKey(end: region.endKey)
+        routing.insert(key)
+        routeIDs[key] = region.id
+    }
+
+    private func handle(_ event: GroupEvent) async {
+        switch event {
+        case let .splitApplied(storeID, children):
+            for child in children {
+                if let group = groups[child.id] {
+                    await group.initializePeer(onStore: storeID)
+                    awake.wake(child.id)
+                } else {
+                    earlyInitialized[child.id, default: []].insert(storeID)
+                }
+            }
+        case .storePanicked:
+            break  // the store's state is persisted by the store itself; routing is unchanged
+        }
+    }
+
+    func shutdown() {
+        groups.removeAll()
+    }
+
+    func allocID() -> UInt64 {
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    // MARK: routing
+
+    /// The region holding `key` (an encoded key without `z`).
+    public func region(containing key: [UInt8]) -> Region? {
+        guard let end = routing[RoutingKey.after(key)...].first, let id = routeIDs[end] else { return nil }
+        return layout[id]
+    }
+
+    public func region(id: UInt64) -> Region? { layout[id] }
+
+    /// The regions that overlap `range`, in key order.
+    public func regions(overlapping range: KeyRange) -> [Region] {
+        var out: [Region] = []
+        for end in routing[RoutingKey.after(range.start)...] {
+            guard let region = routeIDs[end].flatMap({ layout[$0] }) else { continue }
+            if !range.end.isEmpty, compareKeys(region.startKey, range.end) >= (range.endInclusive ? 1 : 0) { break }
+            out.append(region)
+        }
+        return out
+    }
+
+    public var allRegions: [Region] { routing.compactMap { routeIDs[$0].flatMap { layout[$0] } } }
+
+    public var regionCount: Int { layout.count }
+
+    func group(_ id: UInt64) -> RaftGroup? { groups[id] }
+
+    /// The current leader of a region, if it has a live one.
+    public func leader(of regionID: UInt64) async -> PeerMeta? {
+        await groups[regionID]?.leader
+    }
+
+    public func peerStatus(of regionID: UInt64) async -> [PeerStatus] {
+        await groups[regionID]?.status() ?? []
+    }
+
+    /// Refreshes the layout from a region's group (after its epoch changed).
+    @discardableResult
+    public func refresh(_ regionID: UInt64) async -> Region? {
+        guard let group = groups[regionID] else { return nil }
+        setLayout(await group.region)
+        return layout[regionID]
+    }
+
+    // MARK: operations
+
+    /// Splits region `regionID` at `keys` (inside it) through its Raft log. Each split bumps the
+    /// region's version; the new regions keep the peers' stores and the leader's store.
+    public func split(regionID: UInt64, at keys: [[UInt8]], timeout: Duration = .seconds(10)) async throws(RegionError) -> [Region] {
+        guard let group = groups[regionID], var region = layout[regionID] else { throw .regionNotFound(regionID: regionID) }
+        region = await refresh(regionID) ?? region
+        let inside = keys.filter { compareKeys($0, region.startKey) > 0 && (region.endKey.isEmpty || compareKeys($0, region.endKey) < 0) }
+        let sorted = Array(Set(inside.map { RoutingKey(end: $0) })).sorted().map(\.bytes)
+        guard !sorted.isEmpty else { return [region] }
+        let leader = try await waitForLeader(regionID, timeout: timeout)
+        let newRegions = sorted.map { _ in SplitCommand.NewRegionIDs(regionID: allocID(), peerIDs: region.peers.map { _ in allocID() }) }
+        let command = SplitCommand(regionID: regionID, epoch: region.epoch, splitKeys: sorted, newRegions: newRegions)
+        awake.wake(regionID)
+        let outcome = await group.propose(.split(command), viaStore: leader.storeID, timeout: timeout)
+        switch outcome {
+        case .applied: break
+        case let .rejected(error): throw error
+        case let .storePanicked(store, reason): throw .storeNotAvailable(storeID: store, state: .panicked(reason: reason))
+        }
+        let parent = await refresh(regionID) ?? region
+        var result = [parent]
+        for (i, ids) in newRegions.enumerated() {
+            let child = Region(
+                id: ids.regionID, startKey: sorted[i], endKey: i + 1 < sorted.count ? sorted[i + 1] : region.endKey,
+                epoch: parent.epoch, peers: zip(region.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID, isLearner: $0.isLearner) })
+            let applied = await group.stores(withVersionAtLeast: parent.epoch.version)
+            try? register(child, initializedStores: applied.intersection([leader.storeID]), campaignOn: leader.storeID)
+            for store in applied where store != leader.storeID { await groups[child.id]?.initializePeer(onStore: store) }
+            result.append(child)
+            CrashPoint.split.pass()
+        }
+        try? persist()
+        return result
+    }
+
+    /// Splits whichever regions hold `keys`, so that every key becomes a region boundary.
+    public func splitAt(_ keys: [[UInt8]], timeout: Duration = .seconds(10)) async throws(RegionError) -> [Region] {
+        var byRegion: [UInt64: [[UInt8]]] = [:]
+        for key in keys {
+            if let r = region(containing: key), r.startKey != key { byRegion[r.id, default: []].append(key) }
+        }
+        var created: [Region] = []
+        for (id, regionKeys) in byRegion.sorted(by: { $0.key < $1.key }) {
+            created += try await split(regionID: id, at: regionKeys, timeout: timeout).dropFirst()
+        }
+        return created
+    }
+
+    /// Spreads peers evenly over the up stores (a peer move bumps conf_ver) and then leaders evenly
+    /// over the stores that hold each region's peers.
+    public func scatter(_ regionIDs: [UInt64], timeout: Duration = .seconds(10)) async throws(RegionError) {
+        let up = stores.values.filter(\.isUp).map(\.id).sorted()
+        var peerCount: [UInt64: Int] = Dictionary(uniqueKeysWithValues: up.map { ($0, 0) })
+        for region in layout.values { for p in region.peers where peerCount[p.storeID] != nil { peerCount[p.storeID]! += 1 } }
+        if up.count > replicas {
+            for id in regionIDs {
+                guard let region = await refresh(id) else { continue }
+                let current = region.peers.map(\.storeID)
+                // Move the peer from the fullest store to the emptiest store without one.
+                guard let from = current.filter({ peerCount[$0] != nil }).max(by: { peerCount[$0]! < peerCount[$1]! }),
+                      let to = up.filter({ !current.contains($0) }).min(by: { peerCount[$0]! < peerCount[$1]! }),
+                      peerCount[from]! > peerCount[to]! + 1
+                else { continue }
+                // A scatter that does not finish is a warning, not a failure.
+                guard await movePeer(of: id, from: from, to: to, timeout: timeout) else { continue }
+                peerCount[from]! -= 1
+                peerCount[to]! += 1
+            }
+        }
+        try await balanceLeaders(regionIDs, timeout: timeout)
+        try? persist()
+    }
+
+    /// Moves the region's peer on store `from` to store `to` one membership step at a time, as
+    /// PD's operators do: add a learner on `to`, wait until its snapshot and the log have caught
+    /// it up, promote it, move the leader away from `from` if it is there, remove the old peer.
+    /// Returns false when a step did not finish (the region keeps a valid membership).
+    func movePeer(of regionID: UInt64, from: UInt64, to: UInt64, timeout: Duration) async -> Bool {
+        guard let group = groups[regionID], let region = await refresh(regionID), let old = region.peer(onStore: from) else { return false }
+        let learner = PeerMeta(id: allocID(), storeID: to, isLearner: true)
+        guard await changePeer(regionID, .addLearner(learner), timeout: timeout) else { return false }
+        let deadline = ContinuousClock.now + timeout
+        while await !group.hasCaughtUp(peerID: learner.id) {
+            guard ContinuousClock.now < deadline else { return false }
+            awake.wake(regionID)
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        guard await changePeer(regionID, .promoteLearner(peerID: learner.id), timeout: timeout) else { return false }
+        if let leader = await group.leader, leader.storeID == from {
+            await group.transferLeader(toStore: to)
+            awake.wake(regionID)
+            guard (try? await waitForLeader(regionID, onStore: to, timeout: timeout)) != nil else { return false }
+        }
+        return await changePeer(regionID, .removePeer(peerID: old.id), timeout: timeout)
+    }
+
+    /// Proposes one membership step through the leader and waits until the leader applied it.
+    private func changePeer(_ regionID: UInt64, _ change: ChangePeerCommand.Change, timeout: Duration) async -> Bool {
+        guard let group = groups[regionID], let leader = try? await waitForLeader(regionID, timeout: timeout), let region = await refresh(regionID) else { return false }
+        awake.wake(regionID)
+        let outcome = await group.propose(.changePeer(ChangePeerCommand(regionID: regionID, epoch: region.epoch, change: change)), viaStore: leader.storeID, timeout: timeout)
+        await refresh(regionID)
+        return outcome == .applied
+    }
+
+    /// Moves leaders so that each store leads about as many regions as the others: the leaders of
+    /// the other regions are counted first, then each of `regionIDs` keeps its leader or moves it to
+    /// the peer's store that leads the fewest, greedily.
+    public func balanceLeaders(_ regionIDs: [UInt64], timeout: Duration = .seconds(10)) async throws(RegionError) {
+        let moving = Set(regionIDs)
+        var leaders: [UInt64: Int] = [:]
+        for id in layout.keys where !moving.contains(id) {
+            if let l = await groups[id]?.leader { leaders[l.storeID, default: 0] += 1 }
+        }
+        for id in regionIDs {
+            guard let group = groups[id], let region = layout[id], let leader = try? await waitForLeader(id, timeout: timeout) else { continue }
+            let candidates = region.peers.map(\.storeID).filter { stores[$0]?.isUp == true }
+            guard let target = candidates.min(by: { leaders[$0, default: 0] < leaders[$1, default: 0] }),
+                  leaders[leader.storeID, default: 0] > leaders[target, default: 0]
+            else {
+                leaders[leader.storeID, default: 0] += 1
+                continue
+            }
+            await group.transferLeader(toStore: target)
+            awake.wake(id)
+            let moved = (try? await waitForLeader(id, onStore: target, timeout: timeout)) != nil
+            leaders[moved ? target : leader.storeID, default: 0] += 1
+        }
+    }
+
+    public func transferLeader(regionID: UInt64, toStore storeID: UInt64, timeout: Duration = .seconds(5)) async throws(RegionError) {
+        guard let group = groups[regionID] else { throw .regionNotFound(regionID: regionID) }
+        await group.transferLeader(toStore: storeID)
+        awake.wake(regionID)
+        _ = try await waitForLeader(regionID, onStore: storeID, timeout: timeout)
+    }
+
+    /// Waits until the region has a live leader (on `store`, if given).
+    public func waitForLeader(_ regionID: UInt64, onStore store: UInt64? = nil, timeout: Duration = .seconds(5)) async throws(RegionError) -> PeerMeta {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            awake.wake(regionID)
+            if let leader = await groups[regionID]?.leader, store == nil || leader.storeID == store { return leader }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        throw .timeout(regionID: regionID, after: timeout)
+    }
+
+    /// A read barrier, as a Raft read index: an empty entry proposed through the leader and
+    /// applied there. Returns that leader, whose store then holds everything the region committed
+    /// before (a new leader may not have applied all it committed; a follower may lag).
+    public func readBarrier(_ regionID: UInt64, timeout: Duration = .seconds(10)) async throws(RegionError) -> PeerMeta {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let leader = try await waitForLeader(regionID, timeout: deadline - ContinuousClock.now)
+            guard let group = groups[regionID] else { throw .regionNotFound(regionID: regionID) }
+            awake.wake(regionID)
+            if await group.propose(.noop, viaStore: leader.storeID, timeout: min(.seconds(2), deadline - ContinuousClock.now)) == .applied {
+                return leader
+            }
+        }
+        throw .timeout(regionID: regionID, after: timeout)
+    }
+
+    /// Per store, the import files that committed but unapplied ingests still need.
+    public func pendingIngestFiles() async -> [UInt64: Set<String>] {
+        var out: [UInt64: Set<String>] = [:]
+        for group in groups.values {
+            for (store, names) in await group.pendingIngestFiles() { out[store, default: []].formUnion(names) }
+        }
+        return out
+    }
+
+    /// Wakes every region with a peer on `storeID`, so that they notice it went down or came back.
+    func wakeRegions(onStore storeID: UInt64) {
+        for region in layout.values where region.peer(onStore: storeID) != nil { awake.wake(region.id) }
+    }
+}

@@ -1,0 +1,419 @@
+import Foundation
+import KeyCodec
+import ClusterAPI
+
+/// All replicas of one region and the Raft traffic between them. Messages go through the
+/// `Transport` (drops, delays, partitions); peers on down stores neither send nor receive. Each
+/// replica persists its log and hard state before its messages leave, and applies committed
+/// entries in order, re-checking epoch and range, with its applied index saved beside the data.
+actor RaftGroup {
+    let regionID: UInt64
+    private var peers: [UInt64: RaftPeer] = [:]
+    /// Each replica's view of the region, as of its applied index.
+    private var views: [UInt64: Region] = [:]
+    /// Peers that can take part: a peer of a split region starts once its parent replica applied the split.
+    private var initialized = Set<UInt64>()
+    private var tombstones = Set<UInt64>()
+    /// Replicas that missed an ingest's file (their store was down when it was downloaded): they
+    /// take a snapshot of the leader's data instead of applying without it.
+    private var needsSnapshot = Set<UInt64>()
+    /// Repairs whose snapshot went out since the last tick (sent again at the next, if lost).
+    private var repairsSent = Set<UInt64>()
+    private let stores: [UInt64: Store]
+    private let transport: Transport
+    /// The clock's list of groups to tick; the group keeps its own entry right, inside the actor,
+    /// so a proposal can never be left asleep by a tick that just finished.
+    private let awake: AwakeRegions
+    private let onEvent: @Sendable (GroupEvent) -> Void
+    private var delayed: [(due: UInt64, message: RaftMessage)] = []
+    /// Messages whose sender has persisted what they acknowledge, to deliver in this pump.
+    private var outgoing: [RaftMessage] = []
+    private var waiters: [UInt64: (term: UInt64, resume: CheckedContinuation<ApplyOutcome, Never>)] = [:]
+    private var ticks: UInt64 = 0
+
+    /// `initializedStores`: stores whose replica holds the region already (all of them for a new
+    /// cluster; those that applied the split for a child region). `campaignOn` starts an election
+    /// at once on that store's peer, so a split keeps its leader where it was.
+    init(
+        region: Region, stores: [UInt64: Store], transport: Transport, awake: AwakeRegions, initializedStores: Set<UInt64>,
+        campaignOn: UInt64?, onEvent: @escaping @Sendable (GroupEvent) -> Void
+    ) throws {
+        regionID = region.id
+        self.stores = stores
+        self.transport = transport
+        self.awake = awake
+        self.onEvent = onEvent
+        for meta in region.peers {
+            var peer = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(region), learners: Self.learnerIDs(region), seed: region.id &* 31 &+ meta.id)
+            var view = region
+            if initializedStores.contains(meta.storeID), let store = stores[meta.storeID] {
+                let saved = try RaftStorage(store: store).load(region: region.id)
+                if let apply = saved.apply {
+                    if apply.tombstone { tombstones.insert(meta.id) }
+                    view = apply.region
+                }
+                peer.restore(hardState: saved.hard, log: saved.entries, applied: saved.apply?.applied ?? 0)
+                peer.setMembers(voters: Self.voterIDs(view), learners: Self.learnerIDs(view))
+                initialized.insert(meta.id)
+            } else if meta.isLearner {
+                initialized.insert(meta.id)  // a learner starts empty and waits for its snapshot
+            }
+            peers[meta.id] = peer
+            views[meta.id] = view
+        }
+        if let store = campaignOn, let id = region.peer(onStore: store)?.id, initialized.contains(id) {
+            peers[id]?.campaign()  // its messages go out at the first pump
+        }
+    }
+
+    static func voterIDs(_ region: Region) -> [UInt64] { region.voters.map(\.id) }
+    static func learnerIDs(_ region: Region) -> [UInt64] { region.peers.filter(\.isLearner).map(\.id) }
+
+    // MARK: queries
+
+    private func isLive(_ id: UInt64) -> Bool {
+        guard initialized.contains(id), !tombstones.contains(id), let peer = peers[id] else { return false }
+        return stores[peer.storeID]?.isUp ?? false
+    }
+
+    /// The live leader of the highest term, if there is one: a deposed leader that has not heard
+    /// of the newer term yet still believes it leads.
+    var leader: PeerMeta? {
+        let leading = peers.filter { id, peer in peer.isLeader && isLive(id) }.max { $0.value.term < $1.value.term }
+        return leading.map { PeerMeta(id: $0.key, storeID: $0.value.storeID) }
+    }
+
+    /// True when the learner `peerID` installed its snapshot and holds everything the leader has.
+    func hasCaughtUp(peerID: UInt64) -> Bool {
+        guard let l = leader, let lp = peers[l.id], let peer = peers[peerID], isLive(peerID) else { return false }
+        return lp.hasCaughtUp(peerID) && peer.appliedIndex > 0
+    }
+
+    /// The region as its leader sees it, or as the most advanced live replica does.
+    var region: Region {
+        if let l = leader, let view = views[l.id] { return view }
+        let live = peers.keys.filter(isLive).max { (peers[$0]?.appliedIndex ?? 0) < (peers[$1]?.appliedIndex ?? 0) }
+        return views[live ?? peers.keys.min()!]!
+    }
+
+    func status() -> [PeerStatus] {
+        region.peers.compactMap { meta in
+            peers[meta.id].map { PeerStatus(peer: meta, isLeader: $0.isLeader && isLive(meta.id), term: $0.term, appliedIndex: $0.appliedIndex, isLive: isLive(meta.id)) }
+        }
+    }
+
+    /// Stores whose replica has applied the region up to `version` (for example, a split).
+    func stores(withVersionAtLeast version: UInt64) -> Set<UInt64> {
+        Set(views.compactMap { id, view in view.epoch.version >= version && initialized.contains(id) ? peers[id]?.storeID : nil })
+    }
+
+    /// Import files that replicas still need: those of ingests in their logs not yet applied.
+    func pendingIngestFiles() -> [UInt64: Set<String>] {
+        var out: [UInt64: Set<String>] = [:]
+        for peer in peers.values where peer.lastIndex > peer.appliedIndex {
+            for index in (peer.appliedIndex + 1)...peer.lastIndex {
+                guard case let .ingest(cmd)? = peer.entry(at: index)?.command else { continue }
+                for file in cmd.files { out[peer.storeID, default: []].insert(file.fileName(regionID: cmd.regionID, epoch: cmd.epoch)) }
+            }
+        }
+        return out
+    }
+
+    /// True while the group needs ticks: no leader, work in flight, or a live replica that has not
+    /// yet received or applied everything the leader committed.
+    var isAwake: Bool {
+        if !waiters.isEmpty || !delayed.isEmpty || !outgoing.isEmpty || needsSnapshot.contains(where: isLive) { return true }
+        if peers.contains(where: { id, peer in isLive(id) && peer.hasReady }) { return true }
+        guard let l = leader, let lp = peers[l.id] else { return peers.keys.contains(where: isLive) }
+        return peers.contains { id, peer in
+            isLive(id) && (peer.appliedIndex < lp.commitIndex || (id != l.id && (lp.matchIndex[id] ?? 0) < lp.lastIndex))
+        }
+    }
+
+    // MARK: commands
+
+    /// Proposes `command` through the peer on `storeID`, which must lead, and waits until that peer
+    /// applies it, or `timeout` passes.
+    func propose(_ command: RaftCommand, viaStore storeID: UInt64, timeout: Duration) async -> ApplyOutcome {
+        guard let meta = region.peer(onStore: storeID) ?? views.values.lazy.compactMap({ $0.peer(onStore: storeID) }).first else {
+            return .rejected(.notLeader(regionID: regionID, leader: leader))
+        }
+        if let store = stores[storeID], !store.isUp { return .rejected(.storeNotAvailable(storeID: storeID, state: store.state)) }
+        guard isLive(meta.id), peers[meta.id]?.isLeader == true, let index = peers[meta.id]?.propose(command) else {
+            return .rejected(.notLeader(regionID: regionID, leader: leader))
+        }
+        let term = peers[meta.id]!.term
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(index: index, term: term, after: timeout)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in
+            waiters[index] = (term, continuation)
+            pump()
+        }
+    }
+
+    private func expire(index: UInt64, term: UInt64, after: Duration) {
+        guard let waiter = waiters[index], waiter.term == term else { return }
+        waiters[index] = nil
+        waiter.resume.resume(returning: .rejected(.timeout(regionID: regionID, after: after)))
+    }
+
+    /// Asks the leader to hand over to the peer on `storeID`.
+    func transferLeader(toStore storeID: UInt64) {
+        guard let l = leader, let target = views[l.id]?.peer(onStore: storeID) else { return }
+        peers[l.id]?.transferLeadership(to: target.id)
+        pump()
+    }
+
+    /// The split parent on `storeID` applied the split, so this region's peer there can start.
+    func initializePeer(onStore storeID: UInt64) {
+        guard let meta = region.peers.first(where: { $0.storeID == storeID }), !initialized.contains(meta.id) else { return }
+        initialized.insert(meta.id)
+        pump()
+    }
+
+    /// One unit of time: elections and heartbeats. Returns whether the group stays awake.
+    func tick() -> Bool {
+        ticks += 1
+        repairsSent.removeAll()
+        for id in Array(peers.keys) where isLive(id) { peers[id]!.tick() }
+        pump()
+        return isAwake
+    }
+
+    // MARK: the loop
+
+    /// Handles every peer's Ready and delivers messages until nothing moves; then says whether the
+    /// clock must tick it.
+    private func pump() {
+        defer { if isAwake { awake.wake(regionID) } else { awake.sleep(regionID) } }
+        for _ in 0..<10_000 {
+            var moved = false
+            for id in peers.keys.sorted() where isLive(id) && peers[id]!.hasReady {
+                handleReady(of: id)
+                moved = true
+            }
+            let due = delayed.filter { $0.due <= ticks }
+            delayed.removeAll { $0.due <= ticks }
+            let messages = outgoing + due.map(\.message)
+            outgoing.removeAll()
+            for m in messages { deliver(m) }
+            if !messages.isEmpty { moved = true }
+            if collectRemovedPeers() { moved = true }
+            if repairMissedIngests() { moved = true }
+            if !moved { return }
+        }
+    }
+
+    /// Persists the peer's Ready (synced), applies what it committed, installs its snapshot, and
+    /// only then lets its messages go. `apply` is saved in the same write as the Raft state.
+    private func handleReady(of id: UInt64, apply: RaftStorage.ApplyState? = nil) {
+        guard let store = stores[peers[id]!.storeID] else { return }
+        let ready = peers[id]!.takeReady()
+        if ready.mustPersist || apply != nil {
+            do {
+                try RaftStorage(store: store).save(
+                    region: regionID, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex,
+                    staleThrough: ready.staleThrough, apply: apply)
+            } catch {
+                panic(store: store, reason: "cannot persist the Raft log of region \(regionID): \(error)")
+                return
+            }
+        }
+        peers[id]!.persisted(ready)
+        applyCommitted(ready.committed, on: id)
+        if let snapshot = ready.snapshot { installSnapshot(snapshot, on: id) }
+        outgoing += ready.messages
+    }
+
+    private func deliver(_ m: RaftMessage) {
+        guard let from = peers[m.from], peers[m.to] != nil, isLive(m.to) else { return }
+        guard let hold = transport.route(from: from.storeID, to: peers[m.to]!.storeID) else { return }
+        if hold > 0 {
+            delayed.append((ticks + UInt64(hold), m))
+            return
+        }
+        var message = m
+        if case .snapshot = m.kind {
+            // A snapshot is the sender's data as it is now, which is what its applied index says.
+            message.kind = .snapshot(index: from.appliedIndex, term: from.termAt(from.appliedIndex) ?? from.baseTerm)
+        }
+        peers[m.to]!.step(message)
+        // Install at once, while the sender's data is still what the snapshot says.
+        if case .snapshot = message.kind, peers[m.to]!.hasPendingSnapshot { handleReady(of: m.to) }
+    }
+
+    /// Copies the leader's region data to a follower, then resets the follower's log to the
+    /// snapshot point, with its apply state in the same write.
+    private func installSnapshot(_ snapshot: RaftSnapshot, on target: UInt64) {
+        guard let source = peers[snapshot.leader], source.appliedIndex == snapshot.index, let leaderView = views[snapshot.leader],
+              let sourceStore = stores[source.storeID], let dest = stores[peers[target]!.storeID]
+        else { return }  // the sender moved on: it sends another
+        do { try RegionData.copy(leaderView, from: sourceStore, to: dest) } catch {
+            panic(store: dest, reason: "cannot install a snapshot of region \(regionID): \(error)")
+            return
+        }
+        views[target] = leaderView
+        needsSnapshot.remove(target)
+        peers[target]!.restoreSnapshot(snapshot, voters: Self.voterIDs(leaderView), learners: Self.learnerIDs(leaderView))
+        handleReady(of: target, apply: .init(applied: snapshot.index, region: leaderView, tombstone: false))
+    }
+
+    /// Gives a snapshot to each replica that missed an ingest, once the leader has applied past it.
+    /// A leader that missed one hands leadership to a replica that holds everything first.
+    private func repairMissedIngests() -> Bool {
+        guard !needsSnapshot.isEmpty, let l = leader, let lp = peers[l.id] else { return false }
+        if needsSnapshot.contains(l.id) {
+            if lp.transferee == nil, let target = peers.keys.sorted().first(where: { $0 != l.id && isLive($0) && !needsSnapshot.contains($0) && lp.voters.contains($0) }) {
+                peers[l.id]!.transferLeadership(to: target)
+                return true
+            }
+            return false
+        }
+        var sent = false
+        for id in needsSnapshot.sorted() where id != l.id && isLive(id) && !repairsSent.contains(id) && lp.appliedIndex >= (peers[id]?.appliedIndex ?? 0) {
+            peers[l.id]!.sendSnapshot(to: id)
+            repairsSent.insert(id)
+            sent = true
+        }
+        return sent
+    }
+
+    /// Destroys the replicas that the leader's view no longer lists although it is newer than
+    /// theirs (a peer removed by a conf change, which may never learn that itself), as TiKV
+    /// collects stale peers. A peer of a newer conf change that the leader has not applied yet
+    /// stays.
+    private func collectRemovedPeers() -> Bool {
+        guard let l = leader, let view = views[l.id] else { return false }
+        var removed = false
+        for id in peers.keys.sorted() where view.peer(id: id) == nil && !tombstones.contains(id) && isLive(id)
+            && (views[id]?.epoch.confVer ?? 0) < view.epoch.confVer {
+            tombstone(id)
+            removed = true
+        }
+        return removed
+    }
+
+    private func tombstone(_ id: UInt64) {
+        guard let view = views[id], let store = stores[peers[id]!.storeID] else { return }
+        tombstones.insert(id)
+        do {
+            try RegionData.destroy(view, on: store)
+            try RaftStorage(store: store).saveApplyState(.init(applied: peers[id]!.appliedIndex, region: view, tombstone: true))
+        } catch {
+            panic(store: store, reason: "cannot remove the replica of region \(regionID): \(error)")
+        }
+    }
+
+    /// Applies committed entries (on disk already) in order.
+    private func applyCommitted(_ entries: [RaftEntry], on id: UInt64) {
+        for entry in entries {
+            guard isLive(id), let peer = peers[id], entry.index == peer.appliedIndex + 1 else { return }
+            let outcome = apply(entry.command, at: entry.index, on: id)
+            peers[id]!.applied(entry.index)
+            if let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) {
+                do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false)) } catch {
+                    panic(store: store, reason: "cannot save the apply state of region \(regionID): \(error)")
+                }
+            }
+            if let waiter = waiters[entry.index], peers[id]!.isLeader || waiter.term != entry.term {
+                waiters[entry.index] = nil
+                waiter.resume.resume(returning: waiter.term == entry.term ? outcome : .rejected(.notLeader(regionID: regionID, leader: leader)))
+            }
+        }
+    }
+
+    private func apply(_ command: RaftCommand, at index: UInt64, on id: UInt64) -> ApplyOutcome {
+        guard let view = views[id], let store = stores[peers[id]!.storeID] else { return .rejected(.regionNotFound(regionID: regionID)) }
+        switch command {
+        case .noop:
+            return .applied
+        case let .ingest(cmd):
+            return applyIngest(cmd, at: index, view: view, store: store, peer: id)
+        case let .split(cmd):
+            guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
+            let keys = cmd.splitKeys
+            for key in keys where !(compareKeys(key, view.startKey) > 0 && (view.endKey.isEmpty || compareKeys(key, view.endKey) < 0)) {
+                return .rejected(.keyNotInRegion(key: key, regionID: regionID, startKey: view.startKey, endKey: view.endKey))
+            }
+            var parent = view
+            parent.endKey = keys[0]
+            parent.epoch.version += UInt64(keys.count)
+            var children: [Region] = []
+            for (i, ids) in cmd.newRegions.enumerated() {
+                let peersOfChild = zip(view.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID, isLearner: $0.isLearner) }
+                children.append(Region(id: ids.regionID, startKey: keys[i], endKey: i + 1 < keys.count ? keys[i + 1] : view.endKey, epoch: parent.epoch, peers: peersOfChild))
+            }
+            views[id] = parent
+            do {
+                for child in children { try RaftStorage(store: store).saveApplyState(.init(applied: 0, region: child, tombstone: false)) }
+            } catch {
+                panic(store: store, reason: "cannot save split regions of region \(regionID): \(error)")
+            }
+            onEvent(.splitApplied(storeID: store.id, children: children))
+            return .applied
+        case let .changePeer(cmd):
+            guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
+            guard let changed = cmd.applied(to: view) else { return .rejected(.staleCommand(regionID: regionID)) }
+            views[id] = changed
+            peers[id]!.setMembers(voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed))
+            switch cmd.change {
+            case let .addLearner(meta) where peers[meta.id] == nil:
+                peers[meta.id] = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed), seed: regionID &* 31 &+ meta.id)
+                views[meta.id] = changed
+                initialized.insert(meta.id)
+            case let .removePeer(removed) where removed == id:
+                tombstone(id)
+            default: break
+            }
+            return .applied
+        }
+    }
+
+    private func applyIngest(_ cmd: IngestCommand, at index: UInt64, view: Region, store: Store, peer: UInt64) -> ApplyOutcome {
+        guard cmd.regionID == view.id, cmd.epoch == view.epoch else {
+            return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view]))
+        }
+        for file in cmd.files where !(view.contains(file.range.start) && (view.endKey.isEmpty || compareKeys(file.range.end, view.endKey) < 0)) {
+            return .rejected(.keyNotInRegion(key: file.range.end, regionID: regionID, startKey: view.startKey, endKey: view.endKey))
+        }
+        let ingestion = SSTIngestion(store: store, command: cmd, entry: index)
+        let paths = ingestion.files
+        let storage = RaftStorage(store: store)
+        // The apply record enters the DB in the same atomic ingest as the files, so a record for
+        // any file of the set means that the whole set is in: this entry applied it before a crash
+        // (a replay), or another entry with the same files did (a retried proposal).
+        let recorded: [UInt64?]
+        do { recorded = try cmd.files.map { try storage.ingestingEntry(uuid: $0.uuid) } } catch {
+            return panic(store: store, reason: "cannot read the ingest records of region \(regionID): \(error)")
+        }
+        if recorded.contains(where: { $0 != nil }) {
+            for path in paths { unlink(path.path) }
+            return recorded.contains(index) ? .applied : .rejected(.staleCommand(regionID: regionID))
+        }
+        // A file never received (its store was down while it was downloaded) means this replica
+        // lacks the data: a snapshot from the leader repairs it, and it ingests nothing partial.
+        guard paths.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else {
+            needsSnapshot.insert(peer)
+            peers[peer]?.needsRepair = true
+            return .rejected(.staleCommand(regionID: regionID))
+        }
+        if store.takeFault(\.failApplies) {
+            return panic(store: store, reason: "ingest of \(paths[0].path) into region \(regionID) failed on apply (injected fault)")
+        }
+        do { try ingestion.run() } catch {
+            return panic(store: store, reason: "ingest into region \(regionID) failed on apply: \(error)")
+        }
+        return .applied
+    }
+
+    /// An unrecoverable failure on apply: the store goes down for good, as TiKV panics.
+    @discardableResult
+    private func panic(store: Store, reason: String) -> ApplyOutcome {
+        try? store.setState(.panicked(reason: reason))
+        onEvent(.storePanicked(storeID: store.id, reason: reason))
+        return .storePanicked(storeID: store.id, reason: reason)
+    }
+}

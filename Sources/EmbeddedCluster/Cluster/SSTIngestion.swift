@@ -1,0 +1,45 @@
+import Foundation
+import Failpoints
+import KeyCodec
+import ClusterAPI
+
+/// One replica's ingest of a file set, as TiKV's importer does it: each import file gets a
+/// hard-linked clone, and RocksDB ingests the clones by move, atomically with the set's apply
+/// record. RocksDB never writes into an ingested file (no global seqno), so the import file that
+/// still shares its inode is never changed, and a replay finds the record and ingests nothing.
+struct SSTIngestion {
+    let store: Store
+    let command: IngestCommand
+    /// The Raft entry that applies it.
+    let entry: UInt64
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The import files, one per file of the set.
+    var files: [(cf: ColumnFamily, path: String)] {
+        command.files.map { (cf: $0.cf, path: store.importDirectory + "/" + $0.fileName(regionID: command.regionID, epoch: command.epoch)) }
+    }
+
+    func run() throws {
+        let record = "\(store.importDirectory)/apply-\(command.regionID)-\(entry).sst"
+        let files = files
+        let clones = files.map { (cf: $0.cf, path: $0.path + ".clone") }
+        defer {
+            for clone in clones { unlink(clone.path) }
+            unlink(record)
+        }
+        try RaftStorage.writeIngestRecord(uuids: command.files.map(\.uuid), entry: entry, to: record)
+        for (file, clone) in zip(files, clones) {
+            unlink(clone.path)  // left by a crash before an earlier ingest of this entry
+            guard link(file.path, clone.path) == 0 else {
+                throw Failure(description: "cannot link \(file.path) to \(clone.path): \(String(cString: strerror(errno)))")
+            }
+        }
+        CrashPoint.ingestLinked.pass()
+        try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
+        CrashPoint.ingest.pass()
+        for file in files { unlink(file.path) }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Synchronization
+import KeyCodec
+import ClusterAPI
+
+/// One store: a RocksDB with TiKV's column families at `<cluster>/stores/<id>/db`, an import
+/// directory for downloaded and rewritten SSTs, its state (persisted in `store.json`) and faults.
+public final class Store: Sendable {
+    public let id: UInt64
+    public let directory: String
+    public let db: RocksDatabase
+    public let importDirectory: String
+    private let meta: Mutex<StoreState>
+    private let faultState = Mutex(StoreFaults())
+
+    struct Persisted: Codable {
+        var id: UInt64
+        var state: StoreState
+    }
+
+    /// Opens or creates the store under `clusterDirectory`.
+    init(id: UInt64, clusterDirectory: String) throws(ClusterError) {
+        self.id = id
+        directory = "\(clusterDirectory)/stores/\(id)"
+        importDirectory = directory + "/import"
+        for dir in [directory, importDirectory] {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+                throw .io(path: dir, reason: "cannot create directory")
+            }
+        }
+        var state = StoreState.up
+        if let data = FileManager.default.contents(atPath: directory + "/store.json") {
+            guard let persisted = try? JSONDecoder().decode(Persisted.self, from: data), persisted.id == id else {
+                throw .corruptMetadata(path: directory + "/store.json", reason: "not a store description for store \(id)")
+            }
+            state = persisted.state
+        }
+        meta = Mutex(state)
+        do { db = try RocksDatabase(path: directory + "/db") } catch { throw .database(error) }
+        try persist(state)
+    }
+
+    public var state: StoreState { meta.withLock { $0 } }
+
+    public var isUp: Bool { state.isUp }
+
+    /// Changes the state and persists it. A panicked store stays panicked.
+    public func setState(_ newState: StoreState) throws(ClusterError) {
+        let changed: StoreState? = meta.withLock { current in
+            if case .panicked = current { return nil }
+            current = newState
+            return newState
+        }
+        if let changed { try persist(changed) }
+    }
+
+    private func persist(_ state: StoreState) throws(ClusterError) {
+        let path = directory + "/store.json"
+        do {
+            let data = try JSONEncoder().encode(Persisted(id: id, state: state))
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw .io(path: path, reason: "cannot write store state: \(error.localizedDescription)")
+        }
+    }
+
+    // MARK: faults
+
+    public var faults: StoreFaults { faultState.withLock { $0 } }
+
+    public func updateFaults(_ body: (inout sending StoreFaults) -> Void) { faultState.withLock { body(&$0) } }
+
+    /// Consumes one pending fault of the counter at `counter`; false when none is pending.
+    func takeFault(_ counter: WritableKeyPath<StoreFaults, Int> & Sendable) -> Bool {
+        faultState.withLock { f in
+            guard f[keyPath: counter] > 0 else { return false }
+            f[keyPath: counter] -= 1
+            return true
+        }
+    }
+
+    /// Milliseconds left of an injected busy period, or nil when not busy.
+    func busyBackoff() -> UInt64? {
+        faultState.withLock { f in
+            guard let until = f.busyUntil else { return nil }
+            let left = until - .now
+            guard left > .zero else {
+                f.busyUntil = nil
+                return nil
+            }
+            // Rounded up: a busy store never asks for a zero wait.
+            return UInt64(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
+        }
+    }
+
+    /// True when an SST with this uuid was ingested here.
+    public func hasIngested(uuid: String) -> Bool { RaftStorage(store: self).wasIngested(uuid: uuid) }
+
+    /// How many Raft entries ingested each SST of this store (1 each, unless one was ingested twice).
+    public func appliedIngestCounts() throws -> [String: Int] { try RaftStorage(store: self).ingestCounts() }
+
+    // MARK: disk
+
+    /// Bytes free on the store's file system.
+    public func availableBytes() -> UInt64 {
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return 0 }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
+    /// Bytes in the store's DB directory.
+    public func usedBytes() -> UInt64 {
+        guard let walker = FileManager.default.enumerator(atPath: directory + "/db") else { return 0 }
+        var total: UInt64 = 0
+        while let name = walker.nextObject() as? String {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/db/" + name))?[.size] as? UInt64 { total += size }
+        }
+        return total
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Synchronization
+import KeyCodec
+import ExternalStorage
+import ClusterAPI
+
+/// One store's import service, in the shape of TiKV's ImportSST: Download fetches a backup file
+/// through the store's rate limiter, verifies and rewrites it for a region; Ingest checks leader
+/// and epoch and proposes the ingest to the region's Raft group.
+public final class ImportService: Sendable {
+    public let store: Store
+    let pd: PlacementDriver
+    public let limiter: RateLimiter
+    public let meter = ThroughputMeter()
+    /// The mode the client last switched the store to.
+    let mode = Mutex(ImportMode.normal)
+    /// Files with an ingest in flight (the per-file latch).
+    private let latch = Mutex(Set<String>())
+    public let proposalTimeout: Duration
+
+    public init(store: Store, pd: PlacementDriver, bytesPerSecond: UInt64 = 0, proposalTimeout: Duration = .seconds(10)) {
+        self.store = store
+        self.pd = pd
+        limiter = RateLimiter(bytesPerSecond: bytesPerSecond)
+        self.proposalTimeout = proposalTimeout
+    }
+
+    private func checkAvailable() throws(ImportError) {
+        guard store.isUp else { throw .region(.storeNotAvailable(storeID: store.id, state: store.state)) }
+        if let backoff = store.busyBackoff() {
+            throw .region(.serverIsBusy(storeID: store.id, reason: "too many pending tasks", backoffMillis: backoff))
+        }
+    }
+
+    // MARK: Download
+
+    public func download(_ request: DownloadRequest) async throws(ImportError) -> DownloadResponse {
+        try checkAvailable()
+        let sst = request.sst
+        guard let region = await pd.region(id: sst.regionID) else { throw .region(.regionNotFound(regionID: sst.regionID)) }
+        guard region.peer(onStore: store.id) != nil else { throw .region(.regionNotFound(regionID: sst.regionID)) }
+        guard region.epoch == sst.epoch else {
+            throw .region(.epochNotMatch(regionID: region.id, currentRegions: await pd.regions(overlapping: sst.range)))
+        }
+        let needed = request.expected.size * 3
+        let available = store.availableBytes()
+        guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
+        if store.takeFault(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(request.name)") }
+
+        // Each attempt downloads and rewrites into files of its own, and only a complete rewrite is
+        // renamed to the name an ingest looks for: a failed or concurrent attempt never removes
+        // or half-writes a file that a pending ingest needs.
+        let attempt = UUID().uuidString.prefix(8)
+        let temp = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(attempt).temp"
+        let rewritten = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(attempt).sst.temp"
+        let final = "\(store.importDirectory)/\(sst.fileName)"
+        let corrupt = store.takeFault(\.corruptDownloads)
+        let (storage, meter, limiter, progress) = (request.storage, meter, limiter, request.progress)
+        let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
+        let name = request.name, expected = request.expected, range = sst.range
+        let result: SSTRewriter.Result? = try await BlockingIO.run { () throws(ImportError) -> SSTRewriter.Result? in
+            defer { unlink(temp) }
+            let received = Mutex<UInt64>(0)
+            let onBytes: @Sendable (UInt64) -> Void = { bytes in
+                let delta = received.withLock { last in
+                    defer { last = bytes }
+                    return bytes - min(last, bytes)
+                }
+                meter.record(delta)
+                progress?(bytes)
+            }
+            let fetched = Result { () throws(StorageError) in
+                try storage.download(name, to: temp, expected: expected, limiter: limiter, progress: onBytes)
+            }
+            if case let .failure(error) = fetched { throw .storage(error) }
+            if corrupt { Self.flipByte(in: temp) }
+            guard let result = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) else { return nil }
+            guard rename(rewritten, final) == 0 else {
+                let reason = String(cString: strerror(errno))
+                unlink(rewritten)
+                throw .io(path: final, reason: reason)
+            }
+            return result
+        }
+        guard let result else { return DownloadResponse(range: sst.range, isEmpty: true, entries: 0, length: 0) }
+        return DownloadResponse(range: KeyRange(start: result.firstKey, end: result.lastKey, endInclusive: true), isEmpty: false, entries: result.entries, length: result.bytes)
+    }
+
+    /// Simulates a bad disk: flips one byte in the middle of a downloaded file.
+    static func flipByte(in path: String) {
+        guard let f = fopen(path, "r+b") else { return }
+        defer { fclose(f) }
+        fseek(f, 0, SEEK_END)
+        let size = ftell(f)
+        guard size > 0 else { return }
+        fseek(f, size / 3, SEEK_SET)
+        let byte = fgetc(f)
+        fseek(f, size / 3, SEEK_SET)
+        fputc(byte ^ 0x55, f)
+    }
+
+    // MARK: Ingest
+
+    public func ingest(_ request: IngestRequest) async throws(ImportError) {
+        try checkAvailable()
+        guard let group = await pd.group(request.regionID) else { throw .region(.regionNotFound(regionID: request.regionID)) }
+        let region = await group.region
+        guard let leader = await group.leader, leader.storeID == store.id else {
+            throw .region(.notLeader(regionID: request.regionID, leader: await group.leader))
+        }
+        guard region.epoch == request.epoch else {
+            let span = KeyRange(start: request.files.map(\.range.start).min(by: keyLess) ?? region.startKey, end: request.files.map(\.range.end).max(by: keyLess) ?? region.endKey, endInclusive: true)
+            throw .region(.epochNotMatch(regionID: region.id, currentRegions: await pd.regions(overlapping: span)))
+        }
+        let names = request.files.map { $0.fileName(regionID: request.regionID, epoch: request.epoch) }
+        guard names.allSatisfy({ FileManager.default.fileExists(atPath: "\(store.importDirectory)/\($0)") }) else {
+            // Gone because it was ingested: nothing to do. Never here: this leader must download it.
+            guard request.files.allSatisfy({ store.hasIngested(uuid: $0.uuid) }) else {
+                throw .fileNotDownloaded(storeID: store.id, name: names[0])
+            }
+            throw .region(.staleCommand(regionID: request.regionID))
+        }
+        let acquired = latch.withLock { held in
+            guard names.allSatisfy({ !held.contains($0) }) else { return false }
+            held.formUnion(names)
+            return true
+        }
+        guard acquired else {
+            throw .region(.serverIsBusy(storeID: store.id, reason: "ingest of the same file in flight", backoffMillis: 100))
+        }
+        defer { latch.withLock { $0.subtract(names) } }
+        pd.awake.wake(request.regionID)
+        let command = IngestCommand(regionID: request.regionID, epoch: request.epoch, files: request.files)
+        switch await group.propose(.ingest(command), viaStore: store.id, timeout: proposalTimeout) {
+        case .applied: return
+        case let .rejected(error): throw .region(error)
+        case let .storePanicked(storeID, reason): throw .storePanicked(storeID: storeID, reason: reason)
+        }
+    }
+
+    /// Removes files in the import directory that no pending work names (after a resume).
+    public func cleanImportDirectory(keeping: Set<String>) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: store.importDirectory)) ?? []
+        var removed = 0
+        for name in names where !keeping.contains(name) {
+            if unlink("\(store.importDirectory)/\(name)") == 0 { removed += 1 }
+        }
+        return removed
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import KeyCodec
+
+/// A backup in a local directory: `local:///abs/path` or a plain path.
+public struct LocalStorage: ExternalStorage {
+    public let root: String
+    static let bufferSize = 1 << 20
+
+    public init(root: String) {
+        self.root = (root as NSString).standardizingPath
+    }
+
+    public var displayName: String { "local://\(root)" }
+
+    func path(of name: String) throws(StorageError) -> String {
+        try ObjectName.validate(name)
+        return root + "/" + name
+    }
+
+    public func size(of name: String) throws(StorageError) -> UInt64 {
+        let p = try path(of: name)
+        var info = stat()
+        guard stat(p, &info) == 0 else { throw Self.error(for: errno, object: name, path: p, storage: displayName) }
+        return UInt64(info.st_size)
+    }
+
+    public func read(_ name: String) throws(StorageError) -> [UInt8] {
+        let p = try path(of: name)
+        guard let data = FileManager.default.contents(atPath: p) else {
+            throw FileManager.default.fileExists(atPath: p)
+                ? .localIO(path: p, reason: "cannot read") : .notFound(object: name, storage: displayName)
+        }
+        return [UInt8](data)
+    }
+
+    public func download(
+        _ name: String, to destination: String, expected: ExpectedContent?, limiter: RateLimiter?,
+        progress: (@Sendable (UInt64) -> Void)?
+    ) throws(StorageError) {
+        let source = try path(of: name)
+        guard let input = fopen(source, "rb") else { throw Self.error(for: errno, object: name, path: source, storage: displayName) }
+        defer { fclose(input) }
+        let sink = try VerifyingFileSink(path: destination, object: name, expected: expected)
+        var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, input) }
+            if n == 0 {
+                if ferror(input) != 0 {
+                    sink.abandon()
+                    throw .localIO(path: source, reason: String(cString: strerror(errno)))
+                }
+                break
+            }
+            try buffer.withUnsafeBytes { raw in
+                Result { () throws(StorageError) in
+                    try sink.appendPaced(UnsafeRawBufferPointer(rebasing: raw[..<n]), limiter: limiter, progress: progress)
+                }
+            }.get()
+        }
+        try sink.finish()
+    }
+
+    public func list(prefix: String) throws(StorageError) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: root) else {
+            throw .notFound(object: root, storage: displayName)
+        }
+        var names: [String] = []
+        while let name = walker.nextObject() as? String {
+            var isDir: ObjCBool = false
+            if name.hasPrefix(prefix), FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &isDir), !isDir.boolValue {
+                names.append(name)
+            }
+        }
+        return names.sorted()
+    }
+
+    public func write(_ name: String, contents: [UInt8]) throws(StorageError) {
+        let p = try path(of: name)
+        try makeParent(of: p)
+        let temp = p + ".writing"
+        guard FileManager.default.createFile(atPath: temp, contents: Data(contents)) else {
+            throw .localIO(path: p, reason: "cannot create file")
+        }
+        guard rename(temp, p) == 0 else { throw .localIO(path: p, reason: String(cString: strerror(errno))) }
+    }
+
+    public func write(_ name: String, fromFile source: String) throws(StorageError) {
+        let p = try path(of: name)
+        try makeParent(of: p)
+        if source == p { return }
+        try? FileManager.default.removeItem(atPath: p)
+        do { try FileManager.default.copyItem(atPath: source, toPath: p) } catch {
+            throw .localIO(path: p, reason: "cannot copy \(source): \(error.localizedDescription)")
+        }
+    }
+
+    private func makeParent(of path: String) throws(StorageError) {
+        let parent = (path as NSString).deletingLastPathComponent
+        do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
+            throw .localIO(path: parent, reason: "cannot create directory")
+        }
+    }
+
+    static func error(for code: Int32, object: String, path: String, storage: String) -> StorageError {
+        switch code {
+        case ENOENT, ENOTDIR: .notFound(object: object, storage: storage)
+        default: .localIO(path: path, reason: String(cString: strerror(code)))
+        }
+    }
+}

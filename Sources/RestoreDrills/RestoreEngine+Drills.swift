@@ -1,0 +1,70 @@
+import KeyCodec
+import ClusterAPI
+import RestoreDriver
+
+/// Fault drills an operator (or the demo) can run against the live cluster; each one is logged.
+/// Only a cluster that offers `ClusterDrills` (the embedded one) runs them; elsewhere they say so.
+extension RestoreEngine {
+    /// True when the cluster allows the drills.
+    public var offersDrills: Bool { cluster is any ClusterDrills }
+
+    private func drills(_ what: String) -> (any ClusterDrills)? {
+        guard let drills = cluster as? any ClusterDrills else {
+            monitor.event(.info, "drill \(what): \(cluster.location) does not allow fault drills")
+            return nil
+        }
+        return drills
+    }
+
+    public func drillStoreDown(_ store: UInt64) async {
+        guard let drills = drills("store down") else { return }
+        try? await drills.setStore(store, up: false)
+        monitor.event(.warn, store: store, "drill: store \(store) down")
+    }
+
+    public func drillAllStoresUp() async {
+        guard let drills = drills("stores up") else { return }
+        for store in await drills.stores() where store.state == .down { try? await drills.setStore(store.id, up: true) }
+        monitor.event(.info, "drill: every down store up")
+    }
+
+    public func drillTransferLeader(region id: UInt64) async {
+        guard let drills = drills("leader transfer") else { return }
+        let up = Set(await drills.stores().filter(\.state.isUp).map(\.id))
+        guard let region = await drills.region(id: id), let leader = await drills.leader(of: id),
+              let target = region.peers.first(where: { $0.storeID != leader.storeID && up.contains($0.storeID) })
+        else { return }
+        do {
+            try await drills.transferLeader(regionID: id, toStore: target.storeID)
+            monitor.event(.warn, region: id, "drill: leader moved to store \(target.storeID)")
+        } catch {
+            monitor.event(.warn, region: id, "drill: leader move to store \(target.storeID) did not finish: \(error)")
+        }
+    }
+
+    public func drillSplit(region id: UInt64) async {
+        guard let drills = drills("split") else { return }
+        guard let region = await drills.region(id: id), let middle = DemoFaults.middle(region) else {
+            monitor.event(.info, region: id, "drill: region too small to split")
+            return
+        }
+        do {
+            _ = try await drills.split(regionID: id, at: [middle])
+            monitor.event(.warn, region: id, "drill: region split at \(KeyDescription(middle).summary)")
+        } catch {
+            monitor.event(.warn, region: id, "drill: split failed: \(error)")
+        }
+    }
+
+    public func drillBusy(store: UInt64, for duration: Duration) {
+        guard let drills = drills("busy store") else { return }
+        drills.makeBusy(store: store, for: duration)
+        monitor.event(.warn, store: store, "drill: store \(store) busy for \(duration)")
+    }
+
+    public func drillFailDownload(store: UInt64) {
+        guard let drills = drills("failed download") else { return }
+        drills.failNextDownloads(onStore: store, count: 1)
+        monitor.event(.warn, store: store, "drill: the next download on store \(store) will fail")
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Synchronization
+import KeyCodec
+
+/// A restore's progress on disk, in `<cluster>/checkpoints/<backup>.log`: a header with the table-id
+/// mapping (so a resume rewrites to the same tables) and one line per restored piece (a file set
+/// within one region). Lines are appended and synced, so a crash loses at most the piece in flight,
+/// which the Raft log then shows as applied.
+final class Checkpoint: Sendable {
+    struct Header: Codable, Equatable {
+        var backup: String
+        var tableIDs: [String: Int64]
+        var rules: [String]
+    }
+
+    struct Piece: Codable, Hashable {
+        var set: Int
+        var start: String
+        var end: String
+    }
+
+    let path: String
+    let header: Header
+    private let done: Mutex<[Int: [KeyRange]]>
+    private let handle: FileHandle
+
+    /// Opens the checkpoint for `backupKey`; a new one when none exists.
+    init(clusterDirectory: String, header proposed: Header) throws(RestoreError) {
+        let dir = clusterDirectory + "/checkpoints"
+        path = "\(dir)/\(proposed.backup).log"
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+            throw .checkpoint(path: dir, reason: "cannot create directory")
+        }
+        var pieces: [Int: [KeyRange]] = [:]
+        let data = try Self.wholeLines(at: path)
+        if !data.isEmpty {
+            let lines = data.split(separator: UInt8(ascii: "\n"))
+            guard let first = lines.first, let saved = try? JSONDecoder().decode(Header.self, from: Data(first)) else {
+                throw .checkpoint(path: path, reason: "unreadable header; remove it to start over")
+            }
+            header = saved
+            for line in lines.dropFirst() {
+                guard let piece = try? JSONDecoder().decode(Piece.self, from: Data(line)),
+                      let start = [UInt8](hex: piece.start), let end = [UInt8](hex: piece.end) else { continue }
+                pieces[piece.set, default: []].append(KeyRange(start: start, end: end))
+            }
+        } else {
+            header = proposed
+            let line = (try? JSONEncoder().encode(proposed)) ?? Data()
+            do { try (line + Data("\n".utf8)).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                throw .checkpoint(path: path, reason: "cannot create: \(error.localizedDescription)")
+            }
+        }
+        guard let h = FileHandle(forUpdatingAtPath: path) else { throw .checkpoint(path: path, reason: "cannot open for writing") }
+        h.seekToEndOfFile()
+        handle = h
+        done = Mutex(pieces)
+    }
+
+    /// The file's complete lines. A torn last line (a crash mid-write) is cut off the file, so
+    /// the next piece starts a line of its own; that piece is found in the stores' apply records.
+    static func wholeLines(at path: String) throws(RestoreError) -> Data {
+        let data = FileManager.default.contents(atPath: path) ?? Data()
+        guard let last = data.last, last != UInt8(ascii: "\n") else { return data }
+        let whole = data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        guard truncate(path, off_t(whole)) == 0 else {
+            throw .checkpoint(path: path, reason: "cannot cut a torn last line: \(String(cString: strerror(errno)))")
+        }
+        return data.prefix(whole)
+    }
+
+    var isResume: Bool { done.withLock { !$0.isEmpty } }
+
+    /// True when the piece (or a piece covering it) was restored.
+    func isDone(set: Int, range: KeyRange) -> Bool {
+        done.withLock { $0[set]?.contains { $0.covers(range) } ?? false }
+    }
+
+    func markDone(set: Int, range: KeyRange) {
+        let line = (try? JSONEncoder().encode(Piece(set: set, start: range.start.hexString, end: range.end.hexString))) ?? Data()
+        done.withLock { pieces in
+            pieces[set, default: []].append(range)
+            handle.write(line + Data("\n".utf8))
+            try? handle.synchronize()
+        }
+    }
+
+    /// Parts of `range` of file set `set` not yet restored.
+    func remaining(set: Int, range: KeyRange) -> [KeyRange] {
+        let pieces = done.withLock { ($0[set] ?? []).sorted { keyLess($0.start, $1.start) } }
+        var left: [KeyRange] = []
+        var cursor = range.start
+        for p in pieces {
+            if !p.end.isEmpty, compareKeys(p.end, cursor) <= 0 { continue }
+            if !range.end.isEmpty, compareKeys(p.start, range.end) >= 0 { break }
+            if compareKeys(p.start, cursor) > 0 { left.append(KeyRange(start: cursor, end: p.start)) }
+            if p.end.isEmpty { return left }
+            cursor = p.end
+        }
+        if range.end.isEmpty || compareKeys(cursor, range.end) < 0 { left.append(KeyRange(start: cursor, end: range.end)) }
+        return left
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import KeyCodec
+import ExternalStorage
+import ClusterAPI
+
+/// Restores one piece (one file set, into the part of its range that one region holds): Download
+/// on every up peer, then Ingest on the leader, acting on each failure as the `RetryTable` says.
+/// It talks to the cluster through `ClusterClient` and tells the `ProgressReporter` what happens.
+struct PieceRestorer: Sendable {
+    enum Outcome: Equatable {
+        /// The piece is in; `bytes` were restored by this run (0 when it was in already).
+        case done(bytes: UInt64)
+        /// The region no longer covers the piece (it split or merged): restore it into its parts.
+        case regionChanged
+        case failed(String)
+    }
+
+    let cluster: any ClusterClient
+    let storage: any ExternalStorage
+    /// The rules every Download carries, and how the stores apply them.
+    let rules: RewriteRules
+    let mode: KeyRewriter.Mode
+    let format: KeyRewriter.KeyFormat
+    let retries: RetryTable
+    let reporter: ProgressReporter
+    let control: RestoreControl
+    let downloadSlots: [UInt64: AsyncSemaphore]
+    let ingestSlots: AsyncSemaphore
+    /// A name for this restore, part of every SST's uuid.
+    let backupKey: String
+
+    func restore(set: FileSet, regionID: UInt64, range: KeyRange, deadline: ContinuousClock.Instant) async -> Outcome {
+        var downloadFailures = 0
+        var attempts = 0
+        while true {
+            await waitWhilePaused(regionID)
+            guard ContinuousClock.now < deadline else { return .failed("retry deadline passed") }
+            attempts += 1
+            reporter.report(.attempts(region: regionID, attempts))
+            guard let region = await cluster.region(id: regionID), region.range.covers(range) else { return .regionChanged }
+            let uuid = SHA256Digest.hash(Array("\(backupKey)/\(set.id)/\(region.id)/\(region.epoch)/\(range.start.hexString)".utf8)).prefix(12).hexString
+            if isIngested(set, uuid: uuid, in: region) { return .done(bytes: 0) }
+            switch await downloadEverywhere(set: set, region: region, range: range, uuid: uuid) {
+            case let .success(files):
+                if files.isEmpty { return .done(bytes: 0) }  // no key of the set falls in the region
+                switch await ingest(files: files, region: region, deadline: deadline) {
+                case .done: return .done(bytes: set.size)
+                case .downloadAgain: continue
+                case .regionChanged:
+                    await cluster.refreshRegion(id: regionID)
+                    continue  // the top of the loop hands the piece to the new regions
+                case let .failed(reason): return .failed(reason)
+                }
+            case let .failure(error):
+                downloadFailures += 1
+                switch retries.action(after: error, in: .download, attempt: downloadFailures) {
+                case .refreshRegion:
+                    downloadFailures -= 1
+                    await cluster.refreshRegion(id: regionID)
+                case let .retry(wait, counts):
+                    if !counts { downloadFailures -= 1 }
+                    let reason: WaitReason = if case let .region(.serverIsBusy(store, _, _)) = error {
+                        .serverIsBusy(store: store, retryIn: wait)
+                    } else {
+                        .retry(step: .download, label: error.label, attempt: downloadFailures + 1, attempts: retries.download.attempts, retryIn: wait)
+                    }
+                    if counts {
+                        reporter.report(.retrying(region: regionID, reason))
+                        reporter.report(.log(.warn, region: regionID, "download failed (\(downloadFailures)/\(retries.download.attempts)): \(error); retrying"))
+                    } else {
+                        reporter.report(.waiting(region: regionID, reason))
+                    }
+                    try? await Task.sleep(for: wait)
+                    reporter.report(.waiting(region: regionID, nil))
+                case let .fail(reason):
+                    return .failed(reason)
+                case .retryOnLeader, .downloadAgain, .done:
+                    continue  // not a download's answer
+                }
+            }
+        }
+    }
+
+    /// Returns once the operator lets the region go on.
+    private func waitWhilePaused(_ region: UInt64) async {
+        guard control.isPaused(region) else { return }
+        reporter.report(.paused(region: region))
+        while control.isPaused(region) { try? await Task.sleep(for: .milliseconds(50)) }
+        reporter.report(.unpaused(region: region))
+    }
+
+    /// After a crash a store may hold the piece though the checkpoint missed it: every file of
+    /// the set has its apply record there. Only a cluster that lets the client read its records
+    /// can say; elsewhere the piece is restored again, which TiKV's ingest takes as a no-op.
+    private func isIngested(_ set: FileSet, uuid: String, in region: Region) -> Bool {
+        guard let inspection = cluster as? any ClusterInspection else { return false }
+        return region.peers.contains { peer in set.files.allSatisfy { inspection.hasIngested(uuid: uuid + $0.cf.name, onStore: peer.storeID) } }
+    }
+
+    private func downloadEverywhere(set: FileSet, region: Region, range: KeyRange, uuid: String) async -> Result<[IngestFile], ImportError> {
+        let up = Set(await cluster.stores().filter(\.state.isUp).map(\.id))
+        let peers = region.peers.filter { up.contains($0.storeID) }
+        // Learners get the files too, but only voters make a quorum.
+        guard peers.filter({ !$0.isLearner }).count >= region.voters.count / 2 + 1 else {
+            return .failure(.region(.storeNotAvailable(storeID: region.peers.first { !up.contains($0.storeID) }?.storeID ?? 0, state: .down)))
+        }
+        reporter.report(.downloading(region: region, upStores: up))
+        let results = await withTaskGroup(of: (UInt64, Result<[IngestFile], ImportError>).self) { group in
+            for peer in peers {
+                group.addTask { (peer.storeID, await download(set: set, region: region, range: range, uuid: uuid, store: peer.storeID)) }
+            }
+            var out: [(UInt64, Result<[IngestFile], ImportError>)] = []
+            for await r in group { out.append(r) }
+            return out
+        }
+        var files: [IngestFile]?
+        for (store, result) in results {
+            switch result {
+            case let .failure(error):
+                reporter.report(.stepFailed(region: region.id, store: store, error))
+                return .failure(error)
+            case let .success(f):
+                reporter.report(.peer(region: region.id, store: store, .ready))
+                files = files ?? f
+            }
+        }
+        reporter.report(.ready(region: region.id))
+        return .success(files ?? [])
+    }
+
+    /// Downloads every file of the set on one store.
+    private func download(set: FileSet, region: Region, range: KeyRange, uuid: String, store: UInt64) async -> Result<[IngestFile], ImportError> {
+        guard let slots = downloadSlots[store] else { return .failure(.region(.storeNotAvailable(storeID: store, state: .down))) }
+        await slots.wait()
+        reporter.report(.storeLoad(store: store, downloads: 1))
+        reporter.report(.peer(region: region.id, store: store, .downloading(percent: 0)))
+        defer {
+            reporter.report(.storeLoad(store: store, downloads: -1))
+            Task { await slots.signal() }
+        }
+        var files: [IngestFile] = []
+        var before: UInt64 = 0
+        for file in set.files {
+            let started = Date(), clock = ContinuousClock.now
+            let meta = SSTMeta(uuid: uuid + file.cf.name, range: range, cf: file.cf, regionID: region.id, epoch: region.epoch)
+            let (base, total, reporter) = (before, set.size, reporter)
+            let request = DownloadRequest(
+                sst: meta, name: file.name, storage: storage, expected: file.expectedContent, rules: rules, mode: mode, format: format,
+                progress: { bytes in
+                    let percent = Int(Double(base + bytes) * 100 / Double(max(1, total)))
+                    reporter.report(.peer(region: region.id, store: store, bytes >= file.size ? .rewriting : .downloading(percent: min(99, percent))))
+                })
+            do {
+                let response = try await cluster.download(request, on: store)
+                record(region.id, store, .download, set.id, started, clock, bytes: file.size, error: nil)
+                if !response.isEmpty { files.append(IngestFile(uuid: meta.uuid, cf: file.cf, range: response.range)) }
+            } catch {
+                record(region.id, store, .download, set.id, started, clock, bytes: 0, error: error)
+                return .failure(error)
+            }
+            before += file.size
+        }
+        return .success(files)
+    }
+
+    private enum IngestOutcome {
+        case done, downloadAgain, regionChanged
+        case failed(String)
+    }
+
+    /// Ingests on the leader, following NotLeader and waiting out busy stores.
+    private func ingest(files: [IngestFile], region: Region, deadline: ContinuousClock.Instant) async -> IngestOutcome {
+        var leader = await cluster.leader(of: region.id)
+        var attempt = 0
+        while ContinuousClock.now < deadline {
+            attempt += 1
+            if leader == nil { leader = try? await cluster.waitForLeader(of: region.id, timeout: .seconds(3)) }
+            guard let target = leader else {
+                guard attempt < retries.ingest.attempts else { break }
+                try? await Task.sleep(for: retries.ingest.backoff(attempt: attempt))
+                continue
+            }
+            reporter.report(.ingesting(region: region.id, leader: target.storeID))
+            let started = Date(), clock = ContinuousClock.now
+            reporter.report(.storeLoad(store: target.storeID, ingests: 1))
+            await ingestSlots.wait()
+            let failure: ImportError?
+            do {
+                try await cluster.ingest(IngestRequest(regionID: region.id, epoch: region.epoch, files: files), on: target.storeID)
+                failure = nil
+            } catch {
+                failure = error
+            }
+            await ingestSlots.signal()
+            reporter.report(.storeLoad(store: target.storeID, ingests: -1))
+            record(region.id, target.storeID, .ingest, -1, started, clock, bytes: 0, error: failure)
+            guard let error = failure else {
+                reporter.report(.storeLoad(store: target.storeID, ingested: 1))
+                return .done
+            }
+            reporter.report(.stepFailed(region: region.id, store: nil, error))
+            switch retries.action(after: error, in: .ingest, attempt: attempt) {
+            case let .retryOnLeader(next, wait):
+                if case let .region(.notLeader(_, named)) = error {
+                    reporter.report(.log(.warn, region: region.id, "NotLeader: leader is now \(named.map { "s\($0.storeID)" } ?? "unknown"), retrying"))
+                } else if case let .storePanicked(store, reason) = error {
+                    control.state.withLock { $0.storePanics[store] = reason }
+                    reporter.report(.log(.error, store: store, "store \(store) panicked: \(reason)"))
+                }
+                leader = next
+                if wait > .zero {
+                    reporter.report(.waiting(region: region.id, .noLeader(retryIn: wait)))
+                    try? await Task.sleep(for: wait)
+                    reporter.report(.waiting(region: region.id, nil))
+                }
+            case let .retry(wait, _):
+                let store = if case let .region(.serverIsBusy(s, _, _)) = error { s } else { target.storeID }
+                reporter.report(.waiting(region: region.id, .serverIsBusy(store: store, retryIn: wait)))
+                reporter.report(.log(.warn, region: region.id, store: store, "ServerIsBusy, retry in \(String(format: "%.1f", wait.seconds)) s"))
+                try? await Task.sleep(for: wait)
+                reporter.report(.waiting(region: region.id, nil))
+            case .refreshRegion:
+                reporter.report(.log(.warn, region: region.id, "\(error.label) on ingest: \(error)"))
+                return .regionChanged
+            case .downloadAgain:
+                reporter.report(.log(.warn, region: region.id, "\(error), downloading again"))
+                return .downloadAgain
+            case .done:
+                return .done  // applied already (the file was moved into the DB)
+            case let .fail(reason):
+                return .failed(reason)
+            }
+        }
+        return .failed("ingest gave up after \(attempt) attempts: the region's retry deadline passed")
+    }
+
+    private func record(_ region: UInt64, _ store: UInt64, _ step: AttemptRecord.Step, _ set: Int, _ started: Date, _ clock: ContinuousClock.Instant, bytes: UInt64, error: ImportError?) {
+        reporter.report(.attempt(region: region, AttemptRecord(
+            storeID: store, step: step, fileSet: set, started: started, duration: ContinuousClock.now - clock, bytes: bytes, error: error?.description)))
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

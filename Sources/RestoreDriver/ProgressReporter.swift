@@ -1,0 +1,194 @@
+import Foundation
+import ClusterAPI
+
+/// What happened to a region or a store, as the restore's parts see it.
+enum ProgressEvent: Sendable {
+    /// The plan's totals.
+    case totals(bytes: UInt64, kvs: UInt64)
+    case phase(RestorePhase)
+    case regionAdded(RegionRow)
+    /// The region split; `parts` now hold its range (one of them may keep its id).
+    case regionSplit(region: UInt64, into: [Region])
+    /// More file sets for a region (the parts of a split neighbour).
+    case fileSetsAdded(region: UInt64, Int)
+    /// A whole file set is in: its bytes and kvs count.
+    case counted(bytes: UInt64, kvs: UInt64)
+    case checksum(match: Bool)
+    /// The stores' latest figures.
+    case storesSampled([StoreRow], replicas: Int)
+    case operatorPaused(region: UInt64)
+    case operatorResumed(region: UInt64)
+    /// A Failed region goes back to work.
+    case requeued(region: UInt64)
+    /// Downloads of a piece start on the up peers of `region`.
+    case downloading(region: Region, upStores: Set<UInt64>)
+    case peer(region: UInt64, store: UInt64, PeerPhase)
+    /// A step failed on a store (the region goes on retrying, or fails).
+    case stepFailed(region: UInt64, store: UInt64?, ImportError)
+    /// Every peer holds the piece's files.
+    case ready(region: UInt64)
+    case ingesting(region: UInt64, leader: UInt64)
+    case attempt(region: UInt64, AttemptRecord)
+    case attempts(region: UInt64, Int)
+    /// The region waits (nil: it no longer does).
+    case waiting(region: UInt64, WaitReason?)
+    /// A failed step is retried after a wait.
+    case retrying(region: UInt64, WaitReason)
+    case paused(region: UInt64)
+    case unpaused(region: UInt64)
+    /// One file set of the region is in.
+    case pieceDone(region: UInt64, bytes: UInt64)
+    case regionIngested(region: UInt64)
+    case regionFailed(region: UInt64, reason: String)
+    /// A store's load changed: downloads in flight, ingests queued, ingests done.
+    case storeLoad(store: UInt64, downloads: Int = 0, ingests: Int = 0, ingested: UInt64 = 0)
+    case log(RestoreEvent.Level, region: UInt64? = nil, store: UInt64? = nil, String)
+}
+
+/// The one part that turns the restore's events into monitor updates: rows, peers, counts and the
+/// event log hold data, which the console and the headless printer word.
+struct ProgressReporter: Sendable {
+    let monitor: RestoreMonitor
+
+    func report(_ event: ProgressEvent) {
+        switch event {
+        case let .totals(bytes, kvs):
+            monitor.update { s in
+                s.totalBytes = bytes
+                s.totalKVs = kvs
+            }
+        case let .phase(phase):
+            monitor.setPhase(phase)
+        case let .regionAdded(row):
+            monitor.setRow(row)
+        case let .regionSplit(region, parts):
+            let kept = parts.first { $0.id == region }
+            monitor.updateRow(region) { row in
+                row.phase = kept == nil ? .ingested : .queued
+                row.waitingFor = nil
+                row.lastError = "split into \(parts.map { "r\($0.id)" }.joined(separator: ", "))"
+                if let kept {
+                    row.startKey = kept.startKey
+                    row.endKey = kept.endKey
+                    row.epoch = kept.epoch
+                }
+            }
+        case let .fileSetsAdded(region, count):
+            monitor.updateRow(region) { $0.fileSetsTotal += count }
+        case let .counted(bytes, kvs):
+            monitor.update { s in
+                s.doneBytes += bytes
+                s.doneKVs += kvs
+            }
+        case let .checksum(match):
+            monitor.update { $0.checksumMatch = match }
+        case let .storesSampled(rows, replicas):
+            monitor.update { s in
+                var leaders: [UInt64: Int] = [:]
+                for r in s.regions { if let l = r.leaderStore { leaders[l, default: 0] += 1 } }
+                let previous = Dictionary(s.stores.map { ($0.id, $0) }) { a, _ in a }
+                s.stores = rows.map { row in
+                    var r = row
+                    r.leaders = leaders[row.id] ?? 0
+                    // Loads changed by events since the sample was taken stay as they are.
+                    if let p = previous[row.id] {
+                        r.downloadsInFlight = p.downloadsInFlight
+                        r.ingestsQueued = p.ingestsQueued
+                        r.bytesIngested = p.bytesIngested
+                    }
+                    return r
+                }
+                s.bytesPerSecond = rows.reduce(0) { $0 + $1.bytesPerSecond } / Double(max(1, replicas))
+                s.memory = ProcessMemory.current()
+            }
+        case let .operatorPaused(region):
+            monitor.updateRow(region) { row in
+                guard row.phase == .queued else { return }
+                row.phase = .paused
+                row.setEveryPeer(.paused)
+            }
+        case let .operatorResumed(region):
+            monitor.updateRow(region) { row in
+                guard row.phase == .paused else { return }
+                row.phase = .queued
+                row.setEveryPeer(.queued)
+            }
+        case let .requeued(region):
+            monitor.updateRow(region) { row in
+                row.phase = .queued
+                row.attempts = 0
+                row.setEveryPeer(.queued)
+            }
+        case let .downloading(region, up):
+            monitor.updateRow(region.id) { row in
+                row.phase = .downloading
+                row.epoch = region.epoch
+                row.peers = region.peers.map { p in
+                    PeerProgress(storeID: p.storeID, phase: up.contains(p.storeID) ? .queued : .down, isLeader: p.storeID == row.leaderStore)
+                }
+            }
+        case let .peer(region, store, phase):
+            monitor.setPeer(region, store: store, phase)
+        case let .stepFailed(region, store, error):
+            if let store { monitor.setPeer(region, store: store, .retrying(error.label)) }
+            monitor.updateRow(region) { $0.lastError = error.description }
+            monitor.countRetry(error.label)
+        case let .ready(region):
+            monitor.updateRow(region) { $0.phase = .ready }
+        case let .ingesting(region, leader):
+            monitor.updateRow(region) { row in
+                row.phase = .ingesting
+                row.leaderStore = leader
+                row.peers = row.peers.map { p in
+                    PeerProgress(storeID: p.storeID, phase: p.storeID == leader ? .ingesting : p.phase, isLeader: p.storeID == leader)
+                }
+            }
+        case let .attempt(region, record):
+            monitor.record(region, record)
+        case let .attempts(region, count):
+            monitor.updateRow(region) { $0.attempts = count }
+        case let .waiting(region, reason):
+            monitor.updateRow(region) { $0.waitingFor = reason }
+        case let .retrying(region, reason):
+            monitor.updateRow(region) { row in
+                row.phase = .retrying
+                row.waitingFor = reason
+            }
+        case let .paused(region):
+            monitor.updateRow(region) { row in
+                row.phase = .paused
+                row.setEveryPeer(.paused)
+            }
+        case let .unpaused(region):
+            monitor.updateRow(region) { $0.phase = .queued }
+        case let .pieceDone(region, bytes):
+            monitor.updateRow(region) { row in
+                row.bytes += bytes
+                row.fileSetsDone += 1
+                row.waitingFor = nil
+            }
+        case let .regionIngested(region):
+            monitor.updateRow(region) { row in
+                row.phase = .ingested
+                row.waitingFor = nil
+                row.setEveryPeer(.ingested)
+            }
+        case let .regionFailed(region, reason):
+            monitor.updateRow(region) { row in
+                row.phase = .failed
+                row.lastError = reason
+                row.waitingFor = nil
+            }
+            monitor.event(.error, region: region, "failed: \(reason)")
+        case let .storeLoad(store, downloads, ingests, ingested):
+            monitor.update { s in
+                guard let i = s.stores.firstIndex(where: { $0.id == store }) else { return }
+                s.stores[i].downloadsInFlight += downloads
+                s.stores[i].ingestsQueued += ingests
+                s.stores[i].bytesIngested += ingested
+            }
+        case let .log(level, region, store, message):
+            monitor.event(level, region: region, store: store, message)
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import Synchronization
+import KeyCodec
+
+/// One region's share of the restore: the file sets to restore into `range`.
+struct RegionWork: Sendable {
+    var regionID: UInt64
+    var range: KeyRange
+    var fileSets: [Int]
+}
+
+/// What changes while a restore runs, beside the cluster: the regions the operator paused, the
+/// Failed regions with the work they have left, and the stores that panicked.
+final class RestoreControl: Sendable {
+    struct State {
+        var pausedAll = false
+        var paused = Set<UInt64>()
+        var failed: [UInt64: RegionWork] = [:]
+        var storePanics: [UInt64: String] = [:]
+    }
+
+    let state = Mutex(State())
+
+    func isPaused(_ region: UInt64) -> Bool { state.withLock { $0.pausedAll || $0.paused.contains(region) } }
+}

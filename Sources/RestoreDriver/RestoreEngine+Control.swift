@@ -1,0 +1,60 @@
+import KeyCodec
+
+/// What the operator does to a running restore: pause and resume regions, retry Failed ones,
+/// change the rate limit. The console, the headless runner and the tests call these.
+extension RestoreEngine {
+    /// Pauses a region at its next protocol step; a region still queued shows Paused at once.
+    public func pause(region id: UInt64) {
+        control.state.withLock { _ = $0.paused.insert(id) }
+        reporter.report(.operatorPaused(region: id))
+        reporter.report(.log(.info, region: id, "paused by operator"))
+    }
+
+    public func resume(region id: UInt64) {
+        control.state.withLock { _ = $0.paused.remove(id) }
+        reporter.report(.operatorResumed(region: id))
+        reporter.report(.log(.info, region: id, "resumed by operator"))
+    }
+
+    public func pauseAll() {
+        control.state.withLock { $0.pausedAll = true }
+        reporter.report(.log(.info, "all regions paused by operator"))
+    }
+
+    public func resumeAll() {
+        control.state.withLock {
+            $0.pausedAll = false
+            $0.paused.removeAll()
+        }
+        reporter.report(.log(.info, "all regions resumed by operator"))
+    }
+
+    public func isPaused(region id: UInt64) -> Bool { control.isPaused(id) }
+
+    /// Puts a Failed region back to work; returns false when it is not Failed.
+    @discardableResult
+    public func retry(region id: UInt64) async -> Bool {
+        guard let work = control.state.withLock({ $0.failed.removeValue(forKey: id) }) else { return false }
+        reporter.report(.requeued(region: id))
+        reporter.report(.log(.info, region: id, "retry requested by operator"))
+        await queue.push(work)
+        return true
+    }
+
+    public func retryFailed() async -> Int {
+        let ids = control.state.withLock { Array($0.failed.keys) }
+        for id in ids { await retry(region: id) }
+        return ids.count
+    }
+
+    public var failedRegions: [UInt64] { control.state.withLock { Array($0.failed.keys).sorted() } }
+
+    /// Changes every store's download rate limit, live.
+    public func setRateLimit(_ bytesPerSecond: UInt64) {
+        rateLimitValue.withLock { $0 = bytesPerSecond }
+        Task { [cluster, storeIDs] in for id in storeIDs { await cluster.setDownloadSpeedLimit(bytesPerSecond, on: id) } }
+        reporter.report(.log(.info, "download rate limit set to \(bytesPerSecond == 0 ? "unlimited" : ByteFormat.rate(Double(bytesPerSecond))) per store"))
+    }
+
+    public var rateLimit: UInt64 { rateLimitValue.withLock { $0 } }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import KeyCodec
+import ClusterAPI
+
+/// The regions' side of a restore: split and scatter along the plan, one piece of work per region,
+/// the workers' loop over it, and the hand-off of a piece whose region split.
+extension RestoreEngine {
+    func splitAndScatter() async throws {
+        reporter.report(.phase(.splitting))
+        for batch in plan.splitBatches {
+            let created = try await cluster.split(at: batch)
+            guard !created.isEmpty else { continue }
+            reporter.report(.log(.info, "split \(created.count) regions"))
+            do { try await cluster.scatter(created.map(\.id)) } catch {
+                reporter.report(.log(.warn, "scatter did not finish: \(error)"))  // a warning, not a failure
+            }
+        }
+    }
+
+    func enqueueInitialWork() async {
+        var queued = 0
+        for merged in plan.ranges {
+            for region in await cluster.regions(overlapping: merged.range) {
+                let clipped = Self.clip(merged.range, to: region.range)
+                let sets = merged.fileSets.filter { !checkpoint.isDone(set: $0, range: clipped) }
+                let leader = await cluster.leader(of: region.id)
+                reporter.report(.regionAdded(Self.row(region, leader: leader, fileSets: merged.fileSets.count, done: merged.fileSets.count - sets.count)))
+                for id in merged.fileSets { countIfComplete(plan.fileSets[id]) }
+                if !sets.isEmpty {
+                    queued += 1
+                    await queue.push(RegionWork(regionID: region.id, range: clipped, fileSets: sets))
+                }
+            }
+        }
+        if checkpoint.isResume { reporter.report(.log(.info, "resuming: \(queued) regions left to restore")) }
+        // A resume cleans import directories of files that no pending work needs.
+        if let inspection = cluster as? any ClusterInspection {
+            for (id, removed) in await inspection.cleanImportDirectories().sorted(by: { $0.key < $1.key }) {
+                reporter.report(.log(.info, store: id, "removed \(removed) leftover files from the import directory"))
+            }
+        }
+    }
+
+    /// Restores a region's file sets one after another.
+    func process(_ work: RegionWork) async {
+        var remaining = work.fileSets
+        let deadline = ContinuousClock.now + options.regionDeadline
+        while let setID = remaining.first {
+            let set = plan.fileSets[setID]
+            switch await pieces.restore(set: set, regionID: work.regionID, range: work.range, deadline: deadline) {
+            case let .done(bytes):
+                checkpoint.markDone(set: set.id, range: work.range)
+                countIfComplete(set)
+                reporter.report(.pieceDone(region: work.regionID, bytes: bytes))
+                remaining.removeFirst()
+            case .regionChanged:
+                var rest = work
+                rest.fileSets = remaining
+                await handOff(rest)
+                return
+            case let .failed(reason):
+                var rest = work
+                rest.fileSets = remaining
+                control.state.withLock { $0.failed[work.regionID] = rest }
+                reporter.report(.regionFailed(region: work.regionID, reason: reason))
+                return
+            }
+        }
+        reporter.report(.regionIngested(region: work.regionID))
+    }
+
+    /// A file set's bytes and kvs count once, when its last piece is done (a split spreads one
+    /// set over several regions).
+    func countIfComplete(_ set: FileSet) {
+        guard checkpoint.remaining(set: set.id, range: set.newRange).isEmpty,
+              countedSets.withLock({ $0.insert(set.id).inserted }) else { return }
+        reporter.report(.counted(bytes: set.size, kvs: set.checksum.totalKVs))
+    }
+
+    /// The region split (or merged) since the work was planned: queue each part of it.
+    private func handOff(_ work: RegionWork) async {
+        let parts = await cluster.regions(overlapping: work.range)
+        guard !parts.isEmpty else {
+            control.state.withLock { $0.failed[work.regionID] = work }
+            reporter.report(.regionFailed(region: work.regionID, reason: "no region covers \(work.range)"))
+            return
+        }
+        reporter.report(.regionSplit(region: work.regionID, into: parts))
+        reporter.report(.log(.info, region: work.regionID, "EpochNotMatch: region split; restoring its parts \(parts.map { "r\($0.id)" }.joined(separator: ", "))"))
+        for part in parts {
+            let clipped = Self.clip(work.range, to: part.range)
+            let sets = work.fileSets.filter { !checkpoint.isDone(set: $0, range: clipped) }
+            guard !sets.isEmpty else { continue }
+            if part.id == work.regionID || monitor.hasRow(part.id) {
+                if part.id != work.regionID { reporter.report(.fileSetsAdded(region: part.id, sets.count)) }
+            } else {
+                reporter.report(.regionAdded(Self.row(part, leader: await cluster.leader(of: part.id), fileSets: sets.count, done: 0)))
+            }
+            await queue.push(RegionWork(regionID: part.id, range: clipped, fileSets: sets))
+        }
+    }
+
+    static func row(_ region: Region, leader: PeerMeta?, fileSets: Int, done: Int) -> RegionRow {
+        let phase: RegionPhase = done == fileSets ? .ingested : .queued
+        return RegionRow(
+            id: region.id, startKey: region.startKey, endKey: region.endKey, epoch: region.epoch, leaderStore: leader?.storeID,
+            peers: region.peers.map { PeerProgress(storeID: $0.storeID, phase: phase == .ingested ? .ingested : .queued, isLeader: $0.storeID == leader?.storeID) },
+            phase: phase, attempts: 0, lastError: nil, waitingFor: nil, since: Date(), fileSetsDone: done, fileSetsTotal: fileSets,
+            bytes: 0, history: [])
+    }
+
+    static func clip(_ range: KeyRange, to region: KeyRange) -> KeyRange {
+        let start = keyLess(range.start, region.start) ? region.start : range.start
+        var end = range.end
+        if end.isEmpty || (!region.end.isEmpty && keyLess(region.end, end)) { end = region.end }
+        return KeyRange(start: start, end: end)
+    }
+}

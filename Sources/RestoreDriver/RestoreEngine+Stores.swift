@@ -1,0 +1,43 @@
+import ClusterAPI
+
+/// The stores as the restore sees them: their figures, sampled twice a second for the console,
+/// and the import mode the restore puts them in.
+extension RestoreEngine {
+    /// Samples every store's state and traffic.
+    func refreshStores() async {
+        let current = monitor.snapshot()
+        let stores = await cluster.stores()
+        let known = Set(current.stores.filter { if case .panicked = $0.state { true } else { false } }.map(\.id))
+        for (id, reason) in Self.panickedStores(stores) where !known.contains(id) {
+            reporter.report(.log(.error, store: id, "store \(id) PANICKED: \(reason)"))
+        }
+        let rows: [StoreRow] = stores.map { store in
+            let traffic = cluster.traffic(of: store.id) ?? StoreTraffic(bytesPerSecond: 0, totalBytes: 0, rateLimit: rateLimit)
+            let previous = current.stores.first { $0.id == store.id }
+            var history = previous?.history ?? []
+            history.append(traffic.bytesPerSecond)
+            if history.count > RestoreMonitor.historyLimit { history.removeFirst() }
+            return StoreRow(
+                id: store.id, state: store.state, leaders: 0, downloadsInFlight: previous?.downloadsInFlight ?? 0,
+                downloadSlots: options.downloadsPerStore, ingestsQueued: previous?.ingestsQueued ?? 0,
+                bytesPerSecond: traffic.bytesPerSecond, rateLimit: traffic.rateLimit,
+                bytesDownloaded: traffic.totalBytes, bytesIngested: previous?.bytesIngested ?? 0, history: history)
+        }
+        reporter.report(.storesSampled(rows, replicas: cluster.replicas))
+    }
+
+    static func panickedStores(_ stores: [StoreInfo]) -> [UInt64: String] {
+        var out: [UInt64: String] = [:]
+        for store in stores { if case let .panicked(reason) = store.state { out[store.id] = reason } }
+        return out
+    }
+
+    /// Import mode for the restore, normal mode after it (also after a failure), on every store.
+    func switchMode(_ mode: ImportMode) async {
+        for id in storeIDs {
+            do { try await cluster.switchMode(mode, on: id) } catch {
+                reporter.report(.log(.warn, store: id, "cannot switch store \(id) to \(mode.rawValue) mode: \(error)"))
+            }
+        }
+    }
+}

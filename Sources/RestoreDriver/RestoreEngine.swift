@@ -1,0 +1,153 @@
+import Foundation
+import Synchronization
+import KeyCodec
+import ExternalStorage
+import BackupFormat
+import ClusterAPI
+
+/// The restore driver, as BR's client: it splits and scatters regions along the backup's rewritten
+/// file ranges, downloads every file set on every peer of its region, ingests it on the leader, and
+/// retries by TiKV's errors. Regions that run out of budget wait, Failed, for the operator; the rest
+/// go on. Progress is checkpointed, so the same restore resumes after a quit or a crash.
+public final class RestoreEngine: Sendable {
+    public let monitor: RestoreMonitor
+    public let cluster: any ClusterClient
+    /// Where the checkpoint lives (the embedded cluster's directory, or a directory of the operator's).
+    public let stateDirectory: String
+    public let backup: Backup
+    public let plan: RestorePlan
+    public let rules: RuleBuilder
+    let storage: any ExternalStorage
+    let options: RestoreOptions
+    let storeIDs: [UInt64]
+    let rateLimitValue: Mutex<UInt64>
+    let checkpoint: Checkpoint
+    let backupKey: String
+    let control = RestoreControl()
+    let queue = WorkQueue<RegionWork>()
+    let reporter: ProgressReporter
+    let pieces: PieceRestorer
+    let countedSets = Mutex(Set<Int>())
+    let lastMismatches = Mutex<[ChecksumVerifier.Mismatch]>([])
+
+    public enum Outcome: Sendable, Equatable {
+        /// Every region ingested and the checksum matched (or was skipped).
+        case success
+        case regionsFailed(Int)
+        case storePanicked([UInt64: String])
+        case checksumMismatch
+    }
+
+    // MARK: preparing
+
+    /// Reads and validates the backup, derives the rules and the plan, and opens the checkpoint.
+    /// Nothing is written to the stores here: bad input fails before any write.
+    public static func prepare(
+        storage: any ExternalStorage, cluster: any ClusterClient, stateDirectory: String, options: RestoreOptions, insecureTLS: Bool = false
+    ) async throws(RestoreError) -> RestoreEngine {
+        let backup: Backup
+        do { backup = try await BlockingIO.run { () throws(BackupError) -> Backup in try BackupReader(storage: storage).read() } } catch {
+            throw .backup(error)
+        }
+        let key = SHA256Digest.hash(Array(backup.files.map { $0.name + $0.sha256.hexString }.joined().utf8)).prefix(8).hexString
+        // A resume keeps the table ids of the first run, whatever is in use by now.
+        var effective = options
+        let checkpointPath = "\(stateDirectory)/checkpoints/\(key).log"
+        if let data = FileManager.default.contents(atPath: checkpointPath),
+           let line = data.split(separator: UInt8(ascii: "\n")).first,
+           let header = try? JSONDecoder().decode(Checkpoint.Header.self, from: Data(line)) {
+            for (old, new) in header.tableIDs { if let o = Int64(old) { effective.tableIDMap[o] = new } }
+        }
+        let highest = await cluster.highestTableIDInUse()
+        let rules = try RuleBuilder(backup: backup, options: effective, highestTableIDInUse: highest)
+        let plan = try RestorePlan(backup: backup, rules: rules, mergeSize: options.mergeSize)
+        let header = Checkpoint.Header(
+            backup: key, tableIDs: Dictionary(uniqueKeysWithValues: rules.tableIDs.map { (String($0.key), $0.value) }),
+            rules: rules.userRules.rules.map(\.description))
+        let checkpoint = try Checkpoint(clusterDirectory: stateDirectory, header: header)
+        guard checkpoint.header.rules == header.rules else {
+            throw .checkpoint(path: checkpoint.path, reason: "was made with other rewrite rules (\(checkpoint.header.rules.joined(separator: ", "))); restore with the same options, or into a new cluster")
+        }
+        let stores = await cluster.stores()
+        for store in stores { await cluster.setDownloadSpeedLimit(options.rateLimit, on: store.id) }
+        return RestoreEngine(
+            storage: storage, cluster: cluster, stateDirectory: stateDirectory, storeIDs: stores.map(\.id), backup: backup, plan: plan, rules: rules,
+            options: options, checkpoint: checkpoint, backupKey: key, insecureTLS: insecureTLS)
+    }
+
+    private init(
+        storage: any ExternalStorage, cluster: any ClusterClient, stateDirectory: String, storeIDs: [UInt64], backup: Backup, plan: RestorePlan,
+        rules: RuleBuilder, options: RestoreOptions, checkpoint: Checkpoint, backupKey: String, insecureTLS: Bool
+    ) {
+        self.storage = storage
+        self.cluster = cluster
+        self.stateDirectory = stateDirectory
+        self.storeIDs = storeIDs
+        rateLimitValue = Mutex(options.rateLimit)
+        self.backup = backup
+        self.plan = plan
+        self.rules = rules
+        self.options = options
+        self.checkpoint = checkpoint
+        self.backupKey = backupKey
+        let monitor = RestoreMonitor(source: storage.displayName, clusterDirectory: cluster.location, storeCount: storeIDs.count, replicas: cluster.replicas, insecureTLS: insecureTLS)
+        self.monitor = monitor
+        reporter = ProgressReporter(monitor: monitor)
+        reporter.report(.totals(bytes: plan.totalSize, kvs: plan.totalKVs))
+        pieces = PieceRestorer(
+            cluster: cluster, storage: storage, rules: rules.importRules, mode: rules.mode, format: rules.format, retries: RetryTable(download: options.download, ingest: options.ingest),
+            reporter: reporter, control: control,
+            downloadSlots: Dictionary(uniqueKeysWithValues: storeIDs.map { ($0, AsyncSemaphore(options.downloadsPerStore)) }),
+            ingestSlots: AsyncSemaphore(options.concurrentIngests), backupKey: backupKey)
+    }
+
+    // MARK: running
+
+    /// Runs the restore until every region is ingested, or nothing is left but Failed regions.
+    /// Call again after retrying failed regions.
+    public func run() async -> Outcome {
+        let statsTask = Task { [weak self] in
+            while !Task.isCancelled {
+                await self?.refreshStores()
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        defer { statsTask.cancel() }
+        if monitor.snapshot().phase == .reading {
+            do { try await splitAndScatter() } catch {
+                reporter.report(.log(.error, "split failed: \(error)"))
+            }
+            await enqueueInitialWork()
+            reporter.report(.phase(.restoring))
+        }
+        await switchMode(.import)
+        await withTaskGroup(of: Void.self) { group in
+            let workers = Swift.max(1, storeIDs.count * options.downloadsPerStore)
+            for _ in 0..<workers {
+                group.addTask { [self] in
+                    while let work = await queue.next() {
+                        await process(work)
+                        await queue.finished()
+                    }
+                }
+            }
+        }
+        await switchMode(.normal)
+        await refreshStores()
+        let panics = control.state.withLock { $0.storePanics }.merging(Self.panickedStores(await cluster.stores())) { a, _ in a }
+        let failed = control.state.withLock { $0.failed.count }
+        if failed > 0 {
+            reporter.report(.log(.error, "\(failed) regions failed; retry them (r/R in the console) or rerun the same command"))
+            return panics.isEmpty ? .regionsFailed(failed) : .storePanicked(panics)
+        }
+        if options.verifyChecksum {
+            reporter.report(.phase(.checksum))
+            let matched = await verifyChecksum()
+            reporter.report(.phase(.done))
+            if !matched { return .checksumMismatch }
+        } else {
+            reporter.report(.phase(.done))
+        }
+        return panics.isEmpty ? .success : .storePanicked(panics)
+    }
+}

@@ -1,0 +1,23 @@
+import KeyCodec
+import BackupFormat
+import ClusterAPI
+
+/// Why a restore cannot start or finish. Bad input is found before anything is written.
+public enum RestoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    case backup(BackupError)
+    case rules(String)
+    case missingRule(file: String, key: [UInt8])
+    case split(RegionError)
+    case checkpoint(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .backup(e): e.description
+        case let .rules(reason): "rewrite rules: \(reason)"
+        case let .missingRule(file, key):
+            "no rewrite rule covers key \(KeyDescription(key).summary) of backup file \(file): add a --rewrite, --prefix or --table-id-map"
+        case let .split(e): "cannot split regions: \(e)"
+        case let .checkpoint(path, reason): "checkpoint \(path): \(reason)"
+        }
+    }
+}

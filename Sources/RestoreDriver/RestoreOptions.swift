@@ -1,0 +1,58 @@
+import KeyCodec
+
+/// Everything a restore can be told: rules, limits, retry budgets and pacing.
+public struct RestoreOptions: Sendable {
+    public enum RewriteModeChoice: String, Sendable, CaseIterable {
+        case auto, legacy, keyspace
+    }
+
+    /// Old table id -> new table id; tables not named get ids above the highest in use.
+    public var tableIDMap: [Int64: Int64] = [:]
+    /// Explicit prefix rules on user keys.
+    public var prefixRules: [RewriteRule] = []
+    /// An empty-old-prefix rule: insert this before every key.
+    public var insertPrefix: [UInt8]?
+    /// A new timestamp for every restored version (0 keeps the backup's).
+    public var newTimestamp: UInt64 = 0
+    public var rewriteMode = RewriteModeChoice.auto
+
+    /// Concurrent downloads per store, and ingests in flight over the whole cluster.
+    public var downloadsPerStore = 4
+    public var concurrentIngests = 8
+    /// Download rate limit per store, bytes/s (0 = unlimited).
+    public var rateLimit: UInt64 = 0
+
+    /// File ranges merge into one region up to this many bytes (reset at each table).
+    public var mergeSize: UInt64 = 96 << 20
+
+    /// Retry budgets, as BR: downloads 8 attempts from 1 s to 4 s, ingests 16 from 40 ms to 10 s.
+    public var download = RetryPolicy(attempts: 8, initialBackoff: .seconds(1), maxBackoff: .seconds(4))
+    public var ingest = RetryPolicy(attempts: 16, initialBackoff: .milliseconds(40), maxBackoff: .seconds(10))
+    /// No region spends longer than this in retries before it is marked Failed.
+    public var regionDeadline: Duration = .seconds(600)
+
+    public var verifyChecksum = true
+
+    public init() {}
+}
+
+/// Exponential backoff with jitter, capped in attempts.
+public struct RetryPolicy: Sendable, Equatable {
+    public var attempts: Int
+    public var initialBackoff: Duration
+    public var maxBackoff: Duration
+
+    public init(attempts: Int, initialBackoff: Duration, maxBackoff: Duration) {
+        self.attempts = attempts
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+    }
+
+    /// The wait before retry number `attempt` (1-based): doubling, capped, with ±25% jitter.
+    public func backoff(attempt: Int) -> Duration {
+        var d = initialBackoff
+        for _ in 1..<max(1, attempt) where d < maxBackoff { d = d * 2 }
+        d = min(d, maxBackoff)
+        return d * Double.random(in: 0.75...1.25)
+    }
+}

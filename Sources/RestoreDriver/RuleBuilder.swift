@@ -1,0 +1,86 @@
+import KeyCodec
+import BackupFormat
+
+/// Derives a restore's rewrite rules: table-id rules from the backup's schemas (as BR does), explicit
+/// prefix rules, or one inserted prefix. It also picks the rewrite mode: legacy (encoded prefixes,
+/// TiKV's classic mode) when every rule is a table rule, keyspace (decode, rewrite, encode) otherwise.
+public struct RuleBuilder: Sendable {
+    /// Rules on user keys, used for range bounds and the checksum.
+    public let userRules: RewriteRules
+    /// Rules as the stores apply them: encoded prefixes in legacy mode, user-key prefixes otherwise.
+    public let importRules: RewriteRules
+    public let mode: KeyRewriter.Mode
+    public let format: KeyRewriter.KeyFormat
+    /// Old table id -> new table id.
+    public let tableIDs: [Int64: Int64]
+
+    /// `highestTableIDInUse`: the largest table id already in the target cluster.
+    public init(backup: Backup, options: RestoreOptions, highestTableIDInUse: Int64) throws(RestoreError) {
+        format = backup.isRawKV ? .raw : .transactional
+        var rules: [RewriteRule] = []
+        var ids: [Int64: Int64] = [:]
+        let explicit = !options.prefixRules.isEmpty || options.insertPrefix != nil
+        if !backup.isRawKV && !explicit {
+            let physical = backup.tables.flatMap(\.physicalIDs).sorted()
+            var next = max(highestTableIDInUse, physical.max() ?? 0, options.tableIDMap.values.max() ?? 0) + 1
+            for id in physical {
+                let new: Int64
+                if let mapped = options.tableIDMap[id] { new = mapped } else {
+                    new = next
+                    next += 1
+                }
+                guard new > 0 else { throw .rules("table id \(id) maps to \(new); ids must be positive") }
+                ids[id] = new
+                rules.append(RewriteRule.table(from: id, to: new, newTimestamp: options.newTimestamp))
+            }
+            let unknown = Set(options.tableIDMap.keys).subtracting(physical)
+            if let stray = unknown.min() { throw .rules("--table-id-map names table \(stray), which is not in the backup") }
+            if Set(ids.values).count != ids.count { throw .rules("--table-id-map maps two tables to one id") }
+        }
+        rules += options.prefixRules.map { RewriteRule(oldPrefix: $0.oldPrefix, newPrefix: $0.newPrefix, newTimestamp: options.newTimestamp) }
+        if let insert = options.insertPrefix { rules.append(RewriteRule(oldPrefix: [], newPrefix: insert, newTimestamp: options.newTimestamp)) }
+        if rules.isEmpty, backup.isRawKV {
+            rules.append(RewriteRule(oldPrefix: [], newPrefix: []))  // a raw restore to the same keys
+        }
+        do { userRules = try RewriteRules(rules) } catch { throw .rules(error.description) }
+        if backup.isRawKV, options.newTimestamp != 0 { throw .rules("raw backups have no timestamps to rewrite") }
+        tableIDs = ids
+
+        let tableRulesOnly = !explicit
+        switch (options.rewriteMode, format) {
+        case (_, .raw): mode = .legacy
+        case (.legacy, _):
+            guard tableRulesOnly else { throw .rules("legacy mode swaps encoded table prefixes only; use --rewrite-mode keyspace for --rewrite or --prefix") }
+            mode = .legacy
+        case (.keyspace, _): mode = .keyspace
+        case (.auto, _): mode = tableRulesOnly ? .legacy : .keyspace
+        }
+        if mode == .legacy, format == .transactional {
+            do { importRules = try RewriteRules(rules.map(\.encoded)) } catch { throw .rules(error.description) }
+        } else {
+            importRules = userRules
+        }
+    }
+
+    /// A user key in the restored key space, encoded as a region bound (without `z`).
+    public func boundKey(_ userKey: [UInt8]) -> [UInt8] {
+        format == .transactional ? Memcomparable.encode(userKey) : userKey
+    }
+
+    /// Rewrites a file's range bounds (raw user keys, end exclusive) into region bounds.
+    public func rewriteRange(of file: BackupFile) throws(RestoreError) -> KeyRange {
+        guard let rule = userRules.rule(for: file.startKey) else { throw .missingRule(file: file.name, key: file.startKey) }
+        let start = rule.apply(to: file.startKey)
+        let end: [UInt8]
+        if file.endKey.isEmpty {
+            end = RewriteRule.prefixEnd(rule.newPrefix)
+        } else if let endRule = userRules.rule(for: file.endKey) {
+            end = endRule.apply(to: file.endKey)
+        } else if file.endKey == RewriteRule.prefixEnd(rule.oldPrefix) {
+            end = RewriteRule.prefixEnd(rule.newPrefix)
+        } else {
+            throw .missingRule(file: file.name, key: file.endKey)
+        }
+        return KeyRange(start: boundKey(start), end: end.isEmpty ? [] : boundKey(end))
+    }
+}

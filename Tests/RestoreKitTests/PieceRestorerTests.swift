@@ -1,0 +1,162 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import KeyCodec
+@testable import ExternalStorage
+@testable import BackupFormat
+@testable import ClusterAPI
+@testable import RestoreDriver
+
+/// The piece state machine alone, against a cluster that answers from a script: every protocol
+/// outcome leads to the next call that TiKV's errors ask for.
+@Suite struct PieceRestorerTests {
+    static let peers = [PeerMeta(id: 11, storeID: 1), PeerMeta(id: 12, storeID: 2), PeerMeta(id: 13, storeID: 3)]
+    static let region = Region(id: 5, startKey: bytes("a"), endKey: bytes("z"), epoch: RegionEpoch(confVer: 3, version: 4), peers: peers)
+    static let set = FileSet(
+        id: 0,
+        files: [BackupFile(name: "1_write.sst", sha256: [1], startKey: bytes("b"), endKey: bytes("c"), endVersion: 9, checksum: KVChecksum(), cf: .write, size: 4096)],
+        oldRange: KeyRange(start: bytes("b"), end: bytes("c")), newRange: KeyRange(start: bytes("b"), end: bytes("c")), tableID: nil)
+
+    func restore(_ cluster: ScriptedCluster, attempts: Int = 4) async -> PieceRestorer.Outcome {
+        let fast = RetryPolicy(attempts: attempts, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(2))
+        let monitor = RestoreMonitor(source: "test", clusterDirectory: "test", storeCount: 3, replicas: 3, insecureTLS: false)
+        let pieces = PieceRestorer(
+            cluster: cluster, storage: LocalStorage(root: "/nonexistent"), rules: try! RewriteRules([]), mode: .legacy, format: .transactional,
+            retries: RetryTable(download: fast, ingest: fast), reporter: ProgressReporter(monitor: monitor), control: RestoreControl(),
+            downloadSlots: [1: AsyncSemaphore(2), 2: AsyncSemaphore(2), 3: AsyncSemaphore(2)], ingestSlots: AsyncSemaphore(2), backupKey: "bk")
+        return await pieces.restore(set: Self.set, regionID: 5, range: KeyRange(start: bytes("b"), end: bytes("c")), deadline: .now + .seconds(30))
+    }
+
+    @Test func downloadsOnEveryPeerThenIngestsOnTheLeader() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        #expect(await restore(cluster) == .done(bytes: 4096))
+        #expect(cluster.calls.filter { $0.hasPrefix("download") }.sorted() == ["download s1", "download s2", "download s3"])
+        #expect(cluster.calls.last == "ingest s1")
+    }
+
+    @Test func notLeaderIsFollowedToTheLeaderItNames() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        cluster.ingestAnswers = [.region(.notLeader(regionID: 5, leader: Self.peers[2]))]
+        #expect(await restore(cluster) == .done(bytes: 4096))
+        #expect(cluster.calls.filter { $0.hasPrefix("ingest") } == ["ingest s1", "ingest s3"])
+    }
+
+    @Test func aBusyStoreIsWaitedOutAndAskedAgain() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[1])
+        cluster.ingestAnswers = [.region(.serverIsBusy(storeID: 2, reason: "busy", backoffMillis: 5))]
+        #expect(await restore(cluster) == .done(bytes: 4096))
+        #expect(cluster.calls.filter { $0.hasPrefix("ingest") } == ["ingest s2", "ingest s2"])
+    }
+
+    @Test func staleCommandMeansApplied() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        cluster.ingestAnswers = [.region(.staleCommand(regionID: 5))]
+        #expect(await restore(cluster) == .done(bytes: 4096))
+        #expect(cluster.calls.filter { $0.hasPrefix("ingest") }.count == 1)
+    }
+
+    @Test func aLeaderWithoutTheFileGetsEveryDownloadAgain() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        cluster.ingestAnswers = [.fileNotDownloaded(storeID: 1, name: "f")]
+        #expect(await restore(cluster) == .done(bytes: 4096))
+        #expect(cluster.calls.filter { $0.hasPrefix("download") }.count == 6, "two rounds of three")
+    }
+
+    @Test func anEpochChangeRefreshesTheRegionAndHandsThePieceOn() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        cluster.ingestAnswers = [.region(.epochNotMatch(regionID: 5, currentRegions: []))]
+        // After the refresh the region ends before the piece does: it split.
+        cluster.afterRefresh = Region(id: 5, startKey: bytes("a"), endKey: bytes("bb"), epoch: RegionEpoch(confVer: 3, version: 5), peers: Self.peers)
+        #expect(await restore(cluster) == .regionChanged)
+        #expect(cluster.calls.contains("refresh r5"))
+    }
+
+    @Test func downloadFailuresRunOutOfAttempts() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        cluster.downloadAnswers = Array(repeating: .injected(storeID: 1, what: "fault"), count: 100)
+        guard case let .failed(reason) = await restore(cluster, attempts: 3) else {
+            Issue.record("expected a failed region")
+            return
+        }
+        #expect(reason.hasPrefix("download failed 3/3"))
+        #expect(!cluster.calls.contains { $0.hasPrefix("ingest") })
+    }
+
+    @Test func anErrorThatIsNotRetryableFailsAtOnce() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        cluster.downloadAnswers = [.rewrite(name: "1_write.sst", error: .wrongKeyPrefix(key: bytes("b")))]
+        #expect(await restore(cluster) == .failed(ImportError.rewrite(name: "1_write.sst", error: .wrongKeyPrefix(key: bytes("b"))).description))
+        #expect(cluster.calls.filter { $0.hasPrefix("download") }.count == 3, "one round, no retry")
+    }
+}
+
+/// A cluster whose answers come from a script: downloads and ingests take the next scripted error
+/// (or succeed), in order, and every call is logged.
+final class ScriptedCluster: ClusterClient {
+    struct State {
+        var region: Region
+        var leader: PeerMeta
+        var afterRefresh: Region?
+        var downloadAnswers: [ImportError] = []
+        var ingestAnswers: [ImportError] = []
+        var calls: [String] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(region: Region, leader: PeerMeta) { state = Mutex(State(region: region, leader: leader)) }
+
+    var calls: [String] { state.withLock { $0.calls } }
+    var downloadAnswers: [ImportError] {
+        get { state.withLock { $0.downloadAnswers } }
+        set { state.withLock { $0.downloadAnswers = newValue } }
+    }
+    var ingestAnswers: [ImportError] {
+        get { state.withLock { $0.ingestAnswers } }
+        set { state.withLock { $0.ingestAnswers = newValue } }
+    }
+    var afterRefresh: Region? {
+        get { state.withLock { $0.afterRefresh } }
+        set { state.withLock { $0.afterRefresh = newValue } }
+    }
+
+    let location = "scripted"
+    let replicas = 3
+
+    func stores() async -> [StoreInfo] { (1...3).map { StoreInfo(id: $0, address: "s\($0)", state: .up) } }
+    func regions(overlapping range: KeyRange) async -> [Region] { [state.withLock { $0.region }] }
+    func region(id: UInt64) async -> Region? { state.withLock { $0.region } }
+    func refreshRegion(id: UInt64) async -> Region? {
+        state.withLock { s in
+            s.calls.append("refresh r\(id)")
+            if let next = s.afterRefresh { s.region = next }
+            return s.region
+        }
+    }
+    func leader(of regionID: UInt64) async -> PeerMeta? { state.withLock { $0.leader } }
+    func waitForLeader(of regionID: UInt64, timeout: Duration) async throws(RegionError) -> PeerMeta { state.withLock { $0.leader } }
+    func split(at keys: [[UInt8]]) async throws(RegionError) -> [Region] { [] }
+    func scatter(_ regionIDs: [UInt64]) async throws(RegionError) {}
+    func highestTableIDInUse() async -> Int64 { 0 }
+
+    func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
+        let answer: ImportError? = state.withLock { s in
+            s.calls.append("download s\(store)")
+            return s.downloadAnswers.isEmpty ? nil : s.downloadAnswers.removeFirst()
+        }
+        if let answer { throw answer }
+        return DownloadResponse(range: KeyRange(start: bytes("b"), end: bytes("c"), endInclusive: true), isEmpty: false, entries: 10, length: 4096)
+    }
+
+    func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) {
+        let answer: ImportError? = state.withLock { s in
+            s.calls.append("ingest s\(store)")
+            return s.ingestAnswers.isEmpty ? nil : s.ingestAnswers.removeFirst()
+        }
+        if let answer { throw answer }
+    }
+
+    func setDownloadSpeedLimit(_ bytesPerSecond: UInt64, on store: UInt64) async {}
+    func switchMode(_ mode: ImportMode, on store: UInt64) async throws(ImportError) {}
+    func traffic(of store: UInt64) -> StoreTraffic? { nil }
+}
