@@ -19,6 +19,8 @@ public protocol ClusterClient: Sendable {
     func regions(overlapping range: KeyRange) async -> [Region]
     /// GetRegionByID, from the client's view (which may be stale).
     func region(id: UInt64) async -> Region?
+    /// GetRegion: the region that holds `key` (encoded, without `z`).
+    func region(containing key: [UInt8]) async -> Region?
     /// The region as the cluster sees it now, after an EpochNotMatch or a NotLeader.
     func refreshRegion(id: UInt64) async -> Region?
     /// The region's leader, if it has one now.
@@ -29,7 +31,7 @@ public protocol ClusterClient: Sendable {
     /// becomes a region boundary. Returns the new regions.
     func split(at keys: [[UInt8]]) async throws(RegionError) -> [Region]
     /// Spreads the regions' peers and leaders over the stores (ScatterRegion), and waits for the
-    /// operators to finish.
+    /// operators to finish (GetOperator), up to a cap: a scatter that does not finish is a warning.
     func scatter(_ regionIDs: [UInt64]) async throws(RegionError)
     /// The largest TiDB table id with data in the cluster, so new table ids can go above it.
     func highestTableIDInUse() async -> Int64

@@ -90,6 +90,34 @@ import Testing
     }
 }
 
+/// The reporter alone: events in, the monitor's rows and counts out.
+@Suite struct ProgressReporterTests {
+    @Test func eventsBecomeRowsAndCounts() {
+        let monitor = RestoreMonitor(source: "test", clusterDirectory: "test", storeCount: 3, replicas: 3, insecureTLS: false)
+        let reporter = ProgressReporter(monitor: monitor)
+        let region = PieceRestorerTests.region
+        reporter.report(.totals(bytes: 8192, kvs: 20))
+        reporter.report(.regionAdded(RestoreEngine.row(region, leader: region.peers[0], fileSets: 2, done: 0)))
+        #expect(monitor.snapshot().counts[.queued] == 1)
+        reporter.report(.downloading(region: region, upStores: [1, 2]))
+        var row = monitor.snapshot().regions[0]
+        #expect(row.phase == .downloading)
+        #expect(row.peers.map(\.phase) == [.queued, .queued, .down], "store 3 is not up")
+        reporter.report(.retrying(region: 5, .serverIsBusy(store: 2, retryIn: .seconds(1))))
+        #expect(monitor.snapshot().regions[0].waitingFor == .serverIsBusy(store: 2, retryIn: .seconds(1)))
+        #expect(monitor.snapshot().counts[.retrying] == 1 && monitor.snapshot().counts[.downloading] == 0)
+        reporter.report(.pieceDone(region: 5, bytes: 4096))
+        reporter.report(.counted(bytes: 4096, kvs: 10))
+        reporter.report(.regionIngested(region: 5))
+        row = monitor.snapshot().regions[0]
+        #expect(row.phase == .ingested && row.bytes == 4096 && row.fileSetsDone == 1 && row.waitingFor == nil)
+        #expect(monitor.snapshot().doneBytes == 4096 && monitor.snapshot().doneKVs == 10)
+        #expect(monitor.snapshot().counts[.ingested] == 1 && monitor.snapshot().counts[.retrying] == 0)
+        reporter.report(.regionFailed(region: 5, reason: "out of attempts"))
+        #expect(monitor.snapshot().events.last?.message == "failed: out of attempts")
+    }
+}
+
 /// A cluster whose answers come from a script: downloads and ingests take the next scripted error
 /// (or succeed), in order, and every call is logged.
 final class ScriptedCluster: ClusterClient {
@@ -126,6 +154,7 @@ final class ScriptedCluster: ClusterClient {
     func stores() async -> [StoreInfo] { (1...3).map { StoreInfo(id: $0, address: "s\($0)", state: .up) } }
     func regions(overlapping range: KeyRange) async -> [Region] { [state.withLock { $0.region }] }
     func region(id: UInt64) async -> Region? { state.withLock { $0.region } }
+    func region(containing key: [UInt8]) async -> Region? { state.withLock { $0.region } }
     func refreshRegion(id: UInt64) async -> Region? {
         state.withLock { s in
             s.calls.append("refresh r\(id)")

@@ -17,6 +17,8 @@ extension Cluster: ClusterClient {
 
     public func region(id: UInt64) async -> Region? { await pd.region(id: id) }
 
+    public func region(containing key: [UInt8]) async -> Region? { await pd.region(containing: key) }
+
     public func refreshRegion(id: UInt64) async -> Region? { await pd.refresh(id) }
 
     public func leader(of regionID: UInt64) async -> PeerMeta? { await pd.leader(of: regionID) }
