@@ -52,7 +52,7 @@ extension RestoreEngine {
     /// Changes every store's download rate limit, live.
     public func setRateLimit(_ bytesPerSecond: UInt64) {
         rateLimitValue.withLock { $0 = bytesPerSecond }
-        Task { [cluster, storeIDs] in for id in storeIDs { await cluster.setDownloadSpeedLimit(bytesPerSecond, on: id) } }
+        rateLimitUpdates.yield(bytesPerSecond)
         reporter.report(.log(.info, "download rate limit set to \(bytesPerSecond == 0 ? "unlimited" : ByteFormat.rate(Double(bytesPerSecond))) per store"))
     }
 

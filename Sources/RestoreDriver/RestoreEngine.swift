@@ -21,6 +21,9 @@ public final class RestoreEngine: Sendable {
     let options: RestoreOptions
     let storeIDs: [UInt64]
     let rateLimitValue: Mutex<UInt64>
+    /// New rate limits, applied to every store in the order they were set.
+    let rateLimitUpdates: AsyncStream<UInt64>.Continuation
+    private let rateLimitApplier: Task<Void, Never>
     let checkpoint: Checkpoint
     let backupKey: String
     let control = RestoreControl()
@@ -84,6 +87,13 @@ public final class RestoreEngine: Sendable {
         self.stateDirectory = stateDirectory
         self.storeIDs = storeIDs
         rateLimitValue = Mutex(options.rateLimit)
+        let (updates, continuation) = AsyncStream.makeStream(of: UInt64.self)
+        rateLimitUpdates = continuation
+        rateLimitApplier = Task { [cluster, storeIDs] in
+            for await limit in updates {
+                for id in storeIDs { await cluster.setDownloadSpeedLimit(limit, on: id) }
+            }
+        }
         self.backup = backup
         self.plan = plan
         self.rules = rules
@@ -99,6 +109,11 @@ public final class RestoreEngine: Sendable {
             reporter: reporter, control: control,
             downloadSlots: Dictionary(uniqueKeysWithValues: storeIDs.map { ($0, AsyncSemaphore(options.downloadsPerStore)) }),
             ingestSlots: AsyncSemaphore(options.concurrentIngests), backupKey: backupKey)
+    }
+
+    deinit {
+        rateLimitUpdates.finish()
+        rateLimitApplier.cancel()
     }
 
     // MARK: running
