@@ -305,8 +305,9 @@ const char *crdb_iter_value(crdb_iter *it, size_t *len) {
 int crdb_iter_check(crdb_iter *it, char **err) { return fail(it->iter->status(), err) ? 0 : 1; }
 void crdb_iter_destroy(crdb_iter *it) { delete it; }
 
-crdb_db *crdb_db_open(const char *path, char **err) {
+crdb_db *crdb_db_open(const char *path, int max_open_files, char **err) {
     DBOptions options;
+    options.max_open_files = max_open_files;
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     options.max_background_jobs = 2;

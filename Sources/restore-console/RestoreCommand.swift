@@ -77,9 +77,16 @@ struct RestoreCommand: AsyncParsableCommand {
     }
 }
 
+/// Opens (or creates) the cluster with a table cache per store that the open-files limit allows
+/// beside the restore's downloads and ingests; refuses a limit too low for them, naming both.
 func openCluster(_ arguments: RestoreArguments) async throws -> Cluster {
+    let options = try arguments.options()
+    let budget = OpenFileBudget(
+        limit: OpenFileBudget.raiseProcessLimit(), stores: arguments.stores, downloadsPerStore: options.downloadsPerStore,
+        concurrentIngests: options.concurrentIngests)
+    do { try budget.check() } catch { throw ValidationError(error.description) }
     do {
-        return try await Cluster.open(directory: arguments.cluster, create: .init(stores: arguments.stores, replicas: arguments.replicas))
+        return try await Cluster.open(directory: arguments.cluster, create: .init(stores: arguments.stores, replicas: arguments.replicas), maxOpenFilesPerStore: budget.perStore)
     } catch {
         throw ValidationError(error.description)
     }

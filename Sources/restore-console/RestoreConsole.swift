@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmbeddedCluster
 import Foundation
 
 @main
@@ -15,6 +16,8 @@ struct RestoreConsole: AsyncParsableCommand {
         // Everything this process creates (cluster directories, RocksDB files, checkpoints,
         // downloads, backups) is for its owner only: 0600 files and 0700 directories.
         umask(0o077)
+        // Stores, downloads and ingests are budgeted from the hard open-files limit, not the soft one.
+        OpenFileBudget.raiseProcessLimit()
         do {
             var command = try parseAsRoot()
             if var async = command as? AsyncParsableCommand {

@@ -28,6 +28,35 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
+    /// The open-files limit, hard and soft, set by the shell before the console starts.
+    func runConsoleUnder(openFiles: Int, _ arguments: [String]) throws -> CommandOutput {
+        let quoted = ([consoleBinary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        return try runShell("ulimit -n \(openFiles) && exec \(quoted)")
+    }
+
+    /// A limit too low for the stores and the concurrency is refused before anything is written,
+    /// naming the limit, what is needed and the flag; a limit that is enough restores with bounded
+    /// table caches, and every store reopens.
+    @Test func theOpenFilesLimitIsBudgetedAtStart() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir, rows: 2_000)
+        let arguments = ["restore", "--headless", "--json", "--storage", backup, "--cluster", dir.file("cluster"), "--merge-size", "64K"]
+        let needed = OpenFileBudget(limit: 0, stores: 3, downloadsPerStore: 4, concurrentIngests: 8).needed
+        let refused = try runConsoleUnder(openFiles: 200, arguments)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("the open-files limit is 200, and this restore needs at least \(needed)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--downloads-per-store"))
+        #expect(!FileManager.default.fileExists(atPath: dir.file("cluster")), "nothing is written")
+
+        let restored = try runConsoleUnder(openFiles: needed, arguments)
+        #expect(restored.status == 0, "\(restored.stderr.suffix(800))")
+        #expect(try summary(restored)["checksum_match"] as? Bool == true)
+        for store in 1...3 {
+            let ldb = try runProgram("ldb", ["--db=\(dir.file("cluster"))/stores/\(store)/db", "--column_family=write", "scan", "--max_keys=1"])
+            #expect(ldb.status == 0, "store \(store): \(ldb.stderr)")
+        }
+    }
+
     @Test func aRestorePrintsItsJSONSummaryAndExitsZero() throws {
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir)

@@ -186,3 +186,28 @@ import Testing
         await #expect(throws: ClusterError.self) { try await Cluster.open(directory: dir.file("empty"), create: .init(stores: 2, replicas: 3)) }
     }
 }
+
+/// The descriptor budget's arithmetic.
+@Suite struct OpenFileBudgetTests {
+    @Test func aStoresTableCacheGetsWhatTransfersLeave() throws {
+        let budget = OpenFileBudget(limit: 10_000, stores: 3, downloadsPerStore: 4, concurrentIngests: 8)
+        #expect(budget.transfers == 3 * 4 * 4 + 8 * 4)
+        #expect(budget.perStore == (10_000 - 64 - budget.transfers) / 3 - 16)
+        try budget.check()
+        #expect(OpenFileBudget(limit: 1 << 20, stores: 3, downloadsPerStore: 4, concurrentIngests: 8).perStore == OpenFileBudget.maximumPerStore)
+    }
+
+    @Test func aLimitBelowTheNeedIsRefusedWithBothNumbers() {
+        let budget = OpenFileBudget(limit: 256, stores: 7, downloadsPerStore: 4, concurrentIngests: 8)
+        #expect(budget.needed == 64 + (7 * 16 + 32) + 7 * 80)
+        #expect(throws: OpenFileBudget.TooLow.self) { try budget.check() }
+        #expect(budget.perStore == OpenFileBudget.minimumPerStore)
+    }
+
+    @Test func theProcessRunsWithItsHardLimit() {
+        var limits = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits)
+        OpenFileBudget.raiseProcessLimit()
+        #expect(OpenFileBudget.processLimit == Int(min(UInt64(limits.rlim_max), UInt64(Int32.max))))
+    }
+}

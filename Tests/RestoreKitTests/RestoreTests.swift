@@ -136,6 +136,22 @@ final class RestoreFixture {
         await f.cluster.close()
     }
 
+    /// Running out of descriptors on apply is no apply failure: the store does not panic, the
+    /// entry waits and is applied once there is room, and nothing is ingested twice.
+    @Test func anApplyOutOfDescriptorsWaitsInsteadOfPanicking() async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 3_000)
+        for store in 1...3 { f.cluster.exhaustDescriptors(onStore: UInt64(store), applies: 3) }
+        let engine = try await f.engine()
+        #expect(await engine.run() == .success)
+        for store in f.cluster.stores.values {
+            #expect(store.state == .up, "store \(store.id) is \(store.state)")
+            #expect(store.faults.exhaustDescriptors == 0, "every injected EMFILE was met")
+            for (uuid, count) in try store.appliedIngestCounts() { #expect(count == 1, "store \(store.id) applied \(uuid) \(count) times") }
+        }
+        #expect(engine.monitor.snapshot().retries["ServerIsBusy"] ?? 0 > 0, "the leader's refusals told the driver to wait")
+        await f.cluster.close()
+    }
+
     @Test func pauseHoldsEveryRegionUntilResume() async throws {
         let f = try await RestoreFixture(tables: 2, rows: 3_000)
         let engine = try await f.engine()

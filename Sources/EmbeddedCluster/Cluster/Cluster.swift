@@ -66,8 +66,10 @@ public final class Cluster: Sendable {
     }
 
     /// Opens the cluster in `directory`, or creates one there (with `create`'s layout) when the
-    /// directory is missing or empty. Anything else there is refused.
-    public static func open(directory: String, create: Configuration? = nil) async throws(ClusterError) -> Cluster {
+    /// directory is missing or empty. Anything else there is refused. Each store's RocksDB keeps at
+    /// most `maxOpenFilesPerStore` SSTs open (by default, what the process's open-files limit
+    /// leaves with the default concurrency).
+    public static func open(directory: String, create: Configuration? = nil, maxOpenFilesPerStore: Int? = nil) async throws(ClusterError) -> Cluster {
         let path = (directory as NSString).standardizingPath
         let metaPath = path + "/cluster.json"
         let fm = FileManager.default
@@ -102,7 +104,8 @@ public final class Cluster: Sendable {
             isNew = true
         }
         var stores: [UInt64: Store] = [:]
-        for id in 1...UInt64(configuration.stores) { stores[id] = try Store(id: id, clusterDirectory: path) }
+        let perStore = maxOpenFilesPerStore ?? OpenFileBudget(limit: OpenFileBudget.processLimit, stores: configuration.stores, downloadsPerStore: 4, concurrentIngests: 8).perStore
+        for id in 1...UInt64(configuration.stores) { stores[id] = try Store(id: id, clusterDirectory: path, maxOpenFiles: perStore) }
         let transport = Transport()
         let awake = AwakeRegions()
         let pd = PlacementDriver(directory: path, stores: stores, transport: transport, awake: awake, replicas: configuration.replicas)
@@ -134,6 +137,7 @@ public final class Cluster: Sendable {
     public func failNextDownloads(onStore id: UInt64, count: Int) { stores[id]?.updateFaults { $0.failDownloads += count } }
     public func corruptNextDownloads(onStore id: UInt64, count: Int) { stores[id]?.updateFaults { $0.corruptDownloads += count } }
     public func failNextApplies(onStore id: UInt64, count: Int) { stores[id]?.updateFaults { $0.failApplies += count } }
+    public func exhaustDescriptors(onStore id: UInt64, applies count: Int) { stores[id]?.updateFaults { $0.exhaustDescriptors += count } }
     public func makeBusy(store id: UInt64, for duration: Duration) {
         stores[id]?.updateFaults { $0.busyUntil = .now + duration }
     }

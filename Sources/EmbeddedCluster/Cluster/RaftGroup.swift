@@ -19,6 +19,10 @@ actor RaftGroup {
     private var needsSnapshot = Set<UInt64>()
     /// Repairs whose snapshot went out since the last tick (sent again at the next, if lost).
     private var repairsSent = Set<UInt64>()
+    /// Replicas whose next apply waits for descriptors or disk, since which tick.
+    private var heldSince: [UInt64: UInt64] = [:]
+    /// Ticks between tries of a held apply.
+    static let heldApplyRetryTicks: UInt64 = 50
     private let stores: [UInt64: Store]
     private let transport: Transport
     /// The clock's list of groups to tick; the group keeps its own entry right, inside the actor,
@@ -122,7 +126,7 @@ actor RaftGroup {
     /// True while the group needs ticks: no leader, work in flight, or a live replica that has not
     /// yet received or applied everything the leader committed.
     var isAwake: Bool {
-        if !waiters.isEmpty || !delayed.isEmpty || !outgoing.isEmpty || needsSnapshot.contains(where: isLive) { return true }
+        if !waiters.isEmpty || !delayed.isEmpty || !outgoing.isEmpty || !heldSince.isEmpty || needsSnapshot.contains(where: isLive) { return true }
         if peers.contains(where: { id, peer in isLive(id) && peer.hasReady }) { return true }
         guard let l = leader, let lp = peers[l.id] else { return peers.keys.contains(where: isLive) }
         return peers.contains { id, peer in
@@ -178,6 +182,10 @@ actor RaftGroup {
     func tick() -> Bool {
         ticks += 1
         repairsSent.removeAll()
+        for (id, since) in heldSince where ticks - since >= Self.heldApplyRetryTicks {
+            heldSince[id] = nil
+            peers[id]?.applyHeld = false
+        }
         for id in Array(peers.keys) where isLive(id) { peers[id]!.tick() }
         pump()
         return isAwake
@@ -311,7 +319,18 @@ actor RaftGroup {
     private func applyCommitted(_ entries: [RaftEntry], on id: UInt64) {
         for entry in entries {
             guard isLive(id), let peer = peers[id], entry.index == peer.appliedIndex + 1 else { return }
-            let outcome = apply(entry.command, at: entry.index, on: id)
+            let outcome: ApplyOutcome
+            do { outcome = try apply(entry.command, at: entry.index, on: id) } catch {
+                // Out of descriptors or disk: nothing was ingested. The entry stays next to apply,
+                // and is tried again once the store may have room; the proposer hears why now.
+                peers[id]!.applyHeld = true
+                heldSince[id] = ticks
+                if let waiter = waiters[entry.index], waiter.term == entry.term, peer.isLeader {
+                    waiters[entry.index] = nil
+                    waiter.resume.resume(returning: .rejected(.serverIsBusy(storeID: peer.storeID, reason: "cannot ingest now: \(error.reason)", backoffMillis: 500)))
+                }
+                return
+            }
             peers[id]!.applied(entry.index)
             if let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) {
                 do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false)) } catch {
@@ -325,13 +344,14 @@ actor RaftGroup {
         }
     }
 
-    private func apply(_ command: RaftCommand, at index: UInt64, on id: UInt64) -> ApplyOutcome {
+    /// Throws only when the store lacks a resource (descriptors, disk) that may come back.
+    private func apply(_ command: RaftCommand, at index: UInt64, on id: UInt64) throws(ResourceExhausted) -> ApplyOutcome {
         guard let view = views[id], let store = stores[peers[id]!.storeID] else { return .rejected(.regionNotFound(regionID: regionID)) }
         switch command {
         case .noop:
             return .applied
         case let .ingest(cmd):
-            return applyIngest(cmd, at: index, view: view, store: store, peer: id)
+            return try applyIngest(cmd, at: index, view: view, store: store, peer: id)
         case let .split(cmd):
             guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
             let keys = cmd.splitKeys
@@ -372,7 +392,7 @@ actor RaftGroup {
         }
     }
 
-    private func applyIngest(_ cmd: IngestCommand, at index: UInt64, view: Region, store: Store, peer: UInt64) -> ApplyOutcome {
+    private func applyIngest(_ cmd: IngestCommand, at index: UInt64, view: Region, store: Store, peer: UInt64) throws(ResourceExhausted) -> ApplyOutcome {
         guard cmd.regionID == view.id, cmd.epoch == view.epoch else {
             return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view]))
         }
@@ -404,6 +424,7 @@ actor RaftGroup {
             return panic(store: store, reason: "ingest of \(paths[0].path) into region \(regionID) failed on apply (injected fault)")
         }
         do { try ingestion.run() } catch {
+            if let exhausted = ResourceExhausted(error) { throw exhausted }
             return panic(store: store, reason: "ingest into region \(regionID) failed on apply: \(error)")
         }
         return .applied

@@ -53,6 +53,9 @@ struct RaftPeer: Sendable {
     /// file it never received): it must not lead, or the region would serve that hole, and it
     /// takes a snapshot at its own applied index.
     var needsRepair = false
+    /// Set by the owner while the next committed entry cannot be applied (no descriptors or disk):
+    /// Readys carry no committed entries until it is cleared.
+    var applyHeld = false
     /// A snapshot accepted by `step`, for the owner to install.
     private var pendingSnapshot: RaftSnapshot?
     private var outbox: [RaftMessage] = []
@@ -102,7 +105,7 @@ struct RaftPeer: Sendable {
 
     var hasReady: Bool {
         hardStateDirty || stableIndex < lastIndex || storedLastIndex > lastIndex || pendingSnapshot != nil || !outbox.isEmpty
-            || appliedIndex < min(commitIndex, lastIndex)
+            || (!applyHeld && appliedIndex < min(commitIndex, lastIndex))
     }
 
     var hasPendingSnapshot: Bool { pendingSnapshot != nil }
@@ -111,7 +114,7 @@ struct RaftPeer: Sendable {
     mutating func takeReady() -> RaftReady {
         let unstable = stableIndex < lastIndex ? Array(log[Int(stableIndex - baseIndex)...]) : []
         let applyTo = min(commitIndex, lastIndex)
-        let committed = appliedIndex < applyTo ? Array(log[Int(appliedIndex - baseIndex)..<Int(applyTo - baseIndex)]) : []
+        let committed = !applyHeld && appliedIndex < applyTo ? Array(log[Int(appliedIndex - baseIndex)..<Int(applyTo - baseIndex)]) : []
         let ready = RaftReady(
             hardState: hardStateDirty ? RaftStorage.HardState(term: term, votedFor: votedFor, baseIndex: baseIndex, baseTerm: baseTerm) : nil,
             entries: unstable, lastIndex: lastIndex, staleThrough: storedLastIndex, snapshot: pendingSnapshot,

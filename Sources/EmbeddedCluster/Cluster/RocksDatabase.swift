@@ -16,10 +16,11 @@ public final class RocksDatabase: @unchecked Sendable {
     private let handle: OpaquePointer
     private let closed = Atomic<Bool>(false)
 
-    public init(path: String) throws(DatabaseError) {
+    /// Opens or creates the DB; it keeps at most `maxOpenFiles` SST files open (its table cache).
+    public init(path: String, maxOpenFiles: Int = OpenFileBudget.minimumPerStore) throws(DatabaseError) {
         self.path = path
         var err: UnsafeMutablePointer<CChar>?
-        guard let h = crdb_db_open(path, &err) else { throw .open(path: path, reason: takeRocksDBError(err)) }
+        guard let h = crdb_db_open(path, Int32(maxOpenFiles), &err) else { throw .open(path: path, reason: takeRocksDBError(err)) }
         handle = h
     }
 

@@ -15,6 +15,7 @@ struct SSTIngestion {
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
+        var code: Int32 = 0
     }
 
     /// The import files, one per file of the set.
@@ -23,6 +24,9 @@ struct SSTIngestion {
     }
 
     func run() throws {
+        if store.takeFault(\.exhaustDescriptors) {
+            throw Failure(description: "cannot link the clones of region \(command.regionID)'s files: \(String(cString: strerror(EMFILE))) (injected)", code: EMFILE)
+        }
         let record = "\(store.importDirectory)/apply-\(command.regionID)-\(entry).sst"
         let files = files
         let clones = files.map { (cf: $0.cf, path: $0.path + ".clone") }
@@ -34,12 +38,30 @@ struct SSTIngestion {
         for (file, clone) in zip(files, clones) {
             unlink(clone.path)  // left by a crash before an earlier ingest of this entry
             guard link(file.path, clone.path) == 0 else {
-                throw Failure(description: "cannot link \(file.path) to \(clone.path): \(String(cString: strerror(errno)))")
+                let code = errno
+                throw Failure(description: "cannot link \(file.path) to \(clone.path): \(String(cString: strerror(code)))", code: code)
             }
         }
         CrashPoint.ingestLinked.pass()
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
         CrashPoint.ingest.pass()
         for file in files { unlink(file.path) }
+    }
+}
+
+/// A store ran out of something that may come back: file descriptors or disk space. Never a
+/// reason to panic the store: the apply waits and is tried again.
+struct ResourceExhausted: Error {
+    var reason: String
+
+    init?(_ error: any Error) {
+        if let failure = error as? SSTIngestion.Failure, [EMFILE, ENFILE, ENOSPC].contains(failure.code) {
+            reason = failure.description
+            return
+        }
+        // RocksDB reports an errno as its text.
+        let text = "\(error)"
+        guard let cause = ["Too many open files", "No space left on device"].first(where: text.contains) else { return nil }
+        reason = "\(cause) (\(text))"
     }
 }

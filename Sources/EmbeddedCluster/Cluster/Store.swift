@@ -19,7 +19,7 @@ public final class Store: Sendable {
     }
 
     /// Opens or creates the store under `clusterDirectory`.
-    init(id: UInt64, clusterDirectory: String) throws(ClusterError) {
+    init(id: UInt64, clusterDirectory: String, maxOpenFiles: Int = OpenFileBudget.minimumPerStore) throws(ClusterError) {
         self.id = id
         directory = "\(clusterDirectory)/stores/\(id)"
         importDirectory = directory + "/import"
@@ -36,7 +36,7 @@ public final class Store: Sendable {
             state = persisted.state
         }
         meta = Mutex(state)
-        do { db = try RocksDatabase(path: directory + "/db") } catch { throw .database(error) }
+        do { db = try RocksDatabase(path: directory + "/db", maxOpenFiles: maxOpenFiles) } catch { throw .database(error) }
         try persist(state)
     }
 

@@ -12,6 +12,8 @@ public struct StoreFaults: Sendable, Equatable {
     public var busyUntil: ContinuousClock.Instant?
     /// The next N ingests fail on apply, which panics the store.
     public var failApplies = 0
+    /// The next N ingests find no file descriptor free (EMFILE) on apply: they wait and are tried again.
+    public var exhaustDescriptors = 0
 
     public init() {}
 }
