@@ -406,6 +406,16 @@ crdb_iter *crdb_db_iter(crdb_db *db, int cf) {
     return it;
 }
 
+int crdb_db_compact_range(crdb_db *db, int cf, const void *begin, size_t begin_len, const void *end, size_t end_len, char **err) {
+    auto *h = handle(db, cf, err);
+    if (!h) return 0;
+    Slice b(static_cast<const char *>(begin), begin_len), e(static_cast<const char *>(end), end_len);
+    CompactRangeOptions options;
+    // Ingested files sit in the bottommost level, which RocksDB skips by default.
+    options.bottommost_level_compaction = BottommostLevelCompaction::kForce;
+    return fail(db->db->CompactRange(options, h, &b, &e), err) ? 0 : 1;
+}
+
 int crdb_db_flush(crdb_db *db, char **err) {
     return fail(db->db->Flush(FlushOptions(), db->handles), err) ? 0 : 1;
 }

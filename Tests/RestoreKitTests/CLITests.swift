@@ -57,6 +57,33 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
         }
     }
 
+    /// The shape of a real backup: well over a thousand small files into a thousand regions, under
+    /// a soft open-files limit of 256 (the process raises it to the hard limit and budgets from
+    /// there). Every store reopens, and the apply records are compacted as they go.
+    @Test func aThousandRegionsOfSmallFilesUnderALowSoftLimit() async throws {
+        let dir = try TemporaryDirectory()
+        var o = BackupProducer.Options()
+        o.tables = 4
+        o.rows = 45_000
+        o.fileSize = 8 << 10
+        let backup = try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
+        #expect(backup.files.count > 1_500)
+        let out = try runShell("ulimit -Sn 256 && exec '\(consoleBinary)' restore --headless --json --storage '\(dir.file("backup"))' --cluster '\(dir.file("cluster"))' --merge-size 16K")
+        #expect(out.status == 0, "\(out.stderr.suffix(800))")
+        let json = try summary(out)
+        #expect(json["checksum_match"] as? Bool == true)
+        #expect((json["regions_total"] as? Int ?? 0) >= 1_000)
+        for store in 1...3 {
+            let ldb = try runProgram("ldb", ["--db=\(dir.file("cluster"))/stores/\(store)/db", "--column_family=write", "scan", "--max_keys=1"])
+            #expect(ldb.status == 0, "store \(store): \(ldb.stderr)")
+            let ssts = try FileManager.default.contentsOfDirectory(atPath: dir.file("cluster/stores/\(store)/db")).filter { $0.hasSuffix(".sst") }.count
+            #expect(ssts < backup.files.count + 256, "store \(store) holds \(ssts) SSTs: the apply records are compacted")
+        }
+        let reopened = try await Cluster.open(directory: dir.file("cluster"))
+        #expect(await reopened.pd.regionCount >= 1_000)
+        await reopened.close()
+    }
+
     @Test func aRestorePrintsItsJSONSummaryAndExitsZero() throws {
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir)

@@ -68,6 +68,8 @@ char *crdb_db_get(crdb_db *db, int cf, const void *key, size_t key_len, size_t *
 // writes into an ingested file (no global seqno is written into it).
 int crdb_db_ingest(crdb_db *db, const int *cfs, const char *const *paths, size_t count, int move, char **err);
 crdb_iter *crdb_db_iter(crdb_db *db, int cf);
+// Compacts the keys of one column family in [begin, end) into as few files as they need.
+int crdb_db_compact_range(crdb_db *db, int cf, const void *begin, size_t begin_len, const void *end, size_t end_len, char **err);
 int crdb_db_flush(crdb_db *db, char **err);
 // Deletes every key in [begin, end) of one column family.
 int crdb_db_delete_range(crdb_db *db, int cf, const void *begin, size_t begin_len, const void *end, size_t end_len, char **err);

@@ -73,6 +73,10 @@ struct RaftStorage {
     /// index. More than one key for a uuid would mean it was ingested twice.
     static func ingestedPrefix(_ uuid: String) -> [UInt8] { [0x01, 0x04] + Array(uuid.utf8) + [0x00] }
 
+    /// The key range of every apply record.
+    static let ingestedRecordsStart: [UInt8] = [0x01, 0x04]
+    static let ingestedRecordsEnd: [UInt8] = [0x01, 0x05]
+
     /// Writes the apply record of an ingest (a key per uuid, see `ingestedPrefix`) into an SST at
     /// `path`. It is ingested in the same atomic ingest as the data, so after a crash the DB holds
     /// the data and its record, or neither.

@@ -108,6 +108,16 @@ public final class RocksDatabase: @unchecked Sendable {
         guard ok == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
     }
 
+    /// Compacts the keys of `cf` in [begin, end) into as few files as they need.
+    public func compactRange(_ begin: [UInt8], _ end: [UInt8], cf: ColumnFamily) throws(DatabaseError) {
+        try checkOpen()
+        var err: UnsafeMutablePointer<CChar>?
+        let ok = begin.withUnsafeBytes { b in
+            end.withUnsafeBytes { e in crdb_db_compact_range(handle, cf.rawValue, b.baseAddress, b.count, e.baseAddress, e.count, &err) }
+        }
+        guard ok == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
+    }
+
     public func flush() throws(DatabaseError) {
         try checkOpen()
         var err: UnsafeMutablePointer<CChar>?

@@ -12,6 +12,7 @@ public final class Store: Sendable {
     public let importDirectory: String
     private let meta: Mutex<StoreState>
     private let faultState = Mutex(StoreFaults())
+    private let ingests = Atomic<Int>(0)
 
     struct Persisted: Codable {
         var id: UInt64
@@ -63,6 +64,9 @@ public final class Store: Sendable {
             throw .io(path: path, reason: "cannot write store state: \(error.localizedDescription)")
         }
     }
+
+    /// Counts one more ingest applied here; returns the count.
+    func countIngest() -> Int { ingests.add(1, ordering: .relaxed).newValue }
 
     // MARK: faults
 
