@@ -185,6 +185,31 @@ import Testing
         })
     }
 
+    @Test func aSnapshotNeverTakesBackWhatWasApplied() {
+        var follower = Self.peer(2, log: Self.terms([1, 1, 1, 1, 1, 1]), term: 1, applied: 5)
+        follower.restoreSnapshot(RaftSnapshot(index: 3, term: 1, leader: 1), voters: [1, 2, 3], learners: [])
+        #expect(follower.appliedIndex == 5 && follower.baseIndex == 0)
+    }
+
+    @Test func nothingIsAppliedWhileASnapshotWaits() {
+        // A replica under repair, with committed entries not yet applied, accepts a snapshot at
+        // its applied index: the entries would write data the snapshot then replaces.
+        var follower = Self.peer(2, log: Self.terms([1, 1, 1, 1, 1, 1]), term: 1, applied: 3)
+        follower.needsRepair = true
+        follower.step(RaftMessage(from: 1, to: 2, term: 1, kind: .append(prevIndex: 6, prevTerm: 1, entries: [], commit: 6)))
+        follower.step(RaftMessage(from: 1, to: 2, term: 1, kind: .snapshot(index: 3, term: 1)))
+        let ready = follower.takeReady()
+        #expect(ready.snapshot?.index == 3)
+        #expect(ready.committed.isEmpty)
+    }
+
+    @Test func aLeaderThatMissesDataSendsNoSnapshot() {
+        var leader = Self.leader(withTerms: [], term: 1)
+        leader.needsRepair = true
+        leader.sendSnapshot(to: 2)
+        #expect(!leader.takeReady().messages.contains { if case .snapshot = $0.kind { true } else { false } })
+    }
+
     // MARK: whole groups
 
     @Test func leadershipIsTransferred() {

@@ -43,6 +43,13 @@ import Testing
         #expect(try storage.load(region: 7).entries.map(\.index) == [5, 6])
     }
 
+    @Test func aReplicaUnderRepairStaysSoAfterARestart() throws {
+        let dir = try TemporaryDirectory()
+        let storage = RaftStorage(store: try Store(id: 1, clusterDirectory: dir.path))
+        try storage.saveApplyState(.init(applied: 9, region: Self.region, tombstone: false, needsRepair: true), sync: true)
+        #expect(try storage.load(region: 7).apply?.needsRepair == true)
+    }
+
     @Test func tombstonesAreNoRegionViews() throws {
         let dir = try TemporaryDirectory()
         let storage = RaftStorage(store: try Store(id: 1, clusterDirectory: dir.path))

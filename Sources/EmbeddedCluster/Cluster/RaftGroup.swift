@@ -58,9 +58,16 @@ actor RaftGroup {
                 }
                 peer.restore(hardState: saved.hard, log: saved.entries, applied: saved.apply?.applied ?? 0)
                 peer.setMembers(voters: Self.voterIDs(view), learners: Self.learnerIDs(view))
+                if saved.apply?.needsRepair == true {
+                    peer.needsRepair = true
+                    needsSnapshot.insert(meta.id)
+                }
                 initialized.insert(meta.id)
             } else if meta.isLearner {
-                initialized.insert(meta.id)  // a learner starts empty and waits for its snapshot
+                // A learner starts empty and takes a snapshot before anything else.
+                peer.needsRepair = true
+                needsSnapshot.insert(meta.id)
+                initialized.insert(meta.id)
             }
             peers[meta.id] = peer
             views[meta.id] = view
@@ -90,7 +97,7 @@ actor RaftGroup {
     /// True when the learner `peerID` installed its snapshot and holds everything the leader has.
     func hasCaughtUp(peerID: UInt64) -> Bool {
         guard let l = leader, let lp = peers[l.id], let peer = peers[peerID], isLive(peerID) else { return false }
-        return lp.hasCaughtUp(peerID) && peer.appliedIndex > 0
+        return lp.hasCaughtUp(peerID) && peer.appliedIndex > 0 && !peer.needsRepair && !needsSnapshot.contains(peerID)
     }
 
     /// The region as its leader sees it, or as the most advanced live replica does.
@@ -153,6 +160,8 @@ actor RaftGroup {
         }
         defer { timer.cancel() }
         return await withCheckedContinuation { continuation in
+            // An index proposed again in a newer term: the older proposal lost its entry.
+            waiters[index]?.resume.resume(returning: .rejected(.notLeader(regionID: regionID, leader: leader)))
             waiters[index] = (term, continuation)
             pump()
         }
@@ -256,10 +265,15 @@ actor RaftGroup {
     /// Copies the leader's region data to a follower, then resets the follower's log to the
     /// snapshot point, with its apply state in the same write.
     private func installSnapshot(_ snapshot: RaftSnapshot, on target: UInt64) {
-        guard let source = peers[snapshot.leader], source.appliedIndex == snapshot.index, let leaderView = views[snapshot.leader],
-              let sourceStore = stores[source.storeID], let dest = stores[peers[target]!.storeID]
-        else { return }  // the sender moved on: it sends another
-        do { try RegionData.copy(leaderView, from: sourceStore, to: dest) } catch {
+        guard let source = peers[snapshot.leader], source.appliedIndex == snapshot.index, !source.needsRepair,
+              snapshot.index >= peers[target]!.appliedIndex, let leaderView = views[snapshot.leader],
+              let sourceStore = stores[source.storeID], let dest = stores[peers[target]!.storeID], let targetView = views[target]
+        else { return }  // the sender moved on or cannot give it: another comes
+        do {
+            // Until the new apply state lands, a crash leaves the range half copied: say so first.
+            try RaftStorage(store: dest).saveApplyState(.init(applied: peers[target]!.appliedIndex, region: targetView, tombstone: false, needsRepair: true), sync: true)
+            try RegionData.copy(leaderView, from: sourceStore, to: dest)
+        } catch {
             panic(store: dest, reason: "cannot install a snapshot of region \(regionID): \(error)")
             return
         }
@@ -333,7 +347,7 @@ actor RaftGroup {
             }
             peers[id]!.applied(entry.index)
             if let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) {
-                do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false)) } catch {
+                do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false, needsRepair: needsSnapshot.contains(id))) } catch {
                     panic(store: store, reason: "cannot save the apply state of region \(regionID): \(error)")
                 }
             }
@@ -381,7 +395,11 @@ actor RaftGroup {
             peers[id]!.setMembers(voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed))
             switch cmd.change {
             case let .addLearner(meta) where peers[meta.id] == nil:
-                peers[meta.id] = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed), seed: regionID &* 31 &+ meta.id)
+                var learner = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed), seed: regionID &* 31 &+ meta.id)
+                // It has no data: entries of the log would find no files, or an epoch that moved on.
+                learner.needsRepair = true
+                peers[meta.id] = learner
+                needsSnapshot.insert(meta.id)
                 views[meta.id] = changed
                 initialized.insert(meta.id)
             case let .removePeer(removed) where removed == id:

@@ -105,7 +105,7 @@ struct RaftPeer: Sendable {
 
     var hasReady: Bool {
         hardStateDirty || stableIndex < lastIndex || storedLastIndex > lastIndex || pendingSnapshot != nil || !outbox.isEmpty
-            || (!applyHeld && appliedIndex < min(commitIndex, lastIndex))
+            || (!applyHeld && pendingSnapshot == nil && appliedIndex < min(commitIndex, lastIndex))
     }
 
     var hasPendingSnapshot: Bool { pendingSnapshot != nil }
@@ -114,7 +114,8 @@ struct RaftPeer: Sendable {
     mutating func takeReady() -> RaftReady {
         let unstable = stableIndex < lastIndex ? Array(log[Int(stableIndex - baseIndex)...]) : []
         let applyTo = min(commitIndex, lastIndex)
-        let committed = !applyHeld && appliedIndex < applyTo ? Array(log[Int(appliedIndex - baseIndex)..<Int(applyTo - baseIndex)]) : []
+        // Nothing is applied while a snapshot waits: it replaces what those entries would write.
+        let committed = !applyHeld && pendingSnapshot == nil && appliedIndex < applyTo ? Array(log[Int(appliedIndex - baseIndex)..<Int(applyTo - baseIndex)]) : []
         let ready = RaftReady(
             hardState: hardStateDirty ? RaftStorage.HardState(term: term, votedFor: votedFor, baseIndex: baseIndex, baseTerm: baseTerm) : nil,
             entries: unstable, lastIndex: lastIndex, staleThrough: storedLastIndex, snapshot: pendingSnapshot,
@@ -272,7 +273,8 @@ struct RaftPeer: Sendable {
 
     /// Sends `peer` a snapshot of what this leader applied (a replica that must be repaired).
     mutating func sendSnapshot(to peer: UInt64) {
-        guard role == .leader, peer != id else { return }
+        // A leader that misses data would spread the hole.
+        guard role == .leader, peer != id, !needsRepair else { return }
         outbox.append(RaftMessage(from: id, to: peer, term: term, kind: .snapshot(index: appliedIndex, term: termAt(appliedIndex) ?? baseTerm)))
     }
 
@@ -405,6 +407,7 @@ struct RaftPeer: Sendable {
 
     /// The owner copied the snapshot's data in: the log now starts at its index.
     mutating func restoreSnapshot(_ snapshot: RaftSnapshot, voters newVoters: [UInt64], learners newLearners: [UInt64]) {
+        guard snapshot.index >= appliedIndex else { return }  // never back over what was applied
         if termAt(snapshot.index) == snapshot.term, snapshot.index <= lastIndex {
             log.removeFirst(Int(snapshot.index - baseIndex))  // the log agrees: keep what follows
         } else {

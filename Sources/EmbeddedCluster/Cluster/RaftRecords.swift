@@ -108,12 +108,13 @@ enum RaftRecords {
         m.applied = state.applied
         m.region = record(state.region)
         m.tombstone = state.tombstone
+        m.needsRepair = state.needsRepair
         return try [UInt8](m.serializedData())
     }
 
     static func decodeApplyState(_ bytes: some Collection<UInt8>) throws -> RaftStorage.ApplyState {
         let m = try Raftstore_ApplyState(serializedBytes: Array(bytes))
-        return RaftStorage.ApplyState(applied: m.applied, region: value(m.region), tombstone: m.tombstone)
+        return RaftStorage.ApplyState(applied: m.applied, region: value(m.region), tombstone: m.tombstone, needsRepair: m.needsRepair)
     }
 
     // MARK: small types

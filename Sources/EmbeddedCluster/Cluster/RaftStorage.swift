@@ -21,6 +21,8 @@ struct RaftStorage {
         var applied: UInt64
         var region: Region
         var tombstone: Bool
+        /// The replica lacks data that a snapshot must bring; it must not lead until repaired.
+        var needsRepair = false
     }
 
     static func key(_ region: UInt64, _ suffix: UInt8, _ index: UInt64? = nil) -> [UInt8] {
@@ -63,10 +65,10 @@ struct RaftStorage {
         return views
     }
 
-    func saveApplyState(_ state: ApplyState) throws {
+    func saveApplyState(_ state: ApplyState, sync: Bool = false) throws {
         var batch = WriteBatch()
         batch.put(Self.key(state.region.id, Self.applySuffix), try RaftRecords.encode(state))
-        try store.db.write(batch, sync: false)
+        try store.db.write(batch, sync: sync)
     }
 
     /// `0x01 0x04 uuid 0x00 BE(entry)`: the SST `uuid` was ingested by the Raft entry at that

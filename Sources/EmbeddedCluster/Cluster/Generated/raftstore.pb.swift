@@ -129,6 +129,10 @@ nonisolated struct Raftstore_ApplyState: Sendable {
 
   var tombstone: Bool = false
 
+  /// The replica lacks data that a snapshot must bring (it skipped an ingest whose file it never
+  /// received, or a snapshot's install was cut short): it must not lead until repaired.
+  var needsRepair: Bool = false
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -563,7 +567,7 @@ nonisolated extension Raftstore_HardState: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Raftstore_ApplyState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ApplyState"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}applied\0\u{1}region\0\u{1}tombstone\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}applied\0\u{1}region\0\u{1}tombstone\0\u{3}needs_repair\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -574,6 +578,7 @@ nonisolated extension Raftstore_ApplyState: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.applied) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._region) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.tombstone) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.needsRepair) }()
       default: break
       }
     }
@@ -593,6 +598,9 @@ nonisolated extension Raftstore_ApplyState: SwiftProtobuf.Message, SwiftProtobuf
     if self.tombstone != false {
       try visitor.visitSingularBoolField(value: self.tombstone, fieldNumber: 3)
     }
+    if self.needsRepair != false {
+      try visitor.visitSingularBoolField(value: self.needsRepair, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -600,6 +608,7 @@ nonisolated extension Raftstore_ApplyState: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.applied != rhs.applied {return false}
     if lhs._region != rhs._region {return false}
     if lhs.tombstone != rhs.tombstone {return false}
+    if lhs.needsRepair != rhs.needsRepair {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
