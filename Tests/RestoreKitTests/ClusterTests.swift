@@ -135,6 +135,32 @@ import Testing
         await cluster.close()
     }
 
+    /// Found in review: a store that held a removed peer's tombstone, and then a new learner of
+    /// the same region, gave the learner the tombstone after a restart, so it never caught up.
+    @Test func aNewPeerWhereARemovedOneWasIsNotItsTombstone() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("c")
+        var learnerID: UInt64 = 0
+        do {
+            let cluster = try await Cluster.open(directory: path, create: .init(stores: 4, replicas: 3))
+            let leader = try await cluster.pd.waitForLeader(1)
+            let away = (await cluster.pd.region(id: 1)!).peers.map(\.storeID).first { $0 != leader.storeID }!
+            #expect(await cluster.pd.movePeer(of: 1, from: away, to: 4, timeout: .seconds(10)), "the first move")
+            // Back onto the store that holds the tombstone, cut off so that its snapshot cannot come.
+            await cluster.setPartitioned(away, true)
+            #expect(await !cluster.pd.movePeer(of: 1, from: 4, to: away, timeout: .seconds(1)), "the learner cannot catch up yet")
+            learnerID = try #require((await cluster.pd.region(id: 1)!).peer(onStore: away)?.id)
+            await cluster.close()
+        }
+        let reopened = try await Cluster.open(directory: path)
+        let group = try #require(await reopened.pd.group(1))
+        try await waitUntil(timeout: .seconds(10)) {
+            reopened.pd.awake.wake(1)
+            return await group.hasCaughtUp(peerID: learnerID)
+        }
+        await reopened.close()
+    }
+
     @Test func scatterBalancesLeaders() async throws {
         let (dir, cluster) = try await makeCluster()
         defer { withExtendedLifetime(dir) {} }

@@ -42,7 +42,7 @@ public actor PlacementDriver {
         let storeIDs = stores.keys.sorted().prefix(replicas)
         let region = Region(id: allocID(), startKey: [], endKey: [], epoch: RegionEpoch(), peers: storeIDs.map { PeerMeta(id: allocID(), storeID: $0) })
         for store in storeIDs {
-            do { try RaftStorage(store: stores[store]!).saveApplyState(.init(applied: 0, region: region, tombstone: false)) } catch {
+            do { try RaftStorage(store: stores[store]!).saveApplyState(.init(applied: 0, region: region, tombstone: false, peerID: region.peer(onStore: store)?.id ?? 0)) } catch {
                 throw .io(path: stores[store]!.directory, reason: "cannot write region state: \(error)")
             }
         }
@@ -79,7 +79,7 @@ public actor PlacementDriver {
                 do { saved = try RaftStorage(store: stores[peer.storeID]!).load(region: region.id) } catch {
                     throw .corruptMetadata(path: stores[peer.storeID]!.directory + "/db", reason: "\(error)")
                 }
-                if saved.apply != nil { holders.insert(peer.storeID) }
+                if let apply = saved.apply, apply.belongs(to: peer.id) { holders.insert(peer.storeID) }
             }
             try register(region, initializedStores: holders, campaignOn: nil)
         }

@@ -50,8 +50,10 @@ actor RaftGroup {
         for meta in region.peers {
             var peer = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(region), learners: Self.learnerIDs(region), seed: region.id &* 31 &+ meta.id)
             var view = region
-            if initializedStores.contains(meta.storeID), let store = stores[meta.storeID] {
-                let saved = try RaftStorage(store: store).load(region: region.id)
+            let saved = try stores[meta.storeID].map { try RaftStorage(store: $0).load(region: region.id) }
+            // A state of an earlier peer of the region on this store (removed, then a new one
+            // added) is not this peer's.
+            if initializedStores.contains(meta.storeID), let saved, saved.apply?.belongs(to: meta.id) ?? true {
                 if let apply = saved.apply {
                     if apply.tombstone { tombstones.insert(meta.id) }
                     view = apply.region
@@ -271,7 +273,7 @@ actor RaftGroup {
         else { return }  // the sender moved on or cannot give it: another comes
         do {
             // Until the new apply state lands, a crash leaves the range half copied: say so first.
-            try RaftStorage(store: dest).saveApplyState(.init(applied: peers[target]!.appliedIndex, region: targetView, tombstone: false, needsRepair: true), sync: true)
+            try RaftStorage(store: dest).saveApplyState(.init(applied: peers[target]!.appliedIndex, region: targetView, tombstone: false, needsRepair: true, peerID: target), sync: true)
             try RegionData.copy(leaderView, from: sourceStore, to: dest)
         } catch {
             panic(store: dest, reason: "cannot install a snapshot of region \(regionID): \(error)")
@@ -280,7 +282,7 @@ actor RaftGroup {
         views[target] = leaderView
         needsSnapshot.remove(target)
         peers[target]!.restoreSnapshot(snapshot, voters: Self.voterIDs(leaderView), learners: Self.learnerIDs(leaderView))
-        handleReady(of: target, apply: .init(applied: snapshot.index, region: leaderView, tombstone: false))
+        handleReady(of: target, apply: .init(applied: snapshot.index, region: leaderView, tombstone: false, peerID: target))
     }
 
     /// Gives a snapshot to each replica that missed an ingest, once the leader has applied past it.
@@ -323,7 +325,8 @@ actor RaftGroup {
         tombstones.insert(id)
         do {
             try RegionData.destroy(view, on: store)
-            try RaftStorage(store: store).saveApplyState(.init(applied: peers[id]!.appliedIndex, region: view, tombstone: true))
+            try RaftStorage(store: store).saveApplyState(.init(applied: peers[id]!.appliedIndex, region: view, tombstone: true, peerID: id))
+            try RaftStorage(store: store).destroyRaftState(region: regionID)
         } catch {
             panic(store: store, reason: "cannot remove the replica of region \(regionID): \(error)")
         }
@@ -347,7 +350,7 @@ actor RaftGroup {
             }
             peers[id]!.applied(entry.index)
             if let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) {
-                do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false, needsRepair: needsSnapshot.contains(id))) } catch {
+                do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false, needsRepair: needsSnapshot.contains(id), peerID: id)) } catch {
                     panic(store: store, reason: "cannot save the apply state of region \(regionID): \(error)")
                 }
             }
@@ -382,7 +385,9 @@ actor RaftGroup {
             }
             views[id] = parent
             do {
-                for child in children { try RaftStorage(store: store).saveApplyState(.init(applied: 0, region: child, tombstone: false)) }
+                for child in children {
+                    try RaftStorage(store: store).saveApplyState(.init(applied: 0, region: child, tombstone: false, peerID: child.peer(onStore: store.id)?.id ?? 0))
+                }
             } catch {
                 panic(store: store, reason: "cannot save split regions of region \(regionID): \(error)")
             }

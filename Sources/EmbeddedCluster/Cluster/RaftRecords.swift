@@ -109,12 +109,13 @@ enum RaftRecords {
         m.region = record(state.region)
         m.tombstone = state.tombstone
         m.needsRepair = state.needsRepair
+        m.peerID = state.peerID
         return try [UInt8](m.serializedData())
     }
 
     static func decodeApplyState(_ bytes: some Collection<UInt8>) throws -> RaftStorage.ApplyState {
         let m = try Raftstore_ApplyState(serializedBytes: Array(bytes))
-        return RaftStorage.ApplyState(applied: m.applied, region: value(m.region), tombstone: m.tombstone, needsRepair: m.needsRepair)
+        return RaftStorage.ApplyState(applied: m.applied, region: value(m.region), tombstone: m.tombstone, needsRepair: m.needsRepair, peerID: m.peerID)
     }
 
     // MARK: small types

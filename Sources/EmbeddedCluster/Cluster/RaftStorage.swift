@@ -23,6 +23,11 @@ struct RaftStorage {
         var tombstone: Bool
         /// The replica lacks data that a snapshot must bring; it must not lead until repaired.
         var needsRepair = false
+        /// The peer it belongs to (0 for a state written before peers were named).
+        var peerID: UInt64 = 0
+
+        /// True when this state is of `peer`, not of an earlier peer of the region on this store.
+        func belongs(to peer: UInt64) -> Bool { peerID == 0 || peerID == peer }
     }
 
     static func key(_ region: UInt64, _ suffix: UInt8, _ index: UInt64? = nil) -> [UInt8] {
@@ -69,6 +74,15 @@ struct RaftStorage {
         var batch = WriteBatch()
         batch.put(Self.key(state.region.id, Self.applySuffix), try RaftRecords.encode(state))
         try store.db.write(batch, sync: sync)
+    }
+
+    /// Deletes a removed peer's log and hard state, so that a new peer of the region on this
+    /// store starts from nothing of it.
+    func destroyRaftState(region: UInt64) throws {
+        try store.db.deleteRange(Self.key(region, Self.entrySuffix), Self.key(region, Self.entrySuffix + 1), cf: .default)
+        var batch = WriteBatch()
+        batch.delete(Self.key(region, Self.hardStateSuffix))
+        try store.db.write(batch, sync: true)
     }
 
     /// `0x01 0x04 uuid 0x00 BE(entry)`: the SST `uuid` was ingested by the Raft entry at that

@@ -133,6 +133,10 @@ nonisolated struct Raftstore_ApplyState: Sendable {
   /// received, or a snapshot's install was cut short): it must not lead until repaired.
   var needsRepair: Bool = false
 
+  /// The peer this state belongs to: a store may hold a removed peer's tombstone and, later, a
+  /// new peer of the same region.
+  var peerID: UInt64 = 0
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -567,7 +571,7 @@ nonisolated extension Raftstore_HardState: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Raftstore_ApplyState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ApplyState"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}applied\0\u{1}region\0\u{1}tombstone\0\u{3}needs_repair\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}applied\0\u{1}region\0\u{1}tombstone\0\u{3}needs_repair\0\u{3}peer_id\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -579,6 +583,7 @@ nonisolated extension Raftstore_ApplyState: SwiftProtobuf.Message, SwiftProtobuf
       case 2: try { try decoder.decodeSingularMessageField(value: &self._region) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.tombstone) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.needsRepair) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.peerID) }()
       default: break
       }
     }
@@ -601,6 +606,9 @@ nonisolated extension Raftstore_ApplyState: SwiftProtobuf.Message, SwiftProtobuf
     if self.needsRepair != false {
       try visitor.visitSingularBoolField(value: self.needsRepair, fieldNumber: 4)
     }
+    if self.peerID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.peerID, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -609,6 +617,7 @@ nonisolated extension Raftstore_ApplyState: SwiftProtobuf.Message, SwiftProtobuf
     if lhs._region != rhs._region {return false}
     if lhs.tombstone != rhs.tombstone {return false}
     if lhs.needsRepair != rhs.needsRepair {return false}
+    if lhs.peerID != rhs.peerID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
