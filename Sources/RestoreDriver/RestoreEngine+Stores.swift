@@ -17,11 +17,11 @@ extension RestoreEngine {
             var history = previous?.history ?? []
             history.append(traffic.bytesPerSecond)
             if history.count > RestoreMonitor.historyLimit { history.removeFirst() }
+            // Leaders and loads are the reporter's to keep: it counts them from events.
             return StoreRow(
-                id: store.id, state: store.state, leaders: 0, downloadsInFlight: previous?.downloadsInFlight ?? 0,
-                downloadSlots: options.downloadsPerStore, ingestsQueued: previous?.ingestsQueued ?? 0,
-                bytesPerSecond: traffic.bytesPerSecond, rateLimit: traffic.rateLimit,
-                bytesDownloaded: traffic.totalBytes, bytesIngested: previous?.bytesIngested ?? 0, history: history)
+                id: store.id, state: store.state, leaders: 0, downloadsInFlight: 0, downloadSlots: options.downloadsPerStore, ingestsQueued: 0,
+                bytesPerSecond: traffic.bytesPerSecond, rateLimit: traffic.rateLimit, bytesDownloaded: traffic.totalBytes, bytesIngested: 0,
+                history: history)
         }
         reporter.report(.storesSampled(rows, replicas: cluster.replicas))
     }

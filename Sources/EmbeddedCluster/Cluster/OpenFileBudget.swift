@@ -61,24 +61,17 @@ public struct OpenFileBudget: Sendable, Equatable {
     @discardableResult
     public static func raiseProcessLimit() -> Int {
         var limits = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return 1024 }
-        if limits.rlim_cur < limits.rlim_max {
-            var raised = limits
-            raised.rlim_cur = limits.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limits = raised }
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0, limits.rlim_cur < limits.rlim_max {
+            limits.rlim_cur = limits.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits)
         }
-        return soft(limits)
+        return processLimit
     }
 
     /// The soft limit now in force.
     public static var processLimit: Int {
         var limits = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return 1024 }
-        return soft(limits)
-    }
-
-    private static func soft(_ limits: rlimit) -> Int {
-        let cap = UInt64(Int32.max)  // RLIM_INFINITY too
-        return Int(Swift.min(UInt64(limits.rlim_cur), cap))
+        return Int(Swift.min(UInt64(limits.rlim_cur), UInt64(Int32.max)))  // RLIM_INFINITY too
     }
 }

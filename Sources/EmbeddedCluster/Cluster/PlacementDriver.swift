@@ -75,11 +75,12 @@ public actor PlacementDriver {
         for region in regions.values.sorted(by: { $0.id < $1.id }) {
             var holders = Set<UInt64>()
             for peer in region.peers {
-                let saved: RaftStorage.Saved
-                do { saved = try RaftStorage(store: stores[peer.storeID]!).load(region: region.id) } catch {
+                // The apply state alone: the group loads (and checks) the log once, when it starts.
+                let apply: RaftStorage.ApplyState?
+                do { apply = try RaftStorage(store: stores[peer.storeID]!).applyState(region: region.id) } catch {
                     throw .corruptMetadata(path: stores[peer.storeID]!.directory + "/db", reason: "\(error)")
                 }
-                if let apply = saved.apply, apply.belongs(to: peer.id) { holders.insert(peer.storeID) }
+                if let apply, apply.belongs(to: peer.id) { holders.insert(peer.storeID) }
             }
             try register(region, initializedStores: holders, campaignOn: nil)
         }

@@ -50,10 +50,10 @@ actor RaftGroup {
         for meta in region.peers {
             var peer = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(region), learners: Self.learnerIDs(region), seed: region.id &* 31 &+ meta.id)
             var view = region
-            let saved = try stores[meta.storeID].map { try RaftStorage(store: $0).load(region: region.id) }
+            let saved = initializedStores.contains(meta.storeID) ? try stores[meta.storeID].map { try RaftStorage(store: $0).load(region: region.id) } : nil
             // A state of an earlier peer of the region on this store (removed, then a new one
             // added) is not this peer's.
-            if initializedStores.contains(meta.storeID), let saved, saved.apply?.belongs(to: meta.id) ?? true {
+            if let saved, saved.apply?.belongs(to: meta.id) ?? true {
                 if let apply = saved.apply {
                     if apply.tombstone { tombstones.insert(meta.id) }
                     view = apply.region

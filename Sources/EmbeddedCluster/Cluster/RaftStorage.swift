@@ -136,10 +136,15 @@ struct RaftStorage {
         var apply: ApplyState?
     }
 
+    /// The replica's apply state alone, without its log.
+    func applyState(region: UInt64) throws -> ApplyState? {
+        try store.db.get(Self.key(region, Self.applySuffix)).map(RaftRecords.decodeApplyState)
+    }
+
     /// The replica's saved state. The log must run without a gap from the snapshot base on.
     func load(region: UInt64) throws -> Saved {
         let hard = try store.db.get(Self.key(region, Self.hardStateSuffix)).map(RaftRecords.decodeHardState)
-        let apply = try store.db.get(Self.key(region, Self.applySuffix)).map(RaftRecords.decodeApplyState)
+        let apply = try applyState(region: region)
         let base = hard?.baseIndex ?? 0
         var entries: [RaftEntry] = []
         let prefix = Self.key(region, Self.entrySuffix)
