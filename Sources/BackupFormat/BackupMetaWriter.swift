@@ -1,3 +1,4 @@
+import KVProto
 import Foundation
 import SwiftProtobuf
 import KeyCodec
@@ -23,7 +24,7 @@ public struct BackupMetaWriter: Sendable {
         meta.startVersion = backup.startVersion
         meta.endVersion = backup.endVersion
         meta.isRawKv = backup.isRawKV
-        meta.apiVersion = Backup_APIVersion(rawValue: backup.apiVersion.rawValue) ?? .v1
+        meta.apiVersion = Kvrpcpb_APIVersion(rawValue: backup.apiVersion.rawValue) ?? .v1
         let entries = backup.files.map(Self.entry)
         if backup.metaVersion >= 2 {
             meta.version = 2

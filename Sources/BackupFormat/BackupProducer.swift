@@ -1,3 +1,4 @@
+import KVProto
 import Foundation
 import KeyCodec
 import ExternalStorage

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftProtobuf
+import KVProto
 import Testing
 @testable import KeyCodec
 @testable import ExternalStorage
@@ -94,21 +95,22 @@ import Testing
         #expect(first.map(\.checksum) != (try produce(seed: 8)).map(\.checksum))
     }
 
-    /// protoc, with our .proto, decodes our backupmeta into the same entries that the reader returns.
+    /// protoc, with kvproto's own brpb.proto (its descriptors), decodes our backupmeta into the same entries that the reader returns.
     @Test func protocDecodesOurBackupmeta() throws {
         let dir = try TemporaryDirectory()
         let storage = LocalStorage(root: dir.path)
         try BackupProducer(storage: storage, options: options(rows: 2_000)).produce()
         let backup = try BackupReader(storage: storage).read()
         let protoDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("proto").path
+        let schema = "--descriptor_set_in='\(protoDir)/kvproto.descriptors'"
 
-        let meta = try runShell("protoc --proto_path='\(protoDir)' --decode=backup.BackupMeta brpb.proto < '\(dir.file("backupmeta"))'")
+        let meta = try runShell("protoc \(schema) --decode=backup.BackupMeta brpb.proto < '\(dir.file("backupmeta"))'")
         #expect(meta.status == 0, "\(meta.stderr)")
         #expect(meta.stdout.contains("version: 2"))
         #expect(meta.stdout.contains("end_version: \(backup.endVersion)"))
         var names: [String] = []
         for name in try storage.list(prefix: "backupmeta.datafile.") {
-            let decoded = try runShell("protoc --proto_path='\(protoDir)' --decode=backup.MetaFile brpb.proto < '\(dir.file(name))'")
+            let decoded = try runShell("protoc \(schema) --decode=backup.MetaFile brpb.proto < '\(dir.file(name))'")
             #expect(decoded.status == 0)
             names += decoded.stdout.split(separator: "\n").compactMap { line in
                 let t = line.trimmingCharacters(in: .whitespaces)
