@@ -56,6 +56,35 @@ let package = Package(
                 .product(name: "SortedCollections", package: "swift-collections"),
             ]
         ),
+        // kvproto on the wire: conversions both ways, TLS, addresses (KVWire); the client that
+        // restores into any TiKV cluster (RemoteCluster); the embedded cluster served (ClusterServer).
+        .target(
+            name: "KVWire",
+            dependencies: [
+                "KeyCodec", "ExternalStorage", "ClusterAPI", "KVProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+        .target(
+            name: "RemoteCluster",
+            dependencies: [
+                "KeyCodec", "ExternalStorage", "ClusterAPI", "KVProto", "KVProtoGRPC", "KVWire",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+        .target(
+            name: "ClusterServer",
+            dependencies: [
+                "KeyCodec", "ExternalStorage", "ClusterAPI", "EmbeddedCluster", "KVProto", "KVProtoGRPC", "KVWire",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         // The driver reaches a cluster only through ClusterAPI's `ClusterClient`.
         .target(name: "RestoreDriver", dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI"]),
         // Fault drills and campaigns (chaos schedules, the demo's faults): only the embedded
@@ -69,7 +98,7 @@ let package = Package(
             name: "restore-console",
             dependencies: [
                 "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills",
-                "ConsoleUI",
+                "ConsoleUI", "KVWire", "RemoteCluster", "ClusterServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

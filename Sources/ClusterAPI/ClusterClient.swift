@@ -28,8 +28,9 @@ public protocol ClusterClient: Sendable {
     /// Waits until the region has a leader.
     func waitForLeader(of regionID: UInt64, timeout: Duration) async throws(RegionError) -> PeerMeta
     /// Splits whichever regions hold `keys` (SplitRegion on each one's leader), so that every key
-    /// becomes a region boundary. Returns the new regions.
-    func split(at keys: [[UInt8]]) async throws(RegionError) -> [Region]
+    /// becomes a region boundary. Returns the new regions. `rawKeys`: the keys are raw (a raw
+    /// backup), not memcomparable-encoded, so TiKV must not encode them again.
+    func split(at keys: [[UInt8]], rawKeys: Bool) async throws(RegionError) -> [Region]
     /// Spreads the regions' peers and leaders over the stores (ScatterRegion), and waits for the
     /// operators to finish (GetOperator), up to a cap: a scatter that does not finish is a warning.
     func scatter(_ regionIDs: [UInt64]) async throws(RegionError)

@@ -15,6 +15,8 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The leader was asked to ingest a file it never downloaded (it became leader after the
     /// downloads): download to it, then ingest again.
     case fileNotDownloaded(storeID: UInt64, name: String)
+    /// A store reached over the wire answered with a message only, or the call itself failed.
+    case remote(storeID: UInt64, message: String, retryable: Bool)
 
     public var label: String {
         switch self {
@@ -30,6 +32,7 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
         case .storePanicked: "StorePanicked"
         case .io: "IO"
         case .fileNotDownloaded: "SSTNotFound"
+        case .remote: "StoreError"
         }
     }
 
@@ -43,6 +46,7 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .storage(e): e.isRetryable
         case .corruptFile, .injected, .io, .fileNotDownloaded: true
         case .rewrite, .diskFull, .storePanicked: false
+        case let .remote(_, _, retryable): retryable
         }
     }
 
@@ -52,12 +56,15 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .storage(e): e.description
         case let .corruptFile(name, reason): "downloaded \(name) is corrupt: \(reason)"
         case let .rewrite(name, error): "cannot rewrite \(name): \(error)"
+        case let .diskFull(store, 0, _):
+            "store \(store) is out of disk space: free disk space and retry"
         case let .diskFull(store, needed, available):
             "store \(store) has \(ByteFormat.size(available)) free, needs \(ByteFormat.size(needed)): free disk space and retry"
         case let .injected(store, what): "store \(store): injected \(what)"
         case let .storePanicked(store, reason): "store \(store) panicked: \(reason)"
         case let .io(path, reason): "\(path): \(reason)"
         case let .fileNotDownloaded(store, name): "store \(store) leads the region but never downloaded \(name)"
+        case let .remote(store, message, _): "store \(store): \(message)"
         }
     }
 }

@@ -27,14 +27,15 @@ public struct DownloadRequest: Sendable {
     /// The backup file's name in `storage`.
     public var name: String
     public var storage: any ExternalStorage
-    public var expected: ExpectedContent
+    /// The backup file's length and sha256; over kvproto's Download, the length alone.
+    public var expected: ExpectedContent?
     public var rules: RewriteRules
     public var mode: KeyRewriter.Mode
     public var format: KeyRewriter.KeyFormat
     /// Bytes received so far, while the download runs.
     public var progress: (@Sendable (UInt64) -> Void)?
 
-    public init(sst: SSTMeta, name: String, storage: any ExternalStorage, expected: ExpectedContent, rules: RewriteRules,
+    public init(sst: SSTMeta, name: String, storage: any ExternalStorage, expected: ExpectedContent?, rules: RewriteRules,
                 mode: KeyRewriter.Mode, format: KeyRewriter.KeyFormat, progress: (@Sendable (UInt64) -> Void)? = nil) {
         self.sst = sst
         self.name = name

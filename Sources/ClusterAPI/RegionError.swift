@@ -43,6 +43,7 @@ public enum RegionError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .regionNotFound(region): "RegionNotFound: region \(region)"
         case let .staleCommand(region): "StaleCommand: region \(region)"
         case let .storeNotAvailable(store, state): "store \(store) is \(state)"
+        case let .timeout(region, .zero): "region \(region): the write's outcome is unknown (no commit in time)"
         case let .timeout(region, after): "region \(region): no commit within \(after)"
         }
     }

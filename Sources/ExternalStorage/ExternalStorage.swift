@@ -1,6 +1,7 @@
 import KeyCodec
 
-/// What a download must match: the backup meta's length and sha256.
+/// What a download must match: the backup meta's length and sha256. An empty sha256 checks the
+/// length alone (a request over kvproto's Download carries no digest).
 public struct ExpectedContent: Sendable, Equatable {
     public var size: UInt64
     public var sha256: [UInt8]

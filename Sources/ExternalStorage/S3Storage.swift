@@ -7,10 +7,13 @@ import KeyCodec
 /// A backup in an S3 bucket (AWS or any S3-compatible server), through libcurl with SigV4.
 public struct S3Storage: HTTPBackedStorage {
     public let location: S3Location
+    /// Kept to pass on to a store that fetches the backup itself (kvproto's StorageBackend).
+    public let credentials: S3Credentials?
     let client: HTTPObjectClient
 
     public init(location: S3Location, credentials: S3Credentials?, settings: TransferSettings = TransferSettings()) {
         self.location = location
+        self.credentials = credentials
         let region = location.region
         var sign: (@Sendable (CurlRequest) -> Void)?
         if let credentials {

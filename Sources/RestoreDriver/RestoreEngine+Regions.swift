@@ -8,7 +8,7 @@ extension RestoreEngine {
     func splitAndScatter() async throws {
         reporter.report(.phase(.splitting))
         for batch in plan.splitBatches {
-            let created = try await cluster.split(at: batch)
+            let created = try await cluster.split(at: batch, rawKeys: rules.format == .raw)
             guard !created.isEmpty else { continue }
             reporter.report(.log(.info, "split \(created.count) regions"))
             do { try await cluster.scatter(created.map(\.id)) } catch {

@@ -57,12 +57,12 @@ struct DemoCommand: AsyncParsableCommand {
         var arguments = try RestoreArguments.parse(["--storage", backupDir, "--cluster", clusterDir, "--rate", rate, "--merge-size", "2M"])
         arguments.stores = 3
         arguments.replicas = 3
-        let cluster = try await openCluster(arguments)
-        let engine = try await prepareEngine(storage: storage, cluster: cluster, arguments: arguments)
+        let target = ClusterTarget.embedded(try await openCluster(arguments))
+        let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments)
         var faults: (@Sendable () async -> Void)?
         if !noFaults { faults = { @Sendable in await DemoFaults().run(against: engine) } }
         let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: true), during: faults)
-        await cluster.close()
+        await target.close()
         if code != 0 { throw RestoreExit(code: code) }
     }
 }

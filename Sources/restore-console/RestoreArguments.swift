@@ -3,14 +3,23 @@ import Foundation
 import KeyCodec
 import ClusterAPI
 import RestoreDriver
+import KVWire
 
 /// Options of a restore: where from, where to, rules, limits and retry budgets.
 struct RestoreArguments: ParsableArguments {
     @Option(name: .long, help: "The backup: a path, local:///path, http(s)://host/path, or s3://bucket/prefix?endpoint=...")
     var storage: String
 
-    @Option(name: .long, help: "The cluster directory; created when new or empty.")
-    var cluster: String
+    @Option(name: .long, help: "An embedded cluster's directory; created when new or empty.")
+    var cluster: String?
+
+    @Option(name: .long, help: "A TiKV cluster's PD, HOST:PORT: restore over kvproto's gRPC instead of into an embedded cluster.")
+    var pd: String?
+
+    @Option(name: .customLong("state-dir"), help: "With --pd: where the checkpoint lives (default ~/.local/state/restore-console/<cluster id>).")
+    var stateDirectory: String?
+
+    @OptionGroup var tls: TLSOptions
 
     @Option(name: .long, help: "Stores of a new cluster.")
     var stores = 3
@@ -60,6 +69,9 @@ struct RestoreArguments: ParsableArguments {
     @OptionGroup var storageOptions: StorageOptions
 
     func validate() throws {
+        guard (cluster == nil) != (pd == nil) else { throw ValidationError("give one of --cluster DIR (embedded) or --pd HOST:PORT (a TiKV cluster)") }
+        guard pd != nil || stateDirectory == nil else { throw ValidationError("--state-dir is for --pd; an embedded cluster keeps its checkpoint in its directory") }
+        guard try pd != nil || tls.security == nil else { throw ValidationError("--ca, --cert and --key are for --pd") }
         guard stores >= 1, replicas >= 1, replicas <= stores else { throw ValidationError("need 1 <= --replicas <= --stores") }
         guard downloadsPerStore >= 1, concurrentIngests >= 1 else { throw ValidationError("concurrency must be at least 1") }
         guard downloadAttempts >= 1, ingestAttempts >= 1, regionDeadline >= 1 else { throw ValidationError("retry budgets must be at least 1") }
@@ -107,4 +119,24 @@ struct RestoreArguments: ParsableArguments {
 /// A restore that ended in a way its exit code must tell.
 struct RestoreExit: Error {
     var code: Int32
+}
+
+/// Mutual TLS for the wire, as TiKV clusters use it.
+struct TLSOptions: ParsableArguments {
+    @Option(name: .customLong("ca"), help: "The CA certificate (PEM) that signs the cluster's certificates.")
+    var ca: String?
+
+    @Option(name: .customLong("cert"), help: "This side's certificate (PEM), signed by --ca.")
+    var cert: String?
+
+    @Option(name: .customLong("key"), help: "The private key (PEM) of --cert.")
+    var key: String?
+
+    func validate() throws { _ = try security }
+
+    var security: WireSecurity? {
+        get throws {
+            do { return try WireSecurity(ca: ca, cert: cert, key: key) } catch { throw ValidationError(error.description) }
+        }
+    }
 }

@@ -10,7 +10,7 @@ import RestoreDriver
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Restore a BR backup into an embedded cluster, and watch it.",
+        abstract: "Restore a BR backup into an embedded cluster or a TiKV cluster (--pd), and watch it.",
         discussion: """
             Exit codes: 0 everything restored and the checksum matched; 1 some regions failed or the \
             checksum did not match; 2 bad input or usage; 3 a store panicked.
@@ -38,10 +38,10 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let storage = try arguments.storageOptions.open(arguments.storage)
-        let cluster = try await openCluster(arguments)
-        let engine = try await prepareEngine(storage: storage, cluster: cluster, arguments: arguments)
+        let target = try await ClusterTarget.open(arguments, storage: storage)
+        let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments)
         let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: drills))
-        await cluster.close()
+        await target.close()
         if code != 0 { throw RestoreExit(code: code) }
     }
 
@@ -85,20 +85,21 @@ func openCluster(_ arguments: RestoreArguments) async throws -> Cluster {
         limit: OpenFileBudget.raiseProcessLimit(), stores: arguments.stores, downloadsPerStore: options.downloadsPerStore,
         concurrentIngests: options.concurrentIngests)
     do { try budget.check() } catch { throw ValidationError(error.description) }
+    guard let directory = arguments.cluster else { throw ValidationError("--cluster is needed") }
     do {
-        return try await Cluster.open(directory: arguments.cluster, create: .init(stores: arguments.stores, replicas: arguments.replicas), maxOpenFilesPerStore: budget.perStore)
+        return try await Cluster.open(directory: directory, create: .init(stores: arguments.stores, replicas: arguments.replicas), maxOpenFilesPerStore: budget.perStore)
     } catch {
         throw ValidationError(error.description)
     }
 }
 
-func prepareEngine(storage: any ExternalStorage, cluster: Cluster, arguments: RestoreArguments) async throws -> RestoreEngine {
+func prepareEngine(storage: any ExternalStorage, target: ClusterTarget, arguments: RestoreArguments) async throws -> RestoreEngine {
     do {
         return try await RestoreEngine.prepare(
-            storage: storage, cluster: cluster, stateDirectory: cluster.directory, options: try arguments.options(),
+            storage: storage, cluster: target.client, stateDirectory: target.stateDirectory, options: try arguments.options(),
             insecureTLS: arguments.storageOptions.insecureSkipTLSVerify)
     } catch let error as RestoreError {
-        await cluster.close()
+        await target.close()
         throw ValidationError(error.description)
     }
 }
@@ -113,11 +114,11 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let storage = try arguments.storageOptions.open(arguments.storage)
-        let cluster = try await openCluster(arguments)
-        let engine = try await prepareEngine(storage: storage, cluster: cluster, arguments: arguments)
+        let target = try await ClusterTarget.open(arguments, storage: storage)
+        let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments)
         let matched = await engine.verifyChecksum()
         for event in engine.monitor.snapshot().events where event.level != .info || matched { print(event.message) }
-        await cluster.close()
+        await target.close()
         if !matched { throw RestoreExit(code: 1) }
     }
 }

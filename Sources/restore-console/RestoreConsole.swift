@@ -6,9 +6,9 @@ import Foundation
 struct RestoreConsole: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore-console",
-        abstract: "Restore BR backups into an embedded TiKV-style cluster, and watch every region live.",
+        abstract: "Restore BR backups into a TiKV cluster or an embedded one, and watch every region live.",
         version: "0.1.0",
-        subcommands: [RestoreCommand.self, DemoCommand.self, VerifyCommand.self, BackupCommand.self, InspectCommand.self, KeyCommand.self, SSTCommand.self]
+        subcommands: [RestoreCommand.self, DemoCommand.self, ClusterCommand.self, VerifyCommand.self, BackupCommand.self, InspectCommand.self, KeyCommand.self, SSTCommand.self]
     )
 
     /// Exit codes: 0 ok, 1 regions failed or checksum mismatch, 2 bad input or usage, 3 a store panicked.

@@ -27,7 +27,8 @@ extension Cluster: ClusterClient {
         try await pd.waitForLeader(regionID, timeout: timeout)
     }
 
-    public func split(at keys: [[UInt8]]) async throws(RegionError) -> [Region] { try await pd.splitAt(keys) }
+    /// The embedded stores keep every key as given, so raw and encoded keys split alike.
+    public func split(at keys: [[UInt8]], rawKeys: Bool) async throws(RegionError) -> [Region] { try await pd.splitAt(keys) }
 
     public func scatter(_ regionIDs: [UInt64]) async throws(RegionError) { try await pd.scatter(regionIDs) }
 

@@ -42,7 +42,7 @@ public final class ImportService: Sendable {
         guard region.epoch == sst.epoch else {
             throw .region(.epochNotMatch(regionID: region.id, currentRegions: await pd.regions(overlapping: sst.range)))
         }
-        let needed = request.expected.size * 3
+        let needed = (request.expected?.size ?? 0) * 3
         let available = store.availableBytes()
         guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
         if store.takeFault(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(request.name)") }

@@ -1,0 +1,143 @@
+import Foundation
+import GRPCCore
+import KeyCodec
+import ClusterAPI
+import EmbeddedCluster
+import KVProto
+import KVProtoGRPC
+import KVWire
+
+/// PD's client API (`pdpb.PD`) over the embedded cluster's placement driver: the members, the
+/// stores with the addresses they serve on, regions, scatter and its operators. Every request's
+/// header must carry this cluster's id.
+struct PDService: RegistrableRPCService {
+    let cluster: Cluster
+    let clusterID: UInt64
+    /// Where PD and each store listen.
+    let addresses: @Sendable () -> BoundAddresses
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias M = Pdpb_PD.Method
+        router.unary(M.GetMembers.descriptor) { (_: Pdpb_GetMembersRequest) in
+            var response = Pdpb_GetMembersResponse()
+            response.header = header()
+            var member = Pdpb_Member()
+            member.name = "restore-console-pd"
+            member.memberID = clusterID
+            member.clientUrls = ["http://\(addresses().pd)"]
+            response.members = [member]
+            response.leader = member
+            response.etcdLeader = member
+            return response
+        }
+        router.unary(M.GetAllStores.descriptor) { (request: Pdpb_GetAllStoresRequest) in
+            try check(request.header)
+            var response = Pdpb_GetAllStoresResponse()
+            response.header = header()
+            response.stores = await cluster.stores().map(wireStore)
+            return response
+        }
+        router.unary(M.GetStore.descriptor) { (request: Pdpb_GetStoreRequest) in
+            try check(request.header)
+            var response = Pdpb_GetStoreResponse()
+            guard let store = await cluster.stores().first(where: { $0.id == request.storeID }) else {
+                response.header = header(error: .unknown, "invalid store ID \(request.storeID), not found")
+                return response
+            }
+            response.header = header()
+            response.store = wireStore(store)
+            return response
+        }
+        router.unary(M.ScanRegions.descriptor) { (request: Pdpb_ScanRegionsRequest) in
+            try check(request.header)
+            var regions = await cluster.regions(overlapping: KeyRange(start: Array(request.startKey), end: Array(request.endKey)))
+            if request.limit > 0 { regions = Array(regions.prefix(Int(request.limit))) }
+            var response = Pdpb_ScanRegionsResponse()
+            response.header = header()
+            for region in regions {
+                let leader = await cluster.leader(of: region.id)
+                response.regionMetas.append(region.wire)
+                response.leaders.append(leader?.wire ?? Metapb_Peer())
+                var entry = Pdpb_Region()
+                entry.region = region.wire
+                if let leader { entry.leader = leader.wire }
+                response.regions.append(entry)
+            }
+            return response
+        }
+        router.unary(M.GetRegion.descriptor) { (request: Pdpb_GetRegionRequest) in
+            try check(request.header)
+            return await regionResponse(await cluster.region(containing: Array(request.regionKey)))
+        }
+        router.unary(M.GetRegionByID.descriptor) { (request: Pdpb_GetRegionByIDRequest) in
+            try check(request.header)
+            return await regionResponse(await cluster.refreshRegion(id: request.regionID))
+        }
+        router.unary(M.ScatterRegion.descriptor) { (request: Pdpb_ScatterRegionRequest) in
+            try check(request.header)
+            var ids = request.regionsID
+            if ids.isEmpty { ids = [request.hasRegion ? request.region.id : request.regionID] }
+            var response = Pdpb_ScatterRegionResponse()
+            response.header = header()
+            do {
+                try await cluster.scatter(ids)
+                response.finishedPercentage = 100
+            } catch {
+                response.header = header(error: .unknown, "scatter failed: \(error)")
+                response.failedRegionsID = ids
+            }
+            return response
+        }
+        router.unary(M.GetOperator.descriptor) { (request: Pdpb_GetOperatorRequest) in
+            try check(request.header)
+            var response = Pdpb_GetOperatorResponse()
+            response.regionID = request.regionID
+            // Scatter returns once its moves are done, so no operator is ever running.
+            guard await cluster.region(id: request.regionID) != nil else {
+                response.header = header(error: .regionNotFound, "region \(request.regionID) not found")
+                return response
+            }
+            response.header = header()
+            response.desc = Data("scatter-region".utf8)
+            response.status = .success
+            return response
+        }
+    }
+
+    /// PD answers a wrong cluster id with FailedPrecondition, naming both ids.
+    private func check(_ header: Pdpb_RequestHeader) throws {
+        guard header.clusterID == clusterID else {
+            throw RPCError(code: .failedPrecondition, message: "mismatch cluster id, need \(clusterID) but got \(header.clusterID)")
+        }
+    }
+
+    private func header(error type: Pdpb_ErrorType? = nil, _ message: String = "") -> Pdpb_ResponseHeader {
+        var header = Pdpb_ResponseHeader()
+        header.clusterID = clusterID
+        if let type {
+            header.error.type = type
+            header.error.message = message
+        }
+        return header
+    }
+
+    private func wireStore(_ store: StoreInfo) -> Metapb_Store {
+        var wire = Metapb_Store()
+        wire.id = store.id
+        wire.address = addresses().stores[store.id]?.description ?? ""
+        wire.state = .up
+        wire.nodeState = .serving
+        wire.version = "restore-console"
+        if store.state.isUp { wire.lastHeartbeat = Int64(Date().timeIntervalSince1970 * 1e9) }
+        return wire
+    }
+
+    private func regionResponse(_ region: Region?) async -> Pdpb_GetRegionResponse {
+        var response = Pdpb_GetRegionResponse()
+        response.header = header()
+        guard let region else { return response }
+        response.region = region.wire
+        if let leader = await cluster.leader(of: region.id) { response.leader = leader.wire }
+        return response
+    }
+}

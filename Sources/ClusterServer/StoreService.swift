@@ -1,0 +1,156 @@
+import Foundation
+import GRPCCore
+import KeyCodec
+import ExternalStorage
+import ClusterAPI
+import EmbeddedCluster
+import KVProto
+import KVProtoGRPC
+import KVWire
+
+/// One embedded store on the wire: TiKV's `Tikv/SplitRegion` and the ImportSST methods that a
+/// restore calls. Errors travel inside the responses, as TiKV sends them; a store that is down
+/// answers UNAVAILABLE, and a panicked one says why in the status and its metadata.
+struct StoreService: RegistrableRPCService {
+    let cluster: Cluster
+    let storeID: UInt64
+
+    /// The metadata key that carries a panicked store's reason.
+    static let panicMetadataKey = "x-store-panic"
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias M = ImportSstpb_ImportSST.Method
+        router.unary(TikvService.splitRegion) { (request: Kvrpcpb_SplitRegionRequest) in
+            try await checkUp()
+            return await split(request)
+        }
+        router.unary(M.SwitchMode.descriptor) { (request: ImportSstpb_SwitchModeRequest) in
+            try await checkUp()
+            do throws(ImportError) { try await cluster.switchMode(request.mode == .import ? .import : .normal, on: storeID) } catch {
+                throw RPCError(code: .unknown, message: error.description)
+            }
+            return ImportSstpb_SwitchModeResponse()
+        }
+        router.unary(M.SetDownloadSpeedLimit.descriptor) { (request: ImportSstpb_SetDownloadSpeedLimitRequest) in
+            try await checkUp()
+            await cluster.setDownloadSpeedLimit(request.speedLimit, on: storeID)
+            return ImportSstpb_SetDownloadSpeedLimitResponse()
+        }
+        router.unary(M.Download.descriptor) { (request: ImportSstpb_DownloadRequest) in
+            try await checkUp()
+            return await download(request)
+        }
+        router.unary(M.Ingest.descriptor) { (request: ImportSstpb_IngestRequest) in
+            try await checkUp()
+            return try await ingest(context: request.context, ssts: request.hasSst ? [request.sst] : [])
+        }
+        router.unary(M.MultiIngest.descriptor) { (request: ImportSstpb_MultiIngestRequest) in
+            try await checkUp()
+            return try await ingest(context: request.context, ssts: request.ssts)
+        }
+    }
+
+    /// A store that is down does not answer; one that panicked answers with its reason.
+    private func checkUp() async throws {
+        guard let store = await cluster.stores().first(where: { $0.id == storeID }) else {
+            throw RPCError(code: .unavailable, message: "store \(storeID) is gone")
+        }
+        switch store.state {
+        case .up: return
+        case .down: throw RPCError(code: .unavailable, message: "store \(storeID) is down")
+        case let .panicked(reason): throw Self.panicked(storeID, reason)
+        }
+    }
+
+    static func panicked(_ store: UInt64, _ reason: String) -> RPCError {
+        var metadata = Metadata()
+        metadata.addString(reason, forKey: panicMetadataKey)
+        return RPCError(code: .unavailable, message: "store \(store) panicked: \(reason)", metadata: metadata)
+    }
+
+    // MARK: SplitRegion
+
+    private func split(_ request: Kvrpcpb_SplitRegionRequest) async -> Kvrpcpb_SplitRegionResponse {
+        var response = Kvrpcpb_SplitRegionResponse()
+        let context = request.context
+        guard let region = await cluster.refreshRegion(id: context.regionID), region.peer(onStore: storeID) != nil else {
+            response.regionError = RegionError.regionNotFound(regionID: context.regionID).wire
+            return response
+        }
+        let leader = await cluster.leader(of: region.id)
+        guard let leader, leader.storeID == storeID else {
+            response.regionError = RegionError.notLeader(regionID: region.id, leader: leader).wire
+            return response
+        }
+        guard RegionEpoch(context.regionEpoch) == region.epoch else {
+            response.regionError = RegionError.epochNotMatch(regionID: region.id, currentRegions: [region]).wire
+            return response
+        }
+        var keys = request.splitKeys.map { Array($0) }
+        if !request.splitKey.isEmpty { keys.append(Array(request.splitKey)) }
+        // Split keys arrive raw; TiKV encodes them itself unless the cluster holds raw keys.
+        if !request.isRawKv { keys = keys.map { Memcomparable.encode($0) } }
+        for key in keys where !region.contains(key) {
+            response.regionError = RegionError.keyNotInRegion(key: key, regionID: region.id, startKey: region.startKey, endKey: region.endKey).wire
+            return response
+        }
+        do {
+            let regions = try await cluster.split(regionID: region.id, at: keys)
+            response.regions = regions.sorted { keyLess($0.startKey, $1.startKey) }.map(\.wire)
+        } catch {
+            response.regionError = error.wire
+        }
+        return response
+    }
+
+    // MARK: ImportSST
+
+    private func download(_ request: ImportSstpb_DownloadRequest) async -> ImportSstpb_DownloadResponse {
+        var response = ImportSstpb_DownloadResponse()
+        do throws(ImportError) {
+            guard request.ssts.isEmpty else { throw .remote(storeID: storeID, message: "Download takes one sst; ssts is for BatchDownload", retryable: false) }
+            let sst = try SSTMeta(request.sst)
+            let storage: any ExternalStorage
+            do { storage = try WireStorage.open(request.storageBackend) } catch { throw .storage(error) }
+            let rules: RewriteRules
+            do { rules = try RewriteRules([WireRewrite.rule(request.rewriteRule)]) } catch { throw .rewrite(name: request.name, error: error) }
+            let expected = request.sst.length > 0 ? ExpectedContent(size: request.sst.length, sha256: []) : nil
+            let result = try await cluster.download(
+                DownloadRequest(
+                    sst: sst, name: request.name, storage: storage, expected: expected, rules: rules,
+                    mode: request.requestType == .keyspace ? .keyspace : .legacy, format: request.isRawKv ? .raw : .transactional),
+                on: storeID)
+            response.isEmpty = result.isEmpty
+            response.range.start = Data(result.range.start)
+            response.range.end = Data(result.range.end)
+            response.length = result.length
+        } catch {
+            response.error.message = error.description
+            if case .region = error { response.error.storeError = error.wire }
+            if case .diskFull = error { response.error.storeError = error.wire }
+        }
+        return response
+    }
+
+    private func ingest(context: Kvrpcpb_Context, ssts: [ImportSstpb_SSTMeta]) async throws -> ImportSstpb_IngestResponse {
+        var response = ImportSstpb_IngestResponse()
+        // An empty request is the client's probe for MultiIngest: a normal answer.
+        guard !ssts.isEmpty else { return response }
+        do throws(ImportError) {
+            let metas = try ssts.map { (wire: ImportSstpb_SSTMeta) throws(ImportError) in try SSTMeta(wire) }
+            let request = IngestRequest(
+                regionID: context.regionID, epoch: RegionEpoch(context.regionEpoch),
+                files: metas.map { IngestFile(uuid: $0.uuid, cf: $0.cf, range: $0.range) })
+            try await cluster.ingest(request, on: storeID)
+        } catch .fileNotDownloaded {
+            // TiKV's answer for an SST that is not on the store's disk.
+            response.error = RegionError.staleCommand(regionID: context.regionID).wire
+        } catch let .storePanicked(store, reason) {
+            // A TiKV whose ingest fails to apply panics, and the call fails with it.
+            throw Self.panicked(store, reason)
+        } catch {
+            response.error = error.wire
+        }
+        return response
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GRPCCore
+import KeyCodec
+import ExternalStorage
+import ClusterAPI
+import KVProto
+import KVProtoGRPC
+import KVWire
+
+/// Each store's ImportSST: Download to every peer, MultiIngest on the leader, the import mode and
+/// the download rate limit.
+extension RemoteCluster {
+    public func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
+        guard let endpoint = endpoint(store) else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
+        var wire = ImportSstpb_DownloadRequest()
+        wire.sst = request.sst.wire
+        wire.sst.length = request.expected?.size ?? 0
+        wire.name = request.name
+        do { wire.storageBackend = try WireStorage.backend(for: request.storage) } catch { throw .storage(error) }
+        guard let rule = WireRewrite.rule(for: request.sst.range, in: request.rules, mode: request.mode, format: request.format) else {
+            throw .rewrite(name: request.name, error: .wrongKeyPrefix(key: request.sst.range.start))
+        }
+        wire.rewriteRule = WireRewrite.wire(rule)
+        wire.requestType = request.mode == .keyspace ? .keyspace : .legacy
+        wire.isRawKv = request.format == .raw
+        let response: ImportSstpb_DownloadResponse
+        do {
+            response = try await importClient(endpoint).download(wire, options: WireConnection.options(timeout: Self.downloadTimeout))
+        } catch {
+            endpoint.mark(WireFailure.state(of: error))
+            throw WireFailure.importError(error, store: store, method: "Download")
+        }
+        endpoint.mark(.up)
+        if response.hasError {
+            let error = response.error
+            throw error.hasStoreError ? ImportError(error.storeError, storeID: store) : .remote(storeID: store, message: error.message, retryable: true)
+        }
+        let size = request.expected?.size ?? response.length
+        endpoint.meter.record(size)
+        request.progress?(size)
+        return DownloadResponse(
+            range: KeyRange(start: Array(response.range.start), end: Array(response.range.end), endInclusive: true), isEmpty: response.isEmpty,
+            entries: 0, length: response.length)
+    }
+
+    /// MultiIngest on the leader's store. TiKV answers StaleCommand both for a set it already
+    /// ingested (the files are gone) and for files it never downloaded: the first is reported as a
+    /// missing file, so the driver downloads again; the same answer with the files just downloaded
+    /// means that the set was in.
+    public func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) {
+        guard let endpoint = endpoint(store) else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
+        let region = await region(id: request.regionID)
+        let peer = region?.peer(onStore: store) ?? PeerMeta(id: 0, storeID: store)
+        var wire = ImportSstpb_MultiIngestRequest()
+        wire.context.regionID = request.regionID
+        wire.context.regionEpoch = request.epoch.wire
+        wire.context.peer = peer.wire
+        wire.ssts = request.files.map { $0.wire(regionID: request.regionID, epoch: request.epoch) }
+        let response: ImportSstpb_IngestResponse
+        do {
+            response = try await importClient(endpoint).multiIngest(wire, options: WireConnection.options(timeout: Self.ingestTimeout))
+        } catch {
+            endpoint.mark(WireFailure.state(of: error))
+            throw WireFailure.importError(error, store: store, method: "MultiIngest")
+        }
+        endpoint.mark(.up)
+        let key = Data(wire.ssts.flatMap(\.uuid))
+        guard response.hasError else {
+            staleOnce.withLock { _ = $0.remove(key) }
+            return
+        }
+        let error = ImportError(response.error, storeID: store)
+        switch error {
+        case .region(.staleCommand):
+            let first = staleOnce.withLock { $0.insert(key).inserted }
+            if first { throw .fileNotDownloaded(storeID: store, name: request.files[0].fileName(regionID: request.regionID, epoch: request.epoch)) }
+            staleOnce.withLock { _ = $0.remove(key) }
+            throw .region(.staleCommand(regionID: request.regionID))
+        case let .region(.notLeader(_, leader?)):
+            routes.withLock { $0[request.regionID]?.leader = leader }
+            throw error
+        case .region(.epochNotMatch(_, let current)):
+            remember(current.map { Route(region: $0, leader: nil) })
+            throw error
+        default:
+            throw error
+        }
+    }
+
+    public func setDownloadSpeedLimit(_ bytesPerSecond: UInt64, on store: UInt64) async {
+        guard let endpoint = endpoint(store) else { return }
+        var request = ImportSstpb_SetDownloadSpeedLimitRequest()
+        request.speedLimit = bytesPerSecond
+        do {
+            _ = try await importClient(endpoint).setDownloadSpeedLimit(request, options: WireConnection.options(timeout: Self.pdTimeout))
+            endpoint.health.withLock { $0.rateLimit = bytesPerSecond }
+        } catch {
+            endpoint.mark(WireFailure.state(of: error))
+        }
+    }
+
+    /// SwitchMode; import mode is sent again every minute while it lasts, since TiKV falls back to
+    /// normal by itself after ten minutes.
+    public func switchMode(_ mode: ImportMode, on store: UInt64) async throws(ImportError) {
+        guard let endpoint = endpoint(store) else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
+        try await sendMode(mode, to: endpoint)
+        endpoint.health.withLock { $0.importMode = mode == .import }
+        let anyImporting = stores.withLock { $0.values.contains { $0.health.withLock(\.importMode) } }
+        modeRenewal.withLock { task in
+            if !anyImporting {
+                task?.cancel()
+                task = nil
+            } else if task == nil {
+                task = Task { [weak self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(60))
+                        guard let self, !Task.isCancelled else { return }
+                        for endpoint in self.stores.withLock({ Array($0.values) }) where endpoint.health.withLock(\.importMode) {
+                            try? await self.sendMode(.import, to: endpoint)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func sendMode(_ mode: ImportMode, to endpoint: StoreEndpoint) async throws(ImportError) {
+        var request = ImportSstpb_SwitchModeRequest()
+        request.mode = mode == .import ? .import : .normal
+        do {
+            _ = try await importClient(endpoint).switchMode(request, options: WireConnection.options(timeout: Self.pdTimeout))
+        } catch {
+            endpoint.mark(WireFailure.state(of: error))
+            throw WireFailure.importError(error, store: endpoint.id, method: "SwitchMode")
+        }
+    }
+}

@@ -1,0 +1,246 @@
+import Foundation
+import GRPCCore
+import KeyCodec
+import ClusterAPI
+import KVProto
+import KVProtoGRPC
+import KVWire
+
+/// PD's side: regions, their leaders, split (on the leader's store) and scatter.
+extension RemoteCluster {
+    /// ScanRegions from `range.start`, one page; with the leader of each region.
+    func scan(_ range: KeyRange, limit: Int32) async throws -> [Route] {
+        var request = Pdpb_ScanRegionsRequest()
+        request.header = header
+        request.startKey = Data(range.start)
+        request.endKey = Data(range.end)
+        request.limit = limit
+        let response = try await pdClient.scanRegions(request, options: WireConnection.options(timeout: Self.pdTimeout))
+        try Self.check(response.header, from: "PD ScanRegions")
+        let found: [Route]
+        if !response.regions.isEmpty {
+            found = response.regions.map { Route(region: Region($0.region), leader: $0.hasLeader && $0.leader.id != 0 ? PeerMeta($0.leader) : nil) }
+        } else {
+            found = zip(response.regionMetas, response.leaders + Array(repeating: Metapb_Peer(), count: max(0, response.regionMetas.count - response.leaders.count)))
+                .map { Route(region: Region($0), leader: $1.id != 0 ? PeerMeta($1) : nil) }
+        }
+        remember(found)
+        return found
+    }
+
+    func remember(_ found: [Route]) {
+        routes.withLock { routes in for route in found { routes[route.region.id] = route } }
+    }
+
+    /// ScanRegions, paged, until the end of `range`. A PD that cannot answer gives what was read.
+    public func regions(overlapping range: KeyRange) async -> [Region] {
+        var out: [Region] = []
+        var start = range.start
+        while true {
+            guard let page = try? await retrying({ try await scan(KeyRange(start: start, end: range.end), limit: 128) }), let last = page.last else { break }
+            out += page.map(\.region).filter { out.last?.id != $0.id }
+            if last.region.endKey.isEmpty || (!range.end.isEmpty && !keyLess(last.region.endKey, range.end)) || page.count < 128 { break }
+            start = last.region.endKey
+        }
+        return out
+    }
+
+    public func region(id: UInt64) async -> Region? {
+        if let route = routes.withLock({ $0[id] }) { return route.region }
+        return await refreshRegion(id: id)
+    }
+
+    public func region(containing key: [UInt8]) async -> Region? {
+        var request = Pdpb_GetRegionRequest()
+        request.header = header
+        request.regionKey = Data(key)
+        guard let response = try? await retrying({ try await pdClient.getRegion(request, options: WireConnection.options(timeout: Self.pdTimeout)) }),
+              response.hasRegion else { return nil }
+        let route = Route(region: Region(response.region), leader: response.hasLeader && response.leader.id != 0 ? PeerMeta(response.leader) : nil)
+        remember([route])
+        return route.region
+    }
+
+    public func refreshRegion(id: UInt64) async -> Region? { await fetchRoute(id)?.region }
+
+    func fetchRoute(_ id: UInt64) async -> Route? {
+        var request = Pdpb_GetRegionByIDRequest()
+        request.header = header
+        request.regionID = id
+        guard let response = try? await retrying({ try await pdClient.getRegionByID(request, options: WireConnection.options(timeout: Self.pdTimeout)) }),
+              response.hasRegion else {
+            return nil
+        }
+        let route = Route(region: Region(response.region), leader: response.hasLeader && response.leader.id != 0 ? PeerMeta(response.leader) : nil)
+        remember([route])
+        return route
+    }
+
+    public func leader(of regionID: UInt64) async -> PeerMeta? {
+        if let leader = routes.withLock({ $0[regionID]?.leader }) { return leader }
+        return await fetchRoute(regionID)?.leader
+    }
+
+    /// Polls PD until the region has a leader.
+    public func waitForLeader(of regionID: UInt64, timeout: Duration) async throws(RegionError) -> PeerMeta {
+        let deadline = ContinuousClock.now + timeout
+        var pause = Duration.milliseconds(20)
+        repeat {
+            if let leader = await fetchRoute(regionID)?.leader { return leader }
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(500))
+        } while ContinuousClock.now < deadline
+        throw .timeout(regionID: regionID, after: timeout)
+    }
+
+    /// A PD call tried up to three times: PD elections and restarts are short.
+    func retrying<T>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do { return try await body() } catch {
+                attempt += 1
+                if attempt >= 3 { throw error }
+                try await Task.sleep(for: .milliseconds(100 * attempt))
+            }
+        }
+    }
+
+    // MARK: split and scatter
+
+    /// BR's split: the keys grouped by the region that holds them, SplitRegion on each region's
+    /// leader with the raw keys, NotLeader followed, EpochNotMatch answered by a fresh scan.
+    public func split(at keys: [[UInt8]], rawKeys: Bool) async throws(RegionError) -> [Region] {
+        var pending = Array(Set(keys)).sorted(by: keyLess)
+        var created: [Region] = []
+        var attempt = 0
+        while !pending.isEmpty {
+            attempt += 1
+            guard let first = pending.first, let last = pending.last else { break }
+            let span = KeyRange(start: first, end: last, endInclusive: true)
+            let covering = await regions(overlapping: KeyRange(start: span.start, end: Self.after(span.end)))
+            var retry: [[UInt8]] = []
+            var lastError: RegionError?
+            for region in covering {
+                let inside = pending.filter { region.contains($0) && $0 != region.startKey }
+                guard !inside.isEmpty else { continue }
+                do {
+                    created += try await splitRegion(region, at: inside, rawKeys: rawKeys)
+                } catch {
+                    switch error {
+                    case .epochNotMatch, .notLeader, .serverIsBusy, .staleCommand, .regionNotFound, .storeNotAvailable, .timeout:
+                        retry += inside
+                        lastError = error
+                    default:
+                        throw error
+                    }
+                }
+            }
+            pending = retry
+            if let lastError, attempt >= 8 { throw lastError }
+            if !pending.isEmpty { try? await Task.sleep(for: .milliseconds(50 * attempt)) }
+        }
+        await waitUntilKnown(created)
+        return created
+    }
+
+    /// One SplitRegion, following a NotLeader to the leader it names. Returns the new regions.
+    private func splitRegion(_ region: Region, at keys: [[UInt8]], rawKeys: Bool) async throws(RegionError) -> [Region] {
+        var leader = routes.withLock { $0[region.id]?.leader }
+        if leader == nil { leader = try await waitForLeader(of: region.id, timeout: .seconds(10)) }
+        for _ in 0..<4 {
+            guard let peer = leader, let endpoint = endpoint(peer.storeID) else { throw .storeNotAvailable(storeID: leader?.storeID ?? 0, state: .down) }
+            var request = Kvrpcpb_SplitRegionRequest()
+            request.context = context(region, peer: peer)
+            request.isRawKv = rawKeys
+            // TiKV encodes split keys itself: send the raw user keys (a timestamp suffix is dropped, as TiKV drops it).
+            request.splitKeys = keys.map { Data(rawKeys ? $0 : (try? Memcomparable.decode($0).key) ?? $0) }
+            let response: Kvrpcpb_SplitRegionResponse
+            do {
+                response = try await TikvService.splitRegion(request, on: endpoint.connection.client, options: WireConnection.options(timeout: Self.pdTimeout))
+            } catch {
+                endpoint.mark(WireFailure.state(of: error))
+                throw .storeNotAvailable(storeID: peer.storeID, state: WireFailure.state(of: error) == .up ? .down : WireFailure.state(of: error))
+            }
+            if response.hasRegionError {
+                let error = RegionError(response.regionError, storeID: peer.storeID) ?? .serverIsBusy(storeID: peer.storeID, reason: response.regionError.message, backoffMillis: 100)
+                if case let .notLeader(_, next?) = error {
+                    leader = next
+                    continue
+                }
+                throw error
+            }
+            let regions = response.regions.map(Region.init)
+            remember(regions.map { Route(region: $0, leader: nil) })
+            return regions.filter { $0.id != region.id }
+        }
+        throw .notLeader(regionID: region.id, leader: leader)
+    }
+
+    /// Waits (a little) until PD knows each new region and its leader, as BR does before scatter.
+    private func waitUntilKnown(_ regions: [Region]) async {
+        for region in regions { _ = try? await waitForLeader(of: region.id, timeout: .seconds(5)) }
+    }
+
+    /// ScatterRegion for the batch (those that fail, one by one), then GetOperator until no
+    /// scatter operator runs, up to a minute.
+    public func scatter(_ regionIDs: [UInt64]) async throws(RegionError) {
+        guard !regionIDs.isEmpty else { return }
+        var request = Pdpb_ScatterRegionRequest()
+        request.header = header
+        request.regionsID = regionIDs
+        request.skipStoreLimit = true
+        var failed = regionIDs
+        if let response = try? await pdClient.scatterRegion(request, options: WireConnection.options(timeout: .seconds(60))) {
+            failed = response.header.error.type == .ok && response.finishedPercentage >= 100 ? response.failedRegionsID : (response.failedRegionsID.isEmpty ? regionIDs : response.failedRegionsID)
+        }
+        for id in failed {
+            var single = Pdpb_ScatterRegionRequest()
+            single.header = header
+            single.regionID = id
+            if let route = routes.withLock({ $0[id] }) {
+                single.region = route.region.wire
+                if let leader = route.leader { single.leader = leader.wire }
+            }
+            _ = try? await pdClient.scatterRegion(single, options: WireConnection.options(timeout: .seconds(60)))
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        var running = Set(regionIDs)
+        while !running.isEmpty, ContinuousClock.now < deadline {
+            for id in running {
+                var op = Pdpb_GetOperatorRequest()
+                op.header = header
+                op.regionID = id
+                guard let response = try? await pdClient.getOperator(op, options: WireConnection.options(timeout: Self.pdTimeout)) else { continue }
+                let notFound = response.header.error.type == .regionNotFound
+                if notFound || String(decoding: response.desc, as: UTF8.self) != "scatter-region" || response.status != .running { running.remove(id) }
+            }
+            if !running.isEmpty { try? await Task.sleep(for: .milliseconds(200)) }
+        }
+        for id in regionIDs { _ = await fetchRoute(id) }
+        if !running.isEmpty { throw .timeout(regionID: running.min() ?? 0, after: .seconds(60)) }
+    }
+
+    func context(_ region: Region, peer: PeerMeta) -> Kvrpcpb_Context {
+        var context = Kvrpcpb_Context()
+        context.regionID = region.id
+        context.regionEpoch = region.epoch.wire
+        context.peer = peer.wire
+        return context
+    }
+
+    /// The smallest key after `key`.
+    static func after(_ key: [UInt8]) -> [UInt8] { key + [0] }
+
+    /// PD does not say which tables hold data; the region boundaries inside the table key space
+    /// are what a client can see of it. The largest table id they name.
+    public func highestTableIDInUse() async -> Int64 {
+        let tables = KeyRange(start: Memcomparable.encode(Array("t".utf8)), end: Memcomparable.encode(Array("u".utf8)))
+        var highest: Int64 = 0
+        for region in await regions(overlapping: tables) {
+            for key in [region.startKey, region.endKey] where !key.isEmpty {
+                if let raw = try? Memcomparable.decode(key).key, let id = TableCodec.decode(raw)?.tableID { highest = max(highest, id) }
+            }
+        }
+        return highest
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Synchronization
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import KeyCodec
+import ExternalStorage
+import ClusterAPI
+import KVProto
+import KVProtoGRPC
+import KVWire
+
+/// A TiKV cluster reached over kvproto: PD for the stores and regions, split and scatter; each
+/// store's ImportSST for Download and MultiIngest, in the order BR sends them. It cannot read the
+/// stores, so a restore through it has no checksum of its own and no fault drills.
+public final class RemoteCluster: ClusterClient {
+    public let location: String
+    /// How many voters the regions keep, as the first regions PD lists show it.
+    public var replicas: Int { replicaCount.withLock { $0 } }
+    let replicaCount = Mutex(3)
+    /// PD's cluster id, sent in every PD request's header.
+    public let clusterID: UInt64
+    let pd: WireConnection
+    let security: WireSecurity?
+    let stores = Mutex<[UInt64: StoreEndpoint]>([:])
+    /// The client's view of each region and its leader, refreshed from PD and from errors.
+    let routes = Mutex<[UInt64: Route]>([:])
+    /// MultiIngests answered StaleCommand once: the next one is done (see `ingest`).
+    let staleOnce = Mutex<Set<Data>>([])
+    let modeRenewal = Mutex<Task<Void, Never>?>(nil)
+
+    /// PD requests: short; Download: a whole file, under the store's rate limit.
+    static let pdTimeout = Duration.seconds(10)
+    static let downloadTimeout = Duration.seconds(600)
+    static let ingestTimeout = Duration.seconds(60)
+
+    struct Route: Sendable {
+        var region: Region
+        var leader: PeerMeta?
+    }
+
+    /// A store as PD lists it, with its connection and what the client has seen of it.
+    final class StoreEndpoint: Sendable {
+        let id: UInt64
+        let connection: WireConnection
+        let meter = ThroughputMeter()
+        let health = Mutex<Health>(.init())
+
+        struct Health {
+            var state: StoreState = .up
+            var since = ContinuousClock.now
+            var rateLimit: UInt64 = 0
+            var importMode = false
+        }
+
+        init(id: UInt64, connection: WireConnection) {
+            self.id = id
+            self.connection = connection
+        }
+
+        func mark(_ state: StoreState) {
+            health.withLock { health in
+                if case .panicked = health.state { return }  // a panic is for good
+                if health.state != state { health = Health(state: state, since: .now, rateLimit: health.rateLimit, importMode: health.importMode) }
+            }
+        }
+    }
+
+    private init(pd: WireConnection, security: WireSecurity?, clusterID: UInt64) {
+        self.pd = pd
+        self.security = security
+        self.clusterID = clusterID
+        location = "PD \(pd.address)"
+    }
+
+    /// Connects to PD (following it to its leader), lists the stores, and checks that each one
+    /// implements MultiIngest. Fails with a message that names the address and the cause.
+    public static func connect(pd address: WireAddress, security: WireSecurity?) async throws(WireError) -> RemoteCluster {
+        var connection = try WireConnection(address, security: security)
+        var members: Pdpb_GetMembersResponse
+        do { members = try await getMembers(connection) } catch {
+            await connection.close()
+            throw error
+        }
+        if let leaderURL = members.leader.clientUrls.first, let leader = try? WireAddress(parsing: leaderURL), leader != address {
+            await connection.close()
+            connection = try WireConnection(leader, security: security)
+            members = try await getMembers(connection)
+        }
+        if members.header.error.type != .ok {
+            await connection.close()
+            throw .protocolError(what: "PD at \(address)", reason: members.header.error.message)
+        }
+        let cluster = RemoteCluster(pd: connection, security: security, clusterID: members.header.clusterID)
+        do {
+            try await cluster.loadStores()
+            try await cluster.probeMultiIngest()
+        } catch {
+            await cluster.close()
+            throw error
+        }
+        if let seen = try? await cluster.scan(KeyRange(start: [], end: []), limit: 128).map(\.region.voters.count).max() {
+            cluster.replicaCount.withLock { $0 = seen }
+        }
+        return cluster
+    }
+
+    private static func getMembers(_ connection: WireConnection) async throws(WireError) -> Pdpb_GetMembersResponse {
+        do {
+            return try await Pdpb_PD.Client(wrapping: connection.client).getMembers(
+                Pdpb_GetMembersRequest(), options: WireConnection.options(timeout: .seconds(5)))
+        } catch {
+            throw .unreachable(what: "PD", address: connection.address.description, reason: WireFailure.reason(error))
+        }
+    }
+
+    /// Every store that is Up and not TiFlash, with a connection to each.
+    func loadStores() async throws(WireError) {
+        var request = Pdpb_GetAllStoresRequest()
+        request.header = header
+        request.excludeTombstoneStores = true
+        let response: Pdpb_GetAllStoresResponse
+        do { response = try await pdClient.getAllStores(request, options: WireConnection.options(timeout: Self.pdTimeout)) } catch {
+            throw .protocolError(what: "PD at \(pd.address)", reason: WireFailure.reason(error))
+        }
+        try Self.check(response.header, from: "PD at \(pd.address)")
+        var endpoints = stores.withLock { $0 }
+        for store in response.stores where store.state != .tombstone {
+            guard !store.labels.contains(where: { $0.key == "engine" && $0.value.lowercased().contains("tiflash") }) else { continue }
+            guard endpoints[store.id] == nil else { continue }
+            let address = try WireAddress(parsing: store.peerAddress.isEmpty ? store.address : store.peerAddress)
+            endpoints[store.id] = StoreEndpoint(id: store.id, connection: try WireConnection(address, security: security))
+        }
+        guard !endpoints.isEmpty else { throw .protocolError(what: "PD at \(pd.address)", reason: "lists no TiKV store that is up") }
+        let loaded = endpoints
+        stores.withLock { $0 = loaded }
+    }
+
+    /// BR's probe: an empty MultiIngest to every store. UNIMPLEMENTED means a TiKV too old.
+    func probeMultiIngest() async throws(WireError) {
+        for endpoint in stores.withLock({ Array($0.values) }).sorted(by: { $0.id < $1.id }) {
+            do {
+                _ = try await importClient(endpoint).multiIngest(ImportSstpb_MultiIngestRequest(), options: WireConnection.options(timeout: .seconds(5)))
+            } catch let error as RPCError where error.code == .unimplemented {
+                throw .protocolError(what: "store \(endpoint.id) at \(endpoint.connection.address)", reason: "does not implement ImportSST.MultiIngest (TiKV 5.0 or newer is needed)")
+            } catch {
+                endpoint.mark(WireFailure.state(of: error))
+            }
+        }
+    }
+
+    static func check(_ header: Pdpb_ResponseHeader, from what: String) throws(WireError) {
+        guard header.error.type == .ok else { throw .protocolError(what: what, reason: "\(header.error.type): \(header.error.message)") }
+    }
+
+    var header: Pdpb_RequestHeader {
+        var header = Pdpb_RequestHeader()
+        header.clusterID = clusterID
+        header.callerComponent = "restore-console"
+        return header
+    }
+
+    var pdClient: Pdpb_PD.Client<HTTP2Transport> { Pdpb_PD.Client(wrapping: pd.client) }
+
+    func importClient(_ endpoint: StoreEndpoint) -> ImportSstpb_ImportSST.Client<HTTP2Transport> {
+        ImportSstpb_ImportSST.Client(wrapping: endpoint.connection.client)
+    }
+
+    func endpoint(_ store: UInt64) -> StoreEndpoint? { stores.withLock { $0[store] } }
+
+    /// Returns every store to normal mode (a quit or a failure may not have), then closes.
+    public func close() async {
+        modeRenewal.withLock { $0?.cancel() }
+        for endpoint in stores.withLock({ Array($0.values) }) {
+            if endpoint.health.withLock({ $0.importMode }) { try? await switchMode(.normal, on: endpoint.id) }
+            await endpoint.connection.close()
+        }
+        await pd.close()
+    }
+
+    // MARK: stores
+
+    public func stores() async -> [StoreInfo] {
+        let endpoints = stores.withLock { Array($0.values) }.sorted { $0.id < $1.id }
+        for endpoint in endpoints {
+            let (state, since) = endpoint.health.withLock { ($0.state, $0.since) }
+            // A store seen down is asked again now and then, so that it comes back when it does.
+            if state == .down, ContinuousClock.now - since > .seconds(1) {
+                do {
+                    _ = try await importClient(endpoint).multiIngest(ImportSstpb_MultiIngestRequest(), options: WireConnection.options(timeout: .milliseconds(500)))
+                    endpoint.mark(.up)
+                } catch {
+                    endpoint.mark(WireFailure.state(of: error))
+                    endpoint.health.withLock { $0.since = .now }
+                }
+            }
+        }
+        return endpoints.map { StoreInfo(id: $0.id, address: $0.connection.address.description, state: $0.health.withLock { $0.state }) }
+    }
+
+    public func traffic(of store: UInt64) -> StoreTraffic? {
+        endpoint(store).map { StoreTraffic(bytesPerSecond: $0.meter.bytesPerSecond, totalBytes: $0.meter.totalBytes, rateLimit: $0.health.withLock { $0.rateLimit }) }
+    }
+}
+
+typealias HTTP2Transport = HTTP2ClientTransport.Posix

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import EmbeddedCluster
+import ClusterServer
+import KVWire
+
+struct ClusterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Embedded clusters on TiKV's wire protocol.",
+        subcommands: [ServeCommand.self]
+    )
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve an embedded cluster as PD and TiKV stores speak it (kvproto over gRPC), until SIGINT or SIGTERM.",
+        discussion: """
+            Prints `pd HOST:PORT cluster-id N` and one `store ID HOST:PORT` line per store on stdout once \
+            every listener is bound. Port 0 picks a free port.
+            """
+    )
+
+    @Option(name: .long, help: "The cluster directory; created when new or empty.")
+    var cluster: String
+
+    @Option(name: .long, help: "PD's address.")
+    var pd = "127.0.0.1:2379"
+
+    @Option(name: .customLong("store-port"), help: "The first store's port; the others follow it (0: any free port).")
+    var storePort = 20160
+
+    @Option(name: .long, help: "Stores of a new cluster.")
+    var stores = 3
+
+    @Option(name: .long, help: "Replicas of each region in a new cluster.")
+    var replicas = 3
+
+    @OptionGroup var tls: TLSOptions
+
+    func validate() throws {
+        guard stores >= 1, replicas >= 1, replicas <= stores else { throw ValidationError("need 1 <= --replicas <= --stores") }
+        guard (0...65535).contains(storePort) else { throw ValidationError("--store-port must be a port") }
+    }
+
+    func run() async throws {
+        let address: WireAddress
+        do { address = try WireAddress(parsing: pd) } catch { throw ValidationError("--pd: \(error)") }
+        let embedded: Cluster
+        do {
+            embedded = try await Cluster.open(directory: cluster, create: .init(stores: stores, replicas: replicas))
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let server = await ClusterServer(cluster: embedded, pd: address, storeHost: address.host, firstStorePort: storePort, security: try tls.security)
+        let bound: (pd: WireAddress, stores: [UInt64: WireAddress])
+        do { bound = try await server.start() } catch {
+            await embedded.close()
+            throw ValidationError(error.description)
+        }
+        var lines = ["pd \(bound.pd) cluster-id \(server.clusterID)"]
+        lines += bound.stores.sorted { $0.key < $1.key }.map { "store \($0.key) \($0.value)" }
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        FileHandle.standardError.write(Data("serving \(cluster) as PD \(bound.pd); SIGINT or SIGTERM stops\n".utf8))
+        let stop = Self.onSignals([SIGINT, SIGTERM]) { server.stop() }
+        await server.wait()
+        stop.forEach { $0.cancel() }
+        await embedded.close()
+    }
+
+    static func onSignals(_ signals: [Int32], _ body: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+        signals.map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler(handler: body)
+            source.resume()
+            return source
+        }
+    }
+}
