@@ -121,7 +121,7 @@ let package = Package(
             name: "RestoreKitTests",
             dependencies: [
                 "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills",
-                "FuzzTargets", "KVProto",
+                "FuzzTargets", "KVProto", "KVWire", "RemoteCluster", "ClusterServer",
                 "LoopbackServer",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

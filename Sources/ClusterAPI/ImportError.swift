@@ -64,7 +64,7 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .storePanicked(store, reason): "store \(store) panicked: \(reason)"
         case let .io(path, reason): "\(path): \(reason)"
         case let .fileNotDownloaded(store, name): "store \(store) leads the region but never downloaded \(name)"
-        case let .remote(store, message, _): "store \(store): \(message)"
+        case let .remote(store, message, _): message.hasPrefix("store \(store)") ? message : "store \(store): \(message)"
         }
     }
 }

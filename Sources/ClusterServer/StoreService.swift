@@ -141,8 +141,15 @@ struct StoreService: RegistrableRPCService {
             let request = IngestRequest(
                 regionID: context.regionID, epoch: RegionEpoch(context.regionEpoch),
                 files: metas.map { IngestFile(uuid: $0.uuid, cf: $0.cf, range: $0.range) })
-            try await cluster.ingest(request, on: storeID)
-        } catch .fileNotDownloaded {
+            do { try await cluster.ingest(request, on: storeID) } catch .region(.staleCommand) {
+                // The store refuses a set that it applied before. TiKV ingests a file downloaded
+                // again once more and succeeds; here the set's apply records on this store (which
+                // enter in one atomic ingest with its files) say that it is in.
+                guard request.files.allSatisfy({ cluster.hasIngested(uuid: $0.uuid, onStore: storeID) }) else {
+                    throw ImportError.region(.staleCommand(regionID: context.regionID))
+                }
+            }
+        } catch .fileNotDownloaded, .region(.staleCommand) {
             // TiKV's answer for an SST that is not on the store's disk.
             response.error = RegionError.staleCommand(regionID: context.regionID).wire
         } catch let .storePanicked(store, reason) {

@@ -43,10 +43,9 @@ extension RemoteCluster {
             entries: 0, length: response.length)
     }
 
-    /// MultiIngest on the leader's store. TiKV answers StaleCommand both for a set it already
-    /// ingested (the files are gone) and for files it never downloaded: the first is reported as a
-    /// missing file, so the driver downloads again; the same answer with the files just downloaded
-    /// means that the set was in.
+    /// MultiIngest on the leader's store. TiKV answers StaleCommand for an SST that is not on
+    /// its disk: never downloaded there (the leader changed), or ingested and gone. Either way the
+    /// files are downloaded again and ingested again, as BR does; it is never taken as done.
     public func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) {
         guard let endpoint = endpoint(store) else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
         let region = await region(id: request.regionID)
@@ -64,18 +63,11 @@ extension RemoteCluster {
             throw WireFailure.importError(error, store: store, method: "MultiIngest")
         }
         endpoint.mark(.up)
-        let key = Data(wire.ssts.flatMap(\.uuid))
-        guard response.hasError else {
-            staleOnce.withLock { _ = $0.remove(key) }
-            return
-        }
+        guard response.hasError else { return }
         let error = ImportError(response.error, storeID: store)
         switch error {
         case .region(.staleCommand):
-            let first = staleOnce.withLock { $0.insert(key).inserted }
-            if first { throw .fileNotDownloaded(storeID: store, name: request.files[0].fileName(regionID: request.regionID, epoch: request.epoch)) }
-            staleOnce.withLock { _ = $0.remove(key) }
-            throw .region(.staleCommand(regionID: request.regionID))
+            throw .fileNotDownloaded(storeID: store, name: request.files[0].fileName(regionID: request.regionID, epoch: request.epoch))
         case let .region(.notLeader(_, leader?)):
             routes.withLock { $0[request.regionID]?.leader = leader }
             throw error

@@ -24,8 +24,6 @@ public final class RemoteCluster: ClusterClient {
     let stores = Mutex<[UInt64: StoreEndpoint]>([:])
     /// The client's view of each region and its leader, refreshed from PD and from errors.
     let routes = Mutex<[UInt64: Route]>([:])
-    /// MultiIngests answered StaleCommand once: the next one is done (see `ingest`).
-    let staleOnce = Mutex<Set<Data>>([])
     let modeRenewal = Mutex<Task<Void, Never>?>(nil)
 
     /// PD requests: short; Download: a whole file, under the store's rate limit.
@@ -47,7 +45,8 @@ public final class RemoteCluster: ClusterClient {
 
         struct Health {
             var state: StoreState = .up
-            var since = ContinuousClock.now
+            /// When the store was last asked whether it answers.
+            var checked = ContinuousClock.now
             var rateLimit: UInt64 = 0
             var importMode = false
         }
@@ -60,7 +59,7 @@ public final class RemoteCluster: ClusterClient {
         func mark(_ state: StoreState) {
             health.withLock { health in
                 if case .panicked = health.state { return }  // a panic is for good
-                if health.state != state { health = Health(state: state, since: .now, rateLimit: health.rateLimit, importMode: health.importMode) }
+                health.state = state
             }
         }
     }
@@ -179,18 +178,20 @@ public final class RemoteCluster: ClusterClient {
 
     // MARK: stores
 
+    /// The stores, each asked (at most once a second, with an empty MultiIngest) whether it
+    /// answers: a TiKV that died answers nothing, and a panicked embedded store says why.
     public func stores() async -> [StoreInfo] {
         let endpoints = stores.withLock { Array($0.values) }.sorted { $0.id < $1.id }
-        for endpoint in endpoints {
-            let (state, since) = endpoint.health.withLock { ($0.state, $0.since) }
-            // A store seen down is asked again now and then, so that it comes back when it does.
-            if state == .down, ContinuousClock.now - since > .seconds(1) {
-                do {
-                    _ = try await importClient(endpoint).multiIngest(ImportSstpb_MultiIngestRequest(), options: WireConnection.options(timeout: .milliseconds(500)))
-                    endpoint.mark(.up)
-                } catch {
-                    endpoint.mark(WireFailure.state(of: error))
-                    endpoint.health.withLock { $0.since = .now }
+        await withTaskGroup(of: Void.self) { group in
+            for endpoint in endpoints where endpoint.health.withLock({ ContinuousClock.now - $0.checked > .seconds(1) }) {
+                endpoint.health.withLock { $0.checked = .now }
+                group.addTask { [self] in
+                    do {
+                        _ = try await importClient(endpoint).multiIngest(ImportSstpb_MultiIngestRequest(), options: WireConnection.options(timeout: .milliseconds(500)))
+                        endpoint.mark(.up)
+                    } catch {
+                        endpoint.mark(WireFailure.state(of: error))
+                    }
                 }
             }
         }

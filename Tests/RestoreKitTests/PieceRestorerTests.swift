@@ -164,7 +164,7 @@ final class ScriptedCluster: ClusterClient {
     }
     func leader(of regionID: UInt64) async -> PeerMeta? { state.withLock { $0.leader } }
     func waitForLeader(of regionID: UInt64, timeout: Duration) async throws(RegionError) -> PeerMeta { state.withLock { $0.leader } }
-    func split(at keys: [[UInt8]]) async throws(RegionError) -> [Region] { [] }
+    func split(at keys: [[UInt8]], rawKeys: Bool) async throws(RegionError) -> [Region] { [] }
     func scatter(_ regionIDs: [UInt64]) async throws(RegionError) {}
     func highestTableIDInUse() async -> Int64 { 0 }
 

@@ -7,6 +7,18 @@ import Testing
 @testable import EmbeddedCluster
 @testable import RestoreDriver
 @testable import RestoreDrills
+@testable import KVWire
+@testable import RemoteCluster
+@testable import ClusterServer
+
+/// How the driver reaches the cluster: in process, or over kvproto's gRPC on loopback, to the
+/// same embedded cluster served by `ClusterServer`.
+enum Transport: String, CaseIterable, CustomTestStringConvertible {
+    case inProcess
+    case grpc
+
+    var testDescription: String { rawValue }
+}
 
 /// A backup and a fresh cluster to restore it into, with fast retry budgets.
 final class RestoreFixture {
@@ -14,9 +26,14 @@ final class RestoreFixture {
     let storage: LocalStorage
     let backup: Backup
     let cluster: Cluster
+    let transport: Transport
+    /// Over gRPC: the server in front of `cluster`, and the client the driver uses.
+    private(set) var server: ClusterServer?
+    private(set) var remote: RemoteCluster?
     var options = RestoreOptions()
 
-    init(tables: Int = 3, rows: Int = 6_000, raw: Bool = false, stores: Int = 3) async throws {
+    init(tables: Int = 3, rows: Int = 6_000, raw: Bool = false, stores: Int = 3, transport: Transport = .inProcess) async throws {
+        self.transport = transport
         dir = try TemporaryDirectory()
         storage = LocalStorage(root: dir.file("backup"))
         var o = BackupProducer.Options()
@@ -30,10 +47,45 @@ final class RestoreFixture {
         options.mergeSize = 400 << 10
         options.download = RetryPolicy(attempts: 4, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50))
         options.ingest = RetryPolicy(attempts: 16, initialBackoff: .milliseconds(20), maxBackoff: .seconds(1))
+        if transport == .grpc {
+            let server = await ClusterServer(cluster: cluster, pd: WireAddress(host: "127.0.0.1", port: 0), storeHost: "127.0.0.1", firstStorePort: 0, security: nil)
+            let bound = try await server.start()
+            self.server = server
+            remote = try await RemoteCluster.connect(pd: bound.pd, security: nil)
+        }
     }
 
+    /// The cluster as the driver sees it.
+    var client: any ClusterClient { remote ?? cluster }
+
+    /// The checkpoint's directory: the cluster's own, or the remote client's state directory.
+    var stateDirectory: String { transport == .grpc ? dir.file("state") : cluster.directory }
+
     func engine() async throws -> RestoreEngine {
-        try await RestoreEngine.prepare(storage: storage, cluster: cluster, stateDirectory: cluster.directory, options: options)
+        try await RestoreEngine.prepare(storage: storage, cluster: client, stateDirectory: stateDirectory, options: options)
+    }
+
+    /// True when the restored data matches the backup: the engine's own checksum in process;
+    /// over the wire, where a client cannot read the stores, a checksum run in process against
+    /// the served cluster with the remote restore's checkpoint (and so its table ids).
+    func checksumMatches(_ engine: RestoreEngine) async throws -> Bool {
+        guard transport == .grpc else { return engine.monitor.snapshot().checksumMatch == true }
+        #expect(engine.monitor.snapshot().checksumMatch == nil, "a remote restore has no checksum of its own")
+        let verifier = try await RestoreEngine.prepare(storage: storage, cluster: cluster, stateDirectory: stateDirectory, options: options)
+        let matched = await verifier.verifyChecksum()
+        if !matched {
+            let regions = engine.monitor.snapshot().regions.map { "r\($0.id) \($0.phase) \($0.lastError ?? "")" }
+            Issue.record("over the wire: \(verifier.monitor.snapshot().events.map(\.message).suffix(5)); regions \(regions)")
+        }
+        return matched
+    }
+
+    /// Closes the client, the server and the cluster.
+    func close() async {
+        await remote?.close()
+        server?.stop()
+        await server?.wait()
+        await cluster.close()
     }
 
     /// Every data key of `cf` on a store, read with `ldb` (an independent reader), as user keys.
@@ -48,18 +100,18 @@ final class RestoreFixture {
 }
 
 @Suite(.serialized) struct RestoreTests {
-    @Test func aRestoreMatchesAndEveryReplicaHoldsItsRegion() async throws {
-        let f = try await RestoreFixture()
+    @Test(arguments: Transport.allCases) func aRestoreMatchesAndEveryReplicaHoldsItsRegion(transport: Transport) async throws {
+        let f = try await RestoreFixture(transport: transport)
         let engine = try await f.engine()
         #expect(await engine.run() == .success)
         let s = engine.monitor.snapshot()
-        #expect(s.checksumMatch == true)
+        #expect(try await f.checksumMatches(engine))
         #expect(s.doneBytes == s.totalBytes)
         #expect((s.counts[.ingested] ?? 0) >= 3, "several regions")
         let newIDs = Set(engine.rules.tableIDs.values)
         #expect(newIDs.count == 3 && newIDs.allSatisfy { $0 > 102 })
         let regions = await f.cluster.pd.allRegions
-        await f.cluster.close()
+        await f.close()
 
         let expectedPerTable = 6_000 * 2  // rows and one index entry each, in the write CF
         for store in UInt64(1)...3 {
@@ -75,8 +127,8 @@ final class RestoreFixture {
         }
     }
 
-    @Test func retriesCarryTheRestoreThroughFaults() async throws {
-        let f = try await RestoreFixture(tables: 4, rows: 8_000)
+    @Test(arguments: Transport.allCases) func retriesCarryTheRestoreThroughFaults(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 4, rows: 8_000, transport: transport)
         let engine = try await f.engine()
         let faults = Task { await DemoFaults().run(against: engine) }
         f.cluster.failNextDownloads(onStore: 1, count: 2)
@@ -85,29 +137,29 @@ final class RestoreFixture {
         let failures = engine.monitor.snapshot().regions.filter { $0.phase == .failed }.map { "r\($0.id): \($0.lastError ?? "")" }
         #expect(outcome == .success, "\(failures)")
         let s = engine.monitor.snapshot()
-        #expect((s.retries["InjectedFault"] ?? 0) >= 1)
+        #expect((s.retries[transport == .grpc ? "StoreError" : "InjectedFault"] ?? 0) >= 1, "\(s.retries)")
         #expect(s.events.contains { $0.message.contains("download failed") })
-        #expect(s.checksumMatch == true)
-        await f.cluster.close()
+        #expect(try await f.checksumMatches(engine))
+        await f.close()
     }
 
-    @Test func aBusyStoreIsWaitedOutNotFailed() async throws {
-        let f = try await RestoreFixture(tables: 2, rows: 2_000)
+    @Test(arguments: Transport.allCases) func aBusyStoreIsWaitedOutNotFailed(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 2_000, transport: transport)
         let engine = try await f.engine()
         f.cluster.makeBusy(store: 1, for: .milliseconds(1500))
         #expect(await engine.run() == .success)
         #expect((engine.monitor.snapshot().retries["ServerIsBusy"] ?? 0) >= 1)
         #expect(engine.monitor.snapshot().regions.allSatisfy { $0.waitingFor == nil })
-        await f.cluster.close()
+        await f.close()
     }
 
-    @Test func aStoreDownWithAQuorumLeftStillRestoresAndCatchesUp() async throws {
-        let f = try await RestoreFixture(tables: 2, rows: 3_000)
+    @Test(arguments: Transport.allCases) func aStoreDownWithAQuorumLeftStillRestoresAndCatchesUp(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 3_000, transport: transport)
         _ = try await f.cluster.pd.waitForLeader(1)
         let engine = try await f.engine()
         try await f.cluster.setStore(3, up: false)
         #expect(await engine.run() == .success)
-        #expect(engine.monitor.snapshot().checksumMatch == true)
+        #expect(try await f.checksumMatches(engine))
         // Back up, store 3 receives what it missed (a snapshot of each region).
         try await f.cluster.setStore(3, up: true)
         let expected = 2 * 3_000 * 2
@@ -117,11 +169,11 @@ final class RestoreFixture {
             try? f.cluster.store(3)!.db.scan(cf: .write, from: [DataKey.prefix]) { _, _ in count += 1; return true }
             return count == expected
         }
-        await f.cluster.close()
+        await f.close()
     }
 
-    @Test func aPanicOnApplyIsReportedAndTheRestOfTheClusterGoesOn() async throws {
-        let f = try await RestoreFixture(tables: 1, rows: 3_000)
+    @Test(arguments: Transport.allCases) func aPanicOnApplyIsReportedAndTheRestOfTheClusterGoesOn(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 3_000, transport: transport)
         f.cluster.failNextApplies(onStore: 2, count: 1)
         let engine = try await f.engine()
         let outcome = await engine.run()
@@ -132,14 +184,14 @@ final class RestoreFixture {
         #expect(panics.keys.contains(2))
         #expect(RestoreSummary(engine: engine, outcome: outcome).exit_code == 3)
         #expect(f.cluster.store(1)!.isUp && f.cluster.store(3)!.isUp)
-        #expect(await engine.verifyChecksum(), "the data reached a quorum")
-        await f.cluster.close()
+        #expect(try await f.checksumMatches(engine), "the data reached a quorum")
+        await f.close()
     }
 
     /// Running out of descriptors on apply is no apply failure: the store does not panic, the
     /// entry waits and is applied once there is room, and nothing is ingested twice.
-    @Test func anApplyOutOfDescriptorsWaitsInsteadOfPanicking() async throws {
-        let f = try await RestoreFixture(tables: 1, rows: 3_000)
+    @Test(arguments: Transport.allCases) func anApplyOutOfDescriptorsWaitsInsteadOfPanicking(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 3_000, transport: transport)
         for store in 1...3 { f.cluster.exhaustDescriptors(onStore: UInt64(store), applies: 3) }
         let engine = try await f.engine()
         #expect(await engine.run() == .success)
@@ -149,11 +201,11 @@ final class RestoreFixture {
             for (uuid, count) in try store.appliedIngestCounts() { #expect(count == 1, "store \(store.id) applied \(uuid) \(count) times") }
         }
         #expect(engine.monitor.snapshot().retries["ServerIsBusy"] ?? 0 > 0, "the leader's refusals told the driver to wait")
-        await f.cluster.close()
+        await f.close()
     }
 
-    @Test func pauseHoldsEveryRegionUntilResume() async throws {
-        let f = try await RestoreFixture(tables: 2, rows: 3_000)
+    @Test(arguments: Transport.allCases) func pauseHoldsEveryRegionUntilResume(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 3_000, transport: transport)
         let engine = try await f.engine()
         engine.pauseAll()
         let run = Task { await engine.run() }
@@ -172,11 +224,11 @@ final class RestoreFixture {
         }
         engine.resumeAll()
         #expect(await run.value == .success)
-        await f.cluster.close()
+        await f.close()
     }
 
-    @Test func aFailedRegionWaitsForTheOperatorAndRetries() async throws {
-        let f = try await RestoreFixture(tables: 1, rows: 2_000)
+    @Test(arguments: Transport.allCases) func aFailedRegionWaitsForTheOperatorAndRetries(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 2_000, transport: transport)
         f.options.download.attempts = 2
         f.cluster.failNextDownloads(onStore: 1, count: 1_000)
         let engine = try await f.engine()
@@ -191,30 +243,30 @@ final class RestoreFixture {
         f.cluster.store(1)!.updateFaults { $0.failDownloads = 0 }
         #expect(await engine.retryFailed() == failed.count)
         #expect(await engine.run() == .success)
-        #expect(engine.monitor.snapshot().checksumMatch == true)
-        await f.cluster.close()
+        #expect(try await f.checksumMatches(engine))
+        await f.close()
     }
 
-    @Test func rawBackupsRestoreUnderAnInsertedPrefix() async throws {
-        let f = try await RestoreFixture(tables: 2, rows: 3_000, raw: true)
+    @Test(arguments: Transport.allCases) func rawBackupsRestoreUnderAnInsertedPrefix(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 3_000, raw: true, transport: transport)
         f.options.insertPrefix = Array("tenant-7/".utf8)
         let engine = try await f.engine()
         #expect(await engine.run() == .success)
-        #expect(engine.monitor.snapshot().checksumMatch == true)
-        await f.cluster.close()
+        #expect(try await f.checksumMatches(engine))
+        await f.close()
         let keys = try f.ldbUserKeys(store: 1, cf: .default, raw: true)
         #expect(keys.count == 6_000)
         #expect(keys.allSatisfy { $0.starts(with: Array("tenant-7/raw/t".utf8)) })
     }
 
-    @Test func transactionalBackupsRestoreUnderAPrefixInKeyspaceMode() async throws {
-        let f = try await RestoreFixture(tables: 1, rows: 2_000)
+    @Test(arguments: Transport.allCases) func transactionalBackupsRestoreUnderAPrefixInKeyspaceMode(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 2_000, transport: transport)
         f.options.insertPrefix = Array("ks1".utf8)
         let engine = try await f.engine()
         #expect(engine.rules.mode == .keyspace)
         #expect(await engine.run() == .success)
-        #expect(engine.monitor.snapshot().checksumMatch == true)
-        await f.cluster.close()
+        #expect(try await f.checksumMatches(engine))
+        await f.close()
         let keys = try f.ldbUserKeys(store: 2, cf: .write)
         #expect(keys.count == 4_000 && keys.allSatisfy { $0.starts(with: Array("ks1t".utf8)) })
     }
@@ -242,11 +294,11 @@ final class RestoreFixture {
         #expect(mismatches.contains { $0.hasPrefix("file ") && $0.contains("expected crc64xor=") })
         #expect(mismatches.contains { $0.contains("table `demo`.`t1`") })
         #expect(mismatches.count == 2, "only the one file set and its table: \(mismatches)")
-        await f.cluster.close()
+        await f.close()
     }
 
-    @Test func badRulesFailBeforeAnyWrite() async throws {
-        let f = try await RestoreFixture(tables: 1, rows: 100)
+    @Test(arguments: Transport.allCases) func badRulesFailBeforeAnyWrite(transport: Transport) async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 100, transport: transport)
         f.options.prefixRules = [RewriteRule(oldPrefix: Array("x".utf8), newPrefix: Array("y".utf8))]
         await #expect { try await f.engine() } throws: { "\($0)".contains("no rewrite rule covers") }
         f.options.prefixRules = [RewriteRule(oldPrefix: Array("t".utf8), newPrefix: Array("a".utf8)), RewriteRule(oldPrefix: Array("t".utf8), newPrefix: Array("b".utf8))]
@@ -255,6 +307,6 @@ final class RestoreFixture {
         f.options.tableIDMap = [555: 7]
         await #expect { try await f.engine() } throws: { "\($0)".contains("not in the backup") }
         #expect(try FileManager.default.contentsOfDirectory(atPath: f.cluster.store(1)!.importDirectory).isEmpty)
-        await f.cluster.close()
+        await f.close()
     }
 }
