@@ -30,6 +30,7 @@ final class RestoreFixture {
     /// Over gRPC: the server in front of `cluster`, and the client the driver uses.
     private(set) var server: ClusterServer?
     private(set) var remote: RemoteCluster?
+    private(set) var pdAddress: WireAddress?
     var options = RestoreOptions()
 
     init(tables: Int = 3, rows: Int = 6_000, raw: Bool = false, stores: Int = 3, transport: Transport = .inProcess) async throws {
@@ -51,6 +52,7 @@ final class RestoreFixture {
             let server = await ClusterServer(cluster: cluster, pd: WireAddress(host: "127.0.0.1", port: 0), storeHost: "127.0.0.1", firstStorePort: 0, security: nil)
             let bound = try await server.start()
             self.server = server
+            pdAddress = bound.pd
             remote = try await RemoteCluster.connect(pd: bound.pd, security: nil)
         }
     }
