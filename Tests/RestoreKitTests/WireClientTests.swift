@@ -10,8 +10,9 @@ import Testing
 /// kvproto's own protos with grpcio-tools, drives `ClusterServer` as BR does, and `ldb` then reads
 /// the rewritten keys on every replica.
 @Suite(.serialized) struct WireClientTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("WireClient/br_like_client.py").path
+    static let scriptDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("WireClient").path
+    static let script = scriptDirectory + "/br_like_client.py"
 
     @Test func aClientBuiltFromKvprotosProtosRestoresATableThroughOurServer() async throws {
         let f = try await RestoreFixture(tables: 2, rows: 4_000, transport: .grpc)

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+@testable import KeyCodec
+@testable import ExternalStorage
+@testable import BackupFormat
+
+/// `restore-console cluster serve` in a process of its own, as an operator starts it: the
+/// addresses it prints once it listens, and SIGINT to stop it.
+final class ServedCluster {
+    let process = Process()
+    let pd: String
+    let stores: [String]
+
+    init(directory: String, extra: [String] = []) throws {
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: consoleBinary)
+        process.arguments = ["cluster", "serve", "--cluster", directory, "--pd", "127.0.0.1:0", "--store-port", "0"] + extra
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var lines: [String] = []
+        var line = ""
+        while lines.count < 4 {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty { break }
+            if byte == Data("\n".utf8) {
+                lines.append(line)
+                line = ""
+            } else {
+                line += String(decoding: byte, as: UTF8.self)
+            }
+        }
+        guard let first = lines.first, first.hasPrefix("pd ") else {
+            process.terminate()
+            throw ServeFailure(lines: lines)
+        }
+        pd = String(first.split(separator: " ")[1])
+        stores = lines.dropFirst().map { String($0.split(separator: " ")[2]) }
+    }
+
+    struct ServeFailure: Error {
+        var lines: [String]
+    }
+
+    /// SIGINT, then waits: the server closes the cluster before it exits.
+    func stop() -> Int32 {
+        if process.isRunning { process.interrupt() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { _ = stop() }
+}
+
+@Suite(.serialized) struct WireCLITests {
+    func makeBackup(_ dir: TemporaryDirectory, rows: Int = 3_000) throws -> String {
+        var o = BackupProducer.Options()
+        o.tables = 2
+        o.rows = rows
+        o.fileSize = 128 << 10
+        try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
+        return dir.file("backup")
+    }
+
+    /// A restore over gRPC into `cluster serve`, then the checksum in process on the served
+    /// cluster's own files, with the remote restore's checkpoint (its table ids).
+    @Test func aRestoreOverGRPCMatchesTheBackup() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir)
+        let served = try ServedCluster(directory: dir.file("cluster"))
+        let out = try runConsole(["restore", "--headless", "--json", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--merge-size", "256K"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data((out.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+        #expect(json["status"] as? String == "ok")
+        #expect(json["kvs"] as? Int == 2 * 3_000 * 2)
+        #expect(json["checksum_match"] == nil || json["checksum_match"] is NSNull, "a client cannot read remote stores")
+        #expect(out.stderr.contains("checksum skipped: PD \(served.pd)"))
+        #expect(served.stop() == 0)
+
+        try FileManager.default.createDirectory(atPath: dir.file("cluster/checkpoints"), withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.file("state/checkpoints")) {
+            try FileManager.default.copyItem(atPath: dir.file("state/checkpoints/\(name)"), toPath: dir.file("cluster/checkpoints/\(name)"))
+        }
+        let verify = try runConsole(["verify", "--storage", backup, "--cluster", dir.file("cluster")])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("checksum matched"))
+    }
+
+    @Test func badInputOverTheWireExitsWithTwoAtStart() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir, rows: 200)
+        func restore(_ extra: [String]) throws -> CommandOutput {
+            try runConsole(["restore", "--headless", "--storage", backup] + extra)
+        }
+        // Nothing listens on a port that was just free.
+        let closed = try freePort()
+        let unreachable = try restore(["--pd", "127.0.0.1:\(closed)", "--state-dir", dir.file("s1")])
+        #expect(unreachable.status == 2)
+        #expect(unreachable.stderr.contains("cannot reach PD at 127.0.0.1:\(closed)"), "\(unreachable.stderr)")
+
+        let old = try TestServer(path: WireClientTests.scriptDirectory + "/old_tikv.py", [])
+        let unimplemented = try restore(["--pd", "127.0.0.1:\(old.port)", "--state-dir", dir.file("s2")])
+        #expect(unimplemented.status == 2)
+        #expect(unimplemented.stderr.contains("does not implement ImportSST.MultiIngest"), "\(unimplemented.stderr)")
+        old.stop()
+
+        let served = try ServedCluster(directory: dir.file("cluster"))
+        let viaHTTP = try runConsole(["restore", "--headless", "--storage", "http://127.0.0.1:1/backup", "--pd", served.pd, "--state-dir", dir.file("s3")])
+        #expect(viaHTTP.status == 2)
+        #expect(viaHTTP.stderr.contains("no HTTP"), "\(viaHTTP.stderr)")
+
+        // A state directory keeps the checkpoint of one cluster only.
+        try FileManager.default.createDirectory(atPath: dir.file("s4"), withIntermediateDirectories: true)
+        try Data("12345\n".utf8).write(to: URL(fileURLWithPath: dir.file("s4/cluster-id")))
+        let otherCluster = try restore(["--pd", served.pd, "--state-dir", dir.file("s4")])
+        #expect(otherCluster.status == 2)
+        #expect(otherCluster.stderr.contains("holds the checkpoint of cluster 12345"), "\(otherCluster.stderr)")
+        #expect(served.stop() == 0)
+    }
+}
+
+/// A TCP port that was free a moment ago.
+func freePort() throws -> Int {
+    let out = try runProgram("python3", ["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+    return Int(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1
+}
