@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import KVWire
@@ -17,14 +18,21 @@ final class WireConnection: Sendable {
         }
         let transport: HTTP2ClientTransport.Posix
         do {
-            transport = try HTTP2ClientTransport.Posix(
-                target: .dns(host: address.host, port: address.port), transportSecurity: WireSecurity.client(security), config: config)
+            transport = try HTTP2ClientTransport.Posix(target: Self.target(address), transportSecurity: WireSecurity.client(security), config: config)
         } catch {
             throw .unreachable(what: "the gRPC transport", address: address.description, reason: "\(error)")
         }
         let client = GRPCClient(transport: transport)
         self.client = client
         runner = Task { try? await client.runConnections() }
+    }
+
+    /// An IP literal is its own target: TLS sends no SNI for it (an IP address is no valid SNI).
+    static func target(_ address: WireAddress) -> any ResolvableTarget {
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, address.host, &v4) == 1 { return .ipv4(host: address.host, port: address.port) }
+        if inet_pton(AF_INET6, address.host, &v6) == 1 { return .ipv6(host: address.host, port: address.port) }
+        return .dns(host: address.host, port: address.port)
     }
 
     /// Call options with a deadline, a cap on replies, and no waiting for a connection.

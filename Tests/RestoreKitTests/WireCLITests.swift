@@ -124,3 +124,51 @@ func freePort() throws -> Int {
     let out = try runProgram("python3", ["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
     return Int(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1
 }
+
+/// A CA and certificates signed by it, made with openssl for one test: `name.pem` and `name.key`
+/// for each name, all valid for 127.0.0.1.
+func makeCertificates(in dir: String, ca: String, names: [String]) throws {
+    var script = """
+        set -e; cd '\(dir)'
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout \(ca).key -out \(ca).pem -days 2 -subj /CN=\(ca) 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > leaf.ext
+
+        """
+    for name in names {
+        script += """
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout \(name).key -out \(name).csr -subj /CN=\(name) 2>/dev/null
+            openssl x509 -req -in \(name).csr -CA \(ca).pem -CAkey \(ca).key -CAcreateserial -out \(name).pem -days 2 -extfile leaf.ext 2>/dev/null
+
+            """
+    }
+    let out = try runShell(script)
+    guard out.status == 0 else { throw ServedCluster.ServeFailure(lines: [out.stderr]) }
+}
+
+extension WireCLITests {
+    /// Mutual TLS on both sides, verified: a client with the cluster's CA and a certificate it
+    /// signed restores; one without TLS, or with another CA's certificate, is refused at start.
+    @Test func mutualTLSIsRequiredAndVerified() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir, rows: 500)
+        let certs = dir.file("certs")
+        try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
+        try makeCertificates(in: certs, ca: "ca", names: ["server", "client"])
+        try makeCertificates(in: certs, ca: "other-ca", names: ["stranger"])
+        func tls(_ ca: String, _ leaf: String) -> [String] { ["--ca", "\(certs)/\(ca).pem", "--cert", "\(certs)/\(leaf).pem", "--key", "\(certs)/\(leaf).key"] }
+        let served = try ServedCluster(directory: dir.file("cluster"), extra: tls("ca", "server"))
+
+        let trusted = try runConsole(["restore", "--headless", "--json", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("s1")] + tls("ca", "client"))
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        let plain = try runConsole(["restore", "--headless", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("s2")])
+        #expect(plain.status == 2)
+        #expect(plain.stderr.contains("cannot reach PD at \(served.pd)"), "\(plain.stderr)")
+        let stranger = try runConsole(["restore", "--headless", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("s3")] + tls("other-ca", "stranger"))
+        #expect(stranger.status == 2)
+        #expect(stranger.stderr.contains("cannot reach PD at \(served.pd)"), "\(stranger.stderr)")
+        let half = try runConsole(["restore", "--headless", "--storage", backup, "--pd", served.pd, "--ca", "\(certs)/ca.pem"])
+        #expect(half.status == 2)
+        #expect(half.stderr.contains("TLS needs all of --ca, --cert and --key"), "\(half.stderr)")
+        #expect(served.stop() == 0)
+    }
+}
