@@ -13,50 +13,56 @@ public final class ClusterServer: Sendable {
     /// The id that every PD request must carry: derived from the cluster directory, so it stays
     /// the same across restarts.
     public let clusterID: UInt64
-    private let servers: [GRPCServer<HTTP2ServerTransport.Posix>]
-    private let transports: [HTTP2ServerTransport.Posix]
+    private let security: WireSecurity?
     private let storeIDs: [UInt64]
     private let bound = AddressBook()
-    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let faults = WireFaults()
+    /// PD's endpoint first, then each store's, in `storeIDs` order.
+    private let endpoints: Mutex<[Endpoint]>
 
     /// Wire payloads up to this size: a ScanRegions answer for thousands of regions is large.
     static let maxMessageBytes = 64 << 20
+
+    /// One listener and the server on it.
+    private struct Endpoint {
+        var transport: HTTP2ServerTransport.Posix
+        var server: GRPCServer<HTTP2ServerTransport.Posix>
+        var task: Task<Void, Never>?
+    }
 
     /// `pd`: PD's address (port 0 picks one). Stores listen on `storeHost`, from `firstStorePort`
     /// up, one port each (0 picks any free one).
     public init(cluster: Cluster, pd: WireAddress, storeHost: String, firstStorePort: Int, security: WireSecurity?) async {
         self.cluster = cluster
+        self.security = security
         let path = URL(fileURLWithPath: cluster.directory).resolvingSymlinksInPath().path
         clusterID = SHA256Digest.hash(Array(path.utf8)).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } | 1
         let ids = await cluster.stores().map(\.id)
         storeIDs = ids
-        let config = HTTP2ServerTransport.Posix.Config.defaults { $0.rpc.maxRequestPayloadSize = Self.maxMessageBytes }
-        func transport(_ host: String, _ port: Int) -> HTTP2ServerTransport.Posix {
-            HTTP2ServerTransport.Posix(address: .ipv4(host: host, port: port), transportSecurity: WireSecurity.server(security), config: config)
-        }
-        let pdTransport = transport(pd.host, pd.port)
-        let storeTransports = ids.enumerated().map { i, _ in transport(storeHost, firstStorePort == 0 ? 0 : firstStorePort + i) }
-        transports = [pdTransport] + storeTransports
         let addresses = bound
         let pdService = PDService(cluster: cluster, clusterID: clusterID, addresses: { addresses.current.withLock { $0 } })
-        servers = [GRPCServer(transport: pdTransport, services: [pdService])]
-            + zip(ids, storeTransports).map { id, t in GRPCServer(transport: t, services: [StoreService(cluster: cluster, storeID: id)]) }
+        var made = [Self.endpoint(WireAddress(host: pd.host, port: pd.port), security: security, service: pdService)]
+        for (i, id) in ids.enumerated() {
+            let address = WireAddress(host: storeHost, port: firstStorePort == 0 ? 0 : firstStorePort + i)
+            made.append(Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: id, faults: faults)))
+        }
+        endpoints = Mutex(made)
+    }
+
+    private static func endpoint(_ address: WireAddress, security: WireSecurity?, service: any RegistrableRPCService) -> Endpoint {
+        let config = HTTP2ServerTransport.Posix.Config.defaults { $0.rpc.maxRequestPayloadSize = maxMessageBytes }
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: address.host, port: address.port), transportSecurity: WireSecurity.server(security), config: config)
+        return Endpoint(transport: transport, server: GRPCServer(transport: transport, services: [service]))
     }
 
     /// Starts every listener and returns PD's address and each store's, once they are bound.
     public func start() async throws(WireError) -> (pd: WireAddress, stores: [UInt64: WireAddress]) {
-        tasks.withLock { tasks in
-            tasks = servers.map { server in Task { try? await server.serve() } }
-        }
         var addresses: [WireAddress] = []
-        for (i, transport) in transports.enumerated() {
-            do {
-                guard let ipv4 = try await transport.listeningAddress.ipv4 else { throw WireError.usage("not an IPv4 address") }
-                addresses.append(WireAddress(host: ipv4.host, port: ipv4.port))
-            } catch {
+        for i in 0...storeIDs.count {
+            do { addresses.append(try await serve(i)) } catch {
                 stop()
-                let what = i == 0 ? "PD" : "store \(storeIDs[i - 1])"
-                throw .unreachable(what: "\(what)'s listener", address: "", reason: "cannot listen: \(error)")
+                throw .unreachable(what: i == 0 ? "PD's listener" : "store \(storeIDs[i - 1])'s listener", address: "", reason: "cannot listen: \(error)")
             }
         }
         let served = BoundAddresses(pd: addresses[0], stores: Dictionary(uniqueKeysWithValues: zip(storeIDs, addresses.dropFirst())))
@@ -64,13 +70,47 @@ public final class ClusterServer: Sendable {
         return (served.pd, served.stores)
     }
 
+    /// Runs endpoint `i`'s server and returns the address it listens on.
+    private func serve(_ i: Int) async throws -> WireAddress {
+        let transport = endpoints.withLock { endpoints in
+            let server = endpoints[i].server
+            endpoints[i].task = Task { try? await server.serve() }
+            return endpoints[i].transport
+        }
+        guard let ipv4 = try await transport.listeningAddress.ipv4 else { throw WireError.usage("not an IPv4 address") }
+        return WireAddress(host: ipv4.host, port: ipv4.port)
+    }
+
     /// Waits until the servers stop.
     public func wait() async {
-        for task in tasks.withLock({ $0 }) { await task.value }
+        for task in endpoints.withLock({ $0.compactMap(\.task) }) { await task.value }
     }
 
     public func stop() {
-        for server in servers { server.beginGracefulShutdown() }
+        for endpoint in endpoints.withLock({ $0 }) { endpoint.server.beginGracefulShutdown() }
+    }
+
+    // MARK: faults on the wire
+
+    /// Closes a store's listener: its clients see connections refused, as when TiKV stops.
+    public func stopServing(store: UInt64) async {
+        guard let i = storeIDs.firstIndex(of: store) else { return }
+        let (server, task) = endpoints.withLock { ($0[i + 1].server, $0[i + 1].task) }
+        server.beginGracefulShutdown()
+        await task?.value
+    }
+
+    /// Listens again on the store's address.
+    public func resumeServing(store: UInt64) async throws {
+        guard let i = storeIDs.firstIndex(of: store), let address = bound.current.withLock({ $0.stores[store] }) else { return }
+        let fresh = Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: store, faults: faults))
+        endpoints.withLock { $0[i + 1] = fresh }
+        _ = try await serve(i + 1)
+    }
+
+    /// Every reply of the store comes this much later (a slow disk or network).
+    public func delayReplies(store: UInt64, by delay: Duration) {
+        faults.delays.withLock { $0[store] = delay }
     }
 }
 
@@ -82,4 +122,9 @@ struct BoundAddresses: Sendable {
 
 final class AddressBook: Sendable {
     let current = Mutex(BoundAddresses(pd: WireAddress(host: "", port: 0), stores: [:]))
+}
+
+/// Faults that only the wire has, for the tests.
+final class WireFaults: Sendable {
+    let delays = Mutex<[UInt64: Duration]>([:])
 }

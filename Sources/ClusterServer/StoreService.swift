@@ -14,6 +14,7 @@ import KVWire
 struct StoreService: RegistrableRPCService {
     let cluster: Cluster
     let storeID: UInt64
+    let faults: WireFaults
 
     /// The metadata key that carries a panicked store's reason.
     static let panicMetadataKey = "x-store-panic"
@@ -52,6 +53,7 @@ struct StoreService: RegistrableRPCService {
 
     /// A store that is down does not answer; one that panicked answers with its reason.
     private func checkUp() async throws {
+        if let delay = faults.delays.withLock({ $0[storeID] }) { try await Task.sleep(for: delay) }
         guard let store = await cluster.stores().first(where: { $0.id == storeID }) else {
             throw RPCError(code: .unavailable, message: "store \(storeID) is gone")
         }

@@ -25,7 +25,7 @@ extension RemoteCluster {
         wire.isRawKv = request.format == .raw
         let response: ImportSstpb_DownloadResponse
         do {
-            response = try await importClient(endpoint).download(wire, options: WireConnection.options(timeout: Self.downloadTimeout))
+            response = try await importClient(endpoint).download(wire, options: WireConnection.options(timeout: timeouts.download))
         } catch {
             endpoint.mark(WireFailure.state(of: error))
             throw WireFailure.importError(error, store: store, method: "Download")
@@ -57,7 +57,7 @@ extension RemoteCluster {
         wire.ssts = request.files.map { $0.wire(regionID: request.regionID, epoch: request.epoch) }
         let response: ImportSstpb_IngestResponse
         do {
-            response = try await importClient(endpoint).multiIngest(wire, options: WireConnection.options(timeout: Self.ingestTimeout))
+            response = try await importClient(endpoint).multiIngest(wire, options: WireConnection.options(timeout: timeouts.ingest))
         } catch {
             endpoint.mark(WireFailure.state(of: error))
             throw WireFailure.importError(error, store: store, method: "MultiIngest")
@@ -84,7 +84,7 @@ extension RemoteCluster {
         var request = ImportSstpb_SetDownloadSpeedLimitRequest()
         request.speedLimit = bytesPerSecond
         do {
-            _ = try await importClient(endpoint).setDownloadSpeedLimit(request, options: WireConnection.options(timeout: Self.pdTimeout))
+            _ = try await importClient(endpoint).setDownloadSpeedLimit(request, options: WireConnection.options(timeout: timeouts.pd))
             endpoint.health.withLock { $0.rateLimit = bytesPerSecond }
         } catch {
             endpoint.mark(WireFailure.state(of: error))
@@ -120,7 +120,7 @@ extension RemoteCluster {
         var request = ImportSstpb_SwitchModeRequest()
         request.mode = mode == .import ? .import : .normal
         do {
-            _ = try await importClient(endpoint).switchMode(request, options: WireConnection.options(timeout: Self.pdTimeout))
+            _ = try await importClient(endpoint).switchMode(request, options: WireConnection.options(timeout: timeouts.pd))
         } catch {
             endpoint.mark(WireFailure.state(of: error))
             throw WireFailure.importError(error, store: endpoint.id, method: "SwitchMode")

@@ -15,7 +15,7 @@ extension RemoteCluster {
         request.startKey = Data(range.start)
         request.endKey = Data(range.end)
         request.limit = limit
-        let response = try await pdClient.scanRegions(request, options: WireConnection.options(timeout: Self.pdTimeout))
+        let response = try await pdClient.scanRegions(request, options: WireConnection.options(timeout: timeouts.pd))
         try Self.check(response.header, from: "PD ScanRegions")
         let found: [Route]
         if !response.regions.isEmpty {
@@ -54,7 +54,7 @@ extension RemoteCluster {
         var request = Pdpb_GetRegionRequest()
         request.header = header
         request.regionKey = Data(key)
-        guard let response = try? await retrying({ try await pdClient.getRegion(request, options: WireConnection.options(timeout: Self.pdTimeout)) }),
+        guard let response = try? await retrying({ try await pdClient.getRegion(request, options: WireConnection.options(timeout: timeouts.pd)) }),
               response.hasRegion else { return nil }
         let route = Route(region: Region(response.region), leader: response.hasLeader && response.leader.id != 0 ? PeerMeta(response.leader) : nil)
         remember([route])
@@ -67,7 +67,7 @@ extension RemoteCluster {
         var request = Pdpb_GetRegionByIDRequest()
         request.header = header
         request.regionID = id
-        guard let response = try? await retrying({ try await pdClient.getRegionByID(request, options: WireConnection.options(timeout: Self.pdTimeout)) }),
+        guard let response = try? await retrying({ try await pdClient.getRegionByID(request, options: WireConnection.options(timeout: timeouts.pd)) }),
               response.hasRegion else {
             return nil
         }
@@ -156,7 +156,7 @@ extension RemoteCluster {
             request.splitKeys = keys.map { Data(rawKeys ? $0 : (try? Memcomparable.decode($0).key) ?? $0) }
             let response: Kvrpcpb_SplitRegionResponse
             do {
-                response = try await TikvService.splitRegion(request, on: endpoint.connection.client, options: WireConnection.options(timeout: Self.pdTimeout))
+                response = try await TikvService.splitRegion(request, on: endpoint.connection.client, options: WireConnection.options(timeout: timeouts.pd))
             } catch {
                 endpoint.mark(WireFailure.state(of: error))
                 throw .storeNotAvailable(storeID: peer.storeID, state: WireFailure.state(of: error) == .up ? .down : WireFailure.state(of: error))
@@ -210,7 +210,7 @@ extension RemoteCluster {
                 var op = Pdpb_GetOperatorRequest()
                 op.header = header
                 op.regionID = id
-                guard let response = try? await pdClient.getOperator(op, options: WireConnection.options(timeout: Self.pdTimeout)) else { continue }
+                guard let response = try? await pdClient.getOperator(op, options: WireConnection.options(timeout: timeouts.pd)) else { continue }
                 let notFound = response.header.error.type == .regionNotFound
                 if notFound || String(decoding: response.desc, as: UTF8.self) != "scatter-region" || response.status != .running { running.remove(id) }
             }

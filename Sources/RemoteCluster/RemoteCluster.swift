@@ -26,10 +26,7 @@ public final class RemoteCluster: ClusterClient {
     let routes = Mutex<[UInt64: Route]>([:])
     let modeRenewal = Mutex<Task<Void, Never>?>(nil)
 
-    /// PD requests: short; Download: a whole file, under the store's rate limit.
-    static let pdTimeout = Duration.seconds(10)
-    static let downloadTimeout = Duration.seconds(600)
-    static let ingestTimeout = Duration.seconds(60)
+    let timeouts: WireTimeouts
 
     struct Route: Sendable {
         var region: Region
@@ -64,8 +61,9 @@ public final class RemoteCluster: ClusterClient {
         }
     }
 
-    private init(pd: WireConnection, security: WireSecurity?, clusterID: UInt64) {
+    private init(pd: WireConnection, security: WireSecurity?, clusterID: UInt64, timeouts: WireTimeouts) {
         self.pd = pd
+        self.timeouts = timeouts
         self.security = security
         self.clusterID = clusterID
         location = "PD \(pd.address)"
@@ -73,7 +71,7 @@ public final class RemoteCluster: ClusterClient {
 
     /// Connects to PD (following it to its leader), lists the stores, and checks that each one
     /// implements MultiIngest. Fails with a message that names the address and the cause.
-    public static func connect(pd address: WireAddress, security: WireSecurity?) async throws(WireError) -> RemoteCluster {
+    public static func connect(pd address: WireAddress, security: WireSecurity?, timeouts: WireTimeouts = WireTimeouts()) async throws(WireError) -> RemoteCluster {
         var connection = try WireConnection(address, security: security)
         var members: Pdpb_GetMembersResponse
         do { members = try await getMembers(connection) } catch {
@@ -89,7 +87,7 @@ public final class RemoteCluster: ClusterClient {
             await connection.close()
             throw .protocolError(what: "PD at \(address)", reason: members.header.error.message)
         }
-        let cluster = RemoteCluster(pd: connection, security: security, clusterID: members.header.clusterID)
+        let cluster = RemoteCluster(pd: connection, security: security, clusterID: members.header.clusterID, timeouts: timeouts)
         do {
             try await cluster.loadStores()
             try await cluster.probeMultiIngest()
@@ -118,7 +116,7 @@ public final class RemoteCluster: ClusterClient {
         request.header = header
         request.excludeTombstoneStores = true
         let response: Pdpb_GetAllStoresResponse
-        do { response = try await pdClient.getAllStores(request, options: WireConnection.options(timeout: Self.pdTimeout)) } catch {
+        do { response = try await pdClient.getAllStores(request, options: WireConnection.options(timeout: timeouts.pd)) } catch {
             throw .protocolError(what: "PD at \(pd.address)", reason: WireFailure.reason(error))
         }
         try Self.check(response.header, from: "PD at \(pd.address)")
@@ -204,3 +202,14 @@ public final class RemoteCluster: ClusterClient {
 }
 
 typealias HTTP2Transport = HTTP2ClientTransport.Posix
+
+/// How long each kind of call may take before it counts as failed (and is retried).
+public struct WireTimeouts: Sendable {
+    /// PD requests, SplitRegion, SwitchMode: short.
+    public var pd = Duration.seconds(10)
+    /// Download: a whole file, under the store's rate limit.
+    public var download = Duration.seconds(600)
+    public var ingest = Duration.seconds(60)
+
+    public init() {}
+}

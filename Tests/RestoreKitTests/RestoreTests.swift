@@ -33,7 +33,7 @@ final class RestoreFixture {
     private(set) var pdAddress: WireAddress?
     var options = RestoreOptions()
 
-    init(tables: Int = 3, rows: Int = 6_000, raw: Bool = false, stores: Int = 3, transport: Transport = .inProcess) async throws {
+    init(tables: Int = 3, rows: Int = 6_000, raw: Bool = false, stores: Int = 3, transport: Transport = .inProcess, wireTimeouts: WireTimeouts = WireTimeouts()) async throws {
         self.transport = transport
         dir = try TemporaryDirectory()
         storage = LocalStorage(root: dir.file("backup"))
@@ -53,7 +53,7 @@ final class RestoreFixture {
             let bound = try await server.start()
             self.server = server
             pdAddress = bound.pd
-            remote = try await RemoteCluster.connect(pd: bound.pd, security: nil)
+            remote = try await RemoteCluster.connect(pd: bound.pd, security: nil, timeouts: wireTimeouts)
         }
     }
 

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import KeyCodec
+@testable import ClusterAPI
+@testable import EmbeddedCluster
+@testable import RestoreDriver
+@testable import RestoreDrills
+@testable import RemoteCluster
+@testable import ClusterServer
+
+/// Faults that only the wire has, against a restore over gRPC: each ends in a matching checksum.
+@Suite(.serialized) struct WireFaultTests {
+    /// A store's server stops (connections refused) while the restore runs, and comes back: the
+    /// client sees it down, the restore goes on with the quorum, and the store is up again after.
+    @Test func aStoreServerThatStopsAndComesBackIsRidden() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 4_000, transport: .grpc)
+        let engine = try await f.engine()
+        let server = try #require(f.server)
+        let run = Task { await engine.run() }
+        try await waitUntil(timeout: .seconds(20)) { engine.monitor.snapshot().doneBytes > 0 }
+        await server.stopServing(store: 2)
+        try await waitUntil(timeout: .seconds(20)) { engine.monitor.snapshot().stores.first { $0.id == 2 }?.state == .down }
+        try await server.resumeServing(store: 2)
+        let outcome = await run.value
+        #expect(outcome == .success, "\(engine.monitor.snapshot().regions.filter { $0.phase == .failed }.map { $0.lastError ?? "" })")
+        #expect(try await f.checksumMatches(engine))
+        try await waitUntil(timeout: .seconds(10)) { await f.client.stores().first { $0.id == 2 }?.state == .up }
+        await f.close()
+    }
+
+    /// Replies slower than the client's deadline count as failed calls and are retried; once the
+    /// store is fast again the restore finishes.
+    @Test func aReplySlowerThanTheDeadlineIsRetried() async throws {
+        var timeouts = WireTimeouts()
+        timeouts.download = .milliseconds(300)
+        let f = try await RestoreFixture(tables: 1, rows: 3_000, transport: .grpc, wireTimeouts: timeouts)
+        f.options.download = RetryPolicy(attempts: 20, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(100))
+        let server = try #require(f.server)
+        server.delayReplies(store: 1, by: .seconds(1))
+        let engine = try await f.engine()
+        let run = Task { await engine.run() }
+        try await waitUntil(timeout: .seconds(20)) { (engine.monitor.snapshot().retries["StoreError"] ?? 0) > 0 }
+        server.delayReplies(store: 1, by: .zero)
+        #expect(await run.value == .success)
+        #expect(engine.monitor.snapshot().events.contains { $0.message.contains("did not answer in time") })
+        #expect(try await f.checksumMatches(engine))
+        await f.close()
+    }
+
+    /// Leaders moved and regions split behind the client's back: the NotLeader answers name the
+    /// new leader, the EpochNotMatch answers the new regions, and the client follows both.
+    @Test func leaderMovesAndSplitsBehindTheClientAreFollowed() async throws {
+        let f = try await RestoreFixture(tables: 3, rows: 6_000, transport: .grpc)
+        f.options.mergeSize = 200 << 10
+        let engine = try await f.engine()
+        let run = Task { await engine.run() }
+        var moved = 0, split = 0
+        try await waitUntil(timeout: .seconds(20)) { engine.monitor.snapshot().phase == .restoring }
+        for row in engine.monitor.snapshot().regions where row.phase == .queued {
+            guard let region = await f.cluster.pd.region(id: row.id), let leader = await f.cluster.leader(of: row.id) else { continue }
+            if moved < 3, let target = region.peers.first(where: { $0.storeID != leader.storeID }),
+               (try? await f.cluster.transferLeader(regionID: row.id, toStore: target.storeID)) != nil {
+                moved += 1
+            } else if split < 2, let key = DemoFaults.middle(region), (try? await f.cluster.split(regionID: row.id, at: [key])) != nil {
+                split += 1
+            }
+        }
+        #expect(await run.value == .success)
+        #expect(moved + split > 0, "some queued region was changed behind the client")
+        let retries = engine.monitor.snapshot().retries
+        #expect((retries["NotLeader"] ?? 0) + (retries["EpochNotMatch"] ?? 0) > 0, "\(retries)")
+        #expect(try await f.checksumMatches(engine))
+        await f.close()
+    }
+}
