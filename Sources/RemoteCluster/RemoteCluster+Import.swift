@@ -23,6 +23,8 @@ extension RemoteCluster {
         wire.rewriteRule = WireRewrite.wire(rule)
         wire.requestType = request.mode == .keyspace ? .keyspace : .legacy
         wire.isRawKv = request.format == .raw
+        // A remote store reports no progress until it answers: the peer shows as downloading.
+        request.progress?(0)
         let response: ImportSstpb_DownloadResponse
         do {
             response = try await importClient(endpoint).download(wire, options: WireConnection.options(timeout: timeouts.download))

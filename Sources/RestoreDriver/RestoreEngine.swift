@@ -100,7 +100,7 @@ public final class RestoreEngine: Sendable {
         self.options = options
         self.checkpoint = checkpoint
         self.backupKey = backupKey
-        let monitor = RestoreMonitor(source: storage.displayName, clusterDirectory: cluster.location, storeCount: storeIDs.count, replicas: cluster.replicas, insecureTLS: insecureTLS)
+        let monitor = RestoreMonitor(source: storage.displayName, clusterLocation: cluster.location, storeCount: storeIDs.count, replicas: cluster.replicas, insecureTLS: insecureTLS)
         self.monitor = monitor
         reporter = ProgressReporter(monitor: monitor)
         reporter.report(.totals(bytes: plan.totalSize, kvs: plan.totalKVs))

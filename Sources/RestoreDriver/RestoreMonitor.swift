@@ -15,10 +15,10 @@ public final class RestoreMonitor: Sendable {
 
     private let state: Mutex<State>
 
-    public init(source: String, clusterDirectory: String, storeCount: Int, replicas: Int, insecureTLS: Bool) {
+    public init(source: String, clusterLocation: String, storeCount: Int, replicas: Int, insecureTLS: Bool) {
         let now = Date()
         state = Mutex(State(snapshot: RestoreSnapshot(
-            source: source, clusterDirectory: clusterDirectory, storeCount: storeCount, replicas: replicas,
+            source: source, clusterLocation: clusterLocation, storeCount: storeCount, replicas: replicas,
             phase: .reading, phaseStarted: [.reading: now], phaseEnded: [:], regions: [], stores: [], counts: [:],
             totalBytes: 0, doneBytes: 0, totalKVs: 0, doneKVs: 0, bytesPerSecond: 0, retries: [:], events: [], eventCount: 0,
             startedAt: now, insecureTLS: insecureTLS, checksumMatch: nil)))

@@ -154,7 +154,8 @@ public struct RestoreEvent: Sendable, Equatable {
 /// arrays are shared until the engine changes them.
 public struct RestoreSnapshot: Sendable {
     public var source: String
-    public var clusterDirectory: String
+    /// Where the cluster is: `cluster DIR` (embedded) or `PD HOST:PORT`.
+    public var clusterLocation: String
     public var storeCount: Int
     public var replicas: Int
     public var phase: RestorePhase

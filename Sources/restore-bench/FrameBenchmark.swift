@@ -8,7 +8,7 @@ import RestoreDriver
 /// Console frame cost with many regions: snapshot, order, render and diff, as the UI loop does.
 enum FrameBenchmark {
     static func snapshot(regions count: Int) -> RestoreSnapshot {
-        let monitor = RestoreMonitor(source: "bench", clusterDirectory: "bench", storeCount: 3, replicas: 3, insecureTLS: false)
+        let monitor = RestoreMonitor(source: "bench", clusterLocation: "bench", storeCount: 3, replicas: 3, insecureTLS: false)
         let phases: [RegionPhase] = [.ingested, .downloading, .queued, .ingesting, .retrying, .ready]
         for i in 0..<count {
             let start = Memcomparable.encode(TableCodec.recordKey(tableID: 100 + Int64(i / 1000), handle: Int64(i % 1000 * 100)))

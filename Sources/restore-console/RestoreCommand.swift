@@ -34,6 +34,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func validate() throws {
         do { _ = try Theme.load(theme) } catch { throw ValidationError(error.description) }
+        guard !(drills && arguments.pd != nil) else { throw ValidationError("--drills needs an embedded cluster (--cluster): a TiKV cluster offers no fault drills") }
     }
 
     func run() async throws {

@@ -113,4 +113,53 @@ import Testing
         #expect(after.contains("demo --dir"))
         #expect(!after.contains("Regions (sort:"), "the terminal is restored")
     }
+
+    /// The same console over kvproto's gRPC: `cluster serve` in the background, `restore --pd` in
+    /// the terminal. The header names PD, regions and peers show, and the checksum says skipped.
+    @Test func aRestoreOverGRPCInARealTerminal() async throws {
+        let dir = NSTemporaryDirectory() + "restore-console-tmux-\(UUID().uuidString)"
+        let binary = Self.root + "/.build/debug/restore-console"
+        let serve = Process()
+        defer {
+            _ = try? tmux(["kill-server"])
+            if serve.isRunning { serve.interrupt() }
+            serve.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let backup = Process()
+        backup.executableURL = URL(fileURLWithPath: binary)
+        backup.arguments = ["backup", "--out", dir + "/backup", "--tables", "3", "--rows", "20000", "--file-size", "262144"]
+        backup.standardError = FileHandle.nullDevice
+        backup.standardOutput = FileHandle.nullDevice
+        try backup.run()
+        backup.waitUntilExit()
+        #expect(backup.terminationStatus == 0)
+
+        let output = Pipe()
+        serve.executableURL = URL(fileURLWithPath: binary)
+        serve.arguments = ["cluster", "serve", "--cluster", dir + "/cluster", "--pd", "127.0.0.1:0", "--store-port", "0"]
+        serve.standardOutput = output
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        var first = ""
+        while !first.hasSuffix("\n") {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty { break }
+            first += String(decoding: byte, as: UTF8.self)
+        }
+        let pd = try #require(first.split(separator: " ").dropFirst().first.map(String.init), "cluster serve printed: \(first)")
+
+        let command = "\(binary) restore --storage \(dir)/backup --pd \(pd) --state-dir \(dir)/state --rate 512K --merge-size 512K; echo EXITED $?; sleep 60"
+        try tmux(["new-session", "-d", "-s", "e2e", "-x", "200", "-y", "36", command])
+        let header = try await waitFor("PD \(pd) (3 stores, 3 replicas)", timeout: .seconds(60))
+        #expect(!header.contains("drill"), "a TiKV cluster offers no drills")
+        try await waitFor("[dl ", timeout: .seconds(30))
+        for _ in 0..<6 { try keys("+") }
+        try await waitFor("checksum [skipped]", timeout: .seconds(180))
+        try keys("q")
+        let after = try await waitFor("EXITED 0")
+        #expect(after.contains("[restore ok]"))
+        #expect(after.contains("checksum=skipped"))
+    }
 }

@@ -36,7 +36,7 @@ func sampleSnapshot(regions count: Int = 6) -> RestoreSnapshot {
                  bytesPerSecond: 60 * 1_048_576, rateLimit: 64 << 20, bytesDownloaded: 1 << 30, bytesIngested: 0, history: [1, 2, 3, 4, 5, 6, 7, 8].map { Double($0) * 8e6 })
     }
     return RestoreSnapshot(
-        source: "s3://prod-bk/2026-11-25 (http://127.0.0.1:9000)", clusterDirectory: "./data", storeCount: 3, replicas: 3,
+        source: "s3://prod-bk/2026-11-25 (http://127.0.0.1:9000)", clusterLocation: "cluster ./data", storeCount: 3, replicas: 3,
         phase: .restoring, phaseStarted: [.splitting: now.addingTimeInterval(-76), .restoring: now.addingTimeInterval(-72)],
         phaseEnded: [.splitting: now.addingTimeInterval(-72)], regions: rows, stores: stores, counts: counts,
         totalBytes: 2 << 30, doneBytes: 1 << 30, totalKVs: 6_400_000, doneKVs: 4_100_000, bytesPerSecond: 182 * 1_048_576,

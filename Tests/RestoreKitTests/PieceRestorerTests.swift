@@ -19,7 +19,7 @@ import Testing
 
     func restore(_ cluster: ScriptedCluster, attempts: Int = 4) async -> PieceRestorer.Outcome {
         let fast = RetryPolicy(attempts: attempts, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(2))
-        let monitor = RestoreMonitor(source: "test", clusterDirectory: "test", storeCount: 3, replicas: 3, insecureTLS: false)
+        let monitor = RestoreMonitor(source: "test", clusterLocation: "test", storeCount: 3, replicas: 3, insecureTLS: false)
         let pieces = PieceRestorer(
             cluster: cluster, storage: LocalStorage(root: "/nonexistent"), rules: try! RewriteRules([]), mode: .legacy, format: .transactional,
             retries: RetryTable(download: fast, ingest: fast), reporter: ProgressReporter(monitor: monitor), control: RestoreControl(),
@@ -93,7 +93,7 @@ import Testing
 /// The reporter alone: events in, the monitor's rows and counts out.
 @Suite struct ProgressReporterTests {
     @Test func eventsBecomeRowsAndCounts() {
-        let monitor = RestoreMonitor(source: "test", clusterDirectory: "test", storeCount: 3, replicas: 3, insecureTLS: false)
+        let monitor = RestoreMonitor(source: "test", clusterLocation: "test", storeCount: 3, replicas: 3, insecureTLS: false)
         let reporter = ProgressReporter(monitor: monitor)
         let region = PieceRestorerTests.region
         reporter.report(.totals(bytes: 8192, kvs: 20))
