@@ -45,6 +45,68 @@ struct RestoreBenchmark {
         return EndToEnd(oursMBps: mb / seconds, copyMBps: mb / copySeconds, backupBytes: size)
     }
 
+    struct OverTheWire {
+        var wireMBps: Double
+        var inProcessMBps: Double
+        var backupBytes: UInt64
+    }
+
+    /// The same restore (without the checksum, which the wire cannot run) in process and over
+    /// kvproto's gRPC into `cluster serve` on loopback, alternated; the best of two of each.
+    func overTheWire(backupBytes: UInt64) throws -> OverTheWire {
+        let backup = try makeBackup(bytes: backupBytes, name: "wire")
+        defer { try? FileManager.default.removeItem(atPath: backup) }
+        let mb = Double(try directorySize(backup)) / 1e6
+        var inProcess: [Double] = [], wire: [Double] = []
+        for round in 0..<2 {
+            let cluster = "\(directory)/cluster-wire-\(round)"
+            var start = ContinuousClock.now
+            try run(binary, ["restore", "--storage", backup, "--cluster", cluster, "--headless", "--no-checksum"])
+            inProcess.append(mb / RewriteBenchmark.seconds(ContinuousClock.now - start))
+            try? FileManager.default.removeItem(atPath: cluster)
+
+            let served = try ServedCluster(binary: binary, directory: cluster, log: "\(directory)/serve.log")
+            start = ContinuousClock.now
+            try run(binary, ["restore", "--storage", backup, "--pd", served.pd, "--state-dir", "\(directory)/state-wire-\(round)", "--headless"])
+            wire.append(mb / RewriteBenchmark.seconds(ContinuousClock.now - start))
+            served.stop()
+            try? FileManager.default.removeItem(atPath: cluster)
+            try? FileManager.default.removeItem(atPath: "\(directory)/state-wire-\(round)")
+        }
+        return OverTheWire(wireMBps: wire.max() ?? 0, inProcessMBps: inProcess.max() ?? 0, backupBytes: UInt64(mb * 1e6))
+    }
+
+    /// `restore-console cluster serve` in the background, until `stop`.
+    final class ServedCluster {
+        let process = Process()
+        let pd: String
+
+        init(binary: String, directory: String, log: String) throws {
+            FileManager.default.createFile(atPath: log, contents: nil)
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["cluster", "serve", "--cluster", directory, "--pd", "127.0.0.1:0", "--store-port", "0"]
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("pd ") }), text.split(separator: "\n").count >= 4 {
+                    pd = String(line.split(separator: " ")[1])
+                    return
+                }
+                usleep(50_000)
+            }
+            process.terminate()
+            throw BenchError.failed("cluster serve did not start")
+        }
+
+        func stop() {
+            if process.isRunning { process.interrupt() }
+            process.waitUntilExit()
+        }
+    }
+
     func memory(smallBytes: UInt64, largeBytes: UInt64) throws -> Memory {
         var peaks: [Double] = []
         for bytes in [smallBytes, largeBytes] {

@@ -30,6 +30,11 @@ if wanted("frame") {
     let sort = FrameBenchmark.sortTime(regions: 100_000)
     report.add("frame-resort", value: sort, unit: "ms", target: "off-the-UI-thread", met: true, note: "background thread")
 }
+if wanted("wire") {
+    let w = try RestoreBenchmark(directory: scratch, repositoryRoot: repositoryRoot).overTheWire(backupBytes: 512 << 20)
+    report.add("wire", value: w.wireMBps, baseline: w.inProcessMBps, unit: "MB/s", target: ">=0.8", met: w.wireMBps / w.inProcessMBps >= 0.8,
+               note: String(format: "%.2f GiB backup over gRPC on loopback vs in process, no checksum", Double(w.backupBytes) / 1_073_741_824))
+}
 if wanted("restore") || wanted("memory") {
     let restore = RestoreBenchmark(directory: scratch, repositoryRoot: repositoryRoot)
     if wanted("restore") {

@@ -3,6 +3,7 @@ import Testing
 @testable import KeyCodec
 @testable import ExternalStorage
 @testable import BackupFormat
+@testable import EmbeddedCluster
 
 /// `restore-console cluster serve` in a process of its own, as an operator starts it: the
 /// addresses it prints once it listens, and SIGINT to stop it.
@@ -11,12 +12,17 @@ final class ServedCluster {
     let pd: String
     let stores: [String]
 
-    init(directory: String, extra: [String] = []) throws {
+    init(directory: String, extra: [String] = [], stderr: String? = nil) throws {
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: consoleBinary)
         process.arguments = ["cluster", "serve", "--cluster", directory, "--pd", "127.0.0.1:0", "--store-port", "0"] + extra
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        if let stderr {
+            FileManager.default.createFile(atPath: stderr, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         var lines: [String] = []
         var line = ""
@@ -170,5 +176,93 @@ extension WireCLITests {
         #expect(half.status == 2)
         #expect(half.stderr.contains("TLS needs all of --ca, --cert and --key"), "\(half.stderr)")
         #expect(served.stop() == 0)
+    }
+}
+
+extension WireCLITests {
+    /// kill -9 of a restore over gRPC, then the same command: it resumes from the state
+    /// directory's checkpoint with the regions read from PD again, the data matches, and no store
+    /// applied any SST twice.
+    @Test func aKilledRestoreOverGRPCResumesWithoutIngestingTwice() async throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir, rows: 12_000)
+        let served = try ServedCluster(directory: dir.file("cluster"))
+        let args = ["restore", "--headless", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--merge-size", "256K"]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: consoleBinary)
+        process.arguments = args + ["--rate", "1M"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let checkpoints = dir.file("state/checkpoints")
+        try await waitUntil(timeout: .seconds(60)) {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []
+            guard let name = names.first, let data = FileManager.default.contents(atPath: checkpoints + "/" + name) else { return false }
+            return data.split(separator: UInt8(ascii: "\n")).count >= 4  // the header and three pieces
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        let resumed = try runConsole(args)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resuming"))
+        #expect(served.stop() == 0)
+
+        try FileManager.default.createDirectory(atPath: dir.file("cluster/checkpoints"), withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: checkpoints) {
+            try FileManager.default.copyItem(atPath: "\(checkpoints)/\(name)", toPath: dir.file("cluster/checkpoints/\(name)"))
+        }
+        let verify = try runConsole(["verify", "--storage", backup, "--cluster", dir.file("cluster")])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let cluster = try await Cluster.open(directory: dir.file("cluster"))
+        for store in cluster.stores.values {
+            let counts = try store.appliedIngestCounts()
+            #expect(!counts.isEmpty)
+            for (uuid, count) in counts { #expect(count == 1, "store \(store.id) applied \(uuid) \(count) times") }
+        }
+        await cluster.close()
+    }
+
+    /// S3 credentials travel inside each Download's StorageBackend to the stores, which fetch the
+    /// backup from S3 themselves; neither side prints or writes them anywhere.
+    @Test func credentialsOverTheWireNeverAppearInAnyOutput() async throws {
+        let s3 = try TestServer(script: "s3_server.py", [])
+        let secret = "wJalrXUtnFEMI-K7MDENG-WIRESECRET"
+        let key = "AKIAIOSFODNN7WIREKEY"
+        let url = "s3://restore-bk/wire?endpoint=http://127.0.0.1:\(s3.port)"
+        let storage = S3Storage(location: try #require({ if case let .s3(l) = try StorageLocation.parse(url) { l } else { nil } }()), credentials: S3Credentials(accessKey: key, secretKey: secret))
+        try storage.createBucket()
+        var o = BackupProducer.Options()
+        o.tables = 2
+        o.rows = 2_000
+        o.fileSize = 128 << 10
+        try BackupProducer(storage: storage, options: o).produce()
+
+        let dir = try TemporaryDirectory()
+        let serveLog = dir.file("serve.log")
+        let served = try ServedCluster(directory: dir.file("cluster"), stderr: serveLog)
+        let env = ["AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret]
+        let ok = try runConsole(["restore", "--headless", "--json", "--storage", url, "--pd", served.pd, "--state-dir", dir.file("state")], environment: env)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        // A backup that is not there: refused at start, with a message that names no secret.
+        let denied = try runConsole(
+            ["restore", "--headless", "--storage", "s3://restore-bk/missing?endpoint=http://127.0.0.1:\(s3.port)", "--pd", served.pd, "--state-dir", dir.file("state2")],
+            environment: env)
+        #expect(denied.status == 2, "\(denied.stderr)")
+        #expect(served.stop() == 0)
+
+        var texts = [ok.stdout, ok.stderr, denied.stdout, denied.stderr, (try? String(contentsOfFile: serveLog, encoding: .utf8)) ?? ""]
+        for root in [dir.file("cluster"), dir.file("state"), dir.file("state2")] {
+            let walker = FileManager.default.enumerator(atPath: root)!
+            while let name = walker.nextObject() as? String {
+                if let data = FileManager.default.contents(atPath: root + "/" + name) { texts.append(String(decoding: data, as: UTF8.self)) }
+            }
+        }
+        #expect(texts.count > 10)
+        for text in texts {
+            #expect(!text.contains(secret), "the secret leaked")
+            #expect(!text.contains(key), "the access key leaked")
+        }
     }
 }
