@@ -183,6 +183,24 @@ final class ImportFixture {
         await reopened.close()
     }
 
+    /// Download is idempotent: the same request again answers the file already in place, the
+    /// same range and entries, without fetching the backup file (here gone) again.
+    @Test func theSameDownloadAgainReusesItsFile() async throws {
+        let f = try await ImportFixture(rows: 500)
+        let region = await f.cluster.pd.region(id: 1)!
+        let file = f.backup.files.first { $0.cf == .write }!
+        let meta = SSTMeta(uuid: "again", range: region.range, cf: .write, regionID: 1, epoch: region.epoch)
+        let request = DownloadRequest(sst: meta, name: file.name, storage: f.storage, expected: file.expectedContent, rules: f.rules, mode: .legacy, format: .transactional)
+        let first = try await f.services[1]!.download(request)
+        try FileManager.default.removeItem(atPath: f.dir.file("backup") + "/" + file.name)
+        let again = try await f.services[1]!.download(request)
+        #expect(again == first)
+        #expect(first.entries > 0 && !first.isEmpty)
+        // Another store never downloaded it, and the backup file is gone: a clear error.
+        await #expect { try await f.services[2]!.download(request) } throws: { ($0 as? ImportError)?.label == "Storage" }
+        await f.close()
+    }
+
     @Test func corruptAndFailedDownloadsAreClearErrorsThatLeaveNoFiles() async throws {
         let f = try await ImportFixture(rows: 500)
         let region = await f.cluster.pd.region(id: 1)!

@@ -42,6 +42,12 @@ public final class ImportService: Sendable {
         guard region.epoch == sst.epoch else {
             throw .region(.epochNotMatch(regionID: region.id, currentRegions: await pd.regions(overlapping: sst.range)))
         }
+        // Download is idempotent, as TiKV's: a file this same request already produced (it is
+        // only ever renamed into place complete) is answered as it is, without fetching it again.
+        if let reused = Self.existing("\(store.importDirectory)/\(sst.fileName)") {
+            request.progress?(request.expected?.size ?? reused.length)
+            return reused
+        }
         let needed = (request.expected?.size ?? 0) * 3
         let available = store.availableBytes()
         guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
@@ -84,6 +90,16 @@ public final class ImportService: Sendable {
         }
         guard let result else { return DownloadResponse(range: sst.range, isEmpty: true, entries: 0, length: 0) }
         return DownloadResponse(range: KeyRange(start: result.firstKey, end: result.lastKey, endInclusive: true), isEmpty: false, entries: result.entries, length: result.bytes)
+    }
+
+    /// The response for an import file already in place, or nil when there is none (or it is not
+    /// a readable SST, which a fresh download then replaces).
+    static func existing(_ path: String) -> DownloadResponse? {
+        guard FileManager.default.fileExists(atPath: path), let reader = try? SSTReader(path: path),
+              let first = try? reader.firstKey, let last = try? reader.lastKey, first.first == DataKey.prefix, last.first == DataKey.prefix
+        else { return nil }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
+        return DownloadResponse(range: KeyRange(start: Array(first.dropFirst()), end: Array(last.dropFirst()), endInclusive: true), isEmpty: false, entries: reader.entryCount, length: size)
     }
 
     /// Simulates a bad disk: flips one byte in the middle of a downloaded file.
