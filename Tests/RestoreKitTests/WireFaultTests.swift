@@ -72,4 +72,18 @@ import Testing
         #expect(try await f.checksumMatches(engine))
         await f.close()
     }
+
+    /// The rate limit reaches every store over the wire (SetDownloadSpeedLimit), at the start and
+    /// when the operator changes it, and the console's figures show it.
+    @Test func theRateLimitReachesEveryStoreOverTheWire() async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 500, transport: .grpc)
+        f.options.rateLimit = 256 << 10
+        let engine = try await f.engine()
+        for (id, importer) in f.cluster.importers { #expect(importer.limiter.bytesPerSecond == 256 << 10, "store \(id)") }
+        engine.setRateLimit(4 << 20)
+        try await waitUntil(timeout: .seconds(10)) { f.cluster.importers.values.allSatisfy { $0.limiter.bytesPerSecond == 4 << 20 } }
+        try await waitUntil(timeout: .seconds(10)) { f.client.traffic(of: 1)?.rateLimit == 4 << 20 }
+        #expect(await engine.run() == .success)
+        await f.close()
+    }
 }
