@@ -13,6 +13,29 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
     try runExecutable(consoleBinary, arguments, environment: environment)
 }
 
+/// Waits until a restore's checkpoint holds its header and three pieces, then kills it with SIGKILL.
+func killAfterThreePieces(_ process: Process, checkpoints: String) async throws {
+    try await waitUntil(timeout: .seconds(60)) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []
+        guard let name = names.first, let data = FileManager.default.contents(atPath: checkpoints + "/" + name) else { return false }
+        return data.split(separator: UInt8(ascii: "\n")).count >= 4
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    #expect(process.terminationReason == .uncaughtSignal)
+}
+
+/// Every store applied each SST it holds once: one apply record per SST, and no more.
+func expectEachSSTAppliedOnce(clusterDirectory: String) async throws {
+    let cluster = try await Cluster.open(directory: clusterDirectory)
+    for store in cluster.stores.values {
+        let counts = try store.appliedIngestCounts()
+        #expect(!counts.isEmpty)
+        for (uuid, count) in counts { #expect(count == 1, "store \(store.id) applied \(uuid) \(count) times") }
+    }
+    await cluster.close()
+}
+
 @Suite(.serialized) struct CLITests {
     func makeBackup(_ dir: TemporaryDirectory, rows: Int = 4_000) throws -> String {
         var o = BackupProducer.Options()
@@ -157,29 +180,14 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let checkpoints = dir.file("cluster") + "/checkpoints"
-        try await waitUntil(timeout: .seconds(60)) {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []
-            guard let name = names.first, let data = FileManager.default.contents(atPath: checkpoints + "/" + name) else { return false }
-            return data.split(separator: UInt8(ascii: "\n")).count >= 4  // the header and three pieces
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
+        try await killAfterThreePieces(process, checkpoints: dir.file("cluster") + "/checkpoints")
 
         let resumed = try runConsole(args + ["--json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(try summary(resumed)["checksum_match"] as? Bool == true)
         #expect(resumed.stderr.contains("resuming"))
 
-        // Every store applied each SST it holds once: one apply record per SST, and no more.
-        let cluster = try await Cluster.open(directory: dir.file("cluster"))
-        for store in cluster.stores.values {
-            let counts = try store.appliedIngestCounts()
-            #expect(!counts.isEmpty)
-            for (uuid, count) in counts { #expect(count == 1, "store \(store.id) applied \(uuid) \(count) times") }
-        }
-        await cluster.close()
+        try await expectEachSSTAppliedOnce(clusterDirectory: dir.file("cluster"))
     }
 
     /// A restore from S3 with credentials: no output, log or file shows the secret.

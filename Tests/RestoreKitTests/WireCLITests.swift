@@ -68,8 +68,7 @@ final class ServedCluster {
         return dir.file("backup")
     }
 
-    /// A restore over gRPC into `cluster serve`, then the checksum in process on the served
-    /// cluster's own files, with the remote restore's checkpoint (its table ids).
+    /// A restore over gRPC into `cluster serve`, then the checksum in process on the served cluster.
     @Test func aRestoreOverGRPCMatchesTheBackup() throws {
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir)
@@ -83,11 +82,17 @@ final class ServedCluster {
         #expect(out.stderr.contains("checksum skipped: PD \(served.pd)"))
         #expect(served.stop() == 0)
 
-        try FileManager.default.createDirectory(atPath: dir.file("cluster/checkpoints"), withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: dir.file("state/checkpoints")) {
-            try FileManager.default.copyItem(atPath: dir.file("state/checkpoints/\(name)"), toPath: dir.file("cluster/checkpoints/\(name)"))
+        try expectServedClusterMatches(backup: backup, cluster: dir.file("cluster"), state: dir.file("state"))
+    }
+
+    /// The checksum that a remote client cannot run: `verify` in process on the served cluster's
+    /// own files, with the remote restore's checkpoint (and so its table ids).
+    func expectServedClusterMatches(backup: String, cluster: String, state: String) throws {
+        try FileManager.default.createDirectory(atPath: cluster + "/checkpoints", withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: state + "/checkpoints") {
+            try FileManager.default.copyItem(atPath: "\(state)/checkpoints/\(name)", toPath: "\(cluster)/checkpoints/\(name)")
         }
-        let verify = try runConsole(["verify", "--storage", backup, "--cluster", dir.file("cluster")])
+        let verify = try runConsole(["verify", "--storage", backup, "--cluster", cluster])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stdout.contains("checksum matched"))
     }
@@ -194,34 +199,15 @@ extension WireCLITests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let checkpoints = dir.file("state/checkpoints")
-        try await waitUntil(timeout: .seconds(60)) {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []
-            guard let name = names.first, let data = FileManager.default.contents(atPath: checkpoints + "/" + name) else { return false }
-            return data.split(separator: UInt8(ascii: "\n")).count >= 4  // the header and three pieces
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
+        try await killAfterThreePieces(process, checkpoints: dir.file("state/checkpoints"))
 
         let resumed = try runConsole(args)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("resuming"))
         #expect(served.stop() == 0)
 
-        try FileManager.default.createDirectory(atPath: dir.file("cluster/checkpoints"), withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: checkpoints) {
-            try FileManager.default.copyItem(atPath: "\(checkpoints)/\(name)", toPath: dir.file("cluster/checkpoints/\(name)"))
-        }
-        let verify = try runConsole(["verify", "--storage", backup, "--cluster", dir.file("cluster")])
-        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
-        let cluster = try await Cluster.open(directory: dir.file("cluster"))
-        for store in cluster.stores.values {
-            let counts = try store.appliedIngestCounts()
-            #expect(!counts.isEmpty)
-            for (uuid, count) in counts { #expect(count == 1, "store \(store.id) applied \(uuid) \(count) times") }
-        }
-        await cluster.close()
+        try expectServedClusterMatches(backup: backup, cluster: dir.file("cluster"), state: dir.file("state"))
+        try await expectEachSSTAppliedOnce(clusterDirectory: dir.file("cluster"))
     }
 
     /// S3 credentials travel inside each Download's StorageBackend to the stores, which fetch the
