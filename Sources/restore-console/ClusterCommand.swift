@@ -52,13 +52,13 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             embedded = try await Cluster.open(directory: cluster, create: .init(stores: stores, replicas: replicas))
         } catch {
-            throw ValidationError(error.description)
+            throw StartFailure(error.description)
         }
         let server = await ClusterServer(cluster: embedded, pd: address, storeHost: address.host, firstStorePort: storePort, security: try tls.security)
         let bound: (pd: WireAddress, stores: [UInt64: WireAddress])
         do { bound = try await server.start() } catch {
             await embedded.close()
-            throw ValidationError(error.description)
+            throw StartFailure(error.description)
         }
         var lines = ["pd \(bound.pd) cluster-id \(server.clusterID)"]
         lines += bound.stores.sorted { $0.key < $1.key }.map { "store \($0.key) \($0.value)" }

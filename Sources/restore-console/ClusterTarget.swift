@@ -38,12 +38,12 @@ enum ClusterTarget {
     /// store can fetch it from itself, and a checkpoint made against another cluster is refused.
     static func open(_ arguments: RestoreArguments, storage: any ExternalStorage) async throws -> ClusterTarget {
         guard let pd = arguments.pd else { return .embedded(try await openCluster(arguments)) }
-        do { _ = try WireStorage.backend(for: storage) } catch { throw ValidationError(error.description) }
+        do { _ = try WireStorage.backend(for: storage) } catch { throw StartFailure(error.description) }
         let address: WireAddress
         do { address = try WireAddress(parsing: pd) } catch { throw ValidationError("--pd: \(error)") }
         let cluster: RemoteCluster
         do { cluster = try await RemoteCluster.connect(pd: address, security: try arguments.tls.security) } catch let error as WireError {
-            throw ValidationError(error.description)
+            throw StartFailure(error.description)
         }
         let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.currentDirectoryPath
         let directory = arguments.stateDirectory ?? "\(home)/.local/state/restore-console/\(cluster.clusterID)"
@@ -51,7 +51,7 @@ enum ClusterTarget {
             try RemoteState.claim(directory, clusterID: cluster.clusterID, pd: address.description)
         } catch {
             await cluster.close()
-            throw ValidationError("\(error)")
+            throw StartFailure("\(error)")
         }
         return .remote(cluster, stateDirectory: directory)
     }

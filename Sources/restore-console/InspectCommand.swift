@@ -38,7 +38,7 @@ struct InspectCommand: AsyncParsableCommand {
 
     func run() async throws {
         let opened: Cluster
-        do { opened = try await Cluster.open(directory: cluster) } catch { throw ValidationError(error.description) }
+        do { opened = try await Cluster.open(directory: cluster) } catch { throw StartFailure(error.description) }
         var regions: [RegionInfo] = []
         for region in await opened.pd.allRegions {
             let leader = try? await opened.pd.waitForLeader(region.id, timeout: .seconds(2))

@@ -85,12 +85,12 @@ func openCluster(_ arguments: RestoreArguments) async throws -> Cluster {
     let budget = OpenFileBudget(
         limit: OpenFileBudget.raiseProcessLimit(), stores: arguments.stores, downloadsPerStore: options.downloadsPerStore,
         concurrentIngests: options.concurrentIngests)
-    do { try budget.check() } catch { throw ValidationError(error.description) }
+    do { try budget.check() } catch { throw StartFailure(error.description) }
     guard let directory = arguments.cluster else { throw ValidationError("--cluster is needed") }
     do {
         return try await Cluster.open(directory: directory, create: .init(stores: arguments.stores, replicas: arguments.replicas), maxOpenFilesPerStore: budget.perStore)
     } catch {
-        throw ValidationError(error.description)
+        throw StartFailure(error.description)
     }
 }
 
@@ -101,7 +101,7 @@ func prepareEngine(storage: any ExternalStorage, target: ClusterTarget, argument
             insecureTLS: arguments.storageOptions.insecureSkipTLSVerify)
     } catch let error as RestoreError {
         await target.close()
-        throw ValidationError(error.description)
+        throw StartFailure(error.description)
     }
 }
 

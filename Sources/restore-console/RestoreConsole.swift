@@ -27,6 +27,10 @@ struct RestoreConsole: AsyncParsableCommand {
             }
         } catch let exit as RestoreExit {
             Foundation.exit(exit.code)
+        } catch let failure as StartFailure {
+            // Bad input or an unreachable cluster, not a wrong command line: no usage text.
+            FileHandle.standardError.write(Data("restore-console: \(failure.description)\n".utf8))
+            Foundation.exit(2)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
@@ -36,4 +40,12 @@ struct RestoreConsole: AsyncParsableCommand {
             Foundation.exit(2)
         }
     }
+}
+
+/// A restore that cannot start (bad input, a cluster or storage that cannot be reached, a limit
+/// too low): exit code 2 with the message alone, unlike a usage error, which shows the usage.
+struct StartFailure: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) { self.description = description }
 }

@@ -39,7 +39,7 @@ struct StorageOptions: ParsableArguments {
         do {
             return try StorageFactory.open(url, credentials: credentials, settings: settings)
         } catch {
-            throw ValidationError(error.description)
+            throw StartFailure(error.description)
         }
     }
 }
