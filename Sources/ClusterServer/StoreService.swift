@@ -111,7 +111,11 @@ struct StoreService: RegistrableRPCService {
         var response = ImportSstpb_DownloadResponse()
         do throws(ImportError) {
             guard request.ssts.isEmpty else { throw .remote(storeID: storeID, message: "Download takes one sst; ssts is for BatchDownload", retryable: false) }
-            let sst = try SSTMeta(request.sst)
+            var sst = try SSTMeta(request.sst)
+            if request.requestType == .keyspace, !request.isRawKv {
+                // Keyspace downloads name their range in plain keys, as TiKV's do_pre_rewrite reads them.
+                sst.range = KeyRange(start: WireRewrite.encoded(sst.range.start), end: WireRewrite.encoded(sst.range.end), endInclusive: sst.range.endInclusive)
+            }
             let storage: any ExternalStorage
             do { storage = try WireStorage.open(request.storageBackend) } catch { throw .storage(error) }
             let rules: RewriteRules

@@ -51,6 +51,16 @@ public enum WireRewrite {
         return rules.rule(forRewritten: start)
     }
 
+    /// A region bound in plain form (an empty bound stays open), as Keyspace downloads send it.
+    public static func plain(_ encoded: [UInt8]) throws(KeyCodecError) -> [UInt8] {
+        encoded.isEmpty ? [] : try Memcomparable.decode(encoded).key
+    }
+
+    /// A Keyspace download's plain bound, encoded as the store compares keys.
+    public static func encoded(_ plain: [UInt8]) -> [UInt8] {
+        plain.isEmpty ? [] : Memcomparable.encode(plain)
+    }
+
     public static func wire(_ rule: RewriteRule) -> ImportSstpb_RewriteRule {
         var wire = ImportSstpb_RewriteRule()
         wire.oldKeyPrefix = Data(rule.oldPrefix)

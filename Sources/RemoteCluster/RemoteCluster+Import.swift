@@ -23,6 +23,15 @@ extension RemoteCluster {
         wire.rewriteRule = WireRewrite.wire(rule)
         wire.requestType = request.mode == .keyspace ? .keyspace : .legacy
         wire.isRawKv = request.format == .raw
+        if wire.requestType == .keyspace, !wire.isRawKv {
+            // A Keyspace download names its range in plain keys: TiKV encodes them itself.
+            do {
+                wire.sst.range.start = Data(try WireRewrite.plain(request.sst.range.start))
+                wire.sst.range.end = Data(try WireRewrite.plain(request.sst.range.end))
+            } catch {
+                throw .rewrite(name: request.name, error: .malformedKey(error))
+            }
+        }
         // A remote store reports no progress until it answers: the peer shows as downloading.
         request.progress?(0)
         let response: ImportSstpb_DownloadResponse
@@ -50,12 +59,14 @@ extension RemoteCluster {
     /// files are downloaded again and ingested again, as BR does; it is never taken as done.
     public func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) {
         guard let endpoint = endpoint(store) else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
-        let region = await region(id: request.regionID)
-        let peer = region?.peer(onStore: store) ?? PeerMeta(id: 0, storeID: store)
+        // The peer that leads, as the client last saw it (TiKV checks the context's peer).
+        let route = routes.withLock { $0[request.regionID] }
+        var peer = route?.leader.flatMap { $0.storeID == store ? $0 : nil } ?? route?.region.peer(onStore: store)
+        if peer == nil { peer = await refreshRegion(id: request.regionID)?.peer(onStore: store) }
         var wire = ImportSstpb_MultiIngestRequest()
         wire.context.regionID = request.regionID
         wire.context.regionEpoch = request.epoch.wire
-        wire.context.peer = peer.wire
+        wire.context.peer = (peer ?? PeerMeta(id: 0, storeID: store)).wire
         wire.ssts = request.files.map { $0.wire(regionID: request.regionID, epoch: request.epoch) }
         let response: ImportSstpb_IngestResponse
         do {
@@ -74,6 +85,7 @@ extension RemoteCluster {
             routes.withLock { $0[request.regionID]?.leader = leader }
             throw error
         case .region(.epochNotMatch(_, let current)):
+            _ = routes.withLock { $0.removeValue(forKey: request.regionID) }
             remember(current.map { Route(region: $0, leader: nil) })
             throw error
         default:

@@ -32,15 +32,31 @@ extension RemoteCluster {
         routes.withLock { routes in for route in found { routes[route.region.id] = route } }
     }
 
-    /// ScanRegions, paged, until the end of `range`. A PD that cannot answer gives what was read.
+    /// ScanRegions, paged, until the end of `range`, with no hole: a page that does not start
+    /// where the last region ended is read again (PD may be mid-split or electing), a few times.
+    /// What comes back covers a prefix of the range; the driver queues again what no region
+    /// covered (`RestoreEngine.requeueUncovered`).
     public func regions(overlapping range: KeyRange) async -> [Region] {
+        let end = range.endInclusive && !range.end.isEmpty ? Self.after(range.end) : range.end
         var out: [Region] = []
         var start = range.start
+        var holes = 0
         while true {
-            guard let page = try? await retrying({ try await scan(KeyRange(start: start, end: range.end), limit: 128) }), let last = page.last else { break }
-            out += page.map(\.region).filter { out.last?.id != $0.id }
-            if last.region.endKey.isEmpty || (!range.end.isEmpty && !keyLess(last.region.endKey, range.end)) || page.count < 128 { break }
-            start = last.region.endKey
+            guard let page = try? await retrying({ try await scan(KeyRange(start: start, end: end), limit: 128) }), let first = page.first else { break }
+            // The first region must hold `start`, and each must begin where the one before ended.
+            let contiguous = !keyLess(start, first.region.startKey)
+                && zip(page, page.dropFirst()).allSatisfy { $0.region.endKey == $1.region.startKey }
+            guard contiguous else {
+                holes += 1
+                if holes > 5 { break }
+                try? await Task.sleep(for: .milliseconds(100 * holes))
+                continue
+            }
+            if out.last?.id == first.region.id { out.removeLast() }  // the newer copy wins
+            out += page.map(\.region)
+            let last = page[page.count - 1].region
+            guard !last.endKey.isEmpty, end.isEmpty || keyLess(last.endKey, end), keyLess(start, last.endKey) else { break }
+            start = last.endKey
         }
         return out
     }
@@ -67,8 +83,11 @@ extension RemoteCluster {
         var request = Pdpb_GetRegionByIDRequest()
         request.header = header
         request.regionID = id
-        guard let response = try? await retrying({ try await pdClient.getRegionByID(request, options: WireConnection.options(timeout: timeouts.pd)) }),
-              response.hasRegion else {
+        guard let response = try? await retrying({ try await pdClient.getRegionByID(request, options: WireConnection.options(timeout: timeouts.pd)) }) else {
+            return nil
+        }
+        guard response.header.error.type == .ok, response.hasRegion else {
+            _ = routes.withLock { $0.removeValue(forKey: id) }  // merged away, or never there
             return nil
         }
         let route = Route(region: Region(response.region), leader: response.hasLeader && response.leader.id != 0 ? PeerMeta(response.leader) : nil)
@@ -120,8 +139,12 @@ extension RemoteCluster {
             let covering = await regions(overlapping: KeyRange(start: span.start, end: Self.after(span.end)))
             var retry: [[UInt8]] = []
             var lastError: RegionError?
+            // Keys that no region of the scan holds stay pending: the next round reads again.
+            var unclaimed = Set(pending)
             for region in covering {
-                let inside = pending.filter { region.contains($0) && $0 != region.startKey }
+                let held = pending.filter { region.contains($0) }
+                unclaimed.subtract(held)
+                let inside = held.filter { $0 != region.startKey }
                 guard !inside.isEmpty else { continue }
                 do {
                     created += try await splitRegion(region, at: inside, rawKeys: rawKeys)
@@ -134,6 +157,10 @@ extension RemoteCluster {
                         throw error
                     }
                 }
+            }
+            if !unclaimed.isEmpty {
+                retry += unclaimed.sorted(by: keyLess)
+                lastError = lastError ?? .regionNotFound(regionID: 0)
             }
             pending = retry
             if let lastError, attempt >= 8 { throw lastError }
@@ -153,7 +180,13 @@ extension RemoteCluster {
             request.context = context(region, peer: peer)
             request.isRawKv = rawKeys
             // TiKV encodes split keys itself: send the raw user keys (a timestamp suffix is dropped, as TiKV drops it).
-            request.splitKeys = keys.map { Data(rawKeys ? $0 : (try? Memcomparable.decode($0).key) ?? $0) }
+            request.splitKeys = try keys.map { (key: [UInt8]) throws(RegionError) in
+                if rawKeys { return Data(key) }
+                guard let raw = try? Memcomparable.decode(key).key else {
+                    throw .keyNotInRegion(key: key, regionID: region.id, startKey: region.startKey, endKey: region.endKey)
+                }
+                return Data(raw)
+            }
             let response: Kvrpcpb_SplitRegionResponse
             do {
                 response = try await TikvService.splitRegion(request, on: endpoint.connection.client, options: WireConnection.options(timeout: timeouts.pd))

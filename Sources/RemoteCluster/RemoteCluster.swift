@@ -81,7 +81,10 @@ public final class RemoteCluster: ClusterClient {
         if let leaderURL = members.leader.clientUrls.first, let leader = try? WireAddress(parsing: leaderURL), leader != address {
             await connection.close()
             connection = try WireConnection(leader, security: security)
-            members = try await getMembers(connection)
+            do { members = try await getMembers(connection) } catch {
+                await connection.close()
+                throw error
+            }
         }
         if members.header.error.type != .ok {
             await connection.close()
@@ -120,16 +123,15 @@ public final class RemoteCluster: ClusterClient {
             throw .protocolError(what: "PD at \(pd.address)", reason: WireFailure.reason(error))
         }
         try Self.check(response.header, from: "PD at \(pd.address)")
-        var endpoints = stores.withLock { $0 }
+        // Each endpoint joins `stores` as soon as it exists, so that `close` closes it whatever fails next.
         for store in response.stores where store.state != .tombstone {
             guard !store.labels.contains(where: { $0.key == "engine" && $0.value.lowercased().contains("tiflash") }) else { continue }
-            guard endpoints[store.id] == nil else { continue }
+            guard endpoint(store.id) == nil else { continue }
             let address = try WireAddress(parsing: store.peerAddress.isEmpty ? store.address : store.peerAddress)
-            endpoints[store.id] = StoreEndpoint(id: store.id, connection: try WireConnection(address, security: security))
+            let made = StoreEndpoint(id: store.id, connection: try WireConnection(address, security: security))
+            stores.withLock { $0[store.id] = made }
         }
-        guard !endpoints.isEmpty else { throw .protocolError(what: "PD at \(pd.address)", reason: "lists no TiKV store that is up") }
-        let loaded = endpoints
-        stores.withLock { $0 = loaded }
+        guard !stores.withLock(\.isEmpty) else { throw .protocolError(what: "PD at \(pd.address)", reason: "lists no TiKV store that is up") }
     }
 
     /// BR's probe: an empty MultiIngest to every store. UNIMPLEMENTED means a TiKV too old.
@@ -166,7 +168,13 @@ public final class RemoteCluster: ClusterClient {
 
     /// Returns every store to normal mode (a quit or a failure may not have), then closes.
     public func close() async {
-        modeRenewal.withLock { $0?.cancel() }
+        // The renewal stops first, so that no Import it sends can arrive after the Normal below.
+        let renewal = modeRenewal.withLock { task in
+            defer { task = nil }
+            return task
+        }
+        renewal?.cancel()
+        await renewal?.value
         for endpoint in stores.withLock({ Array($0.values) }) {
             if endpoint.health.withLock({ $0.importMode }) { try? await switchMode(.normal, on: endpoint.id) }
             await endpoint.connection.close()

@@ -41,6 +41,42 @@ extension RestoreEngine {
         }
     }
 
+    /// Runs the workers until the queue is empty and no work is in flight.
+    func drainQueue() async {
+        await withTaskGroup(of: Void.self) { group in
+            let workers = Swift.max(1, storeIDs.count * options.downloadsPerStore)
+            for _ in 0..<workers {
+                group.addTask { [self] in
+                    while let work = await queue.next() {
+                        await process(work)
+                        await queue.finished()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues each piece of a file set that no work restored, by the regions that hold it now;
+    /// returns how many pieces were queued.
+    func requeueUncovered() async -> Int {
+        var queued = 0
+        for set in plan.fileSets {
+            for range in checkpoint.remaining(set: set.id, range: set.newRange) {
+                for region in await cluster.regions(overlapping: range) {
+                    if monitor.hasRow(region.id) {
+                        reporter.report(.fileSetsAdded(region: region.id, 1))
+                    } else {
+                        reporter.report(.regionAdded(Self.row(region, leader: await cluster.leader(of: region.id), fileSets: 1, done: 0)))
+                    }
+                    await queue.push(RegionWork(regionID: region.id, range: Self.clip(range, to: region.range), fileSets: [set.id]))
+                    queued += 1
+                }
+            }
+        }
+        if queued > 0 { reporter.report(.log(.warn, "\(queued) pieces that no region scan covered are queued again")) }
+        return queued
+    }
+
     /// Restores a region's file sets one after another.
     func process(_ work: RegionWork) async {
         var remaining = work.fileSets

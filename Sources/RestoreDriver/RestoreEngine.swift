@@ -136,16 +136,12 @@ public final class RestoreEngine: Sendable {
             reporter.report(.phase(.restoring))
         }
         await switchMode(.import)
-        await withTaskGroup(of: Void.self) { group in
-            let workers = Swift.max(1, storeIDs.count * options.downloadsPerStore)
-            for _ in 0..<workers {
-                group.addTask { [self] in
-                    while let work = await queue.next() {
-                        await process(work)
-                        await queue.finished()
-                    }
-                }
-            }
+        await drainQueue()
+        // A region scan that missed part of the key space (a PD mid-change) leaves pieces that no
+        // work covered: they are queued again, by the regions that hold them now.
+        for _ in 0..<3 where control.state.withLock({ $0.failed.isEmpty }) {
+            guard await requeueUncovered() > 0 else { break }
+            await drainQueue()
         }
         await switchMode(.normal)
         await refreshStores()
@@ -154,6 +150,11 @@ public final class RestoreEngine: Sendable {
         if failed > 0 {
             reporter.report(.log(.error, "\(failed) regions failed; retry them (r/R in the console) or rerun the same command"))
             return panics.isEmpty ? .regionsFailed(failed) : .storePanicked(panics)
+        }
+        let uncovered = plan.fileSets.filter { !checkpoint.remaining(set: $0.id, range: $0.newRange).isEmpty }
+        if !uncovered.isEmpty {
+            reporter.report(.log(.error, "\(uncovered.count) file sets have ranges that no region covered; rerun the same command to restore them"))
+            return .regionsFailed(uncovered.count)
         }
         if options.verifyChecksum {
             reporter.report(.phase(.checksum))

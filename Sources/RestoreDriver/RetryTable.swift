@@ -76,6 +76,10 @@ public struct RetryTable: Sendable, Equatable {
             return .retry(after: max(.milliseconds(Int64(backoff)), ingest.backoff(attempt: attempt)), counts: true)
         case .storePanicked:
             return .retryOnLeader(nil, after: .zero)  // the region elects another leader
+        case .remote(_, _, true):
+            // A call over the wire that failed or timed out, or an answer the client cannot map:
+            // ask again, through the leader as PD sees it then.
+            return .retryOnLeader(nil, after: ingest.backoff(attempt: attempt))
         case .region:
             return .retryOnLeader(nil, after: ingest.backoff(attempt: attempt))
         default:

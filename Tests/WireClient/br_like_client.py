@@ -40,6 +40,18 @@ def encode_bytes(data):
     return bytes(out)
 
 
+def decode_bytes(data):
+    """The inverse of encode_bytes: the plain key of an encoded one (a trailing timestamp ignored)."""
+    out = bytearray()
+    for i in range(0, len(data), 9):
+        group, marker = data[i:i + 8], data[i + 8]
+        pad = 0xFF - marker
+        out += group[:8 - pad]
+        if pad:
+            return bytes(out)
+    raise ValueError("not memcomparable")
+
+
 def table_prefix(table_id):
     return b"t" + struct.pack(">Q", (table_id + (1 << 63)) & ((1 << 64) - 1))
 
@@ -166,8 +178,10 @@ def main():
             continue
         ssts = []
         for f in files:
+            # A Keyspace download names its range in plain keys; TiKV encodes them itself.
+            plain = [decode_bytes(k) if k else b"" for k in window]
             meta = import_sstpb_pb2.SSTMeta(
-                uuid=uuid.uuid4().bytes, range=import_sstpb_pb2.Range(start=window[0], end=window[1]),
+                uuid=uuid.uuid4().bytes, range=import_sstpb_pb2.Range(start=plain[0], end=plain[1]),
                 cf_name=f.cf or "default", region_id=region.id, region_epoch=region.region_epoch, length=f.size, end_key_exclusive=True)
             request = import_sstpb_pb2.DownloadRequest(
                 sst=meta, name=f.name, rewrite_rule=rule, request_type=import_sstpb_pb2.Keyspace,
