@@ -3,8 +3,8 @@ import ClusterAPI
 /// The stores as the restore sees them: their figures, sampled twice a second for the console,
 /// and the import mode the restore puts them in.
 extension RestoreEngine {
-    /// Samples every store's state and traffic.
-    func refreshStores() async {
+    /// Samples every store's state and traffic; `idle`: the run is over, so no rate is shown.
+    func refreshStores(idle: Bool = false) async {
         let current = monitor.snapshot()
         let stores = await cluster.stores()
         let known = Set(current.stores.filter { if case .panicked = $0.state { true } else { false } }.map(\.id))
@@ -12,7 +12,8 @@ extension RestoreEngine {
             reporter.report(.log(.error, store: id, "store \(id) PANICKED: \(reason)"))
         }
         let rows: [StoreRow] = stores.map { store in
-            let traffic = cluster.traffic(of: store.id) ?? StoreTraffic(bytesPerSecond: 0, totalBytes: 0, rateLimit: rateLimit)
+            var traffic = cluster.traffic(of: store.id) ?? StoreTraffic(bytesPerSecond: 0, totalBytes: 0, rateLimit: rateLimit)
+            if idle { traffic.bytesPerSecond = 0 }
             let previous = current.stores.first { $0.id == store.id }
             var history = previous?.history ?? []
             history.append(traffic.bytesPerSecond)

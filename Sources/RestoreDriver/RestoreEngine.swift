@@ -121,6 +121,13 @@ public final class RestoreEngine: Sendable {
     /// Runs the restore until every region is ingested, or nothing is left but Failed regions.
     /// Call again after retrying failed regions.
     public func run() async -> Outcome {
+        let outcome = await runToEnd()
+        // Nothing moves once the run is over: the rates fall to zero instead of keeping the last.
+        await refreshStores(idle: true)
+        return outcome
+    }
+
+    private func runToEnd() async -> Outcome {
         let statsTask = Task { [weak self] in
             while !Task.isCancelled {
                 await self?.refreshStores()

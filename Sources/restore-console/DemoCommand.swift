@@ -42,6 +42,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let root = (dir as NSString).standardizingPath
         let backupDir = root + "/backup", clusterDir = root + "/cluster"
+        FileHandle.standardError.write(Data("demo: its backup and cluster live in \(root) (--dir chooses another place)\n".utf8))
         let storage = LocalStorage(root: backupDir)
         if (try? BackupReader(storage: storage).read()) == nil {
             try? FileManager.default.removeItem(atPath: backupDir)

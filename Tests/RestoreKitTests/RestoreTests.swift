@@ -110,6 +110,7 @@ final class RestoreFixture {
         #expect(try await f.checksumMatches(engine))
         #expect(s.doneBytes == s.totalBytes)
         #expect((s.counts[.ingested] ?? 0) >= 3, "several regions")
+        #expect(s.stores.allSatisfy { $0.bytesPerSecond == 0 }, "nothing moves after the end: \(s.stores.map(\.bytesPerSecond))")
         let newIDs = Set(engine.rules.tableIDs.values)
         #expect(newIDs.count == 3 && newIDs.allSatisfy { $0 > 102 })
         let regions = await f.cluster.pd.allRegions
