@@ -59,20 +59,32 @@ public final class ConsoleApp {
             controller.refreshOrder(snapshot)
             return
         }
-        if let (order, rows) = backgroundOrder.take() {
-            if rows == snapshot.regions.count { controller.adoptOrder(order, for: snapshot) }
+        if let done = backgroundOrder.take() {
+            // An answer for another sort, filter or set of rows is dropped; the next one follows.
+            if done.sort == controller.state.sort, done.filter == controller.state.filter, done.rows == snapshot.regions.count {
+                controller.adoptOrder(ids: done.ids, for: snapshot)
+            }
             sorting = false
         }
         guard !sorting, controller.orderIsStale() else { return }
         sorting = true
         let (regions, sort, filter, box) = (snapshot.regions, controller.state.sort, controller.state.filter, backgroundOrder)
         DispatchQueue.global(qos: .userInitiated).async {
-            box.put((RegionOrdering.order(regions, sort: sort, filter: filter), regions.count))
+            box.put(BackgroundOrder(ids: RegionOrdering.order(regions, sort: sort, filter: filter).map { regions[$0].id }, sort: sort, filter: filter, rows: regions.count))
         }
     }
 
     private var sorting = false
-    private let backgroundOrder = Handoff<([Int], Int)>()
+    private let backgroundOrder = Handoff<BackgroundOrder>()
+
+    /// A sort done on another thread: region ids (not indices, since the rows may move meanwhile)
+    /// and what it was computed for.
+    struct BackgroundOrder: Sendable {
+        var ids: [UInt64]
+        var sort: ConsoleState.Sort
+        var filter: String
+        var rows: Int
+    }
 
     static func describe(_ outcome: RestoreEngine.Outcome) -> String {
         switch outcome {

@@ -43,8 +43,14 @@ public struct ConsoleController {
     /// True when the order is over half a second old: phases and waiting times have moved on.
     public func orderIsStale(now: Date = Date()) -> Bool { now.timeIntervalSince(orderedAt) >= 0.5 }
 
-    /// Takes an order computed elsewhere (indices into `snapshot.regions`) and keeps the selection
-    /// on the same region.
+    /// Takes an order computed on another thread, from an older snapshot, as region ids: each is
+    /// found in this snapshot's rows (whose positions may have moved), so no row shows out of place.
+    public mutating func adoptOrder(ids: [UInt64], for snapshot: RestoreSnapshot, at now: Date = Date()) {
+        let position = Dictionary(snapshot.regions.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        adoptOrder(ids.compactMap { position[$0] }, for: snapshot, at: now)
+    }
+
+    /// Takes an order of indices into `snapshot.regions` and keeps the selection on the same region.
     public mutating func adoptOrder(_ newOrder: [Int], for snapshot: RestoreSnapshot, at now: Date = Date()) {
         order = newOrder.filter { $0 < snapshot.regions.count }
         orderedAt = now

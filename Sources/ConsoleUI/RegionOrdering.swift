@@ -25,15 +25,16 @@ public enum RegionOrdering {
         return indices
     }
 
-    /// Failed, then retrying or paused, then moving, then queued, then done.
+    /// What needs the operator first: failed, retrying, paused, waiting on a store (busy, down,
+    /// no leader), moving (downloading, rewriting, ready, ingesting), queued, and ingested last.
     static func urgency(_ row: RegionRow) -> Int {
         switch row.phase {
         case .failed: 0
         case .retrying: 1
         case .paused: 2
-        case .downloading, .ready, .ingesting: 3
-        case .queued: 4
-        case .ingested: 5
+        case .downloading, .ready, .ingesting: row.waitingFor == nil ? 4 : 3
+        case .queued: row.waitingFor == nil ? 5 : 3
+        case .ingested: 6
         }
     }
 

@@ -247,3 +247,39 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         #expect(fit("订单明细表_2026_十二月", 12).hasSuffix("…"))
     }
 }
+
+@Suite struct OrderingTests {
+    /// "Stuck first" puts what needs the operator on top, in the order the operator acts on it:
+    /// failed, retrying, paused, waiting on a store, moving, queued, and ingested last, with
+    /// 60 regions, more than the table shows.
+    @Test func stuckFirstFollowsTheState() {
+        var snapshot = sampleSnapshot(regions: 60)
+        // One moving region waits on a busy store: it comes before the others that move.
+        if let i = snapshot.regions.lastIndex(where: { $0.phase == .downloading }) {
+            snapshot.regions[i].waitingFor = .serverIsBusy(store: 2, retryIn: .seconds(1))
+        }
+        let order = RegionOrdering.order(snapshot.regions, sort: .stuckFirst, filter: "")
+        let phases = order.map { snapshot.regions[$0].phase }
+        let expected: [RegionPhase] = Array(repeating: .failed, count: 10) + Array(repeating: .retrying, count: 10) + Array(repeating: .paused, count: 10)
+            + Array(repeating: .downloading, count: 10) + Array(repeating: .queued, count: 10) + Array(repeating: .ingested, count: 10)
+        #expect(phases == expected)
+        #expect(snapshot.regions[order[30]].waitingFor != nil, "the waiting one leads the moving ones")
+        let rows = render(snapshot).lines.filter { $0.contains("t143_r") }
+        #expect(rows.count > 10)
+        #expect(rows.allSatisfy { !$0.contains("[ok]") }, "no ingested row on screen while others are still to do:\n\(rows.joined(separator: "\n"))")
+    }
+
+    /// A sort computed on an older snapshot is applied by region id: rows that moved in the
+    /// snapshot since then still show in the sorted order, never another region's place.
+    @Test func aBackgroundOrderIsAppliedByRegionID() {
+        let old = sampleSnapshot(regions: 12)
+        let ids = RegionOrdering.order(old.regions, sort: .stuckFirst, filter: "").map { old.regions[$0].id }
+        var moved = old
+        moved.regions.reverse()
+        var c = ConsoleController()
+        c.refreshOrder(moved)
+        c.adoptOrder(ids: ids, for: moved)
+        #expect(c.order.map { moved.regions[$0].id } == ids)
+        #expect(moved.regions[c.order[0]].phase == .failed)
+    }
+}
