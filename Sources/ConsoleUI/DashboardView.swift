@@ -153,7 +153,7 @@ public struct DashboardView {
     func columns(width: Int) -> Columns {
         let peers = max(1, snapshot.replicas)
         let fixed = 7 + 7 + 7 + 4 + 9 + 2  // id, epoch, leader, att, waiting, borders
-        var peerWidth = 10
+        var peerWidth = 12  // "s12* dl 100%" and a space
         var range = 30, last = 22
         if width - fixed - peers * peerWidth - range - last < 0 { last = max(0, width - fixed - peers * peerWidth - range) }
         if last < 12 { last = 0 }
@@ -173,7 +173,7 @@ public struct DashboardView {
         let inner = rect.inset(by: 1)
         let c = columns(width: inner.width)
         var header = fit("id", 7) + (c.range > 0 ? fit("range", c.range) : "") + fit("epoch", 7) + fit("leader", 7)
-        header += fit("peers (" + snapshot.stores.map { "s\($0.id)" }.prefix(snapshot.replicas).joined(separator: " ") + ")", c.peerWidth * max(1, snapshot.replicas))
+        header += fit("peers (store state, * leader)", c.peerWidth * max(1, snapshot.replicas))
         header += fit("att", 4) + fit("waiting", 9) + (c.lastEvent > 0 ? fit("last event", c.lastEvent) : "")
         b.write(header, x: inner.x, y: inner.y, role: .label, clip: inner)
         let visible = inner.height - 1
@@ -205,9 +205,8 @@ public struct DashboardView {
         col += b.write(fit(row.epoch.description, 7), x: col, y: y, role: .dim, clip: clip)
         col += b.write(fit(row.leaderStore.map { "s\($0)" } ?? "-", 7), x: col, y: y, clip: clip)
         for peer in row.peers.prefix(max(1, snapshot.replicas)) {
-            let (text, role) = PeerCell.label(peer.phase)
-            let shown = peer.isLeader ? text + "*" : text
-            b.write(fit(shown, c.peerWidth), x: col, y: y, role: role, bold: peer.isLeader, clip: clip)
+            let (text, role) = PeerCell.cell(peer)
+            b.write(fit(text, c.peerWidth), x: col, y: y, role: role, bold: peer.isLeader, clip: clip)
             col += c.peerWidth
         }
         col += (max(1, snapshot.replicas) - min(row.peers.count, max(1, snapshot.replicas))) * c.peerWidth

@@ -26,7 +26,7 @@ public struct RegionDetailView {
         line("keys", "[\(row.startKey.hexString), \(row.endKey.isEmpty ? "+inf" : row.endKey.hexString))", .dim)
         line("epoch", "version \(row.epoch.version), conf_ver \(row.epoch.confVer)")
         line("leader", row.leaderStore.map { "store \($0)" } ?? "none")
-        line("peers", row.peers.map { "s\($0.storeID) \(PeerCell.label($0.phase).text)\($0.isLeader ? "*" : "")" }.joined(separator: "  "))
+        line("peers", row.peers.map { PeerCell.cell($0).text }.joined(separator: "  "))
         line("file sets", "\(row.fileSetsDone)/\(row.fileSetsTotal), \(ByteFormat.size(row.bytes)) restored")
         if let waiting = row.waitingFor { line("waiting", waiting.text, .warn) }
         if let error = row.lastError { line("last error", error, row.phase == .failed ? .error : .warn) }

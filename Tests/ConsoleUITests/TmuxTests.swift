@@ -40,6 +40,23 @@ import Testing
         throw CancellationError()
     }
 
+    /// Waits until the screen shows a match of `pattern` (a regular expression).
+    @discardableResult
+    func waitFor(matching pattern: String, timeout: Duration = .seconds(30)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        var last = ""
+        while ContinuousClock.now < deadline {
+            last = try screen()
+            if last.range(of: pattern, options: .regularExpression) != nil { return last }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("screen never matched '\(pattern)'; last screen:\n\(last)")
+        throw CancellationError()
+    }
+
+    /// A peer cell of a download in progress, naming its store: `s2 dl 40%`, `s1* dl 7%`.
+    static let downloadingPeer = #"s\d+\*? dl \d+%"#
+
     func keys(_ k: String...) throws { try tmux(["send-keys", "-t", "e2e"] + k) }
 
     @Test func theDemoInAReadTerminal() async throws {
@@ -54,13 +71,13 @@ import Testing
         try tmux(["new-session", "-d", "-s", "e2e", "-x", "120", "-y", "36", command])
 
         try await waitFor("Regions (sort: stuck first", timeout: .seconds(60))
-        try await waitFor("[dl ", timeout: .seconds(30))
+        try await waitFor(matching: Self.downloadingPeer, timeout: .seconds(30))
 
         // Pause the selected region, see it paused, resume it.
         try keys("G")  // the last row: a queued region
         try keys("p")
         try await waitFor("paused by operator")
-        try await waitFor("[paused]")
+        try await waitFor(matching: #"s\d+\*? paused"#)
         try keys("p")
         try await waitFor("resumed by operator")
 
@@ -106,7 +123,7 @@ import Testing
         }
         let binary = Self.root + "/.build/debug/restore-console"
         try tmux(["new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30", "\(binary) demo --dir \(dir) --rows 20000 --rate 256K; echo EXITED $?; sleep 60"])
-        try await waitFor("[dl ", timeout: .seconds(60))
+        try await waitFor(matching: Self.downloadingPeer, timeout: .seconds(60))
         try keys("C-c")
         let after = try await waitFor("EXITED 1")
         #expect(after.contains("Resume with the same command"))
@@ -154,7 +171,7 @@ import Testing
         try tmux(["new-session", "-d", "-s", "e2e", "-x", "200", "-y", "36", command])
         let header = try await waitFor("PD \(pd) (3 stores, 3 replicas)", timeout: .seconds(60))
         #expect(!header.contains("drill"), "a TiKV cluster offers no drills")
-        try await waitFor("[dl ", timeout: .seconds(30))
+        try await waitFor(matching: Self.downloadingPeer, timeout: .seconds(30))
         for _ in 0..<6 { try keys("+") }
         try await waitFor("checksum [skipped]", timeout: .seconds(180))
         try keys("q")

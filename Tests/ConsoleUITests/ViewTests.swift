@@ -66,21 +66,21 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         let text = b.lines.joined(separator: "\n")
         for expected in ["restore-console", "s3://prod-bk/2026-11-25", "Phase", "split&scatter [done", "download&ingest [running", "checksum [waiting]",
                          "50.0%", "Rate", "limit 64.0 MiB/s/store", "Regions 6:", "1 failed", "Regions (sort: stuck first", "t143_r 0 .. t143_r 4000",
-                         "[dl 73%]", "[busy]", "[paused]", "[FAILED]", "[ok]", "[rdy]", "Stores", "s3 PANIC", "ingest failed on apply", "Events",
+                         "s1 dl 73%", "s1 busy", "s2 paused", "s1 FAILED", "s2 ok", "s3 rdy", "peers (store state, * leader)", "Stores", "s3 PANIC", "ingest failed on apply", "Events",
                          "NotLeader: leader is now s1", "q quit"] {
             #expect(text.contains(expected), "missing \(expected)")
         }
         // Roles: each peer label in its colour role; the leader is marked.
-        let failed = try #require(find("[FAILED]", in: b))
+        let failed = try #require(find("s1 FAILED", in: b))
         #expect(b[failed.x, failed.y].role == .error)
-        let dl = try #require(find("[dl 73%]", in: b))
+        let dl = try #require(find("s1 dl 73%", in: b))
         #expect(b[dl.x, dl.y].role == .info)
-        let busy = try #require(find("[busy]", in: b))
+        let busy = try #require(find("s1 busy", in: b))
         #expect(b[busy.x, busy.y].role == .warn)
-        #expect(text.contains("[ok]*") || text.contains("[dl 73%]*") || text.contains("[rdy]*"))
+        #expect(text.contains("s2* dl 41%") && text.contains("s1* ok"), "each peer names its store, and the leader is starred")
         // Stuck first: the failed region leads the table; the selected row is highlighted whole.
         let firstRow = try #require(find("id     range", in: b)).y + 1
-        #expect(b.line(firstRow).contains("[FAILED]"))
+        #expect(b.line(firstRow).contains("s1 FAILED"))
         #expect(b[2, firstRow + 5].role == .selected)
         #expect(b[2, firstRow].role != .selected)
     }
@@ -89,7 +89,7 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         let b = render(sampleSnapshot(), width: 80, height: 24)
         let text = b.lines.joined(separator: "\n")
         #expect(!text.contains("t143_r 0 .. t143_r 4000"), "the range column goes first")
-        #expect(text.contains("[FAILED]") && text.contains("[dl 73%]"), "peers stay")
+        #expect(text.contains("s1 FAILED") && text.contains("s1 dl 73%"), "peers stay")
         #expect(b.lines.allSatisfy { $0.count == 80 })
         #expect(!text.contains("▁▂"), "sparklines drop on narrow screens")
     }
@@ -266,7 +266,7 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         #expect(snapshot.regions[order[30]].waitingFor != nil, "the waiting one leads the moving ones")
         let rows = render(snapshot).lines.filter { $0.contains("t143_r") }
         #expect(rows.count > 10)
-        #expect(rows.allSatisfy { !$0.contains("[ok]") }, "no ingested row on screen while others are still to do:\n\(rows.joined(separator: "\n"))")
+        #expect(rows.allSatisfy { !$0.contains(" ok ") }, "no ingested row on screen while others are still to do:\n\(rows.joined(separator: "\n"))")
     }
 
     /// A sort computed on an older snapshot is applied by region id: rows that moved in the
