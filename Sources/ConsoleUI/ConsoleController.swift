@@ -53,6 +53,7 @@ public struct ConsoleController {
     /// Takes an order of indices into `snapshot.regions` and keeps the selection on the same region.
     public mutating func adoptOrder(_ newOrder: [Int], for snapshot: RestoreSnapshot, at now: Date = Date()) {
         order = newOrder.filter { $0 < snapshot.regions.count }
+        state.waits = WaitSummary.entries(snapshot.regions)
         orderedAt = now
         orderedFor = (state.sort, state.filter, snapshot.regions.count)
         if let id = state.selectedRegion, let position = order.firstIndex(where: { snapshot.regions[$0].id == id }) {
@@ -79,7 +80,7 @@ public struct ConsoleController {
     }
 
     /// Handles one key; returns the commands for the engine. `rate` is the current limit per store.
-    public mutating func handle(_ key: KeyEvent, snapshot: RestoreSnapshot, rate: UInt64, tableTop: Int = 7) -> [ConsoleCommand] {
+    public mutating func handle(_ key: KeyEvent, snapshot: RestoreSnapshot, rate: UInt64, tableTop: Int = DashboardView.tableTop + 2) -> [ConsoleCommand] {
         state.message = nil
         switch state.overlay {
         case .help:
@@ -128,6 +129,10 @@ public struct ConsoleController {
             refreshOrder(snapshot, now: .distantFuture)
         case .character("?"): state.overlay = .help
         case .character("/"): state.overlay = .filterInput
+        case .character("w"):
+            state.filter = WaitSummary.nextFilter(after: state.filter, in: state.waits)
+            state.message = state.waits.isEmpty ? "no region waits" : state.filter.isEmpty ? "filter cleared" : "filter \(state.filter)"
+            refreshOrder(snapshot, now: .distantFuture)
         case .character("s"):
             let all = ConsoleState.Sort.allCases
             state.sort = all[(all.firstIndex(of: state.sort)! + 1) % all.count]

@@ -29,6 +29,8 @@ public struct ConsoleState: Sendable, Equatable {
     public var message: String?
     public var quitting = false
     public var finished = false
+    /// What the regions wait for, as of the last sort.
+    public var waits: [WaitSummary.Entry] = []
 
     public init() {}
 }

@@ -26,9 +26,12 @@ public struct DashboardView {
 
     var box: BoxStyle { unicode ? .unicode : .ascii }
 
+    /// The region table's top border: below the header, phases, total, rate, counts and waits.
+    public static let tableTop = 6
+
     /// Rows of the region table that fit on a screen of `height`.
     public static func tableRows(height: Int, stores: Int) -> Int {
-        max(1, height - 5 - storesPanelHeight(height: height, stores: stores) - 1 - 3)
+        max(1, height - tableTop - storesPanelHeight(height: height, stores: stores) - 1 - 3)
     }
 
     static func storesPanelHeight(height: Int, stores: Int) -> Int {
@@ -46,7 +49,7 @@ public struct DashboardView {
         }
         drawHeader(&buffer, width: width)
         let storesHeight = Self.storesPanelHeight(height: height, stores: snapshot.stores.count)
-        let tableTop = 5
+        let tableTop = Self.tableTop
         let tableHeight = height - tableTop - storesHeight - 1
         drawRegionTable(&buffer, Rect(x: 0, y: tableTop, width: width, height: tableHeight))
         let bottom = tableTop + tableHeight
@@ -129,6 +132,11 @@ public struct DashboardView {
             guard n > 0 || phase == .ingested || phase == .failed else { continue }
             x += b.write("\(n) \(phase.rawValue)  ", x: x, y: 4, role: n > 0 ? PeerCell.role(phase) : .dim)
         }
+
+        // What the restore waits for, by reason (`w` filters by each).
+        b.write(" Waits  ", x: 0, y: 5, role: .label)
+        let waits = state.waits.isEmpty ? "nothing" : String(WaitSummary.text(state.waits).dropFirst("waiting: ".count))
+        b.write(fit(waits, width - 9), x: 8, y: 5, role: state.waits.isEmpty ? .dim : .warn)
     }
 
     static let timeFormatter: DateFormatter = {

@@ -4,7 +4,7 @@ import ClusterAPI
 import RestoreDriver
 
 /// Which region rows show, in which order: the sort and `/` filter of the region table.
-/// The filter takes words: `state:failed`, `table:104`, `store:2`, or any text, which matches the
+/// The filter takes words: `state:failed`, `table:104`, `store:2`, `wait:busy`, or any text, which matches the
 /// region id, its range as shown, or its last error.
 public enum RegionOrdering {
     public static func order(_ rows: [RegionRow], sort: ConsoleState.Sort, filter: String, now: Date = Date()) -> [Int] {
@@ -43,6 +43,7 @@ public enum RegionOrdering {
             let key = term.prefix { $0 != ":" }
             switch key {
             case "state": return row.phase.rawValue.hasPrefix(value)
+            case "wait": return WaitSummary.reason(row) == String(value)
             case "table": return RangeText.tableIDs(row).contains { String($0) == value }
             case "store": return row.peers.contains { "\($0.storeID)" == value || "s\($0.storeID)" == value }
             default: break
