@@ -34,8 +34,20 @@ public struct DashboardView {
         max(1, height - tableTop - storesPanelHeight(height: height, stores: stores) - 1 - 3)
     }
 
+    /// The Stores panel: a row per store, up to a quarter of the screen (at least 3).
     static func storesPanelHeight(height: Int, stores: Int) -> Int {
-        height < 30 ? min(stores, 3) + 2 : stores + 2
+        min(stores, height < 30 ? 3 : max(3, height / 4)) + 2
+    }
+
+    /// `fitting` of the stores, in id order: when not all fit, the impaired (down, panicked) and
+    /// then the busiest come first.
+    static func storesFirst(_ stores: [StoreRow], fitting: Int) -> [StoreRow] {
+        guard stores.count > fitting else { return stores }
+        let chosen = stores.sorted { a, b in
+            if a.state.isUp != b.state.isUp { return !a.state.isUp }
+            return (a.bytesPerSecond, b.id) > (b.bytesPerSecond, a.id)
+        }.prefix(fitting)
+        return chosen.sorted { $0.id < $1.id }
     }
 
     public func render(width: Int, height: Int) -> ScreenBuffer {
@@ -53,7 +65,7 @@ public struct DashboardView {
         let tableHeight = height - tableTop - storesHeight - 1
         drawRegionTable(&buffer, Rect(x: 0, y: tableTop, width: width, height: tableHeight))
         let bottom = tableTop + tableHeight
-        let storesWidth = width >= 100 ? 50 : width / 2
+        let storesWidth = width >= 100 ? 54 : width / 2
         drawStores(&buffer, Rect(x: 0, y: bottom, width: storesWidth, height: storesHeight))
         drawEvents(&buffer, Rect(x: storesWidth, y: bottom, width: width - storesWidth, height: storesHeight))
         drawFooter(&buffer, y: height - 1, width: width)
@@ -114,8 +126,15 @@ public struct DashboardView {
         x += b.write(fit(ByteFormat.rate(snapshot.bytesPerSecond), 11), x: x, y: 3, role: .info)
         let limit = snapshot.stores.first?.rateLimit ?? 0
         let limitText = "limit \(limit == 0 ? "none" : ByteFormat.rate(Double(limit)))/store  [+/-]"
-        let sparkWidth = width >= 110 ? 8 : 0
-        for store in snapshot.stores where x + 16 + sparkWidth < width - limitText.count {
+        // Every store, each as " s2 ▁▂▃ 1.0 MiB/s": sparklines go first when they do not all fit,
+        // then the quietest healthy stores, counted in "+N more".
+        let room = width - x - limitText.count - 2
+        let more = 10  // " +NN more"
+        var sparkWidth = width >= 110 ? 8 : 0
+        if snapshot.stores.count * (16 + sparkWidth) > room { sparkWidth = 0 }
+        let fitting = snapshot.stores.count * 16 <= room ? snapshot.stores.count : max(0, (room - more) / 16)
+        let shown = Self.storesFirst(snapshot.stores, fitting: fitting)
+        for store in shown {
             x += b.write(" s\(store.id) ", x: x, y: 3, role: store.state.isUp ? .label : .error)
             if sparkWidth > 0 {
                 x += b.write(Sparkline.render(store.history, width: sparkWidth, maximum: Double(max(limit, 1)), unicode: unicode), x: x, y: 3, role: .graph)
@@ -123,6 +142,7 @@ public struct DashboardView {
             }
             x += b.write(fit(ByteFormat.rate(store.bytesPerSecond), 10), x: x, y: 3)
         }
+        if shown.count < snapshot.stores.count { b.write(" +\(snapshot.stores.count - shown.count) more", x: x, y: 3, role: .dim) }
         b.write(limitText, x: width - limitText.count - 1, y: 3, role: .dim)
 
         // Counts by state.
@@ -235,7 +255,12 @@ public struct DashboardView {
     func drawStores(_ b: inout ScreenBuffer, _ rect: Rect) {
         b.box(rect, title: "Stores", style: box)
         let inner = rect.inset(by: 1)
-        for (i, store) in snapshot.stores.prefix(inner.height).enumerated() {
+        let all = snapshot.stores.count
+        let rows = all > inner.height ? Self.storesFirst(snapshot.stores, fitting: max(0, inner.height - 1)) : snapshot.stores
+        if rows.count < all {
+            b.write(fit("+\(all - rows.count) more stores", inner.width), x: inner.x, y: inner.maxY - 1, role: .dim, clip: inner)
+        }
+        for (i, store) in rows.enumerated() {
             let y = inner.y + i
             let (stateText, role): (String, ColorRole) = switch store.state {
             case .up: ("up", .ok)
@@ -248,7 +273,7 @@ public struct DashboardView {
                 b.write(fit(reason, inner.maxX - x), x: x, y: y, role: .error, clip: inner)
                 continue
             }
-            let text = "leaders \(store.leaders)  dl \(store.downloadsInFlight)/\(store.downloadSlots)  ingest q \(store.ingestsQueued)  \(ByteFormat.rate(store.bytesPerSecond))"
+            let text = "leaders \(store.leaders)  dl \(store.downloadsInFlight)/\(store.downloadSlots)  q \(store.ingestsQueued)  \(ByteFormat.rate(store.bytesPerSecond))"
             b.write(fit(text, inner.maxX - x), x: x, y: y, clip: inner)
         }
     }

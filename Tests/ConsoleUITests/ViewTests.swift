@@ -312,3 +312,43 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         #expect(seen == ["wait:busy", "wait:paused", "wait:download-retry", "wait:no-leader", ""])
     }
 }
+
+@Suite struct ManyStoresTests {
+    /// `count` stores with rates from 100 KiB/s up; store 3 panicked and store 5 down.
+    func snapshot(stores count: Int) -> RestoreSnapshot {
+        var s = sampleSnapshot(regions: 40)
+        s.stores = (1...count).map { (id: Int) -> StoreRow in
+            let state: StoreState = id == 3 ? .panicked(reason: "ingest failed on apply") : id == 5 ? .down : .up
+            let rate = Double(id * 100 * 1024 + (id % 2) * 1023 * 1024)
+            return StoreRow(id: UInt64(id), state: state, leaders: id, downloadsInFlight: 2, downloadSlots: 4, ingestsQueued: 1, bytesPerSecond: rate,
+                            rateLimit: 64 << 20, bytesDownloaded: 1 << 30, bytesIngested: 0, history: [1e6, 2e6, 3e6])
+        }
+        s.storeCount = count
+        return s
+    }
+
+    /// At 120 and 200 columns, with 7 and 20 stores: no store's figure is cut; what does not fit
+    /// is counted in "+N more", and the impaired stores are among those shown.
+    @Test(arguments: [(120, 7), (120, 20), (200, 7), (200, 20)])
+    func everyStoreFigureFitsOrIsCounted(width: Int, stores: Int) throws {
+        let snapshot = snapshot(stores: stores)
+        let b = render(snapshot, width: width, height: 36)
+        let rate = try #require(b.lines.first { $0.hasPrefix(" Rate") })
+        let shown = snapshot.stores.filter { rate.contains(" s\($0.id) ") }
+        for store in shown { #expect(rate.contains(ByteFormat.rate(store.bytesPerSecond)), "s\(store.id)'s rate is whole in: \(rate)") }
+        let hidden = stores - shown.count
+        if hidden > 0 { #expect(rate.contains("+\(hidden) more"), "\(rate)") }
+        #expect(shown.contains { $0.id == 3 } && shown.contains { $0.id == 5 }, "impaired stores come first: \(rate)")
+        if width >= 200 && stores == 7 { #expect(hidden == 0, "7 stores fit at 200 columns: \(rate)") }
+
+        let panel = b.lines.filter { $0.hasPrefix("│s") || $0.hasPrefix("|s") }
+        #expect(!panel.isEmpty)
+        for line in panel {
+            let cell = String(line.prefix(54))
+            #expect(!cell.contains("…"), "a cut figure in the Stores panel: \(cell)")
+            #expect(cell.contains("/s") || cell.contains("PANIC"), "\(cell)")
+        }
+        let more = b.lines.first { $0.contains("more stores") }
+        #expect((panel.count == stores) == (more == nil), "either every store has its row, or the rest are counted")
+    }
+}
