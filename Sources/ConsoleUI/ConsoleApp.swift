@@ -66,6 +66,7 @@ public final class ConsoleApp {
             }
             sorting = false
         }
+        controller.regroup(snapshot)
         guard !sorting, controller.orderIsStale() else { return }
         sorting = true
         let (regions, sort, filter, box) = (snapshot.regions, controller.state.sort, controller.state.filter, backgroundOrder)

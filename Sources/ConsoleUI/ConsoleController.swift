@@ -43,6 +43,20 @@ public struct ConsoleController {
     /// True when the order is over half a second old: phases and waiting times have moved on.
     public func orderIsStale(now: Date = Date()) -> Bool { now.timeIntervalSince(orderedAt) >= 0.5 }
 
+    /// Between two sorts, a row whose state changed moves to its group at once (stuck first only):
+    /// a stable pass over the last order by each row's urgency now, one step per row, so the top
+    /// rows never show a region that was ingested since the sort.
+    public mutating func regroup(_ snapshot: RestoreSnapshot) {
+        guard state.sort == .stuckFirst, !order.isEmpty else { return }
+        var groups = Array(repeating: [Int](), count: RegionOrdering.groupCount)
+        for i in order where i < snapshot.regions.count { groups[RegionOrdering.urgency(snapshot.regions[i])].append(i) }
+        let regrouped = Array(groups.joined())
+        guard regrouped != order else { return }
+        order = regrouped
+        keepSelection(snapshot)
+        clampSelection(snapshot)
+    }
+
     /// Takes an order computed on another thread, from an older snapshot, as region ids: each is
     /// found in this snapshot's rows (whose positions may have moved), so no row shows out of place.
     public mutating func adoptOrder(ids: [UInt64], for snapshot: RestoreSnapshot, at now: Date = Date()) {
@@ -56,9 +70,7 @@ public struct ConsoleController {
         state.waits = WaitSummary.entries(snapshot.regions)
         orderedAt = now
         orderedFor = (state.sort, state.filter, snapshot.regions.count)
-        if let id = state.selectedRegion, let position = order.firstIndex(where: { snapshot.regions[$0].id == id }) {
-            state.selectedIndex = position
-        }
+        keepSelection(snapshot)
         clampSelection(snapshot)
     }
 
@@ -72,7 +84,16 @@ public struct ConsoleController {
 
     private mutating func move(to index: Int, _ snapshot: RestoreSnapshot) {
         state.selectedIndex = index
+        state.selectionPinned = true
         clampSelection(snapshot)
+    }
+
+    /// Once the operator has moved the selection, it stays on its region through re-sorts; until
+    /// then it stays on top, so the top rows keep showing what needs the operator.
+    private mutating func keepSelection(_ snapshot: RestoreSnapshot) {
+        guard state.selectionPinned, let id = state.selectedRegion,
+              let position = order.firstIndex(where: { snapshot.regions[$0].id == id }) else { return }
+        state.selectedIndex = position
     }
 
     var selectedRow: (RestoreSnapshot) -> RegionRow? {

@@ -19,6 +19,8 @@ public struct ConsoleState: Sendable, Equatable {
 
     public var selectedRegion: UInt64?
     public var selectedIndex = 0
+    /// True once the operator moved the selection: it then follows its region through re-sorts.
+    public var selectionPinned = false
     public var scroll = 0
     public var sort = Sort.stuckFirst
     public var filter = ""

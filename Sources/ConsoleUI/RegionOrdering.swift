@@ -25,6 +25,9 @@ public enum RegionOrdering {
         return indices
     }
 
+    /// How many values `urgency` takes.
+    static let groupCount = 7
+
     /// What needs the operator first: failed, retrying, paused, waiting on a store (busy, down,
     /// no leader), moving (downloading, rewriting, ready, ingesting), queued, and ingested last.
     static func urgency(_ row: RegionRow) -> Int {

@@ -49,6 +49,7 @@ enum FrameBenchmark {
             let taken = snapshot  // what monitor.snapshot() hands the UI
             // As the console does: the periodic re-sort runs on another thread (measured apart).
             if controller.orderKeyChanged(taken) { controller.refreshOrder(taken) }
+            controller.regroup(taken)
             let view = DashboardView(snapshot: taken, state: controller.state, order: controller.order, unicode: true)
             let buffer = view.render(width: 120, height: 36)
             _ = buffer.changes(since: previous)

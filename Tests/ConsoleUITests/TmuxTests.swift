@@ -179,4 +179,49 @@ import Testing
         #expect(after.contains("[restore ok]"))
         #expect(after.contains("checksum=skipped"))
     }
+
+    /// A restore with 7 stores and a few hundred regions at 140x36: while it runs, the top rows are
+    /// never ingested regions while others still wait or move, every store has its row and rate in
+    /// the Stores panel, and each peer cell names its store.
+    @Test func sevenStoresAndHundredsOfRegions() async throws {
+        let dir = NSTemporaryDirectory() + "restore-console-tmux-\(UUID().uuidString)"
+        defer {
+            _ = try? tmux(["kill-server"])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let binary = Self.root + "/.build/debug/restore-console"
+        let command = "\(binary) backup --out \(dir)/backup --tables 4 --rows 12000 --file-size 16384 >/dev/null 2>&1 && "
+            + "\(binary) restore --storage \(dir)/backup --cluster \(dir)/cluster --stores 7 --replicas 3 --merge-size 16K --rate 256K; echo EXITED $?; sleep 60"
+        try tmux(["new-session", "-d", "-s", "e2e", "-x", "140", "-y", "36", command])
+        try await waitFor(matching: Self.downloadingPeer, timeout: .seconds(120))
+        var checked = 0
+        var sawIngested = false
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let screen = try screen()
+            let lines = screen.split(separator: "\n").map(String.init)
+            guard let counts = lines.first(where: { $0.hasPrefix(" Regions ") }), let total = Int(counts.split(separator: " ")[1].dropLast()) else { continue }
+            #expect(total >= 200, "a few hundred regions: \(counts)")
+            let rows = lines.filter { $0.hasPrefix("│") && $0.range(of: #"^│\d+ "#, options: .regularExpression) != nil }
+            let open = counts.contains(" queued") && !counts.contains(" 0 queued") || counts.contains(" downloading") && !counts.contains(" 0 downloading")
+            if open, let top = rows.first {
+                #expect(!top.contains("ingested"), "an ingested region on top while others wait or move:\n\(screen)")
+            }
+            sawIngested = sawIngested || counts.range(of: #"[1-9]\d* ingested"#, options: .regularExpression) != nil
+            for row in rows.prefix(5) {
+                #expect(row.range(of: #"s\d+\*? (--|dl \d+%|rw|rdy|ing|ok|busy|retry|paused|down|FAILED)"#, options: .regularExpression) != nil, "a peer cell without its store: \(row)")
+            }
+            let stores = lines.filter { $0.range(of: #"^│s[1-7] +(up|down|PANIC)"#, options: .regularExpression) != nil }
+            #expect(stores.count == 7, "every store has its row:\n\(screen)")
+            for line in stores where line.contains(" up ") {
+                #expect(line.range(of: #"[0-9.]+ (B|KiB|MiB|GiB)/s"#, options: .regularExpression) != nil, "a store's rate is whole: \(line)")
+            }
+            checked += 1
+            try await Task.sleep(for: .milliseconds(400))
+        }
+        #expect(checked >= 10)
+        #expect(sawIngested, "the restore moved on while it was watched")
+        try keys("q")
+        try keys("y")
+    }
 }

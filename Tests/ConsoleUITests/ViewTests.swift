@@ -352,3 +352,30 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         #expect((panel.count == stores) == (more == nil), "either every store has its row, or the rest are counted")
     }
 }
+
+@Suite struct RegroupTests {
+    /// Between sorts, a region that was ingested since leaves the top at once.
+    @Test func aRowThatChangedStateMovesToItsGroupAtOnce() {
+        var snapshot = sampleSnapshot(regions: 60)
+        var c = ConsoleController()
+        c.refreshOrder(snapshot)
+        _ = c.handle(.down, snapshot: snapshot, rate: 0)
+        _ = c.handle(.up, snapshot: snapshot, rate: 0)  // the operator picked the top row
+        let top = snapshot.regions[c.order[0]].id
+        #expect(snapshot.regions[c.order[0]].phase == .failed)
+        for i in snapshot.regions.indices where snapshot.regions[i].phase == .failed { snapshot.regions[i].phase = .ingested }
+        c.regroup(snapshot)
+        #expect(snapshot.regions[c.order[0]].phase == .retrying)
+        #expect(snapshot.regions[c.order[c.order.count - 1]].phase == .ingested)
+        #expect(c.order.count == 60)
+        #expect(snapshot.regions[c.order[c.state.selectedIndex]].id == top, "the selection stays on its region")
+
+        // Untouched, the selection stays on top instead.
+        var fresh = ConsoleController()
+        fresh.refreshOrder(snapshot)
+        for i in snapshot.regions.indices where snapshot.regions[i].phase == .retrying { snapshot.regions[i].phase = .ingested }
+        fresh.regroup(snapshot)
+        #expect(fresh.state.selectedIndex == 0 && fresh.state.scroll == 0)
+        #expect(snapshot.regions[fresh.order[0]].phase == .paused)
+    }
+}
