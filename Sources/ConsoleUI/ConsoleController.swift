@@ -104,7 +104,7 @@ public struct ConsoleController {
     public mutating func handle(_ key: KeyEvent, snapshot: RestoreSnapshot, rate: UInt64, tableTop: Int = DashboardView.tableTop + 2) -> [ConsoleCommand] {
         state.message = nil
         switch state.overlay {
-        case .help:
+        case .help, .stores:
             state.overlay = .none
             return []
         case .confirmQuit:
@@ -149,6 +149,7 @@ public struct ConsoleController {
             state.filter = ""
             refreshOrder(snapshot, now: .distantFuture)
         case .character("?"): state.overlay = .help
+        case .character("v"): state.overlay = .stores
         case .character("/"): state.overlay = .filterInput
         case .character("w"):
             state.filter = WaitSummary.nextFilter(after: state.filter, in: state.waits)

@@ -12,6 +12,7 @@ public struct ConsoleState: Sendable, Equatable {
     public enum Overlay: Equatable, Sendable {
         case none
         case help
+        case stores
         case detail(regionID: UInt64)
         case confirmQuit
         case filterInput

@@ -71,6 +71,7 @@ public struct DashboardView {
         drawFooter(&buffer, y: height - 1, width: width)
         switch state.overlay {
         case .help: HelpOverlay(drills: state.drills, unicode: unicode).render(into: &buffer)
+        case .stores: StoresOverlay(stores: snapshot.stores, unicode: unicode).render(into: &buffer)
         case let .detail(id): if let row = snapshot.regions.first(where: { $0.id == id }) { RegionDetailView(row: row, unicode: unicode, now: now).render(into: &buffer) }
         case .confirmQuit: drawQuitConfirm(&buffer)
         case .filterInput, .none: break
@@ -258,7 +259,7 @@ public struct DashboardView {
         let all = snapshot.stores.count
         let rows = all > inner.height ? Self.storesFirst(snapshot.stores, fitting: max(0, inner.height - 1)) : snapshot.stores
         if rows.count < all {
-            b.write(fit("+\(all - rows.count) more stores", inner.width), x: inner.x, y: inner.maxY - 1, role: .dim, clip: inner)
+            b.write(fit("+\(all - rows.count) more stores (v shows all)", inner.width), x: inner.x, y: inner.maxY - 1, role: .dim, clip: inner)
         }
         for (i, store) in rows.enumerated() {
             let y = inner.y + i

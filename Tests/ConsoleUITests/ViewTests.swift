@@ -327,6 +327,22 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         return s
     }
 
+    /// `v` shows every store, 20 of them, with figures the panel has no room for; any key closes it.
+    @Test func theStoresViewShowsEveryStore() {
+        let snapshot = snapshot(stores: 20)
+        var c = ConsoleController()
+        c.refreshOrder(snapshot)
+        _ = c.handle(.character("v"), snapshot: snapshot, rate: 0)
+        #expect(c.state.overlay == .stores)
+        let text = render(snapshot, c.state, width: 120, height: 36).lines.joined(separator: "\n")
+        for id in 1...20 where id != 3 && id != 5 { #expect(text.contains("s\(id)  up  leaders \(id)  downloads 2/4"), "s\(id)") }
+        #expect(text.contains("s3  PANICKED: ingest failed on apply") && text.contains("s5  down"))
+        #expect(text.contains("of 64.0 MiB/s  downloaded 1.0 GiB"))
+        _ = c.handle(.character("x"), snapshot: snapshot, rate: 0)
+        #expect(c.state.overlay == .none)
+        #expect(HelpOverlay.groups(drills: false).contains { $0.1.contains { $0.0 == "v" } })
+    }
+
     /// At 120 and 200 columns, with 7 and 20 stores: no store's figure is cut; what does not fit
     /// is counted in "+N more", and the impaired stores are among those shown.
     @Test(arguments: [(120, 7), (120, 20), (200, 7), (200, 20)])
@@ -377,5 +393,28 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         fresh.regroup(snapshot)
         #expect(fresh.state.selectedIndex == 0 && fresh.state.scroll == 0)
         #expect(snapshot.regions[fresh.order[0]].phase == .paused)
+    }
+}
+
+@Suite struct SortTests {
+    /// More regions than rows, in every phase: the first rows of each sort.
+    @Test func theFirstRowsOfEachSort() {
+        var snapshot = sampleSnapshot(regions: 60)
+        for i in snapshot.regions.indices { snapshot.regions[i].attempts = (i * 7) % 11 }
+        let rows = DashboardView.tableRows(height: 36, stores: 3)
+        #expect(snapshot.regions.count > rows)
+        func first(_ sort: ConsoleState.Sort) -> [RegionRow] {
+            var state = ConsoleState()
+            state.sort = sort
+            var c = ConsoleController()
+            c.state = state
+            c.refreshOrder(snapshot)
+            return c.order.prefix(rows).map { snapshot.regions[$0] }
+        }
+        #expect(first(.id).map(\.id) == snapshot.regions.map(\.id).sorted().prefix(rows).map { $0 })
+        #expect(first(.range).map(\.startKey) == snapshot.regions.map(\.startKey).sorted(by: keyLess).prefix(rows).map { $0 })
+        let attempts = first(.attempts).map(\.attempts)
+        #expect(attempts == attempts.sorted(by: >) && attempts.first == 10)
+        #expect(first(.stuckFirst).prefix(10).allSatisfy { $0.phase == .failed })
     }
 }
