@@ -55,7 +55,7 @@ struct PDService: RegistrableRPCService {
             var response = Pdpb_ScanRegionsResponse()
             response.header = header()
             for region in regions {
-                let leader = await cluster.leader(of: region.id)
+                let leader = await liveLeader(region.id, within: .milliseconds(100))
                 response.regionMetas.append(region.wire)
                 response.leaders.append(leader?.wire ?? Metapb_Peer())
                 var entry = Pdpb_Region()
@@ -137,7 +137,20 @@ struct PDService: RegistrableRPCService {
         response.header = header()
         guard let region else { return response }
         response.region = region.wire
-        if let leader = await cluster.leader(of: region.id) { response.leader = leader.wire }
+        if let leader = await liveLeader(region.id, within: .milliseconds(500)) { response.leader = leader.wire }
         return response
+    }
+
+    /// The region's leader if it is on a store that is up. A region whose leader is gone (its store
+    /// down or panicked) is woken, and given a moment, to elect another, as TiKV's regions do by
+    /// themselves; the embedded regions sleep while idle.
+    private func liveLeader(_ regionID: UInt64, within wait: Duration) async -> PeerMeta? {
+        let deadline = ContinuousClock.now + wait
+        while true {
+            let up = Set(await cluster.stores().filter(\.state.isUp).map(\.id))
+            if let leader = try? await cluster.waitForLeader(of: regionID, timeout: .milliseconds(20)), up.contains(leader.storeID) { return leader }
+            guard ContinuousClock.now < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 }

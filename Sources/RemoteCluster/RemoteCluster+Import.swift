@@ -73,7 +73,9 @@ extension RemoteCluster {
             response = try await importClient(endpoint).multiIngest(wire, options: WireConnection.options(timeout: timeouts.ingest))
         } catch {
             endpoint.mark(WireFailure.state(of: error))
-            throw WireFailure.importError(error, store: store, method: "MultiIngest")
+            // The leader's store failed: ask PD for the next leader rather than this one again.
+            routes.withLock { $0[request.regionID]?.leader = nil }
+            throw WireFailure.importError(error, store: store, method: "MultiIngest", panicIsThisCall: true)
         }
         endpoint.mark(.up)
         guard response.hasError else { return }

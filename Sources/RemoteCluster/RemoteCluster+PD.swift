@@ -95,8 +95,11 @@ extension RemoteCluster {
         return route
     }
 
+    /// The leader as last seen, unless its store has stopped answering: then PD's view now.
     public func leader(of regionID: UInt64) async -> PeerMeta? {
-        if let leader = routes.withLock({ $0[regionID]?.leader }) { return leader }
+        if let leader = routes.withLock({ $0[regionID]?.leader }), endpoint(leader.storeID)?.health.withLock({ $0.state.isUp }) ?? false {
+            return leader
+        }
         return await fetchRoute(regionID)?.leader
     }
 

@@ -6,9 +6,14 @@ enum WireFailure {
     /// The metadata key in which our server carries a panicked store's reason.
     static let panicMetadataKey = "x-store-panic"
 
-    static func importError(_ error: any Error, store: UInt64, method: String) -> ImportError {
+    /// `panicIsThisCall`: an ingest whose apply may have been what panicked the store (the leader
+    /// then changes); for any other call the store was simply not available, as a store that is
+    /// down, and the driver goes on with the other peers.
+    static func importError(_ error: any Error, store: UInt64, method: String, panicIsThisCall: Bool = false) -> ImportError {
         guard let rpc = error as? RPCError else { return .remote(storeID: store, message: "\(method): \(error)", retryable: true) }
-        if let reason = panicReason(rpc) { return .storePanicked(storeID: store, reason: reason) }
+        if let reason = panicReason(rpc) {
+            return panicIsThisCall ? .storePanicked(storeID: store, reason: reason) : .region(.storeNotAvailable(storeID: store, state: .panicked(reason: reason)))
+        }
         switch rpc.code {
         case .unavailable:
             return .region(.storeNotAvailable(storeID: store, state: .down))

@@ -418,3 +418,45 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         #expect(first(.stuckFirst).prefix(10).allSatisfy { $0.phase == .failed })
     }
 }
+
+@Suite struct LargeTableTests {
+    /// 20,000 regions: PgUp/PgDn move by a page, Home/End to the ends, the wheel by a row, and the
+    /// selection stays on its region through a re-sort.
+    @Test func twentyThousandRowsStayUsable() {
+        var snapshot = sampleSnapshot(regions: 20_000)
+        var c = ConsoleController()
+        c.tableRows = DashboardView.tableRows(height: 36, stores: 3)
+        c.refreshOrder(snapshot)
+        _ = c.handle(.pageDown, snapshot: snapshot, rate: 0)
+        #expect(c.state.selectedIndex == c.tableRows)
+        _ = c.handle(.wheelDown, snapshot: snapshot, rate: 0)
+        #expect(c.state.selectedIndex == c.tableRows + 1)
+        _ = c.handle(.end, snapshot: snapshot, rate: 0)
+        #expect(c.state.selectedIndex == 19_999 && c.state.scroll == 20_000 - c.tableRows)
+        _ = c.handle(.pageUp, snapshot: snapshot, rate: 0)
+        let picked = c.state.selectedRegion
+        #expect(c.state.selectedIndex == 19_999 - c.tableRows)
+        // The picked region fails: after the re-sort it is near the top, and still selected.
+        let i = snapshot.regions.firstIndex { $0.id == picked }!
+        snapshot.regions[i].phase = .failed
+        c.refreshOrder(snapshot, now: .distantFuture)
+        #expect(c.state.selectedRegion == picked)
+        #expect(c.state.selectedIndex < 3_400, "among the failed, at the top")
+        _ = c.handle(.home, snapshot: snapshot, rate: 0)
+        #expect(c.state.selectedIndex == 0 && c.state.scroll == 0)
+    }
+
+    /// Five replicas at 120 columns: each peer cell names its store, whole.
+    @Test func fiveReplicasFitAt120Columns() {
+        var snapshot = sampleSnapshot(regions: 12)
+        snapshot.replicas = 5
+        for i in snapshot.regions.indices {
+            snapshot.regions[i].peers = (1...5).map { PeerProgress(storeID: UInt64($0 + 2), phase: .downloading(percent: 100), isLeader: $0 == 5) }
+        }
+        let rows = render(snapshot, width: 120, height: 36).lines.filter { $0.contains("dl 100%") }
+        #expect(rows.count == 12)
+        for row in rows {
+            for store in 3...7 { #expect(row.contains("s\(store)\(store == 7 ? "*" : "") dl 100%"), "s\(store) in \(row)") }
+        }
+    }
+}

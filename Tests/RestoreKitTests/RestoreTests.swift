@@ -77,7 +77,8 @@ final class RestoreFixture {
         let matched = await verifier.verifyChecksum()
         if !matched {
             let regions = engine.monitor.snapshot().regions.map { "r\($0.id) \($0.phase) \($0.lastError ?? "")" }
-            Issue.record("over the wire: \(verifier.monitor.snapshot().events.map(\.message).suffix(5)); regions \(regions)")
+            let events = engine.monitor.snapshot().events.map { "r\($0.regionID ?? 0) s\($0.storeID ?? 0) \($0.message)" }
+            Issue.record("over the wire: \(verifier.monitor.snapshot().events.map(\.message).suffix(5)); regions \(regions); events \(events)")
         }
         return matched
     }
