@@ -106,7 +106,7 @@ let package = Package(
             name: "restore-bench",
             dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills", "ConsoleUI", "CRocksDB", "LoopbackServer"]
         ),
-        // Starts the Python servers of scripts/test-servers for tests, benchmarks and campaigns.
+        // Starts the Python servers of scripts/test-servers, and `cluster serve`, for tests, benchmarks and campaigns.
         .target(name: "LoopbackServer"),
         // The parsers that take outside input, as fuzz targets; restore-fuzz drives them with
         // libFuzzer (make fuzz) or replays a corpus (Docs/RELIABILITY.md).
@@ -129,7 +129,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConsoleUITests",
-            dependencies: ["ConsoleUI", "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills"]
+            dependencies: ["ConsoleUI", "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills", "LoopbackServer"]
         ),
     ],
     swiftLanguageModes: [.v6],

@@ -54,8 +54,9 @@ struct PDService: RegistrableRPCService {
             if request.limit > 0 { regions = Array(regions.prefix(Int(request.limit))) }
             var response = Pdpb_ScanRegionsResponse()
             response.header = header()
+            let up = await upStores()
             for region in regions {
-                let leader = await liveLeader(region.id, within: .milliseconds(100))
+                let leader = await liveLeader(region.id, up: up, within: .milliseconds(100))
                 response.regionMetas.append(region.wire)
                 response.leaders.append(leader?.wire ?? Metapb_Peer())
                 var entry = Pdpb_Region()
@@ -137,20 +138,22 @@ struct PDService: RegistrableRPCService {
         response.header = header()
         guard let region else { return response }
         response.region = region.wire
-        if let leader = await liveLeader(region.id, within: .milliseconds(500)) { response.leader = leader.wire }
+        if let leader = await liveLeader(region.id, up: await upStores(), within: .milliseconds(500)) { response.leader = leader.wire }
         return response
     }
 
-    /// The region's leader if it is on a store that is up. A region whose leader is gone (its store
+    /// The region's leader if it is on a store in `up`. A region whose leader is gone (its store
     /// down or panicked) is woken, and given a moment, to elect another, as TiKV's regions do by
-    /// themselves; the embedded regions sleep while idle.
-    private func liveLeader(_ regionID: UInt64, within wait: Duration) async -> PeerMeta? {
+    /// themselves; the embedded regions sleep while idle, and one with a live leader stays asleep.
+    private func liveLeader(_ regionID: UInt64, up: Set<UInt64>, within wait: Duration) async -> PeerMeta? {
+        if let leader = await cluster.leader(of: regionID), up.contains(leader.storeID) { return leader }
         let deadline = ContinuousClock.now + wait
-        while true {
-            let up = Set(await cluster.stores().filter(\.state.isUp).map(\.id))
+        repeat {
             if let leader = try? await cluster.waitForLeader(of: regionID, timeout: .milliseconds(20)), up.contains(leader.storeID) { return leader }
-            guard ContinuousClock.now < deadline else { return nil }
             try? await Task.sleep(for: .milliseconds(10))
-        }
+        } while ContinuousClock.now < deadline
+        return nil
     }
+
+    private func upStores() async -> Set<UInt64> { Set(await cluster.stores().filter(\.state.isUp).map(\.id)) }
 }

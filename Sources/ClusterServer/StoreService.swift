@@ -132,8 +132,11 @@ struct StoreService: RegistrableRPCService {
             response.length = result.length
         } catch {
             response.error.message = error.description
-            if case .region = error { response.error.storeError = error.wire }
-            if case .diskFull = error { response.error.storeError = error.wire }
+            // What errorpb can say travels as a store error too, so that the client can act on it.
+            switch error {
+            case .region, .diskFull: response.error.storeError = error.wire
+            default: break
+            }
         }
         return response
     }

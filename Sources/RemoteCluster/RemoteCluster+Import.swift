@@ -64,9 +64,7 @@ extension RemoteCluster {
         var peer = route?.leader.flatMap { $0.storeID == store ? $0 : nil } ?? route?.region.peer(onStore: store)
         if peer == nil { peer = await refreshRegion(id: request.regionID)?.peer(onStore: store) }
         var wire = ImportSstpb_MultiIngestRequest()
-        wire.context.regionID = request.regionID
-        wire.context.regionEpoch = request.epoch.wire
-        wire.context.peer = (peer ?? PeerMeta(id: 0, storeID: store)).wire
+        wire.context = Self.context(regionID: request.regionID, epoch: request.epoch, peer: peer ?? PeerMeta(id: 0, storeID: store))
         wire.ssts = request.files.map { $0.wire(regionID: request.regionID, epoch: request.epoch) }
         let response: ImportSstpb_IngestResponse
         do {

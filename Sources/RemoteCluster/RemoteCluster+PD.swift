@@ -17,13 +17,10 @@ extension RemoteCluster {
         request.limit = limit
         let response = try await pdClient.scanRegions(request, options: WireConnection.options(timeout: timeouts.pd))
         try Self.check(response.header, from: "PD ScanRegions")
-        let found: [Route]
-        if !response.regions.isEmpty {
-            found = response.regions.map { Route(region: Region($0.region), leader: $0.hasLeader && $0.leader.id != 0 ? PeerMeta($0.leader) : nil) }
-        } else {
-            found = zip(response.regionMetas, response.leaders + Array(repeating: Metapb_Peer(), count: max(0, response.regionMetas.count - response.leaders.count)))
-                .map { Route(region: Region($0), leader: $1.id != 0 ? PeerMeta($1) : nil) }
-        }
+        // Newer PDs fill `regions`; older ones only `region_metas` with `leaders` beside them.
+        let found = response.regions.isEmpty
+            ? response.regionMetas.enumerated().map { i, meta in Route(meta, leader: i < response.leaders.count ? response.leaders[i] : nil) }
+            : response.regions.map { Route($0.region, leader: $0.hasLeader ? $0.leader : nil) }
         remember(found)
         return found
     }
@@ -72,7 +69,7 @@ extension RemoteCluster {
         request.regionKey = Data(key)
         guard let response = try? await retrying({ try await pdClient.getRegion(request, options: WireConnection.options(timeout: timeouts.pd)) }),
               response.hasRegion else { return nil }
-        let route = Route(region: Region(response.region), leader: response.hasLeader && response.leader.id != 0 ? PeerMeta(response.leader) : nil)
+        let route = Route(response.region, leader: response.hasLeader ? response.leader : nil)
         remember([route])
         return route.region
     }
@@ -90,7 +87,7 @@ extension RemoteCluster {
             _ = routes.withLock { $0.removeValue(forKey: id) }  // merged away, or never there
             return nil
         }
-        let route = Route(region: Region(response.region), leader: response.hasLeader && response.leader.id != 0 ? PeerMeta(response.leader) : nil)
+        let route = Route(response.region, leader: response.hasLeader ? response.leader : nil)
         remember([route])
         return route
     }
@@ -138,8 +135,7 @@ extension RemoteCluster {
         while !pending.isEmpty {
             attempt += 1
             guard let first = pending.first, let last = pending.last else { break }
-            let span = KeyRange(start: first, end: last, endInclusive: true)
-            let covering = await regions(overlapping: KeyRange(start: span.start, end: Self.after(span.end)))
+            let covering = await regions(overlapping: KeyRange(start: first, end: Self.after(last)))
             var retry: [[UInt8]] = []
             var lastError: RegionError?
             // Keys that no region of the scan holds stay pending: the next round reads again.
@@ -180,7 +176,7 @@ extension RemoteCluster {
         for _ in 0..<4 {
             guard let peer = leader, let endpoint = endpoint(peer.storeID) else { throw .storeNotAvailable(storeID: leader?.storeID ?? 0, state: .down) }
             var request = Kvrpcpb_SplitRegionRequest()
-            request.context = context(region, peer: peer)
+            request.context = Self.context(regionID: region.id, epoch: region.epoch, peer: peer)
             request.isRawKv = rawKeys
             // TiKV encodes split keys itself: send the raw user keys (a timestamp suffix is dropped, as TiKV drops it).
             request.splitKeys = try keys.map { (key: [UInt8]) throws(RegionError) in
@@ -194,8 +190,9 @@ extension RemoteCluster {
             do {
                 response = try await TikvService.splitRegion(request, on: endpoint.connection.client, options: WireConnection.options(timeout: timeouts.pd))
             } catch {
-                endpoint.mark(WireFailure.state(of: error))
-                throw .storeNotAvailable(storeID: peer.storeID, state: WireFailure.state(of: error) == .up ? .down : WireFailure.state(of: error))
+                let state = WireFailure.state(of: error)
+                endpoint.mark(state)
+                throw .storeNotAvailable(storeID: peer.storeID, state: state == .up ? .down : state)
             }
             if response.hasRegionError {
                 let error = RegionError(response.regionError, storeID: peer.storeID) ?? .serverIsBusy(storeID: peer.storeID, reason: response.regionError.message, backoffMillis: 100)
@@ -256,10 +253,11 @@ extension RemoteCluster {
         if !running.isEmpty { throw .timeout(regionID: running.min() ?? 0, after: .seconds(60)) }
     }
 
-    func context(_ region: Region, peer: PeerMeta) -> Kvrpcpb_Context {
+    /// The request context TiKV checks: the region, its epoch as the client knows it, the leader's peer.
+    static func context(regionID: UInt64, epoch: RegionEpoch, peer: PeerMeta) -> Kvrpcpb_Context {
         var context = Kvrpcpb_Context()
-        context.regionID = region.id
-        context.regionEpoch = region.epoch.wire
+        context.regionID = regionID
+        context.regionEpoch = epoch.wire
         context.peer = peer.wire
         return context
     }

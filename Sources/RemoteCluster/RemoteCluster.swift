@@ -31,6 +31,16 @@ public final class RemoteCluster: ClusterClient {
     struct Route: Sendable {
         var region: Region
         var leader: PeerMeta?
+
+        init(region: Region, leader: PeerMeta?) {
+            self.region = region
+            self.leader = leader
+        }
+
+        /// As PD answers: a leader with id 0 (or none) means the region has no leader now.
+        init(_ region: Metapb_Region, leader: Metapb_Peer?) {
+            self.init(region: Region(region), leader: leader.flatMap { $0.id == 0 ? nil : PeerMeta($0) })
+        }
     }
 
     /// A store as PD lists it, with its connection and what the client has seen of it.
@@ -138,13 +148,18 @@ public final class RemoteCluster: ClusterClient {
     func probeMultiIngest() async throws(WireError) {
         for endpoint in stores.withLock({ Array($0.values) }).sorted(by: { $0.id < $1.id }) {
             do {
-                _ = try await importClient(endpoint).multiIngest(ImportSstpb_MultiIngestRequest(), options: WireConnection.options(timeout: .seconds(5)))
+                try await probe(endpoint, timeout: .seconds(5))
             } catch let error as RPCError where error.code == .unimplemented {
                 throw .protocolError(what: "store \(endpoint.id) at \(endpoint.connection.address)", reason: "does not implement ImportSST.MultiIngest (TiKV 5.0 or newer is needed)")
             } catch {
                 endpoint.mark(WireFailure.state(of: error))
             }
         }
+    }
+
+    /// An empty MultiIngest: BR's probe of the method, and the question whether a store answers.
+    func probe(_ endpoint: StoreEndpoint, timeout: Duration) async throws {
+        _ = try await importClient(endpoint).multiIngest(ImportSstpb_MultiIngestRequest(), options: WireConnection.options(timeout: timeout))
     }
 
     static func check(_ header: Pdpb_ResponseHeader, from what: String) throws(WireError) {
@@ -193,7 +208,7 @@ public final class RemoteCluster: ClusterClient {
                 endpoint.health.withLock { $0.checked = .now }
                 group.addTask { [self] in
                     do {
-                        _ = try await importClient(endpoint).multiIngest(ImportSstpb_MultiIngestRequest(), options: WireConnection.options(timeout: .milliseconds(500)))
+                        try await probe(endpoint, timeout: .milliseconds(500))
                         endpoint.mark(.up)
                     } catch {
                         endpoint.mark(WireFailure.state(of: error))

@@ -1,5 +1,6 @@
 import Foundation
 import KeyCodec
+import LoopbackServer
 
 /// End-to-end restores through the real `restore-console` binary (headless, as scripts run it):
 /// the time of a restore into 3 stores with 3 replicas against copying the backup's files 3 times
@@ -65,7 +66,7 @@ struct RestoreBenchmark {
             inProcess.append(mb / RewriteBenchmark.seconds(ContinuousClock.now - start))
             try? FileManager.default.removeItem(atPath: cluster)
 
-            let served = try ServedCluster(binary: binary, directory: cluster, log: "\(directory)/serve.log")
+            let served = try ServedCluster(binary: binary, directory: cluster)
             start = ContinuousClock.now
             try run(binary, ["restore", "--storage", backup, "--pd", served.pd, "--state-dir", "\(directory)/state-wire-\(round)", "--headless"])
             wire.append(mb / RewriteBenchmark.seconds(ContinuousClock.now - start))
@@ -74,37 +75,6 @@ struct RestoreBenchmark {
             try? FileManager.default.removeItem(atPath: "\(directory)/state-wire-\(round)")
         }
         return OverTheWire(wireMBps: wire.max() ?? 0, inProcessMBps: inProcess.max() ?? 0, backupBytes: UInt64(mb * 1e6))
-    }
-
-    /// `restore-console cluster serve` in the background, until `stop`.
-    final class ServedCluster {
-        let process = Process()
-        let pd: String
-
-        init(binary: String, directory: String, log: String) throws {
-            FileManager.default.createFile(atPath: log, contents: nil)
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["cluster", "serve", "--cluster", directory, "--pd", "127.0.0.1:0", "--store-port", "0"]
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("pd ") }), text.split(separator: "\n").count >= 4 {
-                    pd = String(line.split(separator: " ")[1])
-                    return
-                }
-                usleep(50_000)
-            }
-            process.terminate()
-            throw BenchError.failed("cluster serve did not start")
-        }
-
-        func stop() {
-            if process.isRunning { process.interrupt() }
-            process.waitUntilExit()
-        }
     }
 
     func memory(smallBytes: UInt64, largeBytes: UInt64) throws -> Memory {

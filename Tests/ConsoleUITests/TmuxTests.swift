@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LoopbackServer
 
 /// The console in a real terminal: tmux runs `restore-console demo`, keys go in with send-keys and
 /// the screen comes back with capture-pane.
@@ -136,11 +137,8 @@ import Testing
     @Test func aRestoreOverGRPCInARealTerminal() async throws {
         let dir = NSTemporaryDirectory() + "restore-console-tmux-\(UUID().uuidString)"
         let binary = Self.root + "/.build/debug/restore-console"
-        let serve = Process()
         defer {
             _ = try? tmux(["kill-server"])
-            if serve.isRunning { serve.interrupt() }
-            serve.waitUntilExit()
             try? FileManager.default.removeItem(atPath: dir)
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -153,19 +151,9 @@ import Testing
         backup.waitUntilExit()
         #expect(backup.terminationStatus == 0)
 
-        let output = Pipe()
-        serve.executableURL = URL(fileURLWithPath: binary)
-        serve.arguments = ["cluster", "serve", "--cluster", dir + "/cluster", "--pd", "127.0.0.1:0", "--store-port", "0"]
-        serve.standardOutput = output
-        serve.standardError = FileHandle.nullDevice
-        try serve.run()
-        var first = ""
-        while !first.hasSuffix("\n") {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty { break }
-            first += String(decoding: byte, as: UTF8.self)
-        }
-        let pd = try #require(first.split(separator: " ").dropFirst().first.map(String.init), "cluster serve printed: \(first)")
+        let served = try ServedCluster(binary: binary, directory: dir + "/cluster")
+        defer { served.stop() }
+        let pd = served.pd
 
         let command = "\(binary) restore --storage \(dir)/backup --pd \(pd) --state-dir \(dir)/state --rate 512K --merge-size 512K; echo EXITED $?; sleep 60"
         try tmux(["new-session", "-d", "-s", "e2e", "-x", "200", "-y", "36", command])

@@ -36,6 +36,38 @@ func expectEachSSTAppliedOnce(clusterDirectory: String) async throws {
     await cluster.close()
 }
 
+/// A small backup (2 tables) in a new bucket of the S3 server on `port`, written with these
+/// credentials; returns its URL.
+func makeS3Backup(port: Int, prefix: String, key: String, secret: String) throws -> String {
+    let url = "s3://restore-bk/\(prefix)?endpoint=http://127.0.0.1:\(port)"
+    let storage = S3Storage(location: try #require({ if case let .s3(l) = try StorageLocation.parse(url) { l } else { nil } }()), credentials: S3Credentials(accessKey: key, secretKey: secret))
+    try storage.createBucket()
+    var o = BackupProducer.Options()
+    o.tables = 2
+    o.rows = 2_000
+    o.fileSize = 128 << 10
+    try BackupProducer(storage: storage, options: o).produce()
+    return url
+}
+
+/// Neither credential is in any of `texts` or in any file under `roots`; returns how many texts
+/// and files were read.
+@discardableResult
+func expectNoCredential(key: String, secret: String, in texts: [String], filesUnder roots: [String]) -> Int {
+    var all = texts
+    for root in roots {
+        let walker = FileManager.default.enumerator(atPath: root)!
+        while let name = walker.nextObject() as? String {
+            if let data = FileManager.default.contents(atPath: root + "/" + name) { all.append(String(decoding: data, as: UTF8.self)) }
+        }
+    }
+    for text in all {
+        #expect(!text.contains(secret), "the secret leaked")
+        #expect(!text.contains(key), "the access key leaked")
+    }
+    return all.count
+}
+
 @Suite(.serialized) struct CLITests {
     func makeBackup(_ dir: TemporaryDirectory, rows: Int = 4_000) throws -> String {
         var o = BackupProducer.Options()
@@ -195,14 +227,7 @@ func expectEachSSTAppliedOnce(clusterDirectory: String) async throws {
         let server = try TestServer(script: "s3_server.py", [])
         let secret = "wJalrXUtnFEMI-K7MDENG-SECRET"
         let key = "AKIAIOSFODNN7EXAMPLE"
-        let url = "s3://restore-bk/run1?endpoint=http://127.0.0.1:\(server.port)"
-        let storage = S3Storage(location: try #require({ if case let .s3(l) = try StorageLocation.parse(url) { l } else { nil } }()), credentials: S3Credentials(accessKey: key, secretKey: secret))
-        try storage.createBucket()
-        var o = BackupProducer.Options()
-        o.tables = 2
-        o.rows = 2_000
-        o.fileSize = 128 << 10
-        try BackupProducer(storage: storage, options: o).produce()
+        let url = try makeS3Backup(port: server.port, prefix: "run1", key: key, secret: secret)
 
         let dir = try TemporaryDirectory()
         let env = ["AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret]
@@ -216,16 +241,7 @@ func expectEachSSTAppliedOnce(clusterDirectory: String) async throws {
 
         var texts = [ok.stdout, ok.stderr, failing.stdout, failing.stderr, flagged.stdout, flagged.stderr]
         texts += try consoleScreens(url: url, cluster: dir.file("c4"), environment: env)
-        for root in [dir.file("cluster"), dir.file("c3"), dir.file("c4")] {
-            let walker = FileManager.default.enumerator(atPath: root)!
-            while let name = walker.nextObject() as? String {
-                if let data = FileManager.default.contents(atPath: root + "/" + name) { texts.append(String(decoding: data, as: UTF8.self)) }
-            }
-        }
-        for text in texts {
-            #expect(!text.contains(secret), "the secret leaked")
-            #expect(!text.contains(key), "the access key leaked")
-        }
+        expectNoCredential(key: key, secret: secret, in: texts, filesUnder: [dir.file("cluster"), dir.file("c3"), dir.file("c4")])
     }
 
     /// The console, in a real terminal (tmux), restoring with the credentials in its environment:

@@ -4,58 +4,13 @@ import Testing
 @testable import ExternalStorage
 @testable import BackupFormat
 @testable import EmbeddedCluster
+import LoopbackServer
 
-/// `restore-console cluster serve` in a process of its own, as an operator starts it: the
-/// addresses it prints once it listens, and SIGINT to stop it.
-final class ServedCluster {
-    let process = Process()
-    let pd: String
-    let stores: [String]
-
-    init(directory: String, extra: [String] = [], stderr: String? = nil) throws {
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: consoleBinary)
-        process.arguments = ["cluster", "serve", "--cluster", directory, "--pd", "127.0.0.1:0", "--store-port", "0"] + extra
-        process.standardOutput = output
-        if let stderr {
-            FileManager.default.createFile(atPath: stderr, contents: nil)
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
-        } else {
-            process.standardError = FileHandle.nullDevice
-        }
-        try process.run()
-        var lines: [String] = []
-        var line = ""
-        while lines.count < 4 {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty { break }
-            if byte == Data("\n".utf8) {
-                lines.append(line)
-                line = ""
-            } else {
-                line += String(decoding: byte, as: UTF8.self)
-            }
-        }
-        guard let first = lines.first, first.hasPrefix("pd ") else {
-            process.terminate()
-            throw ServeFailure(lines: lines)
-        }
-        pd = String(first.split(separator: " ")[1])
-        stores = lines.dropFirst().map { String($0.split(separator: " ")[2]) }
+extension ServedCluster {
+    /// The debug build's `cluster serve`, as the tests run it.
+    convenience init(directory: String, extra: [String] = [], stderr: String? = nil) throws {
+        try self.init(binary: consoleBinary, directory: directory, arguments: extra, stderr: stderr)
     }
-
-    struct ServeFailure: Error {
-        var lines: [String]
-    }
-
-    /// SIGINT, then waits: the server closes the cluster before it exits.
-    func stop() -> Int32 {
-        if process.isRunning { process.interrupt() }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    deinit { _ = stop() }
 }
 
 @Suite(.serialized) struct WireCLITests {
@@ -136,6 +91,10 @@ func freePort() throws -> Int {
     return Int(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1
 }
 
+struct CertificateFailure: Error {
+    var output: String
+}
+
 /// A CA and certificates signed by it, made with openssl for one test: `name.pem` and `name.key`
 /// for each name, all valid for 127.0.0.1.
 func makeCertificates(in dir: String, ca: String, names: [String]) throws {
@@ -153,7 +112,7 @@ func makeCertificates(in dir: String, ca: String, names: [String]) throws {
             """
     }
     let out = try runShell(script)
-    guard out.status == 0 else { throw ServedCluster.ServeFailure(lines: [out.stderr]) }
+    guard out.status == 0 else { throw CertificateFailure(output: out.stderr) }
 }
 
 extension WireCLITests {
@@ -216,14 +175,7 @@ extension WireCLITests {
         let s3 = try TestServer(script: "s3_server.py", [])
         let secret = "wJalrXUtnFEMI-K7MDENG-WIRESECRET"
         let key = "AKIAIOSFODNN7WIREKEY"
-        let url = "s3://restore-bk/wire?endpoint=http://127.0.0.1:\(s3.port)"
-        let storage = S3Storage(location: try #require({ if case let .s3(l) = try StorageLocation.parse(url) { l } else { nil } }()), credentials: S3Credentials(accessKey: key, secretKey: secret))
-        try storage.createBucket()
-        var o = BackupProducer.Options()
-        o.tables = 2
-        o.rows = 2_000
-        o.fileSize = 128 << 10
-        try BackupProducer(storage: storage, options: o).produce()
+        let url = try makeS3Backup(port: s3.port, prefix: "wire", key: key, secret: secret)
 
         let dir = try TemporaryDirectory()
         let serveLog = dir.file("serve.log")
@@ -238,17 +190,8 @@ extension WireCLITests {
         #expect(denied.status == 2, "\(denied.stderr)")
         #expect(served.stop() == 0)
 
-        var texts = [ok.stdout, ok.stderr, denied.stdout, denied.stderr, (try? String(contentsOfFile: serveLog, encoding: .utf8)) ?? ""]
-        for root in [dir.file("cluster"), dir.file("state"), dir.file("state2")] {
-            let walker = FileManager.default.enumerator(atPath: root)!
-            while let name = walker.nextObject() as? String {
-                if let data = FileManager.default.contents(atPath: root + "/" + name) { texts.append(String(decoding: data, as: UTF8.self)) }
-            }
-        }
-        #expect(texts.count > 10)
-        for text in texts {
-            #expect(!text.contains(secret), "the secret leaked")
-            #expect(!text.contains(key), "the access key leaked")
-        }
+        let texts = [ok.stdout, ok.stderr, denied.stdout, denied.stderr, (try? String(contentsOfFile: serveLog, encoding: .utf8)) ?? ""]
+        let read = expectNoCredential(key: key, secret: secret, in: texts, filesUnder: [dir.file("cluster"), dir.file("state"), dir.file("state2")])
+        #expect(read > 10)
     }
 }
