@@ -18,6 +18,8 @@ public enum ConsoleCommand: Equatable, Sendable {
 public struct ConsoleController {
     public var state = ConsoleState()
     public private(set) var order: [Int] = []
+    /// Each position's urgency, as `regroup` last read it (kept to reuse its storage).
+    private var urgencies: [UInt8] = []
     private var orderedAt: Date = .distantPast
     private var orderedFor: (ConsoleState.Sort, String, Int)?
     public var tableRows = 10
@@ -43,15 +45,32 @@ public struct ConsoleController {
     /// True when the order is over half a second old: phases and waiting times have moved on.
     public func orderIsStale(now: Date = Date()) -> Bool { now.timeIntervalSince(orderedAt) >= 0.5 }
 
-    /// Between two sorts, a row whose state changed moves to its group at once (stuck first only):
-    /// a stable pass over the last order by each row's urgency now, one step per row, so the top
-    /// rows never show a region that was ingested since the sort.
+    /// Between two sorts, a row whose state changed moves to its group at once (stuck first only),
+    /// so the top rows never show a region that was ingested since the sort. Every frame: one pass
+    /// reads each row's urgency now, and only when a row is out of its group does a stable
+    /// counting sort by urgency follow, without comparisons.
     public mutating func regroup(_ snapshot: RestoreSnapshot) {
         guard state.sort == .stuckFirst, !order.isEmpty else { return }
-        var groups = Array(repeating: [Int](), count: RegionOrdering.groupCount)
-        for i in order where i < snapshot.regions.count { groups[RegionOrdering.urgency(snapshot.regions[i])].append(i) }
-        let regrouped = Array(groups.joined())
-        guard regrouped != order else { return }
+        let regions = snapshot.regions
+        urgencies.removeAll(keepingCapacity: true)
+        var counts = [Int](repeating: 0, count: RegionOrdering.groupCount)
+        var inOrder = true
+        for i in order {
+            guard i < regions.count else { return }
+            let u = RegionOrdering.urgency(regions[i].phase, waiting: regions[i].waitingFor != nil)
+            if let last = urgencies.last, u < Int(last) { inOrder = false }
+            urgencies.append(UInt8(u))
+            counts[u] += 1
+        }
+        guard !inOrder else { return }
+        var next = [Int](repeating: 0, count: counts.count)
+        for g in 1..<counts.count { next[g] = next[g - 1] + counts[g - 1] }
+        var regrouped = [Int](repeating: 0, count: order.count)
+        for (position, i) in order.enumerated() {
+            let g = Int(urgencies[position])
+            regrouped[next[g]] = i
+            next[g] += 1
+        }
         order = regrouped
         keepSelection(snapshot)
         clampSelection(snapshot)

@@ -30,13 +30,16 @@ public enum RegionOrdering {
 
     /// What needs the operator first: failed, retrying, paused, waiting on a store (busy, down,
     /// no leader), moving (downloading, rewriting, ready, ingesting), queued, and ingested last.
-    static func urgency(_ row: RegionRow) -> Int {
-        switch row.phase {
+    static func urgency(_ row: RegionRow) -> Int { urgency(row.phase, waiting: row.waitingFor != nil) }
+
+    /// From the two fields alone, so that a pass over every row copies no row.
+    static func urgency(_ phase: RegionPhase, waiting: Bool) -> Int {
+        switch phase {
         case .failed: 0
         case .retrying: 1
         case .paused: 2
-        case .downloading, .ready, .ingesting: row.waitingFor == nil ? 4 : 3
-        case .queued: row.waitingFor == nil ? 5 : 3
+        case .downloading, .ready, .ingesting: waiting ? 3 : 4
+        case .queued: waiting ? 3 : 5
         case .ingested: 6
         }
     }
