@@ -1,5 +1,6 @@
 import KVProto
 import Foundation
+import Synchronization
 import KeyCodec
 import ExternalStorage
 
@@ -14,6 +15,9 @@ public struct BackupProducer: Sendable {
         public var rows = 50_000
         public var indexes = 1
         public var fileSize: UInt64 = 4 << 20
+        /// When not empty, table `t` gets files of about `fileSizesByTable[t % count]` bytes instead
+        /// (a backup of small files with a few large ones, as real backups are).
+        public var fileSizesByTable: [UInt64] = []
         public var seed: UInt64 = 1
         public var raw = false
         public var metaVersion = 2
@@ -21,6 +25,10 @@ public struct BackupProducer: Sendable {
         public var database = "demo"
 
         public init() {}
+
+        func fileSize(ofTable t: Int) -> UInt64 {
+            fileSizesByTable.isEmpty ? fileSize : fileSizesByTable[t % fileSizesByTable.count]
+        }
     }
 
     public struct Progress: Sendable {
@@ -45,8 +53,8 @@ public struct BackupProducer: Sendable {
     public var backupTS: UInt64 { 450_000_000_000_000_000 &+ options.seed }
 
     @discardableResult
-    public func produce(progress: ((Progress) -> Void)? = nil) throws(BackupError) -> Backup {
-        guard options.tables > 0, options.rows >= 0, options.indexes >= 0, options.fileSize > 0 else {
+    public func produce(progress: (@Sendable (Progress) -> Void)? = nil) throws(BackupError) -> Backup {
+        guard options.tables > 0, options.rows >= 0, options.indexes >= 0, options.fileSize > 0, !options.fileSizesByTable.contains(0) else {
             throw .production(reason: "tables must be at least 1; rows, indexes and file size must not be negative")
         }
         let scratch = (workDirectory as NSString).appendingPathComponent("restore-console-backup-\(UUID().uuidString)")
@@ -55,29 +63,34 @@ public struct BackupProducer: Sendable {
         }
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
+        // Tables are written side by side, one per core; each numbers its files from its own base,
+        // so names do not depend on the order in which tables finish.
+        let results = Mutex<[Int: Result<[BackupFile], BackupError>]>([:])
+        let state = Mutex(Progress(tablesDone: 0, rowsDone: 0, files: 0, bytes: 0))
+        DispatchQueue.concurrentPerform(iterations: options.tables) { t in
+            let result = Result { () throws(BackupError) in try tableFiles(t, scratch: scratch) }
+            results.withLock { $0[t] = result }
+            guard case let .success(files) = result else { return }
+            state.withLock { p in
+                p.tablesDone += 1
+                p.rowsDone += options.rows
+                p.files += files.count
+                p.bytes += files.reduce(0) { $0 + $1.size }
+                progress?(p)  // under the lock: one report at a time
+            }
+        }
         var files: [BackupFile] = []
         var tables: [BackupTable] = []
         var schemas: [Backup_Schema] = []
-        var state = Progress(tablesDone: 0, rowsDone: 0, files: 0, bytes: 0)
         for t in 0..<options.tables {
-            let id = options.firstTableID + Int64(t)
-            var chunks = ChunkWriter(producer: self, scratch: scratch, tableID: id, firstRegion: files.count + 1)
-            for (key, value, commitTS) in tableEntries(id) {
-                try chunks.add(userKey: key, value: value, commitTS: commitTS)
-            }
-            let tableFiles = try chunks.close(end: RewriteRule.prefixEnd(tableKeyPrefix(id)))
+            let tableFiles = try results.withLock { $0[t]! }.get()
             files += tableFiles
-            state.tablesDone += 1
-            state.rowsDone += options.rows
-            state.files = files.count
-            state.bytes = files.reduce(0) { $0 + $1.size }
             if !options.raw {
                 let sum = tableFiles.reduce(into: KVChecksum()) { $0.merge($1.checksum) }
-                let table = BackupTable(database: options.database, name: "t\(t + 1)", id: id, indexIDs: (0..<options.indexes).map { Int64($0 + 1) }, checksum: sum)
+                let table = BackupTable(database: options.database, name: "t\(t + 1)", id: options.firstTableID + Int64(t), indexIDs: (0..<options.indexes).map { Int64($0 + 1) }, checksum: sum)
                 tables.append(table)
                 schemas.append(try schema(for: table))
             }
-            progress?(state)
         }
         let backup = Backup(
             clusterID: 6_800_000_000_000_000_000 &+ options.seed, clusterVersion: "restore-console synthetic",
@@ -85,6 +98,16 @@ public struct BackupProducer: Sendable {
             isRawKV: options.raw, apiVersion: .v1, files: files, tables: tables)
         try BackupMetaWriter(storage: storage).write(backup, schemas: schemas)
         return backup
+    }
+
+    /// Writes table number `t` (from 0) and stores its files.
+    private func tableFiles(_ t: Int, scratch: String) throws(BackupError) -> [BackupFile] {
+        let id = options.firstTableID + Int64(t)
+        var chunks = ChunkWriter(producer: self, scratch: scratch, tableID: id, firstRegion: t * 1_000_000 + 1, fileSize: options.fileSize(ofTable: t))
+        for (key, value, commitTS) in tableEntries(id) {
+            try chunks.add(userKey: key, value: value, commitTS: commitTS)
+        }
+        return try chunks.close(end: RewriteRule.prefixEnd(tableKeyPrefix(id)))
     }
 
     /// The prefix that all of a table's keys share: `t{id}_`, or `raw/t{id}/` for raw backups.
@@ -156,6 +179,7 @@ struct ChunkWriter {
     let producer: BackupProducer
     let scratch: String
     let tableID: Int64
+    let fileSize: UInt64
     var region: Int
     var startKey: [UInt8]?
     var writeFile: PendingFile?
@@ -174,24 +198,37 @@ struct ChunkWriter {
             self.cf = cf
         }
 
+        /// Bytes in flushed blocks, and bytes put since: RocksDB counts a block only when it flushes
+        /// it (32 KiB), which would make every file at least that big.
+        private var flushed: UInt64 = 0
+        private var unflushed: UInt64 = 0
+        var estimatedSize: UInt64 { flushed + unflushed }
+
         /// `counted` is the value that the checksum sees; nil for a write record that points to `default`.
         func put(key: [UInt8], value: [UInt8], userKey: [UInt8], counted: [UInt8]?) throws(SSTError) {
             try writer.put(key: key, value: value)
             if let counted { checksum.add(key: userKey, value: counted) }
+            let size = writer.fileSize
+            if size != flushed {
+                flushed = size
+                unflushed = 0
+            }
+            unflushed += UInt64(key.count + value.count)
         }
     }
 
-    init(producer: BackupProducer, scratch: String, tableID: Int64, firstRegion: Int) {
+    init(producer: BackupProducer, scratch: String, tableID: Int64, firstRegion: Int, fileSize: UInt64) {
         self.producer = producer
         self.scratch = scratch
         self.tableID = tableID
         self.region = firstRegion
+        self.fileSize = fileSize
     }
 
-    var chunkSize: UInt64 { (writeFile?.writer.fileSize ?? 0) + (defaultFile?.writer.fileSize ?? 0) }
+    var chunkSize: UInt64 { (writeFile?.estimatedSize ?? 0) + (defaultFile?.estimatedSize ?? 0) }
 
     mutating func add(userKey: [UInt8], value: [UInt8], commitTS: UInt64) throws(BackupError) {
-        if startKey != nil, chunkSize >= producer.options.fileSize {
+        if startKey != nil, chunkSize >= fileSize {
             try finishChunk(end: userKey)
         }
         if startKey == nil { startKey = userKey }
@@ -258,8 +295,7 @@ struct ChunkWriter {
         let sha = SHA256Digest.hash([UInt8](data))
         let keyHash = SHA256Digest.hash(start).prefix(8).hexString
         let name = "1_\(region)_1_\(keyHash)_\(producer.backupTS)_\(pending.cf.name).sst"
-        do { try producer.storage.write(name, fromFile: path) } catch { throw .storage(error) }
-        try? FileManager.default.removeItem(atPath: path)
+        do { try producer.storage.move(name, fromFile: path) } catch { throw .storage(error) }
         return BackupFile(
             name: name, sha256: sha, startKey: start, endKey: end, startVersion: 0, endVersion: producer.backupTS,
             checksum: pending.checksum, cf: pending.cf, size: size)

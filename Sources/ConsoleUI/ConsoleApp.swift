@@ -12,6 +12,7 @@ public final class ConsoleApp {
     let engine: RestoreEngine
     var controller: ConsoleController
     let result: RestoreResultBox
+    let ordering = LiveOrdering()
 
     /// Create it on the thread that runs it: it is not shared between threads.
     public init(engine: RestoreEngine, theme: String, drills: Bool, result: RestoreResultBox) {
@@ -37,7 +38,7 @@ public final class ConsoleApp {
                 controller.state.message = Self.describe(done)
             }
             controller.tableRows = DashboardView.tableRows(height: terminal.height, stores: snapshot.stores.count)
-            orderRows(snapshot)
+            ordering.update(&controller, with: snapshot)
             if controller.state.themeName != themeShown {
                 themeShown = controller.state.themeName
                 if let next = try? Theme.load(themeShown) { terminal.setTheme(next) }
@@ -50,41 +51,6 @@ public final class ConsoleApp {
             for command in controller.handle(key, snapshot: snapshot, rate: engine.rateLimit) { apply(command) }
         }
         return controller.state.quitting && !controller.state.finished || signals.fired
-    }
-
-    /// Sorting 100,000 rows takes milliseconds: a new sort or filter applies at once, but the
-    /// periodic re-sort runs on another thread, so frames keep their pace.
-    private func orderRows(_ snapshot: RestoreSnapshot) {
-        if controller.orderKeyChanged(snapshot) {
-            controller.refreshOrder(snapshot)
-            return
-        }
-        if let done = backgroundOrder.take() {
-            // An answer for another sort, filter or set of rows is dropped; the next one follows.
-            if done.sort == controller.state.sort, done.filter == controller.state.filter, done.rows == snapshot.regions.count {
-                controller.adoptOrder(ids: done.ids, for: snapshot)
-            }
-            sorting = false
-        }
-        controller.regroup(snapshot)
-        guard !sorting, controller.orderIsStale() else { return }
-        sorting = true
-        let (regions, sort, filter, box) = (snapshot.regions, controller.state.sort, controller.state.filter, backgroundOrder)
-        DispatchQueue.global(qos: .userInitiated).async {
-            box.put(BackgroundOrder(ids: RegionOrdering.order(regions, sort: sort, filter: filter).map { regions[$0].id }, sort: sort, filter: filter, rows: regions.count))
-        }
-    }
-
-    private var sorting = false
-    private let backgroundOrder = Handoff<BackgroundOrder>()
-
-    /// A sort done on another thread: region ids (not indices, since the rows may move meanwhile)
-    /// and what it was computed for.
-    struct BackgroundOrder: Sendable {
-        var ids: [UInt64]
-        var sort: ConsoleState.Sort
-        var filter: String
-        var rows: Int
     }
 
     static func describe(_ outcome: RestoreEngine.Outcome) -> String {
@@ -114,15 +80,6 @@ public final class ConsoleApp {
         case .quit: break
         }
     }
-}
-
-/// One value handed from a worker thread to the console's thread.
-final class Handoff<Value: Sendable>: Sendable {
-    private let slot = Mutex<Value?>(nil)
-
-    func put(_ value: Value) { slot.withLock { $0 = value } }
-
-    func take() -> Value? { slot.withLock { v in defer { v = nil }; return v } }
 }
 
 /// The restore's outcome, set by the engine's task and read by the console's thread.

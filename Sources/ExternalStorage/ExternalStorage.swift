@@ -1,3 +1,4 @@
+import Foundation
 import KeyCodec
 
 /// What a download must match: the backup meta's length and sha256. An empty sha256 checks the
@@ -37,4 +38,14 @@ public protocol ExternalStorage: Sendable {
 
     /// Uploads a local file.
     func write(_ name: String, fromFile path: String) throws(StorageError)
+
+    /// Uploads a local file that the caller no longer needs: it is gone afterwards.
+    func move(_ name: String, fromFile path: String) throws(StorageError)
+}
+
+extension ExternalStorage {
+    public func move(_ name: String, fromFile path: String) throws(StorageError) {
+        try write(name, fromFile: path)
+        unlink(path)
+    }
 }

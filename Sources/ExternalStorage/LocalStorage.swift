@@ -41,7 +41,8 @@ public struct LocalStorage: ExternalStorage {
         guard let input = fopen(source, "rb") else { throw Self.error(for: errno, object: name, path: source, storage: displayName) }
         defer { fclose(input) }
         let sink = try VerifyingFileSink(path: destination, object: name, expected: expected)
-        var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
+        // A small file needs no 1 MiB buffer (one byte more reads its end in one call).
+        var buffer = [UInt8](repeating: 0, count: min(Self.bufferSize, Int(expected?.size ?? UInt64(Self.bufferSize)) + 1))
         while true {
             let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, input) }
             if n == 0 {
@@ -92,6 +93,15 @@ public struct LocalStorage: ExternalStorage {
         do { try FileManager.default.copyItem(atPath: source, toPath: p) } catch {
             throw .localIO(path: p, reason: "cannot copy \(source): \(error.localizedDescription)")
         }
+    }
+
+    /// A rename when both are on one file system, else a copy.
+    public func move(_ name: String, fromFile source: String) throws(StorageError) {
+        let p = try path(of: name)
+        try makeParent(of: p)
+        if rename(source, p) == 0 { return }
+        try write(name, fromFile: source)
+        unlink(source)
     }
 
     private func makeParent(of path: String) throws(StorageError) {

@@ -6,8 +6,11 @@ import KeyCodec
 /// overlaps with the network and the disk instead of adding to them. Bytes are copied into a small
 /// ring of slots, so a slow hash holds the writer back rather than growing memory.
 final class PipelinedDigest {
-    private static let slotSize = 1 << 20
+    private static let maximumSlotSize = 1 << 20
     private static let slotCount = 4
+    /// A small file needs no slot bigger than itself: thousands of small downloads in flight
+    /// must not each hold 4 MiB.
+    private let slotSize: Int
 
     private let state: HashingState
     private let queue = DispatchQueue(label: "restore-console.digest")
@@ -18,8 +21,10 @@ final class PipelinedDigest {
     private var current = 0
     private var filled = 0
 
-    init() {
-        state = HashingState(slots: (0..<Self.slotCount).map { _ in .allocate(byteCount: Self.slotSize, alignment: 64) })
+    init(expectedBytes: UInt64? = nil) {
+        let size = Int(min(UInt64(Self.maximumSlotSize), max(4096, expectedBytes ?? UInt64(Self.maximumSlotSize))))
+        slotSize = size
+        state = HashingState(slots: (0..<Self.slotCount).map { _ in .allocate(byteCount: size, alignment: 64) })
         for _ in 1..<Self.slotCount { free.signal() }
     }
 
@@ -31,13 +36,13 @@ final class PipelinedDigest {
     func update(_ bytes: UnsafeRawBufferPointer) {
         var offset = 0
         while offset < bytes.count {
-            let n = min(Self.slotSize - filled, bytes.count - offset)
+            let n = min(slotSize - filled, bytes.count - offset)
             let slot = state.slots[current]
             UnsafeMutableRawBufferPointer(rebasing: slot[filled..<(filled + n)])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
             filled += n
             offset += n
-            if filled == Self.slotSize { submit() }
+            if filled == slotSize { submit() }
         }
     }
 

@@ -10,13 +10,14 @@ final class VerifyingFileSink {
     let expected: ExpectedContent?
     /// Written with `write(2)` straight from the caller's buffer: no stdio copy in between.
     private var file: Int32?
-    private let digest = PipelinedDigest()
+    private let digest: PipelinedDigest
     private(set) var written: UInt64 = 0
 
     init(path: String, object: String, expected: ExpectedContent?) throws(StorageError) {
         self.path = path
         self.object = object
         self.expected = expected
+        digest = PipelinedDigest(expectedBytes: expected?.size)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .localIO(path: path, reason: String(cString: strerror(errno))) }
         file = fd

@@ -140,12 +140,15 @@ public struct ChaosRun: Sendable {
         }
     }
 
-    /// Temp files of downloads and rewrites that outlived the restore.
+    /// Temp files of downloads and rewrites that outlived the restore. A store keeps its download
+    /// files for reuse, emptied after each download: only one with data in it is left behind.
     static func leftovers(in directory: String) -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
         var found: [String] = []
         while let name = walker.nextObject() as? String {
-            if name.hasSuffix(".temp") { found.append("temp file left behind: \(name)") }
+            guard name.hasSuffix(".temp") else { continue }
+            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? UInt64) ?? 0
+            if !((name as NSString).lastPathComponent.hasPrefix("download-") && size == 0) { found.append("temp file left behind: \(name)") }
         }
         return found
     }

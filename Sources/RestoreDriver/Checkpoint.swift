@@ -77,11 +77,18 @@ final class Checkpoint: Sendable {
         done.withLock { $0[set]?.contains { $0.covers(range) } ?? false }
     }
 
-    func markDone(set: Int, range: KeyRange) {
-        let line = (try? JSONEncoder().encode(Piece(set: set, start: range.start.hexString, end: range.end.hexString))) ?? Data()
+    /// Records that `sets` were restored within `range`, with one synced write.
+    func markDone(sets: [Int], range: KeyRange) {
+        let encoder = JSONEncoder()
+        let (start, end) = (range.start.hexString, range.end.hexString)
+        var lines = Data()
+        for set in sets {
+            lines += (try? encoder.encode(Piece(set: set, start: start, end: end))) ?? Data()
+            lines += Data("\n".utf8)
+        }
         done.withLock { pieces in
-            pieces[set, default: []].append(range)
-            handle.write(line + Data("\n".utf8))
+            for set in sets { pieces[set, default: []].append(range) }
+            handle.write(lines)
             try? handle.synchronize()
         }
     }

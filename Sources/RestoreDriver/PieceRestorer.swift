@@ -3,8 +3,10 @@ import KeyCodec
 import ExternalStorage
 import ClusterAPI
 
-/// Restores one piece (one file set, into the part of its range that one region holds): Download
-/// on every up peer, then Ingest on the leader, acting on each failure as the `RetryTable` says.
+/// Restores one piece (a batch of a region's file sets, into the part of their range that the
+/// region holds): Download of every file on every up peer, then one Ingest of them all on the
+/// leader, as BR ingests a range's files with one MultiIngest; each failure is acted on as the
+/// `RetryTable` says.
 /// It talks to the cluster through `ClusterClient` and tells the `ProgressReporter` what happens.
 struct PieceRestorer: Sendable {
     enum Outcome: Equatable {
@@ -29,7 +31,7 @@ struct PieceRestorer: Sendable {
     /// A name for this restore, part of every SST's uuid.
     let backupKey: String
 
-    func restore(set: FileSet, regionID: UInt64, range: KeyRange, deadline: ContinuousClock.Instant) async -> Outcome {
+    func restore(sets: [FileSet], regionID: UInt64, range: KeyRange, deadline: ContinuousClock.Instant) async -> Outcome {
         var downloadFailures = 0
         var attempts = 0
         while true {
@@ -38,13 +40,13 @@ struct PieceRestorer: Sendable {
             attempts += 1
             reporter.report(.attempts(region: regionID, attempts))
             guard let region = await cluster.region(id: regionID), region.range.covers(range) else { return .regionChanged }
-            let uuid = SHA256Digest.hash(Array("\(backupKey)/\(set.id)/\(region.id)/\(region.epoch)/\(range.start.hexString)".utf8)).prefix(12).hexString
-            if isIngested(set, uuid: uuid, in: region) { return .done(bytes: 0) }
-            switch await downloadEverywhere(set: set, region: region, range: range, uuid: uuid) {
+            let pending = sets.map { (set: $0, uuid: uuid(of: $0, in: region, range: range)) }.filter { !isIngested($0.set, uuid: $0.uuid, in: region) }
+            if pending.isEmpty { return .done(bytes: 0) }
+            switch await downloadEverywhere(pending, region: region, range: range) {
             case let .success(files):
-                if files.isEmpty { return .done(bytes: 0) }  // no key of the set falls in the region
+                if files.isEmpty { return .done(bytes: 0) }  // no key of the sets falls in the region
                 switch await ingest(files: files, region: region, deadline: deadline) {
-                case .done: return .done(bytes: set.size)
+                case .done: return .done(bytes: pending.reduce(0) { $0 + $1.set.size })
                 case .downloadAgain: continue
                 case .regionChanged:
                     await cluster.refreshRegion(id: regionID)
@@ -81,6 +83,12 @@ struct PieceRestorer: Sendable {
         }
     }
 
+    /// The name of a set's files in one region, the same on every attempt and after a resume, so
+    /// that a download already done is found again.
+    private func uuid(of set: FileSet, in region: Region, range: KeyRange) -> String {
+        SHA256Digest.hash(Array("\(backupKey)/\(set.id)/\(region.id)/\(region.epoch)/\(range.start.hexString)".utf8)).prefix(12).hexString
+    }
+
     /// Returns once the operator lets the region go on.
     private func waitWhilePaused(_ region: UInt64) async {
         guard control.isPaused(region) else { return }
@@ -97,7 +105,7 @@ struct PieceRestorer: Sendable {
         return region.peers.contains { peer in set.files.allSatisfy { inspection.hasIngested(uuid: uuid + $0.cf.name, onStore: peer.storeID) } }
     }
 
-    private func downloadEverywhere(set: FileSet, region: Region, range: KeyRange, uuid: String) async -> Result<[IngestFile], ImportError> {
+    private func downloadEverywhere(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange) async -> Result<[IngestFile], ImportError> {
         let up = Set(await cluster.stores().filter(\.state.isUp).map(\.id))
         let peers = region.peers.filter { up.contains($0.storeID) }
         // Learners get the files too, but only voters make a quorum.
@@ -107,7 +115,7 @@ struct PieceRestorer: Sendable {
         reporter.report(.downloading(region: region, upStores: up))
         let results = await withTaskGroup(of: (UInt64, Result<[IngestFile], ImportError>).self) { group in
             for peer in peers {
-                group.addTask { (peer.storeID, await download(set: set, region: region, range: range, uuid: uuid, store: peer.storeID)) }
+                group.addTask { (peer.storeID, await download(sets, region: region, range: range, store: peer.storeID)) }
             }
             var out: [(UInt64, Result<[IngestFile], ImportError>)] = []
             for await r in group { out.append(r) }
@@ -128,8 +136,8 @@ struct PieceRestorer: Sendable {
         return .success(files ?? [])
     }
 
-    /// Downloads every file of the set on one store.
-    private func download(set: FileSet, region: Region, range: KeyRange, uuid: String, store: UInt64) async -> Result<[IngestFile], ImportError> {
+    /// Downloads every file of the sets on one store, one after another.
+    private func download(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange, store: UInt64) async -> Result<[IngestFile], ImportError> {
         guard let slots = downloadSlots[store] else { return .failure(.region(.storeNotAvailable(storeID: store, state: .down))) }
         await slots.wait()
         reporter.report(.storeLoad(store: store, downloads: 1))
@@ -140,10 +148,11 @@ struct PieceRestorer: Sendable {
         }
         var files: [IngestFile] = []
         var before: UInt64 = 0
-        for file in set.files {
+        let total = sets.reduce(0) { $0 + $1.set.size }
+        for (set, uuid, file) in sets.flatMap({ s in s.set.files.map { (s.set, s.uuid, $0) } }) {
             let started = Date(), clock = ContinuousClock.now
             let meta = SSTMeta(uuid: uuid + file.cf.name, range: range, cf: file.cf, regionID: region.id, epoch: region.epoch)
-            let (base, total, reporter) = (before, set.size, reporter)
+            let (base, reporter) = (before, reporter)
             let request = DownloadRequest(
                 sst: meta, name: file.name, storage: storage, expected: file.expectedContent, rules: rules, mode: mode, format: format,
                 progress: { bytes in

@@ -37,7 +37,7 @@ enum ProgressEvent: Sendable {
     case paused(region: UInt64)
     case unpaused(region: UInt64)
     /// One file set of the region is in.
-    case pieceDone(region: UInt64, bytes: UInt64)
+    case pieceDone(region: UInt64, sets: Int, bytes: UInt64)
     case regionIngested(region: UInt64)
     case regionFailed(region: UInt64, reason: String)
     /// A store's load changed: downloads in flight, ingests queued, ingests done.
@@ -161,10 +161,10 @@ struct ProgressReporter: Sendable {
             }
         case let .unpaused(region):
             monitor.updateRow(region) { $0.phase = .queued }
-        case let .pieceDone(region, bytes):
+        case let .pieceDone(region, sets, bytes):
             monitor.updateRow(region) { row in
                 row.bytes += bytes
-                row.fileSetsDone += 1
+                row.fileSetsDone += sets
                 row.waitingFor = nil
             }
         case let .regionIngested(region):

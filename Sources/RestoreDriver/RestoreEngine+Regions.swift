@@ -7,6 +7,8 @@ import ClusterAPI
 extension RestoreEngine {
     func splitAndScatter() async throws {
         reporter.report(.phase(.splitting))
+        let started = ContinuousClock.now
+        defer { splitDuration.withLock { $0 = ContinuousClock.now - started } }
         for batch in plan.splitBatches {
             let created = try await cluster.split(at: batch, rawKeys: rules.format == .raw)
             guard !created.isEmpty else { continue }
@@ -77,32 +79,46 @@ extension RestoreEngine {
         return queued
     }
 
-    /// Restores a region's file sets one after another.
+    /// Restores a region's file sets in batches, one ingest each.
     func process(_ work: RegionWork) async {
-        var remaining = work.fileSets
+        var remaining = work.fileSets[...]
         let deadline = ContinuousClock.now + options.regionDeadline
-        while let setID = remaining.first {
-            let set = plan.fileSets[setID]
-            switch await pieces.restore(set: set, regionID: work.regionID, range: work.range, deadline: deadline) {
+        while !remaining.isEmpty {
+            let batch = nextBatch(of: remaining)
+            switch await pieces.restore(sets: batch.map { plan.fileSets[$0] }, regionID: work.regionID, range: work.range, deadline: deadline) {
             case let .done(bytes):
-                checkpoint.markDone(set: set.id, range: work.range)
-                countIfComplete(set)
-                reporter.report(.pieceDone(region: work.regionID, bytes: bytes))
-                remaining.removeFirst()
+                checkpoint.markDone(sets: batch, range: work.range)
+                for id in batch { countIfComplete(plan.fileSets[id]) }
+                reporter.report(.pieceDone(region: work.regionID, sets: batch.count, bytes: bytes))
+                remaining.removeFirst(batch.count)
             case .regionChanged:
                 var rest = work
-                rest.fileSets = remaining
+                rest.fileSets = Array(remaining)
                 await handOff(rest)
                 return
             case let .failed(reason):
                 var rest = work
-                rest.fileSets = remaining
+                rest.fileSets = Array(remaining)
                 control.state.withLock { $0.failed[work.regionID] = rest }
                 reporter.report(.regionFailed(region: work.regionID, reason: reason))
                 return
             }
         }
         reporter.report(.regionIngested(region: work.regionID))
+    }
+
+    /// The first file sets of `remaining` that one ingest takes: at least one, and then as many
+    /// as fit in the batch's count and bytes.
+    func nextBatch(of remaining: ArraySlice<Int>) -> [Int] {
+        var batch: [Int] = []
+        var bytes: UInt64 = 0
+        for id in remaining {
+            let size = plan.fileSets[id].size
+            guard batch.isEmpty || (batch.count < options.setsPerIngest && bytes + size <= options.bytesPerIngest) else { break }
+            batch.append(id)
+            bytes += size
+        }
+        return batch
     }
 
     /// A file set's bytes and kvs count once, when its last piece is done (a split spreads one

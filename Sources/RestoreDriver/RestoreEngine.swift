@@ -31,6 +31,8 @@ public final class RestoreEngine: Sendable {
     let reporter: ProgressReporter
     let pieces: PieceRestorer
     let countedSets = Mutex(Set<Int>())
+    /// How long the split and scatter took, for the summary.
+    let splitDuration = Mutex(Duration.zero)
     let lastMismatches = Mutex<[ChecksumVerifier.Mismatch]>([])
 
     public enum Outcome: Sendable, Equatable {

@@ -24,6 +24,10 @@ public struct RestoreOptions: Sendable {
 
     /// File ranges merge into one region up to this many bytes (reset at each table).
     public var mergeSize: UInt64 = 96 << 20
+    /// One ingest takes up to this many of a region's file sets and bytes together: one Raft
+    /// proposal and one RocksDB ingest for many small files instead of one each.
+    public var setsPerIngest = 256
+    public var bytesPerIngest: UInt64 = 64 << 20
 
     /// Retry budgets, as BR: downloads 8 attempts from 1 s to 4 s, ingests 16 from 40 ms to 10 s.
     public var download = RetryPolicy(attempts: 8, initialBackoff: .seconds(1), maxBackoff: .seconds(4))

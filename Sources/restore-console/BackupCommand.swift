@@ -23,8 +23,10 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .long, help: "Secondary indexes per table.")
     var indexes = 1
 
-    @Option(name: .customLong("file-size"), help: "Target size of each SST file in bytes.")
-    var fileSize: UInt64 = 4 << 20
+    @Option(name: .customLong("file-size"), help: ArgumentHelp(
+        "Target size of each SST file (K, M, G); a list such as 16K,16K,64M gives the tables those sizes in turn.",
+        valueName: "size[,size...]"))
+    var fileSize = "4M"
 
     @Option(name: .long, help: "Seed of the synthetic data.")
     var seed: UInt64 = 1
@@ -40,8 +42,12 @@ struct BackupCommand: ParsableCommand {
     func validate() throws {
         guard tables >= 1 else { throw ValidationError("--tables must be at least 1") }
         guard rows >= 0, indexes >= 0 else { throw ValidationError("--rows and --indexes must not be negative") }
-        guard fileSize >= 4096 else { throw ValidationError("--file-size must be at least 4096 bytes") }
+        guard try fileSizes().allSatisfy({ $0 >= 4096 }) else { throw ValidationError("--file-size must be at least 4096 bytes") }
         guard metaVersion == 1 || metaVersion == 2 else { throw ValidationError("--meta-version must be 1 or 2") }
+    }
+
+    func fileSizes() throws -> [UInt64] {
+        try fileSize.split(separator: ",").map { try RestoreArguments.parseSize(String($0), what: "--file-size") }
     }
 
     func run() throws {
@@ -51,7 +57,7 @@ struct BackupCommand: ParsableCommand {
         options.tables = tables
         options.rows = rows
         options.indexes = indexes
-        options.fileSize = fileSize
+        options.fileSizesByTable = try fileSizes()
         options.seed = seed
         options.raw = raw
         options.metaVersion = metaVersion

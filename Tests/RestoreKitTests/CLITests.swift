@@ -120,7 +120,7 @@ func expectNoCredential(key: String, secret: String, in texts: [String], filesUn
         var o = BackupProducer.Options()
         o.tables = 4
         o.rows = 45_000
-        o.fileSize = 8 << 10
+        o.fileSize = 48 << 10
         let backup = try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
         #expect(backup.files.count > 1_500)
         let out = try runShell("ulimit -Sn 256 && exec '\(consoleBinary)' restore --headless --json --storage '\(dir.file("backup"))' --cluster '\(dir.file("cluster"))' --merge-size 16K")
@@ -137,6 +137,30 @@ func expectNoCredential(key: String, secret: String, in texts: [String], filesUn
         let reopened = try await Cluster.open(directory: dir.file("cluster"))
         #expect(await reopened.pd.regionCount >= 1_000)
         await reopened.close()
+    }
+
+    /// Many small files in few regions: they are ingested in batches, and each batch's small
+    /// files are compacted, so no store keeps one SST per backup file.
+    @Test func smallFilesInFewRegionsLeaveFewTablesInEachStore() async throws {
+        let dir = try TemporaryDirectory()
+        var o = BackupProducer.Options()
+        o.tables = 1
+        o.rows = 20_000
+        o.fileSize = 4 << 10
+        let backup = try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
+        #expect(backup.files.count > 1_000)
+        let out = try runConsole(["restore", "--headless", "--json", "--storage", dir.file("backup"), "--cluster", dir.file("cluster")])
+        #expect(out.status == 0, "\(out.stderr.suffix(800))")
+        #expect(try summary(out)["checksum_match"] as? Bool == true)
+        for store in 1...3 {
+            let db = dir.file("cluster/stores/\(store)/db")
+            let ssts = try FileManager.default.contentsOfDirectory(atPath: db).filter { $0.hasSuffix(".sst") }.count
+            #expect(ssts < backup.files.count / 10, "store \(store) holds \(ssts) SSTs for \(backup.files.count) backup files")
+            // An independent reader finds every record of the first table's rows under the new id.
+            let ldb = try runProgram("ldb", ["--db=\(db)", "--column_family=write", "--hex", "scan"])
+            #expect(ldb.status == 0, "store \(store): \(ldb.stderr)")
+            #expect(ldb.stdout.split(separator: "\n").count == o.tables * (o.rows + o.rows * o.indexes), "store \(store): every write record")
+        }
     }
 
     @Test func aRestorePrintsItsJSONSummaryAndExitsZero() throws {

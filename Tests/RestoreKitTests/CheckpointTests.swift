@@ -14,8 +14,8 @@ import Testing
         do {
             let checkpoint = try Checkpoint(clusterDirectory: dir.path, header: Self.header)
             #expect(!checkpoint.isResume)
-            checkpoint.markDone(set: 1, range: range("a", "c"))
-            checkpoint.markDone(set: 2, range: range("c", "e"))
+            checkpoint.markDone(sets: [1], range: range("a", "c"))
+            checkpoint.markDone(sets: [2], range: range("c", "e"))
         }
         let reopened = try Checkpoint(clusterDirectory: dir.path, header: .init(backup: "bk", tableIDs: [:], rules: []))
         #expect(reopened.header == Self.header, "the saved header wins: a resume rewrites to the same tables")
@@ -30,7 +30,7 @@ import Testing
         let path: String
         do {
             let checkpoint = try Checkpoint(clusterDirectory: dir.path, header: Self.header)
-            checkpoint.markDone(set: 1, range: range("a", "c"))
+            checkpoint.markDone(sets: [1], range: range("a", "c"))
             path = checkpoint.path
         }
         // A kill in the middle of the next line's write.
@@ -43,7 +43,7 @@ import Testing
             let checkpoint = try Checkpoint(clusterDirectory: dir.path, header: Self.header)
             #expect(FileManager.default.contents(atPath: path)?.last == UInt8(ascii: "\n"), "the fragment is cut off")
             #expect(!checkpoint.isDone(set: 2, range: range("c", "e")))
-            checkpoint.markDone(set: 3, range: range("e", "g"))
+            checkpoint.markDone(sets: [3], range: range("e", "g"))
         }
         let reopened = try Checkpoint(clusterDirectory: dir.path, header: Self.header)
         #expect(reopened.isDone(set: 1, range: range("a", "c")))

@@ -216,9 +216,9 @@ import Testing
 /// The descriptor budget's arithmetic.
 @Suite struct OpenFileBudgetTests {
     @Test func aStoresTableCacheGetsWhatTransfersLeave() throws {
-        let budget = OpenFileBudget(limit: 10_000, stores: 3, downloadsPerStore: 4, concurrentIngests: 8)
+        let budget = OpenFileBudget(limit: 2_000, stores: 3, downloadsPerStore: 4, concurrentIngests: 8)
         #expect(budget.transfers == 3 * 4 * 4 + 8 * 4)
-        #expect(budget.perStore == (10_000 - 64 - budget.transfers) / 3 - 16)
+        #expect(budget.perStore == (2_000 - 64 - budget.transfers) / 3 - 16)
         try budget.check()
         #expect(OpenFileBudget(limit: 1 << 20, stores: 3, downloadsPerStore: 4, concurrentIngests: 8).perStore == OpenFileBudget.maximumPerStore)
     }

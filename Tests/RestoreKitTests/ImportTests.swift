@@ -185,6 +185,29 @@ final class ImportFixture {
 
     /// Download is idempotent: the same request again answers the file already in place, the
     /// same range and entries, without fetching the backup file (here gone) again.
+    /// A batch whose first file an earlier ingest applied: the rest is ingested, and no file twice.
+    @Test func aBatchThatOverlapsAnAppliedOneIngestsOnlyTheRest() async throws {
+        let f = try await ImportFixture()
+        let region = await f.cluster.pd.region(id: 1)!
+        let leader = try await f.cluster.pd.waitForLeader(1)
+        let files = try await f.download(for: region)
+        #expect(files.count == 2)
+        try await f.services[leader.storeID]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: [files[0]]))
+        // Every file of the batch downloaded again, the applied one too; one ingest of both.
+        let again = try await f.download(for: region)
+        try await f.services[leader.storeID]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: again))
+        try await waitUntilApplied(f, region: 1)
+        for store in region.peers.map(\.storeID) {
+            let counts = try f.cluster.store(store)!.appliedIngestCounts()
+            #expect(Set(counts.keys) == Set(files.map(\.uuid)), "store \(store): both files are in")
+            #expect(counts.values.allSatisfy { $0 == 1 }, "store \(store): no file ingested twice: \(counts)")
+        }
+        await f.close()
+        for store in region.peers.map(\.storeID) {
+            #expect(try f.ldbKeys(store: store, cf: .write).count == 2_000 + 2_000, "store \(store)")
+        }
+    }
+
     @Test func theSameDownloadAgainReusesItsFile() async throws {
         let f = try await ImportFixture(rows: 500)
         let region = await f.cluster.pd.region(id: 1)!
@@ -221,7 +244,12 @@ final class ImportFixture {
         }
         #expect(name == file.name)
         #expect(key.starts(with: Memcomparable.encode(TableCodec.tablePrefix(100)).prefix(9)), "the first key of table 100 matches no rule")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: f.cluster.store(1)!.importDirectory).isEmpty, "no temp or partial files")
+        let importDirectory = f.cluster.store(1)!.importDirectory
+        let left = try FileManager.default.contentsOfDirectory(atPath: importDirectory).filter { name in
+            // The download files kept for reuse are emptied after each download.
+            !(name.hasPrefix("download-") && (try? FileManager.default.attributesOfItem(atPath: importDirectory + "/" + name)[.size] as? UInt64) == 0)
+        }
+        #expect(left.isEmpty, "no temp or partial files: \(left)")
         // The fault counters are used up: the next download works.
         #expect(try await service.download(request).entries > 0)
         f.cluster.makeBusy(store: 1, for: .seconds(5))

@@ -17,14 +17,14 @@ import Testing
         files: [BackupFile(name: "1_write.sst", sha256: [1], startKey: bytes("b"), endKey: bytes("c"), endVersion: 9, checksum: KVChecksum(), cf: .write, size: 4096)],
         oldRange: KeyRange(start: bytes("b"), end: bytes("c")), newRange: KeyRange(start: bytes("b"), end: bytes("c")), tableID: nil)
 
-    func restore(_ cluster: ScriptedCluster, attempts: Int = 4) async -> PieceRestorer.Outcome {
+    func restore(_ cluster: ScriptedCluster, sets: [FileSet] = [Self.set], attempts: Int = 4) async -> PieceRestorer.Outcome {
         let fast = RetryPolicy(attempts: attempts, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(2))
         let monitor = RestoreMonitor(source: "test", clusterLocation: "test", storeCount: 3, replicas: 3, insecureTLS: false)
         let pieces = PieceRestorer(
             cluster: cluster, storage: LocalStorage(root: "/nonexistent"), rules: try! RewriteRules([]), mode: .legacy, format: .transactional,
             retries: RetryTable(download: fast, ingest: fast), reporter: ProgressReporter(monitor: monitor), control: RestoreControl(),
             downloadSlots: [1: AsyncSemaphore(2), 2: AsyncSemaphore(2), 3: AsyncSemaphore(2)], ingestSlots: AsyncSemaphore(2), backupKey: "bk")
-        return await pieces.restore(set: Self.set, regionID: 5, range: KeyRange(start: bytes("b"), end: bytes("c")), deadline: .now + .seconds(30))
+        return await pieces.restore(sets: sets, regionID: 5, range: KeyRange(start: bytes("b"), end: bytes("c")), deadline: .now + .seconds(30))
     }
 
     @Test func downloadsOnEveryPeerThenIngestsOnTheLeader() async {
@@ -32,6 +32,20 @@ import Testing
         #expect(await restore(cluster) == .done(bytes: 4096))
         #expect(cluster.calls.filter { $0.hasPrefix("download") }.sorted() == ["download s1", "download s2", "download s3"])
         #expect(cluster.calls.last == "ingest s1")
+    }
+
+    @Test func aBatchOfSetsIsDownloadedEverywhereAndIngestedOnce() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        let sets = (0..<3).map { i in
+            var set = Self.set
+            set.id = i
+            set.files[0].name = "\(i)_write.sst"
+            return set
+        }
+        #expect(await restore(cluster, sets: sets) == .done(bytes: 3 * 4096))
+        #expect(cluster.calls.filter { $0.hasPrefix("download") }.count == 9, "three files on three peers")
+        #expect(cluster.calls.filter { $0.hasPrefix("ingest") } == ["ingest s1"])
+        #expect(cluster.ingestedFiles == 3, "one ingest of every file")
     }
 
     @Test func notLeaderIsFollowedToTheLeaderItNames() async {
@@ -106,7 +120,7 @@ import Testing
         reporter.report(.retrying(region: 5, .serverIsBusy(store: 2, retryIn: .seconds(1))))
         #expect(monitor.snapshot().regions[0].waitingFor == .serverIsBusy(store: 2, retryIn: .seconds(1)))
         #expect(monitor.snapshot().counts[.retrying] == 1 && monitor.snapshot().counts[.downloading] == 0)
-        reporter.report(.pieceDone(region: 5, bytes: 4096))
+        reporter.report(.pieceDone(region: 5, sets: 1, bytes: 4096))
         reporter.report(.counted(bytes: 4096, kvs: 10))
         reporter.report(.regionIngested(region: 5))
         row = monitor.snapshot().regions[0]
@@ -126,6 +140,7 @@ final class ScriptedCluster: ClusterClient {
         var leader: PeerMeta
         var afterRefresh: Region?
         var downloadAnswers: [ImportError] = []
+        var ingestedFiles = 0
         var ingestAnswers: [ImportError] = []
         var calls: [String] = []
     }
@@ -135,6 +150,7 @@ final class ScriptedCluster: ClusterClient {
     init(region: Region, leader: PeerMeta) { state = Mutex(State(region: region, leader: leader)) }
 
     var calls: [String] { state.withLock { $0.calls } }
+    var ingestedFiles: Int { state.withLock { $0.ingestedFiles } }
     var downloadAnswers: [ImportError] {
         get { state.withLock { $0.downloadAnswers } }
         set { state.withLock { $0.downloadAnswers = newValue } }
@@ -180,6 +196,7 @@ final class ScriptedCluster: ClusterClient {
     func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) {
         let answer: ImportError? = state.withLock { s in
             s.calls.append("ingest s\(store)")
+            s.ingestedFiles = request.files.count
             return s.ingestAnswers.isEmpty ? nil : s.ingestAnswers.removeFirst()
         }
         if let answer { throw answer }

@@ -14,8 +14,9 @@ public struct OpenFileBudget: Sendable, Equatable {
 
     /// A store's RocksDB needs this many table files open at the least to work well.
     public static let minimumPerStore = 64
-    /// Beyond this, more open files buy nothing for a restore.
-    public static let maximumPerStore = 4_096
+    /// Beyond this, more open files buy nothing for a restore, and cost memory: each open table
+    /// keeps its reader (properties, metadata) outside the block cache, a few KiB each.
+    public static let maximumPerStore = 1_024
     /// Descriptors of a store besides its table cache: WAL, MANIFEST, LOCK, LOG, directories.
     static let storeOverhead = 16
     /// Standard streams, the console's terminal, sockets to storage, libcurl, the checkpoint.

@@ -32,8 +32,16 @@ actor RaftGroup {
     private var delayed: [(due: UInt64, message: RaftMessage)] = []
     /// Messages whose sender has persisted what they acknowledge, to deliver in this pump.
     private var outgoing: [RaftMessage] = []
-    private var waiters: [UInt64: (term: UInt64, resume: CheckedContinuation<ApplyOutcome, Never>)] = [:]
+    private var waiters: [UInt64: (term: UInt64, token: UInt64, resume: CheckedContinuation<ApplyOutcome, Never>)] = [:]
     private var ticks: UInt64 = 0
+    /// True while `pump` runs. It waits for its writes, and whatever arrives meanwhile waits in
+    /// `inbox` for the start of its next round, so that no peer changes between a Ready taken and
+    /// the same Ready persisted.
+    private var pumping = false
+    private var inbox: [() -> Void] = []
+    private var lastProposal: UInt64 = 0
+    /// Proposals whose time ran out before they left the inbox, with their timeout.
+    private var expiredTimeouts: [UInt64: Duration] = [:]
 
     /// `initializedStores`: stores whose replica holds the region already (all of them for a new
     /// cluster; those that applied the split for a child region). `campaignOn` starts an election
@@ -148,70 +156,106 @@ actor RaftGroup {
     /// Proposes `command` through the peer on `storeID`, which must lead, and waits until that peer
     /// applies it, or `timeout` passes.
     func propose(_ command: RaftCommand, viaStore storeID: UInt64, timeout: Duration) async -> ApplyOutcome {
-        guard let meta = region.peer(onStore: storeID) ?? views.values.lazy.compactMap({ $0.peer(onStore: storeID) }).first else {
-            return .rejected(.notLeader(regionID: regionID, leader: leader))
-        }
-        if let store = stores[storeID], !store.isUp { return .rejected(.storeNotAvailable(storeID: storeID, state: store.state)) }
-        guard isLive(meta.id), peers[meta.id]?.isLeader == true, let index = peers[meta.id]?.propose(command) else {
-            return .rejected(.notLeader(regionID: regionID, leader: leader))
-        }
-        let term = peers[meta.id]!.term
+        lastProposal += 1
+        let token = lastProposal
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
-            await self?.expire(index: index, term: term, after: timeout)
+            await self?.expire(token: token, after: timeout)
         }
         defer { timer.cancel() }
         return await withCheckedContinuation { continuation in
-            // An index proposed again in a newer term: the older proposal lost its entry.
-            waiters[index]?.resume.resume(returning: .rejected(.notLeader(regionID: regionID, leader: leader)))
-            waiters[index] = (term, continuation)
-            pump()
+            whenIdle { self.submit(command, viaStore: storeID, token: token, continuation) }
+            schedulePump()
         }
     }
 
-    private func expire(index: UInt64, term: UInt64, after: Duration) {
-        guard let waiter = waiters[index], waiter.term == term else { return }
+    private func submit(_ command: RaftCommand, viaStore storeID: UInt64, token: UInt64, _ continuation: CheckedContinuation<ApplyOutcome, Never>) {
+        if let after = expiredTimeout(token) { return continuation.resume(returning: .rejected(.timeout(regionID: regionID, after: after))) }
+        guard let meta = region.peer(onStore: storeID) ?? views.values.lazy.compactMap({ $0.peer(onStore: storeID) }).first else {
+            return continuation.resume(returning: .rejected(.notLeader(regionID: regionID, leader: leader)))
+        }
+        if let store = stores[storeID], !store.isUp { return continuation.resume(returning: .rejected(.storeNotAvailable(storeID: storeID, state: store.state))) }
+        guard isLive(meta.id), peers[meta.id]?.isLeader == true, let index = peers[meta.id]?.propose(command) else {
+            return continuation.resume(returning: .rejected(.notLeader(regionID: regionID, leader: leader)))
+        }
+        // An index proposed again in a newer term: the older proposal lost its entry.
+        waiters[index]?.resume.resume(returning: .rejected(.notLeader(regionID: regionID, leader: leader)))
+        waiters[index] = (peers[meta.id]!.term, token, continuation)
+    }
+
+    private func expiredTimeout(_ token: UInt64) -> Duration? { expiredTimeouts.removeValue(forKey: token) }
+
+    private func expire(token: UInt64, after: Duration) {
+        guard let (index, waiter) = waiters.first(where: { $0.value.token == token }) else {
+            expiredTimeouts[token] = after  // still in the inbox: it times out when it leaves it
+            return
+        }
         waiters[index] = nil
         waiter.resume.resume(returning: .rejected(.timeout(regionID: regionID, after: after)))
     }
 
     /// Asks the leader to hand over to the peer on `storeID`.
     func transferLeader(toStore storeID: UInt64) {
-        guard let l = leader, let target = views[l.id]?.peer(onStore: storeID) else { return }
-        peers[l.id]?.transferLeadership(to: target.id)
-        pump()
+        whenIdle { [self] in
+            guard let l = leader, let target = views[l.id]?.peer(onStore: storeID) else { return }
+            peers[l.id]?.transferLeadership(to: target.id)
+        }
+        schedulePump()
     }
 
     /// The split parent on `storeID` applied the split, so this region's peer there can start.
     func initializePeer(onStore storeID: UInt64) {
-        guard let meta = region.peers.first(where: { $0.storeID == storeID }), !initialized.contains(meta.id) else { return }
-        initialized.insert(meta.id)
-        pump()
+        whenIdle { [self] in
+            guard let meta = region.peers.first(where: { $0.storeID == storeID }), !initialized.contains(meta.id) else { return }
+            initialized.insert(meta.id)
+        }
+        schedulePump()
     }
 
     /// One unit of time: elections and heartbeats. Returns whether the group stays awake.
-    func tick() -> Bool {
-        ticks += 1
-        repairsSent.removeAll()
-        for (id, since) in heldSince where ticks - since >= Self.heldApplyRetryTicks {
-            heldSince[id] = nil
-            peers[id]?.applyHeld = false
+    func tick() async -> Bool {
+        whenIdle { [self] in
+            ticks += 1
+            repairsSent.removeAll()
+            for (id, since) in heldSince where ticks - since >= Self.heldApplyRetryTicks {
+                heldSince[id] = nil
+                peers[id]?.applyHeld = false
+            }
+            for id in Array(peers.keys) where isLive(id) { peers[id]!.tick() }
         }
-        for id in Array(peers.keys) where isLive(id) { peers[id]!.tick() }
-        pump()
+        await pump()
         return isAwake
     }
 
     // MARK: the loop
 
+    /// Runs `change` now, or, while a pump waits for its writes, at the start of its next round.
+    private func whenIdle(_ change: @escaping () -> Void) {
+        if pumping { inbox.append(change) } else { change() }
+    }
+
+    /// A running pump takes the inbox at its next round; otherwise one starts.
+    private func schedulePump() {
+        guard !pumping else { return }
+        Task { await self.pump() }
+    }
+
     /// Handles every peer's Ready and delivers messages until nothing moves; then says whether the
-    /// clock must tick it.
-    private func pump() {
-        defer { if isAwake { awake.wake(regionID) } else { awake.sleep(regionID) } }
+    /// clock must tick it. The Readies of a round are persisted side by side, each through its
+    /// store's group commit, so that the regions of a store share their fsyncs.
+    private func pump() async {
+        guard !pumping else { return }
+        pumping = true
         for _ in 0..<10_000 {
-            var moved = false
-            for id in peers.keys.sorted() where isLive(id) && peers[id]!.hasReady {
-                handleReady(of: id)
+            let changes = inbox
+            inbox.removeAll()
+            for change in changes { change() }
+            var moved = !changes.isEmpty
+            let ready = peers.keys.sorted().filter { isLive($0) && peers[$0]!.hasReady }
+            if !ready.isEmpty {
+                let readies = ready.map { (id: $0, ready: peers[$0]!.takeReady()) }
+                let failures = await persist(readies)
+                for (id, taken) in readies { finishReady(taken, of: id, failure: failures[id]) }
                 moved = true
             }
             let due = delayed.filter { $0.due <= ticks }
@@ -222,12 +266,55 @@ actor RaftGroup {
             if !messages.isEmpty { moved = true }
             if collectRemovedPeers() { moved = true }
             if repairMissedIngests() { moved = true }
-            if !moved { return }
+            if !moved && inbox.isEmpty { break }
         }
+        pumping = false
+        if isAwake { awake.wake(regionID) } else { awake.sleep(regionID) }
     }
 
-    /// Persists the peer's Ready (synced), applies what it committed, installs its snapshot, and
-    /// only then lets its messages go. `apply` is saved in the same write as the Raft state.
+    /// Writes the Readies that must be persisted, all at once; returns the failures by peer.
+    private func persist(_ readies: [(id: UInt64, ready: RaftReady)]) async -> [UInt64: DatabaseError] {
+        var failures: [UInt64: DatabaseError] = [:]
+        var writes: [(id: UInt64, store: Store, batch: WriteBatch)] = []
+        for (id, ready) in readies where ready.mustPersist {
+            guard let store = stores[peers[id]!.storeID] else { continue }
+            do {
+                writes.append((id, store, try RaftStorage.batch(
+                    region: regionID, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex, staleThrough: ready.staleThrough)))
+            } catch {
+                failures[id] = .write(path: store.db.path, reason: "cannot encode the Raft log of region \(regionID): \(error)")
+            }
+        }
+        await withTaskGroup(of: (UInt64, DatabaseError?).self) { group in
+            for write in writes {
+                group.addTask {
+                    do throws(DatabaseError) { try await write.store.raftLog.write(write.batch) } catch { return (write.id, error) }
+                    return (write.id, nil)
+                }
+            }
+            for await (id, failure) in group { failures[id] = failure }
+        }
+        return failures
+    }
+
+    /// The rest of a Ready once it is on disk: apply what it committed, install its snapshot, and
+    /// only then let its messages go.
+    private func finishReady(_ ready: RaftReady, of id: UInt64, failure: DatabaseError?) {
+        guard let store = stores[peers[id]!.storeID] else { return }
+        if let failure {
+            // A store closing under a round is no failure of the store.
+            if case .closed = failure { return }
+            panic(store: store, reason: "cannot persist the Raft log of region \(regionID): \(failure)")
+            return
+        }
+        peers[id]!.persisted(ready)
+        applyCommitted(ready.committed, on: id)
+        if let snapshot = ready.snapshot { installSnapshot(snapshot, on: id) }
+        outgoing += ready.messages
+    }
+
+    /// Persists the peer's Ready (synced) at once and finishes it: for a snapshot, whose apply
+    /// state goes in the same write as the Raft state, inside a round.
     private func handleReady(of id: UInt64, apply: RaftStorage.ApplyState? = nil) {
         guard let store = stores[peers[id]!.storeID] else { return }
         let ready = peers[id]!.takeReady()
@@ -241,10 +328,7 @@ actor RaftGroup {
                 return
             }
         }
-        peers[id]!.persisted(ready)
-        applyCommitted(ready.committed, on: id)
-        if let snapshot = ready.snapshot { installSnapshot(snapshot, on: id) }
-        outgoing += ready.messages
+        finishReady(ready, of: id, failure: nil)
     }
 
     private func deliver(_ m: RaftMessage) {
@@ -422,20 +506,24 @@ actor RaftGroup {
         for file in cmd.files where !(view.contains(file.range.start) && (view.endKey.isEmpty || compareKeys(file.range.end, view.endKey) < 0)) {
             return .rejected(.keyNotInRegion(key: file.range.end, regionID: regionID, startKey: view.startKey, endKey: view.endKey))
         }
-        let ingestion = SSTIngestion(store: store, command: cmd, entry: index)
-        let paths = ingestion.files
         let storage = RaftStorage(store: store)
-        // The apply record enters the DB in the same atomic ingest as the files, so a record for
-        // any file of the set means that the whole set is in: this entry applied it before a crash
-        // (a replay), or another entry with the same files did (a retried proposal).
+        // The apply record enters the DB in the same atomic ingest as the files, so a file with a
+        // record is in: this entry applied it before a crash (a replay), or another entry did (a
+        // retried proposal, or an earlier batch that held the same file). Only the rest is ingested.
         let recorded: [UInt64?]
         do { recorded = try cmd.files.map { try storage.ingestingEntry(uuid: $0.uuid) } } catch {
             return panic(store: store, reason: "cannot read the ingest records of region \(regionID): \(error)")
         }
-        if recorded.contains(where: { $0 != nil }) {
-            for path in paths { unlink(path.path) }
+        var fresh = cmd
+        fresh.files = zip(cmd.files, recorded).filter { $1 == nil }.map(\.0)
+        for (file, entry) in zip(cmd.files, recorded) where entry != nil {
+            unlink(SSTIngestion.importPath(of: file, in: cmd, store: store))
+        }
+        if fresh.files.isEmpty {
             return recorded.contains(index) ? .applied : .rejected(.staleCommand(regionID: regionID))
         }
+        let ingestion = SSTIngestion(store: store, command: fresh, entry: index)
+        let paths = ingestion.files
         // A file never received (its store was down while it was downloaded) means this replica
         // lacks the data: a snapshot from the leader repairs it, and it ingests nothing partial.
         guard paths.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else {

@@ -46,6 +46,11 @@ struct RaftStorage {
     /// that a conflict or a snapshot replaced), with the hard state and, after a snapshot, the
     /// apply state, in one synced write.
     func save(region: UInt64, hardState: HardState?, entries: [RaftEntry], lastIndex: UInt64, staleThrough: UInt64, apply: ApplyState? = nil) throws {
+        try store.db.write(Self.batch(region: region, hardState: hardState, entries: entries, lastIndex: lastIndex, staleThrough: staleThrough, apply: apply), sync: true)
+    }
+
+    /// The write that `save` makes, for the store's `RaftLogWriter` to sync with others.
+    static func batch(region: UInt64, hardState: HardState?, entries: [RaftEntry], lastIndex: UInt64, staleThrough: UInt64, apply: ApplyState? = nil) throws -> WriteBatch {
         var batch = WriteBatch()
         if lastIndex < staleThrough {
             for index in (lastIndex + 1)...staleThrough { batch.delete(Self.key(region, Self.entrySuffix, index)) }
@@ -53,7 +58,7 @@ struct RaftStorage {
         for entry in entries { batch.put(Self.key(region, Self.entrySuffix, entry.index), try RaftRecords.encode(entry)) }
         if let hardState { batch.put(Self.key(region, Self.hardStateSuffix), try RaftRecords.encode(hardState)) }
         if let apply { batch.put(Self.key(region, Self.applySuffix), try RaftRecords.encode(apply)) }
-        try store.db.write(batch, sync: true)
+        return batch
     }
 
     /// Every live region this store holds a replica of, as the replica last applied it.

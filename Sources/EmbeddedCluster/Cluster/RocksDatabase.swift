@@ -108,7 +108,7 @@ public final class RocksDatabase: @unchecked Sendable {
         guard ok == 1 else { throw .write(path: path, reason: takeRocksDBError(err)) }
     }
 
-    /// Compacts the keys of `cf` in [begin, end) into as few files as they need.
+    /// Compacts the keys of `cf` in [begin, end] (RocksDB includes the end) into as few files as they need.
     public func compactRange(_ begin: [UInt8], _ end: [UInt8], cf: ColumnFamily) throws(DatabaseError) {
         try checkOpen()
         var err: UnsafeMutablePointer<CChar>?
@@ -191,6 +191,11 @@ public struct WriteBatch: Sendable {
 
     public mutating func delete(_ key: [UInt8], cf: ColumnFamily = .default) {
         operations.append(Operation(cf: cf, key: key, value: nil))
+    }
+
+    /// Adds `other`'s operations after these.
+    public mutating func append(_ other: WriteBatch) {
+        operations += other.operations
     }
 }
 

@@ -3,7 +3,7 @@ import Failpoints
 import KeyCodec
 import ClusterAPI
 
-/// One replica's ingest of a file set, as TiKV's importer does it: each import file gets a
+/// One replica's ingest of a batch of files, as TiKV's importer does it: each import file gets a
 /// hard-linked clone, and RocksDB ingests the clones by move, atomically with the set's apply
 /// record. RocksDB never writes into an ingested file (no global seqno), so the import file that
 /// still shares its inode is never changed, and a replay finds the record and ingests nothing.
@@ -18,9 +18,13 @@ struct SSTIngestion {
         var code: Int32 = 0
     }
 
-    /// The import files, one per file of the set.
+    /// The import files, one per file of the command.
     var files: [(cf: ColumnFamily, path: String)] {
-        command.files.map { (cf: $0.cf, path: store.importDirectory + "/" + $0.fileName(regionID: command.regionID, epoch: command.epoch)) }
+        command.files.map { (cf: $0.cf, path: Self.importPath(of: $0, in: command, store: store)) }
+    }
+
+    static func importPath(of file: IngestFile, in command: IngestCommand, store: Store) -> String {
+        store.importDirectory + "/" + file.fileName(regionID: command.regionID, epoch: command.epoch)
     }
 
     func run() throws {
@@ -43,10 +47,15 @@ struct SSTIngestion {
             }
         }
         CrashPoint.ingestLinked.pass()
+        let sizes = clones.map { clone in
+            var info = stat()
+            return stat(clone.path, &info) == 0 ? UInt64(info.st_size) : 0
+        }
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
         CrashPoint.ingest.pass()
         for file in files { unlink(file.path) }
         compactRecordsNowAndThen()
+        store.compactor.ingested(zip(command.files, sizes).map { (cf: $0.cf, range: $0.range, bytes: $1) })
     }
 
     /// Ingests between compactions of the apply records.

@@ -13,6 +13,10 @@ public final class Store: Sendable {
     private let meta: Mutex<StoreState>
     private let faultState = Mutex(StoreFaults())
     private let ingests = Atomic<Int>(0)
+    /// Merges the small files that ingests leave.
+    let compactor: IngestCompactor
+    /// Syncs the Raft state of all the store's regions together.
+    let raftLog: RaftLogWriter
 
     struct Persisted: Codable {
         var id: UInt64
@@ -38,7 +42,16 @@ public final class Store: Sendable {
         }
         meta = Mutex(state)
         do { db = try RocksDatabase(path: directory + "/db", maxOpenFiles: maxOpenFiles) } catch { throw .database(error) }
+        compactor = IngestCompactor(db: db, label: "store-\(id)-compaction")
+        raftLog = RaftLogWriter(db: db, label: "store-\(id)-raft-log")
         try persist(state)
+    }
+
+    /// Finishes the pending compactions and Raft writes, then closes the DB.
+    func close() {
+        raftLog.finish()
+        compactor.finish()
+        db.close()
     }
 
     public var state: StoreState { meta.withLock { $0 } }

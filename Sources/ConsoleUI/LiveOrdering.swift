@@ -1,0 +1,54 @@
+import Dispatch
+import RestoreDriver
+import Synchronization
+
+/// Keeps the console's display order from frame to frame, as the UI loop needs it. Sorting
+/// 100,000 rows takes milliseconds: a new sort or filter applies at once, but the periodic
+/// re-sort runs on another thread, so frames keep their pace. Use it from one thread.
+public final class LiveOrdering {
+    private var sorting = false
+    private let background = Handoff<BackgroundOrder>()
+
+    public init() {}
+
+    /// Brings `controller`'s order up to date with `snapshot`, for the frame about to be drawn.
+    public func update(_ controller: inout ConsoleController, with snapshot: RestoreSnapshot) {
+        if controller.orderKeyChanged(snapshot) {
+            controller.refreshOrder(snapshot)
+            return
+        }
+        if let done = background.take() {
+            // An answer for another sort, filter or set of rows is dropped; the next one follows.
+            if done.sort == controller.state.sort, done.filter == controller.state.filter, done.rows == snapshot.regions.count {
+                controller.adoptOrder(ids: done.ids, for: snapshot)
+            }
+            sorting = false
+        }
+        controller.regroup(snapshot)
+        guard !sorting, controller.orderIsStale() else { return }
+        sorting = true
+        let (regions, sort, filter, box) = (snapshot.regions, controller.state.sort, controller.state.filter, background)
+        DispatchQueue.global(qos: .userInitiated).async {
+            box.put(BackgroundOrder(ids: RegionOrdering.order(regions, sort: sort, filter: filter).map { regions[$0].id }, sort: sort, filter: filter, rows: regions.count))
+        }
+    }
+
+    /// A sort done on another thread: region ids (not indices, since the rows may move meanwhile)
+    /// and what it was computed for.
+    struct BackgroundOrder: Sendable {
+        var ids: [UInt64]
+        var sort: ConsoleState.Sort
+        var filter: String
+        var rows: Int
+    }
+}
+
+/// One value handed from a worker thread to the console's thread.
+final class Handoff<Value: Sendable>: Sendable {
+    private let slot = Mutex<Value?>(nil)
+
+    func put(_ value: Value) { slot.withLock { $0 = value } }
+
+    func take() -> Value? { slot.withLock { v in defer { v = nil }; return v } }
+}
+
