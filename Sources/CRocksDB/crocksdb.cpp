@@ -416,6 +416,8 @@ int crdb_db_compact_range(crdb_db *db, int cf, const void *begin, size_t begin_l
     CompactRangeOptions options;
     // Ingested files sit in the bottommost level, which RocksDB skips by default.
     options.bottommost_level_compaction = BottommostLevelCompaction::kForce;
+    // Flushes and automatic compactions (of the Raft log's memtables) go on meanwhile.
+    options.exclusive_manual_compaction = false;
     return fail(db->db->CompactRange(options, h, &b, &e), err) ? 0 : 1;
 }
 

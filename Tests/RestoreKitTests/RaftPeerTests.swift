@@ -143,6 +143,36 @@ import Testing
         #expect(leader.commitIndex == index)
     }
 
+    /// Entries that every replica applied leave memory, and the log goes on from there: appends,
+    /// commits and a new leader work as before, and no snapshot is needed.
+    @Test func anAppliedPrefixLeavesMemoryAndTheLogGoesOn() {
+        var net = RaftNetwork(voters: [1, 2, 3])
+        net.elect(1)
+        for _ in 0..<5 { _ = net.peers[1]!.propose(.noop) }
+        net.settle()
+        net.heartbeat()
+        let floor = net.peers.values.map(\.appliedIndex).min()!
+        #expect(floor >= 5)
+        for id in net.peers.keys { net.peers[id]!.compactLog(through: floor) }
+        #expect(net.peers.values.allSatisfy { $0.baseIndex == floor && $0.entry(at: floor) == nil && $0.termAt(floor) != nil })
+        let index = net.peers[1]!.propose(.noop)!
+        net.settle()
+        net.heartbeat()
+        #expect(net.peers.values.allSatisfy { $0.appliedIndex >= index })
+        net.peers[2]!.campaign()
+        net.settle()
+        #expect(net.peers[2]!.isLeader)
+        let next = net.peers[2]!.propose(.noop)!
+        net.settle()
+        net.heartbeat()
+        #expect(net.peers.values.allSatisfy { $0.appliedIndex >= next })
+        #expect(net.installedSnapshots.isEmpty, "every replica had what it needed")
+        // Never past what a replica applied.
+        var behind = net.peers[3]!
+        behind.compactLog(through: behind.appliedIndex + 1)
+        #expect(behind.baseIndex == net.peers[3]!.baseIndex)
+    }
+
     // MARK: snapshots
 
     /// (follower's commit and applied index, snapshot index, repairing, accepted)

@@ -268,8 +268,17 @@ actor RaftGroup {
             if repairMissedIngests() { moved = true }
             if !moved && inbox.isEmpty { break }
         }
+        compactLogs()
         pumping = false
         if isAwake { awake.wake(regionID) } else { awake.sleep(regionID) }
+    }
+
+    /// Drops from every replica's memory the entries that all of them have applied (a replica on
+    /// a down store, or one waiting for a snapshot, holds the others back).
+    private func compactLogs() {
+        let members = peers.keys.filter { !tombstones.contains($0) }
+        guard let floor = members.compactMap({ peers[$0]?.appliedIndex }).min() else { return }
+        for id in members where peers[id]!.baseIndex < floor { peers[id]!.compactLog(through: floor) }
     }
 
     /// Writes the Readies that must be persisted, all at once; returns the failures by peer.

@@ -141,6 +141,17 @@ struct RaftPeer: Sendable {
         appliedIndex = max(appliedIndex, index)
     }
 
+    /// Drops the entries through `index`, which every replica of the region has applied, from
+    /// memory: no replica needs them again, and a log that kept every ingest of a long restore
+    /// would grow with it. The new base goes to disk with the next hard state; until then a restart
+    /// loads the old entries again, and the stored ones below the base are skipped when loading.
+    mutating func compactLog(through index: UInt64) {
+        guard index > baseIndex, index <= appliedIndex, index <= stableIndex, let term = termAt(index) else { return }
+        log.removeFirst(Int(index - baseIndex))
+        baseIndex = index
+        baseTerm = term
+    }
+
     // MARK: membership
 
     /// The region's peers changed (a conf change applied, or a snapshot's membership).
