@@ -29,12 +29,11 @@ final class IngestCompactor: Sendable {
 
     private let db: RocksDatabase
     private let state = Mutex(State())
-    private let queue: DispatchQueue
-    private let idle = DispatchGroup()
+    private let background: BackgroundWork
 
     init(db: RocksDatabase, label: String) {
         self.db = db
-        queue = DispatchQueue(label: label, qos: .utility)
+        background = BackgroundWork(label: label, qos: .utility)
     }
 
     /// Compactions run so far (for tests and the benchmark).
@@ -61,11 +60,9 @@ final class IngestCompactor: Sendable {
     }
 
     private func run() {
-        idle.enter()
-        queue.async {
-            defer { self.idle.leave() }
+        background.run {
             while let spans = self.takePending() {
-                for span in Self.merged(spans) {
+                for span in self.merged(spans) {
                     // A failed compaction (out of disk or descriptors) loses nothing: the files stay as they were.
                     if (try? self.db.compactRange(span.start, span.end, cf: span.cf)) != nil {
                         self.state.withLock { $0.compactions += 1 }
@@ -90,19 +87,41 @@ final class IngestCompactor: Sendable {
         }
     }
 
-    /// The spans of each column family in key order, `spansPerCompaction` at a time, each group
-    /// as one span from its first start to its last end: neighbouring regions' files merge into one
-    /// table, and no compaction reaches far beyond the files it was for.
-    static func merged(_ spans: [Span]) -> [Span] {
+    /// The spans of each column family in key order, neighbours merged (up to
+    /// `spansPerCompaction` of them) when the store holds nothing between them: neighbouring
+    /// regions' files merge into one table, and no compaction rewrites large files that lie
+    /// between small ones.
+    func merged(_ spans: [Span]) -> [Span] {
         var out: [Span] = []
         for cf in ColumnFamily.allCases {
-            let sorted = spans.filter { $0.cf == cf }.sorted { keyLess($0.start, $1.start) }
-            for first in stride(from: 0, to: sorted.count, by: spansPerCompaction) {
-                let group = sorted[first..<min(sorted.count, first + spansPerCompaction)]
-                out.append((cf, group.first!.start, group.map(\.end).max(by: keyLess)!))
+            var group: Span?
+            var count = 0
+            for span in spans.filter({ $0.cf == cf }).sorted(by: { keyLess($0.start, $1.start) }) {
+                if var current = group, count < Self.spansPerCompaction, nothingBetween(current.end, span.start, cf: cf) {
+                    if keyLess(current.end, span.end) { current.end = span.end }
+                    group = current
+                    count += 1
+                } else {
+                    if let current = group { out.append(current) }
+                    group = span
+                    count = 1
+                }
             }
+            if let current = group { out.append(current) }
         }
         return out
+    }
+
+    /// True when `cf` holds no key after `end` and before `start`.
+    private func nothingBetween(_ end: [UInt8], _ start: [UInt8], cf: ColumnFamily) -> Bool {
+        var between = false
+        try? db.scan(cf: cf, from: end) { key, _ in
+            let found = Array(key)
+            if found == end { return true }  // the span's own last key
+            between = keyLess(found, start)
+            return false
+        }
+        return !between
     }
 
     /// Compacts what is pending, then takes no more work; returns when the queue is idle.
@@ -113,7 +132,7 @@ final class IngestCompactor: Sendable {
             return true
         }
         if start { run() }
-        idle.wait()
+        background.wait()
         state.withLock { $0.stopped = true }
     }
 }

@@ -69,6 +69,13 @@ public struct OpenFileBudget: Sendable, Equatable {
         return processLimit
     }
 
+    /// The hard limit, up to which the soft one can be raised.
+    public static var hardLimit: Int {
+        var limits = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return 1024 }
+        return Int(Swift.min(UInt64(limits.rlim_max), UInt64(Int32.max)))
+    }
+
     /// The soft limit now in force.
     public static var processLimit: Int {
         var limits = rlimit()

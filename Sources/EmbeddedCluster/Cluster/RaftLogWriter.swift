@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// Writes a store's Raft state for all its regions with group commit, as TiKV's store writers do:
@@ -18,12 +17,11 @@ final class RaftLogWriter: Sendable {
 
     private let db: RocksDatabase
     private let state = Mutex(State())
-    private let queue: DispatchQueue
-    private let idle = DispatchGroup()
+    private let background: BackgroundWork
 
     init(db: RocksDatabase, label: String) {
         self.db = db
-        queue = DispatchQueue(label: label)
+        background = BackgroundWork(label: label)
     }
 
     /// Returns once `batch` is written and synced, together with whatever else was waiting.
@@ -34,16 +32,12 @@ final class RaftLogWriter: Sendable {
                 defer { s.running = true }
                 return !s.running
             }
-            if start {
-                idle.enter()
-                queue.async { self.drain() }
-            }
+            if start { background.run { self.drain() } }
         }
         if let failure { throw failure }
     }
 
     private func drain() {
-        defer { idle.leave() }
         while true {
             let taken = state.withLock { s -> [Pending] in
                 if s.pending.isEmpty { s.running = false }
@@ -60,5 +54,5 @@ final class RaftLogWriter: Sendable {
     }
 
     /// Returns when no write is on its way (before the DB closes).
-    func finish() { idle.wait() }
+    func finish() { background.wait() }
 }
