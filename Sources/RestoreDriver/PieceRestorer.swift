@@ -45,6 +45,9 @@ struct PieceRestorer: Sendable {
             switch await downloadEverywhere(pending, region: region, range: range) {
             case let .success(files):
                 if files.isEmpty { return .done(bytes: 0) }  // no key of the sets falls in the region
+                // A pause asked for while the batch downloaded holds it before its ingest; on resume
+                // the downloads are found again.
+                if control.isPaused(regionID) { continue }
                 switch await ingest(files: files, region: region, deadline: deadline) {
                 case .done: return .done(bytes: pending.reduce(0) { $0 + $1.set.size })
                 case .downloadAgain: continue
