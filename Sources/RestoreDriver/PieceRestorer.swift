@@ -42,12 +42,12 @@ struct PieceRestorer: Sendable {
             guard let region = await cluster.region(id: regionID), region.range.covers(range) else { return .regionChanged }
             let pending = sets.map { (set: $0, uuid: uuid(of: $0, in: region, range: range)) }.filter { !isIngested($0.set, uuid: $0.uuid, in: region) }
             if pending.isEmpty { return .done(bytes: 0) }
-            switch await downloadEverywhere(pending, region: region, range: range) {
+            // A pause asked for while the batch waits for download slots or downloads holds it
+            // before its ingest (nil); on resume the downloads done are found again.
+            guard let downloaded = await downloadEverywhere(pending, region: region, range: range), !control.isPaused(regionID) else { continue }
+            switch downloaded {
             case let .success(files):
                 if files.isEmpty { return .done(bytes: 0) }  // no key of the sets falls in the region
-                // A pause asked for while the batch downloaded holds it before its ingest; on resume
-                // the downloads are found again.
-                if control.isPaused(regionID) { continue }
                 switch await ingest(files: files, region: region, deadline: deadline) {
                 case .done: return .done(bytes: pending.reduce(0) { $0 + $1.set.size })
                 case .downloadAgain: continue
@@ -108,7 +108,7 @@ struct PieceRestorer: Sendable {
         return region.peers.contains { peer in set.files.allSatisfy { inspection.hasIngested(uuid: uuid + $0.cf.name, onStore: peer.storeID) } }
     }
 
-    private func downloadEverywhere(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange) async -> Result<[IngestFile], ImportError> {
+    private func downloadEverywhere(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange) async -> Result<[IngestFile], ImportError>? {
         let up = Set(await cluster.stores().filter(\.state.isUp).map(\.id))
         let peers = region.peers.filter { up.contains($0.storeID) }
         // Learners get the files too, but only voters make a quorum.
@@ -116,14 +116,18 @@ struct PieceRestorer: Sendable {
             return .failure(.region(.storeNotAvailable(storeID: region.peers.first { !up.contains($0.storeID) }?.storeID ?? 0, state: .down)))
         }
         reporter.report(.downloading(region: region, upStores: up))
-        let results = await withTaskGroup(of: (UInt64, Result<[IngestFile], ImportError>).self) { group in
+        let results = await withTaskGroup(of: (UInt64, Result<[IngestFile], ImportError>?).self) { group in
             for peer in peers {
                 group.addTask { (peer.storeID, await download(sets, region: region, range: range, store: peer.storeID)) }
             }
             var out: [(UInt64, Result<[IngestFile], ImportError>)] = []
-            for await r in group { out.append(r) }
-            return out
+            var paused = false
+            for await (store, result) in group {
+                if let result { out.append((store, result)) } else { paused = true }
+            }
+            return paused ? nil : out
         }
+        guard let results else { return nil }
         var files: [IngestFile]?
         for (store, result) in results {
             switch result {
@@ -139,10 +143,15 @@ struct PieceRestorer: Sendable {
         return .success(files ?? [])
     }
 
-    /// Downloads every file of the sets on one store, one after another.
-    private func download(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange, store: UInt64) async -> Result<[IngestFile], ImportError> {
+    /// Downloads every file of the sets on one store, one after another; nil when the region was
+    /// paused while it waited for a slot.
+    private func download(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange, store: UInt64) async -> Result<[IngestFile], ImportError>? {
         guard let slots = downloadSlots[store] else { return .failure(.region(.storeNotAvailable(storeID: store, state: .down))) }
         await slots.wait()
+        if control.isPaused(region.id) {
+            await slots.signal()
+            return nil
+        }
         reporter.report(.storeLoad(store: store, downloads: 1))
         reporter.report(.peer(region: region.id, store: store, .downloading(percent: 0)))
         defer {
