@@ -70,16 +70,14 @@ public struct OpenFileBudget: Sendable, Equatable {
     }
 
     /// The hard limit, up to which the soft one can be raised.
-    public static var hardLimit: Int {
-        var limits = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return 1024 }
-        return Int(Swift.min(UInt64(limits.rlim_max), UInt64(Int32.max)))
-    }
+    public static var hardLimit: Int { openFilesLimit(\.rlim_max) }
 
     /// The soft limit now in force.
-    public static var processLimit: Int {
+    public static var processLimit: Int { openFilesLimit(\.rlim_cur) }
+
+    private static func openFilesLimit(_ field: KeyPath<rlimit, rlim_t>) -> Int {
         var limits = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return 1024 }
-        return Int(Swift.min(UInt64(limits.rlim_cur), UInt64(Int32.max)))  // RLIM_INFINITY too
+        return Int(Swift.min(UInt64(limits[keyPath: field]), UInt64(Int32.max)))  // RLIM_INFINITY too
     }
 }
