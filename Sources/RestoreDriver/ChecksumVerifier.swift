@@ -31,6 +31,10 @@ public struct ChecksumVerifier: Sendable {
     let plan: RestorePlan
     let rules: RuleBuilder
     let backup: Backup
+    /// What the parts of file sets that a key selection cuts must hold, by set id.
+    var selectedParts: [Int: KVChecksum] = [:]
+
+    func expected(_ set: FileSet) -> KVChecksum { selectedParts[set.id] ?? set.checksum }
 
     /// Checksums of one part of the restored data, merged as the parts finish.
     struct Tally: Sendable {
@@ -90,21 +94,25 @@ public struct ChecksumVerifier: Sendable {
             }
         }
         var mismatches: [Mismatch] = []
-        for set in plan.fileSets where tally.perSet[set.id] != set.checksum {
+        for set in plan.fileSets where tally.perSet[set.id] != expected(set) {
             let names = set.files.map(\.name).joined(separator: " + ")
-            mismatches.append(Mismatch(scope: "file \(names)", expected: set.checksum, actual: tally.perSet[set.id]))
+            mismatches.append(Mismatch(scope: "file \(names)\(set.isPartial ? " (the selected keys)" : "")", expected: expected(set), actual: tally.perSet[set.id]))
         }
         for table in backup.tables {
-            let actual = table.physicalIDs.reduce(into: KVChecksum()) { $0.merge(tally.perTable[$1] ?? KVChecksum()) }
-            if actual != table.checksum, table.checksum.totalKVs > 0 {
-                mismatches.append(Mismatch(scope: "table \(table.qualifiedName)", expected: table.checksum, actual: actual))
+            let ids = Set(table.physicalIDs)
+            let actual = ids.reduce(into: KVChecksum()) { $0.merge(tally.perTable[$1] ?? KVChecksum()) }
+            // A table that a key selection cuts expects what its selected parts hold.
+            let sets = plan.fileSets.filter { $0.tableID.map(ids.contains) ?? false }
+            let wanted = sets.contains(where: \.isPartial) ? sets.reduce(into: KVChecksum()) { $0.merge(expected($1)) } : table.checksum
+            if actual != wanted, wanted.totalKVs > 0 {
+                mismatches.append(Mismatch(scope: "table \(table.qualifiedName)", expected: wanted, actual: actual))
             }
         }
         if tally.stray.totalKVs > 0 {
             mismatches.append(Mismatch(scope: "keys outside every backup file", expected: KVChecksum(), actual: tally.stray))
         }
         let total = tally.perSet.reduce(into: tally.stray) { $0.merge($1) }
-        return Report(total: total, expected: backup.checksum, mismatches: mismatches)
+        return Report(total: total, expected: plan.fileSets.reduce(into: KVChecksum()) { $0.merge(expected($1)) }, mismatches: mismatches)
     }
 
     /// Reads one part and sorts each pair into its file set (`starts`: each set's first old key)

@@ -1,4 +1,5 @@
 import ClusterAPI
+import ExternalStorage
 
 /// The checksum stage: after every region is in, the restored data is read back (undoing the
 /// rewrite) and compared with the backup's figures. Only a cluster that lets the client read its
@@ -11,7 +12,12 @@ extension RestoreEngine {
             return true
         }
         do {
-            let report = try await ChecksumVerifier(cluster: inspection, plan: plan, rules: rules, backup: backup).verify()
+            var verifier = ChecksumVerifier(cluster: inspection, plan: plan, rules: rules, backup: backup)
+            let counter = SelectedKeysChecksum(storage: storage, format: rules.format)
+            for set in plan.fileSets where set.isPartial {
+                verifier.selectedParts[set.id] = try await BlockingIO.run { try counter.checksum(of: set) }
+            }
+            let report = try await verifier.verify()
             reporter.report(.checksum(match: report.isMatch))
             if report.isMatch {
                 reporter.report(.log(.info, "checksum matched: crc64xor=\(report.total.crc64xor) kvs=\(report.total.totalKVs) bytes=\(report.total.totalBytes)"))

@@ -50,11 +50,14 @@ public final class RestoreEngine: Sendable {
     public static func prepare(
         storage: any ExternalStorage, cluster: any ClusterClient, stateDirectory: String, options: RestoreOptions, insecureTLS: Bool = false
     ) async throws(RestoreError) -> RestoreEngine {
-        let backup: Backup
-        do { backup = try await BlockingIO.run { () throws(BackupError) -> Backup in try BackupReader(storage: storage).read() } } catch {
+        let whole: Backup
+        do { whole = try await BlockingIO.run { () throws(BackupError) -> Backup in try BackupReader(storage: storage).read() } } catch {
             throw .backup(error)
         }
-        let key = SHA256Digest.hash(Array(backup.files.map { $0.name + $0.sha256.hexString }.joined().utf8)).prefix(8).hexString
+        let backup = try BackupSelection.apply(options, to: whole)
+        // The checkpoint belongs to what is restored: the selected files, and the selected keys.
+        let selectedKeys = options.keyRange.map { "\($0)" } ?? ""
+        let key = SHA256Digest.hash(Array((backup.files.map { $0.name + $0.sha256.hexString }.joined() + selectedKeys).utf8)).prefix(8).hexString
         // A resume keeps the table ids of the first run, whatever is in use by now.
         var effective = options
         let checkpointPath = "\(stateDirectory)/checkpoints/\(key).log"
@@ -65,7 +68,7 @@ public final class RestoreEngine: Sendable {
         }
         let highest = await cluster.highestTableIDInUse()
         let rules = try RuleBuilder(backup: backup, options: effective, highestTableIDInUse: highest)
-        let plan = try RestorePlan(backup: backup, rules: rules, mergeSize: options.mergeSize)
+        let plan = try RestorePlan(backup: backup, rules: rules, mergeSize: options.mergeSize, keyRange: options.keyRange)
         let header = Checkpoint.Header(
             backup: key, tableIDs: Dictionary(uniqueKeysWithValues: rules.tableIDs.map { (String($0.key), $0.value) }),
             rules: rules.userRules.rules.map(\.description))

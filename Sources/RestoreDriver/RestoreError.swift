@@ -9,6 +9,8 @@ public enum RestoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingRule(file: String, key: [UInt8])
     case split(RegionError)
     case checkpoint(path: String, reason: String)
+    /// `--filter`, `--start-key` or `--end-key` that select nothing, or that a backup cannot take.
+    case selection(String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum RestoreError: Error, Equatable, Sendable, CustomStringConvertible {
             "no rewrite rule covers key \(KeyDescription(key).summary) of backup file \(file): add a --rewrite, --prefix or --table-id-map"
         case let .split(e): "cannot split regions: \(e)"
         case let .checkpoint(path, reason): "checkpoint \(path): \(reason)"
+        case let .selection(reason): reason
         }
     }
 }

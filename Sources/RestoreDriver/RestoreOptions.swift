@@ -16,6 +16,13 @@ public struct RestoreOptions: Sendable {
     public var newTimestamp: UInt64 = 0
     public var rewriteMode = RewriteModeChoice.auto
 
+    /// The tables to restore, as `--filter` rules in TiDB's table-filter syntax; empty takes every
+    /// table. Names match without regard to case unless `caseSensitiveFilter`.
+    public var tableFilter: [String] = []
+    public var caseSensitiveFilter = false
+    /// Only the keys in this range (user keys as the backup holds them, end exclusive); nil takes every key.
+    public var keyRange: KeyRange?
+
     /// Concurrent downloads per store, and ingests in flight over the whole cluster.
     public var downloadsPerStore = 4
     public var concurrentIngests = 8

@@ -12,6 +12,9 @@ public struct FileSet: Sendable, Hashable, Codable {
     /// The same range after the rewrite, as region bounds.
     public var newRange: KeyRange
     public var tableID: Int64?
+    /// A `--start-key`/`--end-key` selection cuts the files: only part of their keys are restored,
+    /// so the checksum is counted from the files themselves, not taken from the backupmeta.
+    public var isPartial = false
 
     public var size: UInt64 { files.reduce(0) { $0 + $1.size } }
     public var checksum: KVChecksum { files.reduce(into: KVChecksum()) { $0.merge($1.checksum) } }
@@ -32,13 +35,17 @@ public struct RestorePlan: Sendable {
         return [sparse, splitKeys].filter { !$0.isEmpty }
     }
 
-    public init(backup: Backup, rules: RuleBuilder, mergeSize: UInt64) throws(RestoreError) {
+    /// `keyRange`: only keys in this range of the backup's key space are restored.
+    public init(backup: Backup, rules: RuleBuilder, mergeSize: UInt64, keyRange: KeyRange? = nil) throws(RestoreError) {
         var groups: [String: [BackupFile]] = [:]
         for file in backup.files { groups["\(file.startKey.hexString)-\(file.endKey.hexString)", default: []].append(file) }
         var sets: [FileSet] = []
         for files in groups.values {
             let first = files[0]
-            sets.append(FileSet(id: 0, files: files.sorted { $0.cf.rawValue < $1.cf.rawValue }, oldRange: first.range, newRange: try rules.rewriteRange(of: first), tableID: first.tableID))
+            let old = BackupSelection.clip(first.range, to: keyRange)
+            var set = FileSet(id: 0, files: files.sorted { $0.cf.rawValue < $1.cf.rawValue }, oldRange: old, newRange: try rules.rewriteRange(old, of: first.name), tableID: first.tableID)
+            set.isPartial = old != first.range
+            sets.append(set)
         }
         sets.sort { keyLess($0.newRange.start, $1.newRange.start) }
         for i in sets.indices { sets[i].id = i }

@@ -69,17 +69,22 @@ public struct RuleBuilder: Sendable {
 
     /// Rewrites a file's range bounds (raw user keys, end exclusive) into region bounds.
     public func rewriteRange(of file: BackupFile) throws(RestoreError) -> KeyRange {
-        guard let rule = userRules.rule(for: file.startKey) else { throw .missingRule(file: file.name, key: file.startKey) }
-        let start = rule.apply(to: file.startKey)
+        try rewriteRange(file.range, of: file.name)
+    }
+
+    /// Rewrites `range`, part of the file `name`, into region bounds.
+    public func rewriteRange(_ range: KeyRange, of name: String) throws(RestoreError) -> KeyRange {
+        guard let rule = userRules.rule(for: range.start) else { throw .missingRule(file: name, key: range.start) }
+        let start = rule.apply(to: range.start)
         let end: [UInt8]
-        if file.endKey.isEmpty {
+        if range.end.isEmpty {
             end = RewriteRule.prefixEnd(rule.newPrefix)
-        } else if let endRule = userRules.rule(for: file.endKey) {
-            end = endRule.apply(to: file.endKey)
-        } else if file.endKey == RewriteRule.prefixEnd(rule.oldPrefix) {
+        } else if let endRule = userRules.rule(for: range.end) {
+            end = endRule.apply(to: range.end)
+        } else if range.end == RewriteRule.prefixEnd(rule.oldPrefix) {
             end = RewriteRule.prefixEnd(rule.newPrefix)
         } else {
-            throw .missingRule(file: file.name, key: file.endKey)
+            throw .missingRule(file: name, key: range.end)
         }
         return KeyRange(start: boundKey(start), end: end.isEmpty ? [] : boundKey(end))
     }

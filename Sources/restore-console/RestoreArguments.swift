@@ -4,6 +4,7 @@ import KeyCodec
 import ClusterAPI
 import RestoreDriver
 import KVWire
+import BackupFormat
 
 /// Options of a restore: where from, where to, rules, limits and retry budgets.
 struct RestoreArguments: ParsableArguments {
@@ -38,6 +39,18 @@ struct RestoreArguments: ParsableArguments {
 
     @Option(name: .customLong("rewrite-mode"), help: "auto, legacy (encoded table prefixes) or keyspace (decode, rewrite, encode).")
     var rewriteMode = "auto"
+
+    @Option(name: .customLong("filter"), help: "Restore only the tables these rules select, as BR's --filter: db.tbl, wildcards (* ? [a-z]), quoted names, !excluded, @file. The last rule that matches decides. Repeatable.")
+    var filters: [String] = []
+
+    @Flag(name: .customLong("case-sensitive"), help: "Match --filter names with regard to case.")
+    var caseSensitive = false
+
+    @Option(name: .customLong("start-key"), help: "Restore only keys from this one on: a user key of the backup, in hex.")
+    var startKey: String?
+
+    @Option(name: .customLong("end-key"), help: "Restore only keys before this one: a user key of the backup, in hex.")
+    var endKey: String?
 
     @Option(name: .customLong("new-ts"), help: "Rewrite every restored version to this timestamp (0 keeps the backup's).")
     var newTimestamp: UInt64 = 0
@@ -91,6 +104,12 @@ struct RestoreArguments: ParsableArguments {
             throw ValidationError("--rewrite-mode must be auto, legacy or keyspace, not '\(rewriteMode)'")
         }
         o.rewriteMode = mode
+        do { _ = try TableFilter(filters, caseSensitive: caseSensitive) } catch { throw ValidationError(error.description) }
+        o.tableFilter = filters
+        o.caseSensitiveFilter = caseSensitive
+        if startKey != nil || endKey != nil {
+            o.keyRange = KeyRange(start: try Self.parseKey(startKey, what: "--start-key"), end: try Self.parseKey(endKey, what: "--end-key"))
+        }
         o.newTimestamp = newTimestamp
         o.rateLimit = try Self.parseSize(rate, what: "--rate")
         o.downloadsPerStore = downloadsPerStore
@@ -101,6 +120,13 @@ struct RestoreArguments: ParsableArguments {
         o.regionDeadline = .seconds(regionDeadline)
         o.verifyChecksum = !noChecksum
         return o
+    }
+
+    /// A hex key (with or without 0x); none is an open bound.
+    static func parseKey(_ text: String?, what: String) throws -> [UInt8] {
+        guard let text else { return [] }
+        guard let key = [UInt8](hex: text) else { throw ValidationError("\(what): '\(text)' is not a key in hex") }
+        return key
     }
 
     static func parseSize(_ text: String, what: String) throws -> UInt64 {
