@@ -305,11 +305,20 @@ const char *crdb_iter_value(crdb_iter *it, size_t *len) {
 int crdb_iter_check(crdb_iter *it, char **err) { return fail(it->iter->status(), err) ? 0 : 1; }
 void crdb_iter_destroy(crdb_iter *it) { delete it; }
 
-crdb_db *crdb_db_open(const char *path, int max_open_files, char **err) {
+// A read-only open must leave the directory as it was: RocksDB would otherwise create (and rotate)
+// its info LOG there.
+class SilentLogger : public Logger {
+  public:
+    using Logger::Logv;
+    void Logv(const char *, va_list) override {}
+};
+
+crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char **err) {
     DBOptions options;
     options.max_open_files = max_open_files;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
+    options.create_if_missing = !read_only;
+    options.create_missing_column_families = !read_only;
+    if (read_only) options.info_log = std::make_shared<SilentLogger>();
     options.max_background_jobs = 2;
     // Memory must not grow with the data: the memtables of a store share one budget, and the index
     // and filter blocks of its SSTs live in one block cache shared by every store of the process
@@ -330,7 +339,9 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, char **err) {
     std::vector<ColumnFamilyDescriptor> descriptors;
     for (const char *name : kColumnFamilies) descriptors.emplace_back(name, cf_options);
     auto db = std::make_unique<crdb_db>();
-    if (fail(DB::Open(options, path, descriptors, &db->handles, &db->db), err)) return nullptr;
+    Status status = read_only ? DB::OpenForReadOnly(options, path, descriptors, &db->handles, &db->db)
+                              : DB::Open(options, path, descriptors, &db->handles, &db->db);
+    if (fail(status, err)) return nullptr;
     return db.release();
 }
 

@@ -5,18 +5,9 @@ import KeyCodec
 /// (multi-)Ingest, SetDownloadSpeedLimit and SwitchMode. Errors are typed as errorpb's
 /// (`RegionError`) and import_sstpb's (`ImportError`). The embedded cluster implements it in
 /// process; a remote implementation speaks the same operations over gRPC.
-public protocol ClusterClient: Sendable {
-    /// Where the cluster is, for the console's header: an embedded directory or a PD address.
-    var location: String { get }
-    /// How many replicas each region keeps.
-    var replicas: Int { get }
-
+public protocol ClusterClient: ClusterSurvey {
     // MARK: PD
 
-    /// Every store, as PD lists it (GetAllStores).
-    func stores() async -> [StoreInfo]
-    /// The regions that overlap `range`, in key order (ScanRegions).
-    func regions(overlapping range: KeyRange) async -> [Region]
     /// GetRegionByID, from the client's view (which may be stale).
     func region(id: UInt64) async -> Region?
     /// GetRegion: the region that holds `key` (encoded, without `z`).
@@ -34,8 +25,6 @@ public protocol ClusterClient: Sendable {
     /// Spreads the regions' peers and leaders over the stores (ScatterRegion), and waits for the
     /// operators to finish (GetOperator), up to a cap: a scatter that does not finish is a warning.
     func scatter(_ regionIDs: [UInt64]) async throws(RegionError)
-    /// The largest TiDB table id with data in the cluster, so new table ids can go above it.
-    func highestTableIDInUse() async -> Int64
 
     // MARK: each store's ImportSST
 
@@ -46,6 +35,41 @@ public protocol ClusterClient: Sendable {
     func switchMode(_ mode: ImportMode, on store: UInt64) async throws(ImportError)
     /// What the store's importer has downloaded, and its rate limit.
     func traffic(of store: UInt64) -> StoreTraffic?
+}
+
+/// What a restore's plan and prechecks read of a cluster before anything is written; none of it
+/// writes. A cluster client offers it, and so does a read-only look at an embedded cluster's
+/// directory, for a dry run.
+public protocol ClusterSurvey: Sendable {
+    /// Where the cluster is, for the console's header: an embedded directory or a PD address.
+    var location: String { get }
+    /// How many replicas each region keeps.
+    var replicas: Int { get }
+    /// Every store, as PD lists it (GetAllStores).
+    func stores() async -> [StoreInfo]
+    /// The regions that overlap `range`, in key order (ScanRegions).
+    func regions(overlapping range: KeyRange) async -> [Region]
+    /// The largest TiDB table id with data in the cluster, so new table ids can go above it.
+    func highestTableIDInUse() async -> Int64
+    /// Whether any store holds a key in `range` (region bounds: encoded, without `z`); nil when the
+    /// cluster does not let a client tell.
+    func holdsData(in range: KeyRange) async -> Bool?
+    /// The room on the disk of the store's data; nil when unknown.
+    func disk(ofStore store: UInt64) async -> StoreDisk?
+}
+
+/// The disk under a store's data.
+public struct StoreDisk: Sendable, Equatable {
+    /// Free bytes for the store to write.
+    public var availableBytes: UInt64
+    /// The file system, when stores may share one (embedded stores in one directory); nil for a
+    /// store of its own machine.
+    public var device: UInt64?
+
+    public init(availableBytes: UInt64, device: UInt64? = nil) {
+        self.availableBytes = availableBytes
+        self.device = device
+    }
 }
 
 /// A store as PD lists it.

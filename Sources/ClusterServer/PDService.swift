@@ -46,6 +46,9 @@ struct PDService: RegistrableRPCService {
             }
             response.header = header()
             response.store = wireStore(store)
+            // As a TiKV's heartbeat reports it: the free bytes of the store's disk.
+            response.stats.storeID = store.id
+            if let disk = await cluster.disk(ofStore: store.id) { response.stats.available = disk.availableBytes }
             return response
         }
         router.unary(M.ScanRegions.descriptor) { (request: Pdpb_ScanRegionsRequest) in

@@ -265,6 +265,21 @@ extension RemoteCluster {
     /// The smallest key after `key`.
     static func after(_ key: [UInt8]) -> [UInt8] { key + [0] }
 
+    /// The store's free bytes, from the stats of its last heartbeat that PD keeps (GetStore).
+    public func disk(ofStore store: UInt64) async -> StoreDisk? {
+        var request = Pdpb_GetStoreRequest()
+        request.header = header
+        request.storeID = store
+        guard let response = try? await pdClient.getStore(request, options: WireConnection.options(timeout: timeouts.pd)),
+              (try? Self.check(response.header, from: "PD at \(pd.address)")) != nil, response.hasStats, response.stats.available > 0
+        else { return nil }
+        return StoreDisk(availableBytes: response.stats.available)
+    }
+
+    /// PD and the import service show no data: only a read of the stores (which a restore over the
+    /// wire does not make) could tell.
+    public func holdsData(in range: KeyRange) async -> Bool? { nil }
+
     /// PD does not say which tables hold data; the region boundaries inside the table key space
     /// are what a client can see of it. The largest table id they name.
     public func highestTableIDInUse() async -> Int64 {

@@ -33,18 +33,9 @@ final class Checkpoint: Sendable {
             throw .checkpoint(path: dir, reason: "cannot create directory")
         }
         var pieces: [Int: [KeyRange]] = [:]
-        let data = try Self.wholeLines(at: path)
-        if !data.isEmpty {
-            let lines = data.split(separator: UInt8(ascii: "\n"))
-            guard let first = lines.first, let saved = try? JSONDecoder().decode(Header.self, from: Data(first)) else {
-                throw .checkpoint(path: path, reason: "unreadable header; remove it to start over")
-            }
-            header = saved
-            for line in lines.dropFirst() {
-                guard let piece = try? JSONDecoder().decode(Piece.self, from: Data(line)),
-                      let start = [UInt8](hex: piece.start), let end = [UInt8](hex: piece.end) else { continue }
-                pieces[piece.set, default: []].append(KeyRange(start: start, end: end))
-            }
+        if let saved = try Self.parse(try Self.wholeLines(at: path), path: path) {
+            header = saved.header
+            pieces = saved.pieces
         } else {
             header = proposed
             let line = (try? JSONEncoder().encode(proposed)) ?? Data()
@@ -56,6 +47,35 @@ final class Checkpoint: Sendable {
         h.seekToEndOfFile()
         handle = h
         done = Mutex(pieces)
+    }
+
+    /// What a checkpoint file holds.
+    struct Saved: Sendable {
+        var header: Header
+        var pieces: [Int: [KeyRange]]
+    }
+
+    /// Reads the checkpoint at `path` without changing it (a torn last line is left out); nil when
+    /// there is none.
+    static func read(at path: String) throws(RestoreError) -> Saved? {
+        guard var data = FileManager.default.contents(atPath: path) else { return nil }
+        if let last = data.last, last != UInt8(ascii: "\n") { data = data.prefix(data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0) }
+        return try parse(data, path: path)
+    }
+
+    private static func parse(_ data: Data, path: String) throws(RestoreError) -> Saved? {
+        guard !data.isEmpty else { return nil }
+        let lines = data.split(separator: UInt8(ascii: "\n"))
+        guard let first = lines.first, let header = try? JSONDecoder().decode(Header.self, from: Data(first)) else {
+            throw .checkpoint(path: path, reason: "unreadable header; remove it to start over")
+        }
+        var pieces: [Int: [KeyRange]] = [:]
+        for line in lines.dropFirst() {
+            guard let piece = try? JSONDecoder().decode(Piece.self, from: Data(line)),
+                  let start = [UInt8](hex: piece.start), let end = [UInt8](hex: piece.end) else { continue }
+            pieces[piece.set, default: []].append(KeyRange(start: start, end: end))
+        }
+        return Saved(header: header, pieces: pieces)
     }
 
     /// The file's complete lines. A torn last line (a crash mid-write) is cut off the file, so
@@ -95,7 +115,12 @@ final class Checkpoint: Sendable {
 
     /// Parts of `range` of file set `set` not yet restored.
     func remaining(set: Int, range: KeyRange) -> [KeyRange] {
-        let pieces = done.withLock { ($0[set] ?? []).sorted { keyLess($0.start, $1.start) } }
+        Self.remaining(of: range, after: done.withLock { $0[set] ?? [] })
+    }
+
+    /// Parts of `range` that none of `restored` covers.
+    static func remaining(of range: KeyRange, after restored: [KeyRange]) -> [KeyRange] {
+        let pieces = restored.sorted { keyLess($0.start, $1.start) }
         var left: [KeyRange] = []
         var cursor = range.start
         for p in pieces {

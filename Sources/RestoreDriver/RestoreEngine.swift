@@ -50,27 +50,17 @@ public final class RestoreEngine: Sendable {
     public static func prepare(
         storage: any ExternalStorage, cluster: any ClusterClient, stateDirectory: String, options: RestoreOptions, insecureTLS: Bool = false
     ) async throws(RestoreError) -> RestoreEngine {
-        let whole: Backup
-        do { whole = try await BlockingIO.run { () throws(BackupError) -> Backup in try BackupReader(storage: storage).read() } } catch {
-            throw .backup(error)
-        }
-        let backup = try BackupSelection.apply(options, to: whole)
-        // The checkpoint belongs to what is restored: the selected files, and the selected keys.
-        let selectedKeys = options.keyRange.map { "\($0)" } ?? ""
-        let key = SHA256Digest.hash(Array((backup.files.map { $0.name + $0.sha256.hexString }.joined() + selectedKeys).utf8)).prefix(8).hexString
-        // A resume keeps the table ids of the first run, whatever is in use by now.
-        var effective = options
-        let checkpointPath = "\(stateDirectory)/checkpoints/\(key).log"
-        if let data = FileManager.default.contents(atPath: checkpointPath),
-           let line = data.split(separator: UInt8(ascii: "\n")).first,
-           let header = try? JSONDecoder().decode(Checkpoint.Header.self, from: Data(line)) {
-            for (old, new) in header.tableIDs { if let o = Int64(old) { effective.tableIDMap[o] = new } }
-        }
-        let highest = await cluster.highestTableIDInUse()
-        let rules = try RuleBuilder(backup: backup, options: effective, highestTableIDInUse: highest)
-        let plan = try RestorePlan(backup: backup, rules: rules, mergeSize: options.mergeSize, keyRange: options.keyRange)
+        let inputs = try await RestoreInputs.read(storage: storage, survey: cluster, stateDirectory: stateDirectory, options: options)
+        return try await prepare(inputs, storage: storage, cluster: cluster, stateDirectory: stateDirectory, options: options, insecureTLS: insecureTLS)
+    }
+
+    /// Opens the checkpoint of `inputs` (read from the same cluster and options) and makes the engine.
+    public static func prepare(
+        _ inputs: RestoreInputs, storage: any ExternalStorage, cluster: any ClusterClient, stateDirectory: String, options: RestoreOptions, insecureTLS: Bool = false
+    ) async throws(RestoreError) -> RestoreEngine {
+        let rules = inputs.rules
         let header = Checkpoint.Header(
-            backup: key, tableIDs: Dictionary(uniqueKeysWithValues: rules.tableIDs.map { (String($0.key), $0.value) }),
+            backup: inputs.backupKey, tableIDs: Dictionary(uniqueKeysWithValues: rules.tableIDs.map { (String($0.key), $0.value) }),
             rules: rules.userRules.rules.map(\.description))
         let checkpoint = try Checkpoint(clusterDirectory: stateDirectory, header: header)
         guard checkpoint.header.rules == header.rules else {
@@ -79,8 +69,8 @@ public final class RestoreEngine: Sendable {
         let stores = await cluster.stores()
         for store in stores { await cluster.setDownloadSpeedLimit(options.rateLimit, on: store.id) }
         return RestoreEngine(
-            storage: storage, cluster: cluster, stateDirectory: stateDirectory, storeIDs: stores.map(\.id), backup: backup, plan: plan, rules: rules,
-            options: options, checkpoint: checkpoint, backupKey: key, insecureTLS: insecureTLS)
+            storage: storage, cluster: cluster, stateDirectory: stateDirectory, storeIDs: stores.map(\.id), backup: inputs.backup, plan: inputs.plan, rules: rules,
+            options: options, checkpoint: checkpoint, backupKey: inputs.backupKey, insecureTLS: insecureTLS)
     }
 
     private init(

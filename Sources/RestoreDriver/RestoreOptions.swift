@@ -44,6 +44,11 @@ public struct RestoreOptions: Sendable {
 
     public var verifyChecksum = true
 
+    /// Restore where the cluster already holds data (the precheck refuses it otherwise).
+    public var allowExistingData = false
+    /// Prechecks whose failure does not stop the restore (`RestorePreview.checkNames`).
+    public var skippedPrechecks: Set<String> = []
+
     public init() {}
 }
 

@@ -34,10 +34,32 @@ enum ClusterTarget {
         }
     }
 
-    /// Opens the target that the arguments name. Over the wire, the backup must be somewhere each
-    /// store can fetch it from itself, and a checkpoint made against another cluster is refused.
+    /// Opens the target that the arguments name, without prechecks.
     static func open(_ arguments: RestoreArguments, storage: any ExternalStorage) async throws -> ClusterTarget {
-        guard let pd = arguments.pd else { return .embedded(try await openCluster(arguments)) }
+        try await SurveyedTarget.survey(arguments, storage: storage).open(arguments)
+    }
+}
+
+/// The cluster that the arguments name, looked at before anything is written: a read-only survey
+/// of an embedded cluster's directory, or a TiKV cluster's PD (connected, its state directory not
+/// yet claimed). The plan and the prechecks read it; `open` then opens the cluster to restore.
+struct SurveyedTarget {
+    let survey: any ClusterSurvey
+    let stateDirectory: String
+    /// Checks that only this layer can make: the open-files budget of an embedded cluster.
+    let checks: [RestorePreview.Check]
+    private let remote: (cluster: RemoteCluster, pd: WireAddress)?
+
+    /// Over the wire, the backup must be somewhere each store can fetch it from itself.
+    static func survey(_ arguments: RestoreArguments, storage: any ExternalStorage) async throws -> SurveyedTarget {
+        guard let pd = arguments.pd else {
+            guard let directory = arguments.cluster else { throw ValidationError("--cluster is needed") }
+            let survey: ClusterDirectorySurvey
+            do { survey = try ClusterDirectorySurvey(directory: directory, create: .init(stores: arguments.stores, replicas: arguments.replicas)) } catch {
+                throw StartFailure(error.description)
+            }
+            return SurveyedTarget(survey: survey, stateDirectory: survey.location, checks: [try openFilesCheck(arguments)], remote: nil)
+        }
         do { _ = try WireStorage.backend(for: storage) } catch { throw StartFailure(error.description) }
         let address: WireAddress
         do { address = try WireAddress(parsing: pd) } catch { throw ValidationError("--pd: \(error)") }
@@ -47,14 +69,30 @@ enum ClusterTarget {
         }
         let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.currentDirectoryPath
         let directory = arguments.stateDirectory ?? "\(home)/.local/state/restore-console/\(cluster.clusterID)"
+        return SurveyedTarget(survey: cluster, stateDirectory: directory, checks: [], remote: (cluster, address))
+    }
+
+    /// The open-files limit against what the stores, downloads and ingests need.
+    private static func openFilesCheck(_ arguments: RestoreArguments) throws -> RestorePreview.Check {
+        let budget = try openFileBudget(arguments)
+        do { try budget.check() } catch { return .init(name: "open-files", status: .failed, message: error.description) }
+        return .init(name: "open-files", status: .passed, message: "limit \(budget.limit), needs \(budget.needed); \(budget.perStore) table files per store")
+    }
+
+    /// Opens the cluster to restore into. A checkpoint made against another cluster is refused.
+    func open(_ arguments: RestoreArguments) async throws -> ClusterTarget {
+        guard let (cluster, pd) = remote else { return .embedded(try await openCluster(arguments)) }
         do {
-            try RemoteState.claim(directory, clusterID: cluster.clusterID, pd: address.description)
+            try RemoteState.claim(stateDirectory, clusterID: cluster.clusterID, pd: pd.description)
         } catch {
             await cluster.close()
             throw StartFailure("\(error)")
         }
-        return .remote(cluster, stateDirectory: directory)
+        return .remote(cluster, stateDirectory: stateDirectory)
     }
+
+    /// Lets go of what the survey holds, when no restore follows.
+    func close() async { await remote?.cluster.close() }
 }
 
 /// A remote restore's state directory belongs to one cluster: it records the cluster id of the

@@ -79,6 +79,12 @@ struct RestoreArguments: ParsableArguments {
     @Flag(name: .customLong("no-checksum"), help: "Skip the checksum at the end.")
     var noChecksum = false
 
+    @Flag(name: .customLong("allow-existing-data"), help: "Restore where the cluster already holds data (the precheck refuses it otherwise).")
+    var allowExistingData = false
+
+    @Option(name: .customLong("skip-precheck"), help: "Go on when this precheck fails: \(RestorePreview.checkNames.joined(separator: ", ")). Repeatable.")
+    var skippedPrechecks: [String] = []
+
     @OptionGroup var storageOptions: StorageOptions
 
     func validate() throws {
@@ -119,6 +125,11 @@ struct RestoreArguments: ParsableArguments {
         o.ingest.attempts = ingestAttempts
         o.regionDeadline = .seconds(regionDeadline)
         o.verifyChecksum = !noChecksum
+        o.allowExistingData = allowExistingData
+        for name in skippedPrechecks where !RestorePreview.checkNames.contains(name) {
+            throw ValidationError("--skip-precheck takes \(RestorePreview.checkNames.joined(separator: ", ")), not '\(name)'")
+        }
+        o.skippedPrechecks = Set(skippedPrechecks)
         return o
     }
 

@@ -13,7 +13,7 @@ struct RestoreCommand: AsyncParsableCommand {
         abstract: "Restore a BR backup into an embedded cluster or a TiKV cluster (--pd), and watch it.",
         discussion: """
             Exit codes: 0 everything restored and the checksum matched; 1 some regions failed or the \
-            checksum did not match; 2 bad input or usage; 3 a store panicked.
+            checksum did not match; 2 bad input or usage, or a precheck failed (nothing is written); 3 a store panicked.
             The same command resumes an interrupted restore from its checkpoint.
             """
     )
@@ -29,6 +29,9 @@ struct RestoreCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Console theme: default, light, solarized-dark, high-contrast, mono, or a .toml path.")
     var theme = "default"
 
+    @Flag(name: .customLong("dry-run"), help: "Read the backup and the cluster, print the plan and the prechecks, and exit without writing anything (exit 2 when a check fails).")
+    var dryRun = false
+
     @Flag(name: .long, help: "Enable the console's fault drills (store down/up, leader move, split, busy).")
     var drills = false
 
@@ -39,8 +42,31 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let storage = try arguments.storageOptions.open(arguments.storage)
-        let target = try await ClusterTarget.open(arguments, storage: storage)
-        let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments)
+        let inputs: RestoreInputs
+        let target: ClusterTarget
+        do {
+            // Everything is read and checked before anything is written.
+            let surveyed = try await SurveyedTarget.survey(arguments, storage: storage)
+            let options = try arguments.options()
+            do { inputs = try await RestoreInputs.read(storage: storage, survey: surveyed.survey, stateDirectory: surveyed.stateDirectory, options: options) } catch {
+                await surveyed.close()
+                throw StartFailure(error.description)
+            }
+            let preview = await RestorePreview.make(inputs: inputs, storage: storage, survey: surveyed.survey, options: options, extraChecks: surveyed.checks)
+            if dryRun {
+                await surveyed.close()
+                print(json ? PlanPrinter.json(preview) : PlanPrinter.text(preview), terminator: "")
+                if !preview.passed { throw RestoreExit(code: 2) }
+                return
+            }
+            guard preview.passed else {
+                await surveyed.close()
+                for check in preview.checks where check.status == .failed { FileHandle.standardError.write(Data("precheck \(check.name) failed: \(check.message)\n".utf8)) }
+                throw StartFailure("a precheck failed, and nothing was written (restore --dry-run shows the plan and every check)")
+            }
+            target = try await surveyed.open(arguments)
+        }
+        let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments, inputs: inputs)
         let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: drills))
         await target.close()
         if code != 0 { throw RestoreExit(code: code) }
@@ -78,13 +104,19 @@ struct RestoreCommand: AsyncParsableCommand {
     }
 }
 
+/// The open-files budget of an embedded cluster: the process's limit (raised to the hard one)
+/// against the stores, downloads and ingests that the arguments ask for.
+func openFileBudget(_ arguments: RestoreArguments) throws -> OpenFileBudget {
+    let options = try arguments.options()
+    return OpenFileBudget(
+        limit: OpenFileBudget.raiseProcessLimit(), stores: arguments.stores, downloadsPerStore: options.downloadsPerStore,
+        concurrentIngests: options.concurrentIngests)
+}
+
 /// Opens (or creates) the cluster with a table cache per store that the open-files limit allows
 /// beside the restore's downloads and ingests; refuses a limit too low for them, naming both.
 func openCluster(_ arguments: RestoreArguments) async throws -> Cluster {
-    let options = try arguments.options()
-    let budget = OpenFileBudget(
-        limit: OpenFileBudget.raiseProcessLimit(), stores: arguments.stores, downloadsPerStore: options.downloadsPerStore,
-        concurrentIngests: options.concurrentIngests)
+    let budget = try openFileBudget(arguments)
     do { try budget.check() } catch { throw StartFailure(error.description) }
     guard let directory = arguments.cluster else { throw ValidationError("--cluster is needed") }
     do {
@@ -94,11 +126,13 @@ func openCluster(_ arguments: RestoreArguments) async throws -> Cluster {
     }
 }
 
-func prepareEngine(storage: any ExternalStorage, target: ClusterTarget, arguments: RestoreArguments) async throws -> RestoreEngine {
+func prepareEngine(storage: any ExternalStorage, target: ClusterTarget, arguments: RestoreArguments, inputs: RestoreInputs? = nil) async throws -> RestoreEngine {
     do {
-        return try await RestoreEngine.prepare(
-            storage: storage, cluster: target.client, stateDirectory: target.stateDirectory, options: try arguments.options(),
-            insecureTLS: arguments.storageOptions.insecureSkipTLSVerify)
+        let options = try arguments.options(), tls = arguments.storageOptions.insecureSkipTLSVerify
+        if let inputs {
+            return try await RestoreEngine.prepare(inputs, storage: storage, cluster: target.client, stateDirectory: target.stateDirectory, options: options, insecureTLS: tls)
+        }
+        return try await RestoreEngine.prepare(storage: storage, cluster: target.client, stateDirectory: target.stateDirectory, options: options, insecureTLS: tls)
     } catch let error as RestoreError {
         await target.close()
         throw StartFailure(error.description)

@@ -41,6 +41,8 @@ final class HoleyCluster: ClusterClient {
     func split(at keys: [[UInt8]], rawKeys: Bool) async throws(RegionError) -> [Region] { try await inner.split(at: keys, rawKeys: rawKeys) }
     func scatter(_ regionIDs: [UInt64]) async throws(RegionError) { try await inner.scatter(regionIDs) }
     func highestTableIDInUse() async -> Int64 { await inner.highestTableIDInUse() }
+    func holdsData(in range: KeyRange) async -> Bool? { await inner.holdsData(in: range) }
+    func disk(ofStore store: UInt64) async -> StoreDisk? { await inner.disk(ofStore: store) }
     func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse { try await inner.download(request, on: store) }
     func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) { try await inner.ingest(request, on: store) }
     func setDownloadSpeedLimit(_ bytesPerSecond: UInt64, on store: UInt64) async { await inner.setDownloadSpeedLimit(bytesPerSecond, on: store) }

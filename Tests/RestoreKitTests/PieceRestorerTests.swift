@@ -183,6 +183,8 @@ final class ScriptedCluster: ClusterClient {
     func split(at keys: [[UInt8]], rawKeys: Bool) async throws(RegionError) -> [Region] { [] }
     func scatter(_ regionIDs: [UInt64]) async throws(RegionError) {}
     func highestTableIDInUse() async -> Int64 { 0 }
+    func holdsData(in range: KeyRange) async -> Bool? { false }
+    func disk(ofStore store: UInt64) async -> StoreDisk? { nil }
 
     func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
         let answer: ImportError? = state.withLock { s in

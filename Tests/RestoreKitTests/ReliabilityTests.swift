@@ -112,8 +112,9 @@ func storageURLErrorsNeverEchoACredential(url: String) {
     }
 }
 
-/// A restore into a cluster on a small tmpfs: the disk fills, the restore says so and stops without
-/// a crash; with room again, the same command resumes and matches. Needs mount(2) (root).
+/// A restore into a cluster on a small tmpfs: the precheck refuses it; past the precheck, the disk
+/// fills, the restore says so and stops without a crash; with room again, the same command resumes
+/// and matches. Needs mount(2) (root).
 @Suite(.serialized) struct HostileEnvironmentTests {
     func makeBackup(_ dir: TemporaryDirectory) throws -> String {
         var o = BackupProducer.Options()
@@ -137,7 +138,15 @@ func storageURLErrorsNeverEchoACredential(url: String) {
         try mount(["-t", "tmpfs", "-o", "size=12m", "tmpfs", disk])
         defer { _ = try? runProgram("umount", [disk]) }
         let args = ["restore", "--headless", "--json", "--storage", backup, "--cluster", disk + "/cluster", "--download-attempts", "2", "--region-deadline", "20"]
-        let full = try runConsole(args)
+        // The precheck sees that the disk is too small, and writes nothing.
+        let refused = try runConsole(args)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("precheck disk failed: stores 1, 2, 3 (one disk): "), "\(refused.stderr)")
+        #expect(refused.stderr.contains("free, the restore needs") && refused.stderr.contains("--skip-precheck disk"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: disk).isEmpty, "nothing is written")
+
+        // Past the precheck, the disk fills during the restore.
+        let full = try runConsole(args + ["--skip-precheck", "disk"])
         #expect(full.status == 1 || full.status == 3, "\(full.stderr)")
         #expect(full.stderr.contains("disk") || full.stderr.contains("No space left"), "\(full.stderr)")
         #expect(ChaosRun.leftovers(in: disk + "/cluster").isEmpty)

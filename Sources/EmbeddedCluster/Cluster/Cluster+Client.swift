@@ -34,21 +34,15 @@ extension Cluster: ClusterClient {
 
     /// The last `z` + `t...` key of any up store, decoded.
     public func highestTableIDInUse() async -> Int64 {
-        var highest: Int64 = 0
-        for store in stores.values where store.isUp {
-            for cf in [ColumnFamily.write, .default] {
-                var last: [UInt8]?
-                try? store.db.scan(cf: cf, from: DataKey.make(Memcomparable.encode([UInt8(ascii: "t")]))) { key, _ in
-                    guard key.count > 1, key[1] == UInt8(ascii: "t") else { return false }
-                    last = Array(key)
-                    return true
-                }
-                if let last, let user = try? MVCCKey(decoding: last.dropFirst()).userKey, let id = TableCodec.decode(user)?.tableID {
-                    highest = max(highest, id)
-                }
-            }
-        }
-        return highest
+        stores.values.filter(\.isUp).map { StoreDataFacts.highestTableID(in: $0.db) }.max() ?? 0
+    }
+
+    public func holdsData(in range: KeyRange) async -> Bool? {
+        stores.values.contains { $0.isUp && StoreDataFacts.holdsData($0.db, in: range) }
+    }
+
+    public func disk(ofStore store: UInt64) async -> StoreDisk? {
+        stores[store].flatMap { StoreDataFacts.disk(at: $0.directory) }
     }
 
     public func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {

@@ -81,16 +81,9 @@ public final class Cluster: Sendable {
         let fm = FileManager.default
         let configuration: Configuration
         var isNew = false
-        if let data = fm.contents(atPath: metaPath) {
-            guard let config = try? JSONDecoder().decode(Configuration.self, from: data), config.format == formatName else {
-                throw .corruptMetadata(path: metaPath, reason: "not a restore-console cluster description")
-            }
-            guard config.version <= formatVersion else { throw .unsupportedFormat(path: path, version: config.version) }
+        if let config = try readConfiguration(directory: path) {
             configuration = config
         } else {
-            // An empty directory, or one that a creation killed before its description landed.
-            let contents = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { $0 != creatingName }
-            guard contents.isEmpty else { throw .notACluster(path: path) }
             guard let create else { throw .notACluster(path: path) }
             guard create.stores >= 1, create.replicas >= 1, create.replicas <= create.stores else {
                 throw .invalidConfiguration("need 1 <= replicas (\(create.replicas)) <= stores (\(create.stores))")
@@ -121,6 +114,23 @@ public final class Cluster: Sendable {
             try await pd.load()
         }
         return Cluster(directory: path, configuration: configuration, stores: stores, pd: pd, transport: transport, awake: awake)
+    }
+
+    /// The description of the cluster in `directory` (standardized); nil for a directory that is
+    /// missing or empty, or that a creation killed before its description landed. Anything else
+    /// there is refused.
+    static func readConfiguration(directory path: String) throws(ClusterError) -> Configuration? {
+        let metaPath = path + "/cluster.json"
+        guard let data = FileManager.default.contents(atPath: metaPath) else {
+            let contents = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0 != creatingName }
+            guard contents.isEmpty else { throw .notACluster(path: path) }
+            return nil
+        }
+        guard let config = try? JSONDecoder().decode(Configuration.self, from: data), config.format == formatName else {
+            throw .corruptMetadata(path: metaPath, reason: "not a restore-console cluster description")
+        }
+        guard config.version <= formatVersion else { throw .unsupportedFormat(path: path, version: config.version) }
+        return config
     }
 
     public func store(_ id: UInt64) -> Store? { stores[id] }

@@ -76,17 +76,9 @@ public actor PlacementDriver {
 
     /// Loads the layout written by `persist` and restarts every region's group from its stores.
     func load() throws(ClusterError) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .corruptMetadata(path: path, reason: "missing") }
-        let persisted: Persisted
-        do { persisted = try JSONDecoder().decode(Persisted.self, from: data) } catch {
-            // A layout written before keys were hex.
-            guard let earlier = try? JSONDecoder().decode(EarlierPersisted.self, from: data) else { throw .corruptMetadata(path: path, reason: "\(error)") }
-            persisted = Persisted(nextID: earlier.nextID, regions: earlier.regions.map(PersistedRegion.init))
-        }
+        let (savedNextID, saved) = try Self.readLayout(at: path)
         // The stores' own views win where they are newer: a crash can land between a split that
         // the replicas applied and the layout file that records its new regions.
-        let saved = persisted.regions.compactMap(\.region)
-        guard saved.count == persisted.regions.count else { throw .corruptMetadata(path: path, reason: "a region's key is not hex") }
         var regions = Dictionary(saved.map { ($0.id, $0) }) { a, _ in a }
         for store in stores.values {
             let views: [Region]
@@ -99,7 +91,7 @@ public actor PlacementDriver {
             }
         }
         let usedIDs = regions.values.flatMap { [$0.id] + $0.peers.map(\.id) }
-        nextID = max(persisted.nextID, (usedIDs.max() ?? 0) + 1)
+        nextID = max(savedNextID, (usedIDs.max() ?? 0) + 1)
         for region in regions.values.sorted(by: { $0.id < $1.id }) {
             var holders = Set<UInt64>()
             for peer in region.peers {
@@ -112,6 +104,20 @@ public actor PlacementDriver {
             }
             try register(region, initializedStores: holders, campaignOn: nil)
         }
+    }
+
+    /// The layout that `persist` wrote: the next id and the regions.
+    static func readLayout(at path: String) throws(ClusterError) -> (nextID: UInt64, regions: [Region]) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .corruptMetadata(path: path, reason: "missing") }
+        let persisted: Persisted
+        do { persisted = try JSONDecoder().decode(Persisted.self, from: data) } catch {
+            // A layout written before keys were hex.
+            guard let earlier = try? JSONDecoder().decode(EarlierPersisted.self, from: data) else { throw .corruptMetadata(path: path, reason: "\(error)") }
+            persisted = Persisted(nextID: earlier.nextID, regions: earlier.regions.map(PersistedRegion.init))
+        }
+        let regions = persisted.regions.compactMap(\.region)
+        guard regions.count == persisted.regions.count else { throw .corruptMetadata(path: path, reason: "a region's key is not hex") }
+        return (persisted.nextID, regions)
     }
 
     func persist() throws(ClusterError) {

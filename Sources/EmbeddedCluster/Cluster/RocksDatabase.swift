@@ -17,10 +17,11 @@ public final class RocksDatabase: @unchecked Sendable {
     private let closed = Atomic<Bool>(false)
 
     /// Opens or creates the DB; it keeps at most `maxOpenFiles` SST files open (its table cache).
-    public init(path: String, maxOpenFiles: Int = OpenFileBudget.minimumPerStore) throws(DatabaseError) {
+    /// `readOnly`: an existing DB, for reads only, leaving every file of it as it was.
+    public init(path: String, maxOpenFiles: Int = OpenFileBudget.minimumPerStore, readOnly: Bool = false) throws(DatabaseError) {
         self.path = path
         var err: UnsafeMutablePointer<CChar>?
-        guard let h = crdb_db_open(path, Int32(maxOpenFiles), &err) else { throw .open(path: path, reason: takeRocksDBError(err)) }
+        guard let h = crdb_db_open(path, Int32(maxOpenFiles), readOnly ? 1 : 0, &err) else { throw .open(path: path, reason: takeRocksDBError(err)) }
         handle = h
     }
 

@@ -1,0 +1,70 @@
+import Foundation
+import KeyCodec
+import ClusterAPI
+
+/// A look at an embedded cluster's directory that writes nothing: its description, its regions as
+/// `pd.json` records them, its stores' states, and their databases opened read-only. A dry run and
+/// the prechecks read it before the cluster is opened (which writes). A directory that is missing
+/// or empty is the cluster that a restore would create there: its stores, one region, no data.
+public final class ClusterDirectorySurvey: ClusterSurvey {
+    public let location: String
+    public let replicas: Int
+    /// True when no cluster is there yet.
+    public let isNew: Bool
+    private let storeInfos: [StoreInfo]
+    private let storeDirectories: [UInt64: String]
+    private let layout: [Region]
+    private let databases: [RocksDatabase]
+
+    public init(directory: String, create: Cluster.Configuration) throws(ClusterError) {
+        let path = (directory as NSString).standardizingPath
+        location = path
+        let configuration = try Cluster.readConfiguration(directory: path)
+        isNew = configuration == nil
+        let config = configuration ?? create
+        replicas = config.replicas
+        var infos: [StoreInfo] = [], directories: [UInt64: String] = [:], databases: [RocksDatabase] = []
+        for id in 1...UInt64(max(1, config.stores)) {
+            let storeDirectory = "\(path)/stores/\(id)"
+            directories[id] = storeDirectory
+            var state = StoreState.up
+            if let data = FileManager.default.contents(atPath: storeDirectory + "/store.json"),
+               let persisted = try? JSONDecoder().decode(Store.Persisted.self, from: data) {
+                state = persisted.state
+            }
+            infos.append(StoreInfo(id: id, address: storeDirectory, state: state))
+            if !isNew, state.isUp, FileManager.default.fileExists(atPath: storeDirectory + "/db/CURRENT") {
+                do { databases.append(try RocksDatabase(path: storeDirectory + "/db", readOnly: true)) } catch { throw .database(error) }
+            }
+        }
+        storeInfos = infos
+        storeDirectories = directories
+        self.databases = databases
+        let pdPath = path + "/pd.json"
+        if !isNew, FileManager.default.fileExists(atPath: pdPath) {
+            layout = try PlacementDriver.readLayout(at: pdPath).regions.sorted { keyLess($0.startKey, $1.startKey) }
+        } else {
+            // What bootstrap creates: one region over every key, on the first stores.
+            let peers = infos.prefix(config.replicas).enumerated().map { PeerMeta(id: UInt64($0.offset + 2), storeID: $0.element.id) }
+            layout = [Region(id: 1, startKey: [], endKey: [], epoch: RegionEpoch(), peers: peers)]
+        }
+    }
+
+    deinit { for db in databases { db.close() } }
+
+    public func stores() async -> [StoreInfo] { storeInfos }
+
+    public func regions(overlapping range: KeyRange) async -> [Region] {
+        layout.filter { region in
+            (region.endKey.isEmpty || keyLess(range.start, region.endKey)) && (range.end.isEmpty || keyLess(region.startKey, range.end))
+        }
+    }
+
+    public func highestTableIDInUse() async -> Int64 { databases.map(StoreDataFacts.highestTableID(in:)).max() ?? 0 }
+
+    public func holdsData(in range: KeyRange) async -> Bool? { databases.contains { StoreDataFacts.holdsData($0, in: range) } }
+
+    public func disk(ofStore store: UInt64) async -> StoreDisk? {
+        storeDirectories[store].flatMap(StoreDataFacts.disk(at:))
+    }
+}

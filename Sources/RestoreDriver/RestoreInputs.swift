@@ -1,0 +1,47 @@
+import Foundation
+import KeyCodec
+import ExternalStorage
+import BackupFormat
+import ClusterAPI
+
+/// What a restore is made of, read before anything is written: the selected part of the backup,
+/// the checkpoint that an earlier run of it left (read, not opened), the rewrite rules and the
+/// plan. A dry run prints them; the prechecks weigh them; the engine restores them.
+public struct RestoreInputs: Sendable {
+    public let backup: Backup
+    public let backupKey: String
+    public let rules: RuleBuilder
+    public let plan: RestorePlan
+    /// The checkpoint of an earlier run of the same restore, if one is there.
+    let earlier: Checkpoint.Saved?
+
+    /// True when an earlier run of this restore left its checkpoint: the data it wrote is this
+    /// restore's own.
+    public var isResume: Bool { earlier != nil }
+
+    public static func read(
+        storage: any ExternalStorage, survey: any ClusterSurvey, stateDirectory: String, options: RestoreOptions
+    ) async throws(RestoreError) -> RestoreInputs {
+        let whole: Backup
+        do { whole = try await BlockingIO.run { () throws(BackupError) -> Backup in try BackupReader(storage: storage).read() } } catch {
+            throw .backup(error)
+        }
+        let backup = try BackupSelection.apply(options, to: whole)
+        // The checkpoint belongs to what is restored: the selected files, and the selected keys.
+        let selectedKeys = options.keyRange.map { "\($0)" } ?? ""
+        let key = SHA256Digest.hash(Array((backup.files.map { $0.name + $0.sha256.hexString }.joined() + selectedKeys).utf8)).prefix(8).hexString
+        let earlier = try Checkpoint.read(at: "\(stateDirectory)/checkpoints/\(key).log")
+        // A resume keeps the table ids of the first run, whatever is in use by now.
+        var effective = options
+        for (old, new) in earlier?.header.tableIDs ?? [:] { if let o = Int64(old) { effective.tableIDMap[o] = new } }
+        let rules = try RuleBuilder(backup: backup, options: effective, highestTableIDInUse: await survey.highestTableIDInUse())
+        let plan = try RestorePlan(backup: backup, rules: rules, mergeSize: options.mergeSize, keyRange: options.keyRange)
+        return RestoreInputs(backup: backup, backupKey: key, rules: rules, plan: plan, earlier: earlier)
+    }
+
+    /// The file sets that the earlier run did not finish (every one, when there was none).
+    var remainingSets: [FileSet] {
+        guard let pieces = earlier?.pieces else { return plan.fileSets }
+        return plan.fileSets.filter { !Checkpoint.remaining(of: $0.newRange, after: pieces[$0.id] ?? []).isEmpty }
+    }
+}
