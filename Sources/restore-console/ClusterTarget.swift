@@ -44,11 +44,22 @@ enum ClusterTarget {
 /// of an embedded cluster's directory, or a TiKV cluster's PD (connected, its state directory not
 /// yet claimed). The plan and the prechecks read it; `open` then opens the cluster to restore.
 struct SurveyedTarget {
-    let survey: any ClusterSurvey
     let stateDirectory: String
     /// Checks that only this layer can make: the open-files budget of an embedded cluster.
     let checks: [RestorePreview.Check]
-    private let remote: (cluster: RemoteCluster, pd: WireAddress)?
+    private let source: Source
+
+    private enum Source {
+        case embedded(ClusterDirectorySurvey)
+        case remote(RemoteCluster, pd: WireAddress)
+    }
+
+    var survey: any ClusterSurvey {
+        switch source {
+        case let .embedded(survey): survey
+        case let .remote(cluster, _): cluster
+        }
+    }
 
     /// Over the wire, the backup must be somewhere each store can fetch it from itself.
     static func survey(_ arguments: RestoreArguments, storage: any ExternalStorage) async throws -> SurveyedTarget {
@@ -58,7 +69,7 @@ struct SurveyedTarget {
             do { survey = try ClusterDirectorySurvey(directory: directory, create: .init(stores: arguments.stores, replicas: arguments.replicas)) } catch {
                 throw StartFailure(error.description)
             }
-            return SurveyedTarget(survey: survey, stateDirectory: survey.location, checks: [try openFilesCheck(arguments)], remote: nil)
+            return SurveyedTarget(stateDirectory: survey.location, checks: [try openFilesCheck(arguments)], source: .embedded(survey))
         }
         do { _ = try WireStorage.backend(for: storage) } catch { throw StartFailure(error.description) }
         let address: WireAddress
@@ -69,7 +80,7 @@ struct SurveyedTarget {
         }
         let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.currentDirectoryPath
         let directory = arguments.stateDirectory ?? "\(home)/.local/state/restore-console/\(cluster.clusterID)"
-        return SurveyedTarget(survey: cluster, stateDirectory: directory, checks: [], remote: (cluster, address))
+        return SurveyedTarget(stateDirectory: directory, checks: [], source: .remote(cluster, pd: address))
     }
 
     /// The open-files limit against what the stores, downloads and ingests need.
@@ -81,18 +92,28 @@ struct SurveyedTarget {
 
     /// Opens the cluster to restore into. A checkpoint made against another cluster is refused.
     func open(_ arguments: RestoreArguments) async throws -> ClusterTarget {
-        guard let (cluster, pd) = remote else { return .embedded(try await openCluster(arguments)) }
-        do {
-            try RemoteState.claim(stateDirectory, clusterID: cluster.clusterID, pd: pd.description)
-        } catch {
-            await cluster.close()
-            throw StartFailure("\(error)")
+        switch source {
+        case let .embedded(survey):
+            survey.close()
+            return .embedded(try await openCluster(arguments))
+        case let .remote(cluster, pd):
+            do {
+                try RemoteState.claim(stateDirectory, clusterID: cluster.clusterID, pd: pd.description)
+            } catch {
+                await cluster.close()
+                throw StartFailure("\(error)")
+            }
+            return .remote(cluster, stateDirectory: stateDirectory)
         }
-        return .remote(cluster, stateDirectory: stateDirectory)
     }
 
     /// Lets go of what the survey holds, when no restore follows.
-    func close() async { await remote?.cluster.close() }
+    func close() async {
+        switch source {
+        case let .embedded(survey): survey.close()
+        case let .remote(cluster, _): await cluster.close()
+        }
+    }
 }
 
 /// A remote restore's state directory belongs to one cluster: it records the cluster id of the

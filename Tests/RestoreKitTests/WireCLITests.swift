@@ -40,6 +40,25 @@ extension ServedCluster {
         try expectServedClusterMatches(backup: backup, cluster: dir.file("cluster"), state: dir.file("state"))
     }
 
+    /// A dry run over gRPC claims no state directory, takes each store's free space from PD's store
+    /// stats (GetStore), and says that a TiKV cluster does not let it look for existing data.
+    @Test func aDryRunOverGRPCReadsPDAndWritesNothing() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try makeBackup(dir)
+        let served = try ServedCluster(directory: dir.file("cluster"))
+        let out = try runConsole(["restore", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--dry-run", "--json"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("state")), "no state directory is claimed")
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        let stores = try #require(plan["stores"] as? [[String: Any]])
+        #expect(stores.count == 3)
+        #expect(stores.allSatisfy { (($0["available"] as? NSNumber)?.uint64Value ?? 0) > 0 }, "free space from PD: \(stores)")
+        let checks = try #require(plan["checks"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: checks.compactMap { c in (c["name"] as? String).map { ($0, c["status"] as? String ?? "") } })
+        #expect(byName == ["disk": "passed", "existing-data": "unknown", "storage": "passed", "checksums": "passed"], "\(checks)")
+        #expect(served.stop() == 0)
+    }
+
     /// The checksum that a remote client cannot run: `verify` in process on the served cluster's
     /// own files, with the remote restore's checkpoint (and so its table ids).
     func expectServedClusterMatches(backup: String, cluster: String, state: String) throws {

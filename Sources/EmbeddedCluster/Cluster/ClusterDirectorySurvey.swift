@@ -50,7 +50,10 @@ public final class ClusterDirectorySurvey: ClusterSurvey {
         }
     }
 
-    deinit { for db in databases { db.close() } }
+    deinit { close() }
+
+    /// Closes the stores' read-only databases, before the cluster is opened to write.
+    public func close() { for db in databases { db.close() } }
 
     public func stores() async -> [StoreInfo] { storeInfos }
 
