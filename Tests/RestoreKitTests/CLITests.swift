@@ -263,7 +263,11 @@ func expectNoCredential(key: String, secret: String, in texts: [String], filesUn
         let flagged = try runConsole(["restore", "--headless", "--storage", url, "--cluster", dir.file("c3"), "--s3-access-key", key, "--s3-secret-key", secret])
         #expect(flagged.status == 0)
 
-        var texts = [ok.stdout, ok.stderr, failing.stdout, failing.stderr, flagged.stdout, flagged.stderr]
+        let plan = try runConsole(["restore", "--storage", url, "--cluster", dir.file("c5"), "--dry-run", "--json"], environment: env)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("\"source\""))
+
+        var texts = [ok.stdout, ok.stderr, failing.stdout, failing.stderr, flagged.stdout, flagged.stderr, plan.stdout, plan.stderr]
         texts += try consoleScreens(url: url, cluster: dir.file("c4"), environment: env)
         expectNoCredential(key: key, secret: secret, in: texts, filesUnder: [dir.file("cluster"), dir.file("c3"), dir.file("c4")])
     }
