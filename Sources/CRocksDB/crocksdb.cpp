@@ -345,6 +345,15 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char 
     return db.release();
 }
 
+int crdb_db_has_column_families(const char *path) {
+    std::vector<std::string> names;
+    if (!DB::ListColumnFamilies(DBOptions(), path, &names).ok()) return 0;
+    for (const char *name : kColumnFamilies) {
+        if (std::find(names.begin(), names.end(), name) == names.end()) return 0;
+    }
+    return 1;
+}
+
 void crdb_db_close(crdb_db *db) {
     if (!db) return;
     for (auto *h : db->handles) db->db->DestroyColumnFamilyHandle(h);

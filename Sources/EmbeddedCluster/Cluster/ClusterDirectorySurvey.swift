@@ -33,7 +33,8 @@ public final class ClusterDirectorySurvey: ClusterSurvey {
                 state = persisted.state
             }
             infos.append(StoreInfo(id: id, address: storeDirectory, state: state))
-            if !isNew, state.isUp, FileManager.default.fileExists(atPath: storeDirectory + "/db/CURRENT") {
+            // A store whose creation a kill cut short holds no data yet; its next open completes it.
+            if !isNew, state.isUp, RocksDatabase.hasEveryColumnFamily(path: storeDirectory + "/db") {
                 do { databases.append(try RocksDatabase(path: storeDirectory + "/db", readOnly: true)) } catch { throw .database(error) }
             }
         }

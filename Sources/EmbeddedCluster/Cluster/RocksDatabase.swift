@@ -25,6 +25,10 @@ public final class RocksDatabase: @unchecked Sendable {
         handle = h
     }
 
+    /// True when the DB at `path` has every column family: one whose creation a kill cut short
+    /// has fewer, and never held data.
+    public static func hasEveryColumnFamily(path: String) -> Bool { crdb_db_has_column_families(path) == 1 }
+
     deinit { close() }
 
     /// Closes the DB and releases its lock; later calls fail with `.closed`.
