@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.0"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.0"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
     targets: [
         // Thin C++17 shim over RocksDB's SstFileWriter, SstFileReader and DB (the C API has no SST reader).
@@ -54,6 +58,7 @@ let package = Package(
                 "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "CRocksDB",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "SortedCollections", package: "swift-collections"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // kvproto on the wire: conversions both ways, TLS, addresses (KVWire); the client that
@@ -86,7 +91,7 @@ let package = Package(
             ]
         ),
         // The driver reaches a cluster only through ClusterAPI's `ClusterClient`.
-        .target(name: "RestoreDriver", dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI"]),
+        .target(name: "RestoreDriver", dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", .product(name: "Metrics", package: "swift-metrics")]),
         // Fault drills and campaigns (chaos schedules, the demo's faults): only the embedded
         // cluster offers them, and the driver does not depend on them.
         .target(name: "RestoreDrills", dependencies: ["RestoreDriver", "ClusterAPI", "EmbeddedCluster", "KeyCodec", "ExternalStorage", "BackupFormat"]),
@@ -100,6 +105,12 @@ let package = Package(
                 "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills",
                 "ConsoleUI", "KVWire", "RemoteCluster", "ClusterServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(

@@ -97,6 +97,12 @@ final class Checkpoint: Sendable {
         done.withLock { $0[set]?.contains { $0.covers(range) } ?? false }
     }
 
+    /// When the last piece was recorded (or the checkpoint opened).
+    private let lastWrite = Mutex(ContinuousClock.now)
+
+    /// How long ago the last piece was recorded.
+    var sinceLastWrite: Duration { ContinuousClock.now - lastWrite.withLock { $0 } }
+
     /// Records that `sets` were restored within `range`, with one synced write.
     func markDone(sets: [Int], range: KeyRange) {
         let encoder = JSONEncoder()
@@ -111,6 +117,7 @@ final class Checkpoint: Sendable {
             handle.write(lines)
             try? handle.synchronize()
         }
+        lastWrite.withLock { $0 = .now }
     }
 
     /// Parts of `range` of file set `set` not yet restored.

@@ -256,6 +256,7 @@ struct PieceRestorer: Sendable {
     }
 
     private func record(_ region: UInt64, _ store: UInt64, _ step: AttemptRecord.Step, _ set: Int, _ started: Date, _ clock: ContinuousClock.Instant, bytes: UInt64, error: ImportError?) {
+        RestoreMetrics.recordCall(step.rawValue, started: clock, error: error)
         reporter.report(.attempt(region: region, AttemptRecord(
             storeID: store, step: step, fileSet: set, started: started, duration: ContinuousClock.now - clock, bytes: bytes, error: error?.description)))
     }

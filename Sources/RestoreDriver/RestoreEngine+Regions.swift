@@ -10,10 +10,21 @@ extension RestoreEngine {
         let started = ContinuousClock.now
         defer { splitDuration.withLock { $0 = ContinuousClock.now - started } }
         for batch in plan.splitBatches {
-            let created = try await cluster.split(at: batch, rawKeys: rules.format == .raw)
+            let splitting = ContinuousClock.now
+            let created: [Region]
+            do { created = try await cluster.split(at: batch, rawKeys: rules.format == .raw) } catch {
+                RestoreMetrics.recordCall("split", started: splitting, error: .region(error))
+                throw error
+            }
+            RestoreMetrics.recordCall("split", started: splitting, error: nil)
             guard !created.isEmpty else { continue }
             reporter.report(.log(.info, "split \(created.count) regions"))
-            do { try await cluster.scatter(created.map(\.id)) } catch {
+            let scattering = ContinuousClock.now
+            do {
+                try await cluster.scatter(created.map(\.id))
+                RestoreMetrics.recordCall("scatter", started: scattering, error: nil)
+            } catch {
+                RestoreMetrics.recordCall("scatter", started: scattering, error: .region(error))
                 reporter.report(.log(.warn, "scatter did not finish: \(error)"))  // a warning, not a failure
             }
         }

@@ -25,6 +25,15 @@ extension RestoreEngine {
                 history: history)
         }
         reporter.report(.storesSampled(rows, replicas: cluster.replicas))
+        sampleMetrics()
+    }
+
+    /// The figures that `--metrics-addr` serves, sampled with the stores.
+    private func sampleMetrics() {
+        guard RestoreMetrics.isEnabled else { return }
+        let snapshot = monitor.snapshot()
+        let files = countedSets.withLock { $0.reduce(0) { $0 + plan.fileSets[$1].files.count } }
+        metrics.sample(snapshot, filesRestored: files, checkpointLag: snapshot.phase == .restoring ? checkpoint.sinceLastWrite : .zero)
     }
 
     static func panickedStores(_ stores: [StoreInfo]) -> [UInt64: String] {

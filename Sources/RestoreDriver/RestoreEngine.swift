@@ -34,6 +34,7 @@ public final class RestoreEngine: Sendable {
     /// How long the split and scatter took, for the summary.
     let splitDuration = Mutex(Duration.zero)
     let lastMismatches = Mutex<[ChecksumVerifier.Mismatch]>([])
+    let metrics = RestoreMetrics()
 
     public enum Outcome: Sendable, Equatable {
         /// Every region ingested and the checksum matched (or was skipped).

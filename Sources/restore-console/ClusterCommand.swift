@@ -40,6 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var tls: TLSOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     func validate() throws {
         guard stores >= 1, replicas >= 1, replicas <= stores else { throw ValidationError("need 1 <= --replicas <= --stores") }
         guard (0...65535).contains(storePort) else { throw ValidationError("--store-port must be a port") }
@@ -54,6 +56,11 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw StartFailure(error.description)
         }
+        let endpoint: MetricsEndpoint?
+        do { endpoint = try await metrics.start() } catch {
+            await embedded.close()
+            throw error
+        }
         let server = await ClusterServer(cluster: embedded, pd: address, storeHost: address.host, firstStorePort: storePort, security: try tls.security)
         let bound: (pd: WireAddress, stores: [UInt64: WireAddress])
         do { bound = try await server.start() } catch {
@@ -67,6 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
         let stop = Self.onSignals([SIGINT, SIGTERM]) { server.stop() }
         await server.wait()
         stop.forEach { $0.cancel() }
+        await endpoint?.stop()
         await embedded.close()
     }
 

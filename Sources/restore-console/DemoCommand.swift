@@ -14,6 +14,8 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: "The backup is kept in DIR/backup and reused; the cluster in DIR/cluster is made anew each run."
     )
 
+    @OptionGroup var metrics: MetricsOptions
+
     @Option(name: .long, help: "The demo's data directory.")
     var dir = "restore-console-demo"
 
@@ -58,11 +60,13 @@ struct DemoCommand: AsyncParsableCommand {
         var arguments = try RestoreArguments.parse(["--storage", backupDir, "--cluster", clusterDir, "--rate", rate, "--merge-size", "2M"])
         arguments.stores = 3
         arguments.replicas = 3
+        let endpoint = try await metrics.start()
         let target = ClusterTarget.embedded(try await openCluster(arguments))
         let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments)
         var faults: (@Sendable () async -> Void)?
         if !noFaults { faults = { @Sendable in await DemoFaults().run(against: engine) } }
         let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: true), during: faults)
+        await metrics.finish(endpoint)
         await target.close()
         if code != 0 { throw RestoreExit(code: code) }
     }

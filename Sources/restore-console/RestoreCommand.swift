@@ -29,6 +29,8 @@ struct RestoreCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Console theme: default, light, solarized-dark, high-contrast, mono, or a .toml path.")
     var theme = "default"
 
+    @OptionGroup var metrics: MetricsOptions
+
     @Flag(name: .customLong("dry-run"), help: "Read the backup and the cluster, print the plan and the prechecks, and exit without writing anything (exit 2 when a check fails).")
     var dryRun = false
 
@@ -66,8 +68,14 @@ struct RestoreCommand: AsyncParsableCommand {
             }
             target = try await surveyed.open(arguments)
         }
+        let endpoint: MetricsEndpoint?
+        do { endpoint = try await metrics.start() } catch {
+            await target.close()
+            throw error
+        }
         let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments, inputs: inputs)
         let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: drills))
+        await metrics.finish(endpoint)
         await target.close()
         if code != 0 { throw RestoreExit(code: code) }
     }
@@ -98,7 +106,8 @@ struct RestoreCommand: AsyncParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            if let data = try? encoder.encode(summary) { print(String(decoding: data, as: UTF8.self)) }
+            // Written through, not buffered to the exit: the process may linger to serve metrics.
+            if let data = try? encoder.encode(summary) { FileHandle.standardOutput.write(data + Data("\n".utf8)) }
         }
         return summary.exit_code
     }

@@ -51,7 +51,9 @@ struct SSTIngestion {
             var info = stat()
             return stat(clone.path, &info) == 0 ? UInt64(info.st_size) : 0
         }
+        let ingesting = ContinuousClock.now
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
+        ImportMetrics.stage("ingest", store: store.id, started: ingesting)
         CrashPoint.ingest.pass()
         for file in files { unlink(file.path) }
         compactRecordsNowAndThen()

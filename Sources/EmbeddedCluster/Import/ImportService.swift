@@ -38,6 +38,18 @@ public final class ImportService: Sendable {
     // MARK: Download
 
     public func download(_ request: DownloadRequest) async throws(ImportError) -> DownloadResponse {
+        let started = ContinuousClock.now
+        do {
+            let response = try await performDownload(request)
+            ImportMetrics.rpc("download", store: store.id, started: started, error: nil)
+            return response
+        } catch {
+            ImportMetrics.rpc("download", store: store.id, started: started, error: error)
+            throw error
+        }
+    }
+
+    private func performDownload(_ request: DownloadRequest) async throws(ImportError) -> DownloadResponse {
         try checkAvailable()
         let sst = request.sst
         guard let region = await pd.region(id: sst.regionID) else { throw .region(.regionNotFound(regionID: sst.regionID)) }
@@ -66,7 +78,7 @@ public final class ImportService: Sendable {
         let corrupt = store.takeFault(\.corruptDownloads)
         let (storage, meter, limiter, progress) = (request.storage, meter, limiter, request.progress)
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
-        let name = request.name, expected = request.expected, range = sst.range
+        let name = request.name, expected = request.expected, range = sst.range, storeID = store.id
         let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles] () throws(ImportError) -> SSTRewriter.Result? in
             defer { downloadFiles.give(back: temp) }
             let received = Mutex<UInt64>(0)
@@ -78,11 +90,16 @@ public final class ImportService: Sendable {
                 meter.record(delta)
                 progress?(bytes)
             }
+            let fetching = ContinuousClock.now
             let fetched = Result { () throws(StorageError) in
                 try storage.download(name, to: temp, expected: expected, limiter: limiter, progress: onBytes)
             }
             if case let .failure(error) = fetched { throw .storage(error) }
+            ImportMetrics.stage("download", store: storeID, started: fetching)
+            ImportMetrics.downloaded(bytes: received.withLock { $0 }, store: storeID)
             if corrupt { Self.flipByte(in: temp) }
+            let rewriting = ContinuousClock.now
+            defer { ImportMetrics.stage("rewrite", store: storeID, started: rewriting) }
             guard let result = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) else { return nil }
             guard rename(rewritten, final) == 0 else {
                 let reason = String(cString: strerror(errno))
@@ -121,6 +138,17 @@ public final class ImportService: Sendable {
     // MARK: Ingest
 
     public func ingest(_ request: IngestRequest) async throws(ImportError) {
+        let started = ContinuousClock.now
+        do {
+            try await performIngest(request)
+            ImportMetrics.rpc("multi_ingest", store: store.id, started: started, error: nil)
+        } catch {
+            ImportMetrics.rpc("multi_ingest", store: store.id, started: started, error: error)
+            throw error
+        }
+    }
+
+    private func performIngest(_ request: IngestRequest) async throws(ImportError) {
         try checkAvailable()
         guard let group = await pd.group(request.regionID) else { throw .region(.regionNotFound(regionID: request.regionID)) }
         let region = await group.region
