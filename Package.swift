@@ -91,7 +91,13 @@ let package = Package(
             ]
         ),
         // The driver reaches a cluster only through ClusterAPI's `ClusterClient`.
-        .target(name: "RestoreDriver", dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", .product(name: "Metrics", package: "swift-metrics")]),
+        .target(
+            name: "RestoreDriver",
+            dependencies: [
+                "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI",
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Fault drills and campaigns (chaos schedules, the demo's faults): only the embedded
         // cluster offers them, and the driver does not depend on them.
         .target(name: "RestoreDrills", dependencies: ["RestoreDriver", "ClusterAPI", "EmbeddedCluster", "KeyCodec", "ExternalStorage", "BackupFormat"]),

@@ -49,8 +49,11 @@ enum ProgressEvent: Sendable {
 /// event log hold data, which the console and the headless printer word.
 struct ProgressReporter: Sendable {
     let monitor: RestoreMonitor
+    /// The same events as log records, once a logger is attached.
+    let log = ProgressLog()
 
     func report(_ event: ProgressEvent) {
+        log.record(event)
         switch event {
         case let .totals(bytes, kvs):
             monitor.update { s in

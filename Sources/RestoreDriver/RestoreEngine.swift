@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Logging
 import KeyCodec
 import ExternalStorage
 import BackupFormat
@@ -112,6 +113,11 @@ public final class RestoreEngine: Sendable {
         rateLimitApplier.cancel()
     }
 
+    /// Writes the restore's events to `logger` as structured records, from now on.
+    public func logEvents(to logger: Logger) {
+        reporter.log.attach(logger, fileNames: plan.fileSets.map { $0.files.map(\.name) })
+    }
+
     // MARK: running
 
     /// Runs the restore until every region is ingested, or nothing is left but Failed regions.
@@ -120,6 +126,7 @@ public final class RestoreEngine: Sendable {
         let outcome = await runToEnd()
         // Nothing moves once the run is over: the rates fall to zero instead of keeping the last.
         await refreshStores(idle: true)
+        reporter.log.record(RestoreSummary(engine: self, outcome: outcome))
         return outcome
     }
 

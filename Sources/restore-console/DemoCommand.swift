@@ -16,6 +16,8 @@ struct DemoCommand: AsyncParsableCommand {
 
     @OptionGroup var metrics: MetricsOptions
 
+    @OptionGroup var logging: LogOptions
+
     @Option(name: .long, help: "The demo's data directory.")
     var dir = "restore-console-demo"
 
@@ -63,6 +65,7 @@ struct DemoCommand: AsyncParsableCommand {
         let endpoint = try await metrics.start()
         let target = ClusterTarget.embedded(try await openCluster(arguments))
         let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments)
+        engine.logEvents(to: try logging.start(in: target.stateDirectory))
         var faults: (@Sendable () async -> Void)?
         if !noFaults { faults = { @Sendable in await DemoFaults().run(against: engine) } }
         let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: true), during: faults)

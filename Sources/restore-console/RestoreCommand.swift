@@ -31,6 +31,8 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @OptionGroup var metrics: MetricsOptions
 
+    @OptionGroup var logging: LogOptions
+
     @Flag(name: .customLong("dry-run"), help: "Read the backup and the cluster, print the plan and the prechecks, and exit without writing anything (exit 2 when a check fails).")
     var dryRun = false
 
@@ -74,6 +76,7 @@ struct RestoreCommand: AsyncParsableCommand {
             throw error
         }
         let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments, inputs: inputs)
+        engine.logEvents(to: try logging.start(in: target.stateDirectory))
         let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: drills))
         await metrics.finish(endpoint)
         await target.close()

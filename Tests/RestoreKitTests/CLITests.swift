@@ -267,6 +267,7 @@ func expectNoCredential(key: String, secret: String, in texts: [String], filesUn
         #expect(plan.status == 0, "\(plan.stderr)")
         #expect(plan.stdout.contains("\"source\""))
 
+        #expect(FileManager.default.fileExists(atPath: dir.file("cluster") + "/logs/restore.log"), "the log is read below, with every file of the cluster")
         var texts = [ok.stdout, ok.stderr, failing.stdout, failing.stderr, flagged.stdout, flagged.stderr, plan.stdout, plan.stderr]
         texts += try consoleScreens(url: url, cluster: dir.file("c4"), environment: env)
         expectNoCredential(key: key, secret: secret, in: texts, filesUnder: [dir.file("cluster"), dir.file("c3"), dir.file("c4")])

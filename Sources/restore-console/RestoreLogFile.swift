@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Synchronization
+
+/// The restore's log on disk: JSON lines, appended, rotated by size. Each line is one `write(2)`
+/// on a file opened with O_APPEND and nothing is buffered, so after a kill -9 the file is readable
+/// up to the last line written.
+final class RotatingLogFile: Sendable {
+    let path: String
+    let maxBytes: UInt64
+    /// Rotated files kept beside the live one: `restore.log.1` (the newest) to `.keep`.
+    let keep: Int
+    private let file: Mutex<(descriptor: Int32, size: UInt64)>
+
+    init(path: String, maxBytes: UInt64, keep: Int = 5) throws {
+        self.path = path
+        self.maxBytes = maxBytes
+        self.keep = keep
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let descriptor = try Self.open(path)
+        var info = stat()
+        fstat(descriptor, &info)
+        file = Mutex((descriptor, UInt64(info.st_size)))
+    }
+
+    deinit { file.withLock { _ = close($0.descriptor) } }
+
+    private static func open(_ path: String) throws -> Int32 {
+        let descriptor = Foundation.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw StartFailure("cannot open the log \(path): \(String(cString: strerror(errno)))") }
+        return descriptor
+    }
+
+    func append(_ line: [UInt8]) {
+        file.withLock { file in
+            line.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let n = write(file.descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    guard n > 0 else { return }  // a full disk loses log lines, never the restore
+                    offset += n
+                }
+            }
+            file.size += UInt64(line.count)
+            guard file.size >= maxBytes, let reopened = rotate(closing: file.descriptor) else { return }
+            file = (reopened, 0)
+        }
+    }
+
+    /// Shifts `path.k` to `path.k+1` (the oldest falls off), the live file to `path.1`, and opens
+    /// a new one.
+    private func rotate(closing descriptor: Int32) -> Int32? {
+        close(descriptor)
+        unlink("\(path).\(keep)")
+        for k in stride(from: keep - 1, through: 1, by: -1) { rename("\(path).\(k)", "\(path).\(k + 1)") }
+        rename(path, "\(path).1")
+        return try? Self.open(path)
+    }
+}
+
+/// swift-log's handler for the log file: one JSON object per record, with its time, level,
+/// event and metadata.
+struct JSONLinesLogHandler: LogHandler {
+    let file: RotatingLogFile
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let time = Date().formatted(Self.timeStyle)
+        var text = "{\"time\":\(Self.quoted(time)),\"level\":\(Self.quoted(level.rawValue)),\"event\":\(Self.quoted(message.description))"
+        for (key, value) in metadata.merging(extra ?? [:], uniquingKeysWith: { _, new in new }).sorted(by: { $0.key < $1.key }) {
+            text += ",\(Self.quoted(key)):\(Self.quoted(value.description))"
+        }
+        self.file.append(Array((text + "}\n").utf8))
+    }
+
+    static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    /// A JSON string literal.
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// `--log-file` and `--log-max-size`, for the commands that restore.
+struct LogOptions: ParsableArguments {
+    @Option(name: .customLong("log-file"), help: "The restore's log, JSON lines (default: <cluster or state dir>/logs/restore.log).")
+    var path: String?
+
+    @Option(name: .customLong("log-max-size"), help: "Rotate the log at this size (K, M, G); five rotated files are kept.")
+    var maxSize = "64M"
+
+    /// Opens the log (in `directory`/logs unless `--log-file` says where) and sends swift-log's
+    /// records to it; returns the restore's logger.
+    func start(in directory: String) throws -> Logger {
+        let file = try RotatingLogFile(path: path ?? "\(directory)/logs/restore.log", maxBytes: try RestoreArguments.parseSize(maxSize, what: "--log-max-size"))
+        LoggingSystem.bootstrap { _ in JSONLinesLogHandler(file: file) }
+        return Logger(label: "restore-console")
+    }
+}
