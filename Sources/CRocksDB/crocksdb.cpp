@@ -345,6 +345,15 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char 
     return db.release();
 }
 
+void crdb_db_live_files(crdb_db *db, uint64_t *count, uint64_t *bytes) {
+    std::vector<LiveFileMetaData> files;
+    db->db->GetLiveFilesMetaData(&files);
+    uint64_t total = 0;
+    for (const auto &file : files) total += file.size;
+    *count = files.size();
+    *bytes = total;
+}
+
 int crdb_db_has_column_families(const char *path) {
     std::vector<std::string> names;
     if (!DB::ListColumnFamilies(DBOptions(), path, &names).ok()) return 0;

@@ -58,6 +58,17 @@ public protocol ClusterSurvey: Sendable {
     func disk(ofStore store: UInt64) async -> StoreDisk?
 }
 
+/// A store's SST files: how many, and their bytes on disk.
+public struct SSTFiles: Sendable, Equatable {
+    public var count: Int
+    public var bytes: UInt64
+
+    public init(count: Int, bytes: UInt64) {
+        self.count = count
+        self.bytes = bytes
+    }
+}
+
 /// The disk under a store's data.
 public struct StoreDisk: Sendable, Equatable {
     /// Free bytes for the store to write.
@@ -117,6 +128,8 @@ public protocol ClusterInspection: ClusterClient {
     func readBarrier(_ regionID: UInt64) async throws(RegionError) -> PeerMeta
     /// The store's data, to read for the checksum; nil for a store that is not up.
     func dataReader(store: UInt64) -> (any StoreDataReader)?
+    /// The store's SST files and their bytes; nil for a store that is not up.
+    func sstFiles(ofStore store: UInt64) -> SSTFiles?
 }
 
 /// Reads one store's data keys (`z` + key) in one column family.

@@ -44,6 +44,12 @@ public final class ConsoleApp {
                 if let next = try? Theme.load(themeShown) { terminal.setTheme(next) }
             }
             var view = DashboardView(snapshot: snapshot, state: controller.state, order: controller.order, unicode: terminal.unicode)
+            if controller.state.overlay == .history {
+                let lines = EventHistoryOverlay.visibleLines(height: terminal.height)
+                view.history = engine.monitor.history(matching: controller.state.historySearch, count: lines, fromEnd: controller.state.historyScroll)
+                // Scrolled past the oldest: stay at the top.
+                controller.state.historyScroll = min(controller.state.historyScroll, max(0, view.history.matches - lines))
+            }
             if controller.state.finished, controller.state.message == nil, let done { view.state.message = Self.describe(done) }
             terminal.draw(view.render(width: terminal.width, height: terminal.height))
             guard let key = terminal.readKey() else { continue }

@@ -119,12 +119,44 @@ public struct ConsoleController {
         { s in self.state.selectedRegion.flatMap { id in s.regions.first { $0.id == id } } }
     }
 
+    /// The event history's keys: scroll, search, close.
+    private mutating func handleHistory(_ key: KeyEvent) {
+        let page = 20
+        if state.historyEditing {
+            switch key {
+            case .enter: state.historyEditing = false
+            case .escape:
+                state.historySearch = ""
+                state.historyEditing = false
+            case .backspace: if !state.historySearch.isEmpty { state.historySearch.removeLast() }
+            case let .character(c): state.historySearch.append(c)
+            default: break
+            }
+            state.historyScroll = 0
+            return
+        }
+        switch key {
+        case .up, .character("k"), .wheelUp: state.historyScroll += 1
+        case .down, .character("j"), .wheelDown: state.historyScroll = max(0, state.historyScroll - 1)
+        case .pageUp: state.historyScroll += page
+        case .pageDown: state.historyScroll = max(0, state.historyScroll - page)
+        case .home, .character("g"): state.historyScroll = Int.max / 2
+        case .end, .character("G"): state.historyScroll = 0
+        case .character("/"): state.historyEditing = true
+        case .escape, .character("q"), .character("e"): state.overlay = .none
+        default: break
+        }
+    }
+
     /// Handles one key; returns the commands for the engine. `rate` is the current limit per store.
     public mutating func handle(_ key: KeyEvent, snapshot: RestoreSnapshot, rate: UInt64, tableTop: Int = DashboardView.tableTop + 2) -> [ConsoleCommand] {
         state.message = nil
         switch state.overlay {
-        case .help, .stores:
+        case .help, .stores, .tables:
             state.overlay = .none
+            return []
+        case .history:
+            handleHistory(key)
             return []
         case .confirmQuit:
             if key == .character("y") || key == .character("Y") || key == .character("q") {
@@ -169,6 +201,10 @@ public struct ConsoleController {
             refreshOrder(snapshot, now: .distantFuture)
         case .character("?"): state.overlay = .help
         case .character("v"): state.overlay = .stores
+        case .character("T"): state.overlay = .tables
+        case .character("e"):
+            state.overlay = .history
+            state.historyScroll = 0
         case .character("/"): state.overlay = .filterInput
         case .character("w"):
             state.filter = WaitSummary.nextFilter(after: state.filter, in: state.waits)

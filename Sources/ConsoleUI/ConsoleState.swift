@@ -13,6 +13,8 @@ public struct ConsoleState: Sendable, Equatable {
         case none
         case help
         case stores
+        case tables
+        case history
         case detail(regionID: UInt64)
         case confirmQuit
         case filterInput
@@ -32,6 +34,11 @@ public struct ConsoleState: Sendable, Equatable {
     public var message: String?
     public var quitting = false
     public var finished = false
+    /// The event history's search, whether it is being typed, and how many events up from the
+    /// newest it is scrolled.
+    public var historySearch = ""
+    public var historyEditing = false
+    public var historyScroll = 0
     /// What the regions wait for, as of the last sort.
     public var waits: [WaitSummary.Entry] = []
 

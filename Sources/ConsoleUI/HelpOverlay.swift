@@ -7,7 +7,7 @@ public struct HelpOverlay {
         var groups: [(String, [(String, String)])] = [
             ("Navigate", [("Up/Down j/k", "select a region"), ("PgUp/PgDn", "a page"), ("Home/End", "first / last"), ("Enter", "region detail"), ("Esc", "close, clear filter"), ("mouse", "click selects, wheel scrolls")]),
             ("Control", [("p", "pause / resume the region"), ("P", "pause / resume all"), ("r", "retry the failed region"), ("R", "retry every failed region"), ("+ / -", "download rate limit per store")]),
-            ("View", [("/", "filter: state:failed table:104 store:2 wait:busy text"), ("w", "filter by what regions wait for (each reason in turn)"), ("s", "sort: stuck first, id, range, attempts"), ("v", "every store with all its figures"), ("t", "next theme"), ("?", "this help"), ("q", "quit (asks first)")]),
+            ("View", [("/", "filter: state:failed table:104 store:2 wait:busy text"), ("w", "filter by what regions wait for (each reason in turn)"), ("s", "sort: stuck first, id, range, attempts"), ("v", "every store with all its figures"), ("T", "every table: files, kvs, bytes, checksum"), ("e", "the whole event history, searchable"), ("t", "next theme"), ("?", "this help"), ("q", "quit (asks first)")]),
         ]
         if drills {
             groups.append(("Drills", [("d / u", "take the selected leader's store down / every store up"), ("L", "move the selected region's leader"), ("S", "split the selected region"), ("B", "make the leader's store busy for 3 s")]))

@@ -3,20 +3,41 @@ import KeyCodec
 /// Limits how many tasks run a section at once, without blocking threads.
 actor AsyncSemaphore {
     private var available: Int
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    /// Waiting tasks in order; each is resumed with true when it gets the slot, false when it was
+    /// cancelled first.
+    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
+    private var nextWaiter: UInt64 = 0
 
     init(_ count: Int) { available = max(1, count) }
 
     func wait() async {
+        while !(await acquire()) {}
+    }
+
+    /// Takes a slot; false when the task is cancelled before one comes (then it holds none).
+    func acquire() async -> Bool {
         if available > 0 {
             available -= 1
-            return
+            return true
         }
-        await withCheckedContinuation { waiters.append($0) }
+        guard !Task.isCancelled else { return false }
+        let id = nextWaiter
+        nextWaiter += 1
+        // The cancellation's hop to the actor runs after this call has queued its waiter.
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { waiters.append((id, $0)) }
+        } onCancel: {
+            Task { await self.dropWaiter(id) }
+        }
+    }
+
+    private func dropWaiter(_ id: UInt64) {
+        guard let i = waiters.firstIndex(where: { $0.id == id }) else { return }
+        waiters.remove(at: i).continuation.resume(returning: false)
     }
 
     func signal() {
-        if waiters.isEmpty { available += 1 } else { waiters.removeFirst().resume() }
+        if waiters.isEmpty { available += 1 } else { waiters.removeFirst().continuation.resume(returning: true) }
     }
 
     var inUse: Int { waiters.count }

@@ -24,6 +24,8 @@ public struct ChecksumVerifier: Sendable {
         public var total: KVChecksum
         public var expected: KVChecksum
         public var mismatches: [Mismatch]
+        /// Tables with a mismatch of their own or in one of their files, by id.
+        public var mismatchedTables: Set<Int64> = []
         public var isMatch: Bool { mismatches.isEmpty && total == expected }
     }
 
@@ -94,7 +96,9 @@ public struct ChecksumVerifier: Sendable {
             }
         }
         var mismatches: [Mismatch] = []
+        var mismatchedTables = Set<Int64>()
         for set in plan.fileSets where tally.perSet[set.id] != expected(set) {
+            if let table = set.tableID { mismatchedTables.insert(table) }
             let names = set.files.map(\.name).joined(separator: " + ")
             mismatches.append(Mismatch(scope: "file \(names)\(set.isPartial ? " (the selected keys)" : "")", expected: expected(set), actual: tally.perSet[set.id]))
         }
@@ -105,6 +109,7 @@ public struct ChecksumVerifier: Sendable {
             let sets = plan.fileSets.filter { $0.tableID.map(ids.contains) ?? false }
             let wanted = sets.contains(where: \.isPartial) ? sets.reduce(into: KVChecksum()) { $0.merge(expected($1)) } : table.checksum
             if actual != wanted, wanted.totalKVs > 0 {
+                mismatchedTables.insert(table.id)
                 mismatches.append(Mismatch(scope: "table \(table.qualifiedName)", expected: wanted, actual: actual))
             }
         }
@@ -112,7 +117,8 @@ public struct ChecksumVerifier: Sendable {
             mismatches.append(Mismatch(scope: "keys outside every backup file", expected: KVChecksum(), actual: tally.stray))
         }
         let total = tally.perSet.reduce(into: tally.stray) { $0.merge($1) }
-        return Report(total: total, expected: plan.fileSets.reduce(into: KVChecksum()) { $0.merge(expected($1)) }, mismatches: mismatches)
+        return Report(
+            total: total, expected: plan.fileSets.reduce(into: KVChecksum()) { $0.merge(expected($1)) }, mismatches: mismatches, mismatchedTables: mismatchedTables)
     }
 
     /// Reads one part and sorts each pair into its file set (`starts`: each set's first old key)

@@ -116,14 +116,34 @@ struct PieceRestorer: Sendable {
             return .failure(.region(.storeNotAvailable(storeID: region.peers.first { !up.contains($0.storeID) }?.storeID ?? 0, state: .down)))
         }
         reporter.report(.downloading(region: region, upStores: up))
-        let results = await withTaskGroup(of: (UInt64, Result<[IngestFile], ImportError>?).self) { group in
+        enum Outcome: Sendable {
+            case store(UInt64, Result<[IngestFile], ImportError>?)
+            case paused, watched
+        }
+        let results = await withTaskGroup(of: Outcome.self) { group in
             for peer in peers {
-                group.addTask { (peer.storeID, await download(sets, region: region, range: range, store: peer.storeID)) }
+                group.addTask { .store(peer.storeID, await download(sets, region: region, range: range, store: peer.storeID)) }
+            }
+            // A pause asked for while the stores wait for slots calls the waits off; downloads
+            // under way finish, and the region holds before its ingest.
+            group.addTask { [control] in
+                while !Task.isCancelled {
+                    if control.isPaused(region.id) { return .paused }
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+                return .watched
             }
             var out: [(UInt64, Result<[IngestFile], ImportError>)] = []
             var paused = false
-            for await (store, result) in group {
-                if let result { out.append((store, result)) } else { paused = true }
+            for await outcome in group {
+                switch outcome {
+                case let .store(store, result?): out.append((store, result))
+                case .store(_, nil), .paused:
+                    paused = true
+                    group.cancelAll()
+                case .watched: break
+                }
+                if out.count == peers.count { group.cancelAll() }
             }
             return paused ? nil : out
         }
@@ -144,11 +164,11 @@ struct PieceRestorer: Sendable {
     }
 
     /// Downloads every file of the sets on one store, one after another; nil when the region was
-    /// paused while it waited for a slot.
+    /// paused while it waited for a slot (or its wait was called off, another store's being paused).
     private func download(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange, store: UInt64) async -> Result<[IngestFile], ImportError>? {
         guard let slots = downloadSlots[store] else { return .failure(.region(.storeNotAvailable(storeID: store, state: .down))) }
-        await slots.wait()
-        if control.isPaused(region.id) {
+        guard await slots.acquire() else { return nil }
+        if control.isPaused(region.id) || Task.isCancelled {
             await slots.signal()
             return nil
         }

@@ -86,7 +86,7 @@ final class ProgressLog: Sendable {
             if let storeID { metadata["store"] = "\(storeID)" }
             let levels: [RestoreEvent.Level: Logger.Level] = [.info: .info, .warn: .warning, .error: .error]
             return (levels[level] ?? .info, "event", metadata)
-        case .totals, .regionAdded, .fileSetsAdded, .counted, .peer, .stepFailed, .ready, .waiting, .storeLoad:
+        case .totals, .tables, .tableChecksums, .regionAdded, .fileSetsAdded, .counted, .peer, .stepFailed, .ready, .waiting, .storeLoad:
             return nil
         }
     }

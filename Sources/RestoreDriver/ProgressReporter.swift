@@ -12,7 +12,11 @@ enum ProgressEvent: Sendable {
     /// More file sets for a region (the parts of a split neighbour).
     case fileSetsAdded(region: UInt64, Int)
     /// A whole file set is in: its bytes and kvs count.
-    case counted(bytes: UInt64, kvs: UInt64)
+    case counted(bytes: UInt64, kvs: UInt64, files: Int, table: Int64?)
+    /// The tables of the restore, with what each holds.
+    case tables([TableRow])
+    /// The checksum's outcome per table: the names of those that did not match; nil when skipped.
+    case tableChecksums(mismatched: Set<String>?)
     case checksum(match: Bool)
     /// The stores' latest figures.
     case storesSampled([StoreRow], replicas: Int)
@@ -78,10 +82,22 @@ struct ProgressReporter: Sendable {
             }
         case let .fileSetsAdded(region, count):
             monitor.updateRow(region) { $0.fileSetsTotal += count }
-        case let .counted(bytes, kvs):
+        case let .counted(bytes, kvs, files, table):
             monitor.update { s in
                 s.doneBytes += bytes
                 s.doneKVs += kvs
+                guard let table, let i = s.tables.firstIndex(where: { $0.oldIDs.contains(table) }) else { return }
+                s.tables[i].filesDone += files
+                s.tables[i].kvsDone += kvs
+                s.tables[i].bytesDone += bytes
+            }
+        case let .tables(rows):
+            monitor.update { $0.tables = rows }
+        case let .tableChecksums(mismatched):
+            monitor.update { s in
+                for i in s.tables.indices {
+                    s.tables[i].checksum = mismatched.map { $0.contains(s.tables[i].name) ? .mismatched : .matched } ?? .skipped
+                }
             }
         case let .checksum(match):
             monitor.update { $0.checksumMatch = match }

@@ -137,7 +137,7 @@ extension RestoreEngine {
     func countIfComplete(_ set: FileSet) {
         guard checkpoint.remaining(set: set.id, range: set.newRange).isEmpty,
               countedSets.withLock({ $0.insert(set.id).inserted }) else { return }
-        reporter.report(.counted(bytes: set.size, kvs: set.checksum.totalKVs))
+        reporter.report(.counted(bytes: set.size, kvs: set.checksum.totalKVs, files: set.files.count, table: set.tableID))
     }
 
     /// The region split (or merged) since the work was planned: queue each part of it.

@@ -7,6 +7,7 @@ extension RestoreEngine {
     func refreshStores(idle: Bool = false) async {
         let current = monitor.snapshot()
         let stores = await cluster.stores()
+        let inspection = cluster as? any ClusterInspection
         let known = Set(current.stores.filter { if case .panicked = $0.state { true } else { false } }.map(\.id))
         for (id, reason) in Self.panickedStores(stores) where !known.contains(id) {
             reporter.report(.log(.error, store: id, "store \(id) PANICKED: \(reason)"))
@@ -22,7 +23,7 @@ extension RestoreEngine {
             return StoreRow(
                 id: store.id, state: store.state, leaders: 0, downloadsInFlight: 0, downloadSlots: options.downloadsPerStore, ingestsQueued: 0,
                 bytesPerSecond: traffic.bytesPerSecond, rateLimit: traffic.rateLimit, bytesDownloaded: traffic.totalBytes, bytesIngested: 0,
-                history: history)
+                sstFiles: inspection?.sstFiles(ofStore: store.id), history: history)
         }
         reporter.report(.storesSampled(rows, replicas: cluster.replicas))
         sampleMetrics()

@@ -101,11 +101,25 @@ public final class RestoreEngine: Sendable {
         self.monitor = monitor
         reporter = ProgressReporter(monitor: monitor)
         reporter.report(.totals(bytes: plan.totalSize, kvs: plan.totalKVs))
+        reporter.report(.tables(Self.tableRows(backup: backup, plan: plan, rules: rules)))
         pieces = PieceRestorer(
             cluster: cluster, storage: storage, rules: rules.importRules, mode: rules.mode, format: rules.format, retries: RetryTable(download: options.download, ingest: options.ingest),
             reporter: reporter, control: control,
             downloadSlots: Dictionary(uniqueKeysWithValues: storeIDs.map { ($0, AsyncSemaphore(options.downloadsPerStore)) }),
             ingestSlots: AsyncSemaphore(options.concurrentIngests), backupKey: backupKey)
+    }
+
+    /// Each table with what it holds: its files, regions (merged ranges), kvs and bytes.
+    static func tableRows(backup: Backup, plan: RestorePlan, rules: RuleBuilder) -> [TableRow] {
+        backup.tables.map { table in
+            let ids = Set(table.physicalIDs)
+            let sets = plan.fileSets.filter { $0.tableID.map(ids.contains) ?? false }
+            let regions = plan.ranges.filter { plan.fileSets[$0.fileSets[0]].tableID.map(ids.contains) ?? false }.count
+            return TableRow(
+                name: "\(table.database).\(table.name)", oldIDs: table.physicalIDs, newIDs: table.physicalIDs.compactMap { rules.tableIDs[$0] },
+                regions: regions, files: sets.reduce(0) { $0 + $1.files.count }, kvs: sets.reduce(0) { $0 + $1.checksum.totalKVs },
+                bytes: sets.reduce(0) { $0 + $1.size })
+        }
     }
 
     deinit {
@@ -172,6 +186,7 @@ public final class RestoreEngine: Sendable {
             reporter.report(.phase(.done))
             if !matched { return .checksumMismatch }
         } else {
+            reporter.report(.tableChecksums(mismatched: nil))
             reporter.report(.phase(.done))
         }
         return panics.isEmpty ? .success : .storePanicked(panics)

@@ -7,10 +7,14 @@ import KeyCodec
 public final class RestoreMonitor: Sendable {
     static let eventLimit = 500
     static let historyLimit = 60
+    /// Events kept for the event history; older ones are in the log file only.
+    static let eventHistoryLimit = 100_000
 
     struct State {
         var snapshot: RestoreSnapshot
         var rowIndex: [UInt64: Int] = [:]
+        /// Every event, oldest first (up to `eventHistoryLimit`); not in the snapshot, which stays small.
+        var history: [RestoreEvent] = []
     }
 
     private let state: Mutex<State>
@@ -39,10 +43,23 @@ public final class RestoreMonitor: Sendable {
 
     /// Logs an event (the drills log theirs here too).
     public func event(_ level: RestoreEvent.Level, region: UInt64? = nil, store: UInt64? = nil, _ message: String) {
-        update { s in
-            s.events.append(RestoreEvent(time: Date(), level: level, regionID: region, storeID: store, message: message))
-            s.eventCount += 1
-            if s.events.count > Self.eventLimit { s.events.removeFirst(s.events.count - Self.eventLimit) }
+        let event = RestoreEvent(time: Date(), level: level, regionID: region, storeID: store, message: message)
+        state.withLock { st in
+            st.snapshot.events.append(event)
+            st.snapshot.eventCount += 1
+            if st.snapshot.events.count > Self.eventLimit { st.snapshot.events.removeFirst(st.snapshot.events.count - Self.eventLimit) }
+            st.history.append(event)
+            if st.history.count > Self.eventHistoryLimit { st.history.removeFirst(st.history.count / 10) }
+        }
+    }
+
+    /// A window of the event history: of the events whose text holds `search` (any, when empty),
+    /// the `count` that end `fromEnd` events before the newest; and how many match in all.
+    public func history(matching search: String, count: Int, fromEnd: Int) -> (events: [RestoreEvent], matches: Int) {
+        state.withLock { st in
+            let matching = search.isEmpty ? st.history[...] : st.history.filter { $0.message.localizedCaseInsensitiveContains(search) }[...]
+            let end = max(0, matching.count - fromEnd), start = max(0, end - count)
+            return (Array(matching[matching.startIndex + start ..< matching.startIndex + end]), matching.count)
         }
     }
 

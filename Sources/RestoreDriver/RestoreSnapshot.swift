@@ -137,8 +137,31 @@ public struct StoreRow: Sendable, Equatable {
     public var rateLimit: UInt64
     public var bytesDownloaded: UInt64
     public var bytesIngested: UInt64
+    /// The store's SST files and their bytes on disk, when the cluster lets a client see them.
+    public var sstFiles: SSTFiles?
     /// Throughput samples, one a second, newest last.
     public var history: [Double]
+}
+
+/// One table of the restore, for the tables view: what it holds, what is in, and its checksum.
+public struct TableRow: Sendable, Equatable {
+    public enum Checksum: String, Sendable { case pending, matched, mismatched, skipped }
+
+    public var name: String
+    public var oldIDs: [Int64]
+    public var newIDs: [Int64]
+    public var regions: Int
+    public var files: Int
+    public var filesDone = 0
+    public var kvs: UInt64
+    public var kvsDone: UInt64 = 0
+    public var bytes: UInt64
+    public var bytesDone: UInt64 = 0
+    public var checksum = Checksum.pending
+
+    public init(name: String, oldIDs: [Int64], newIDs: [Int64], regions: Int, files: Int, kvs: UInt64, bytes: UInt64) {
+        (self.name, self.oldIDs, self.newIDs, self.regions, self.files, self.kvs, self.bytes) = (name, oldIDs, newIDs, regions, files, kvs, bytes)
+    }
 }
 
 public struct RestoreEvent: Sendable, Equatable {
@@ -163,6 +186,8 @@ public struct RestoreSnapshot: Sendable {
     public var phaseEnded: [RestorePhase: Date]
     public var regions: [RegionRow]
     public var stores: [StoreRow]
+    /// The tables of a transactional backup (none for a raw one).
+    public var tables: [TableRow] = []
     public var counts: [RegionPhase: Int]
     public var totalBytes: UInt64
     public var doneBytes: UInt64

@@ -38,6 +38,7 @@ import LoopbackServer
             try await Task.sleep(for: .milliseconds(100))
         }
         Issue.record("screen never showed '\(text)'; last screen:\n\(last)")
+        try? "waited for '\(text)'\n\(last)".write(toFile: NSTemporaryDirectory() + "tmux-last-screen.txt", atomically: true, encoding: .utf8)
         throw CancellationError()
     }
 
@@ -52,6 +53,7 @@ import LoopbackServer
             try await Task.sleep(for: .milliseconds(100))
         }
         Issue.record("screen never matched '\(pattern)'; last screen:\n\(last)")
+        try? "waited for /\(pattern)/\n\(last)".write(toFile: NSTemporaryDirectory() + "tmux-last-screen.txt", atomically: true, encoding: .utf8)
         throw CancellationError()
     }
 
@@ -89,6 +91,22 @@ import LoopbackServer
         try keys("Enter")
         try await waitFor("Attempts (newest first)")
         try keys("Escape")
+
+        // The tables, the stores with their SSTs, and the whole event history, searched.
+        try keys("T")
+        let tables = try await waitFor("Tables 4")
+        #expect(tables.contains("demo.t1") && tables.contains("demo.t4") && tables.contains("pending"), "\(tables)")
+        try keys("x")
+        try keys("v")
+        try await waitFor(matching: #"s1  up  leaders \d+.*SSTs \d+ \("#)
+        try keys("x")
+        try keys("e")
+        try await waitFor("Event history:")
+        try keys("/", "s", "p", "l", "i", "t", "Enter")
+        let history = try await waitFor("events with 'split'")
+        #expect(history.contains("split") && !history.contains("paused by operator"), "\(history)")
+        try keys("Escape")
+        try await waitFor("Regions (sort:")
 
         // Narrow, then wide again: the screen follows.
         try tmux(["resize-window", "-t", "e2e", "-x", "80", "-y", "24"])

@@ -321,10 +321,68 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
             let state: StoreState = id == 3 ? .panicked(reason: "ingest failed on apply") : id == 5 ? .down : .up
             let rate = Double(id * 100 * 1024 + (id % 2) * 1023 * 1024)
             return StoreRow(id: UInt64(id), state: state, leaders: id, downloadsInFlight: 2, downloadSlots: 4, ingestsQueued: 1, bytesPerSecond: rate,
-                            rateLimit: 64 << 20, bytesDownloaded: 1 << 30, bytesIngested: 0, history: [1e6, 2e6, 3e6])
+                            rateLimit: 64 << 20, bytesDownloaded: 1 << 30, bytesIngested: 0, sstFiles: SSTFiles(count: 40, bytes: 2 << 30), history: [1e6, 2e6, 3e6])
         }
         s.storeCount = count
         return s
+    }
+
+    /// `T` lists every table with what is in of it and its checksum; any key closes it.
+    @Test func theTablesViewShowsEachTable() {
+        var snapshot = snapshot(stores: 3)
+        var t1 = TableRow(name: "shop.orders", oldIDs: [100], newIDs: [204], regions: 7, files: 12, kvs: 40_000, bytes: 3 << 20)
+        t1.filesDone = 12
+        t1.kvsDone = 40_000
+        t1.bytesDone = 3 << 20
+        t1.checksum = .matched
+        var t2 = TableRow(name: "shop.audit", oldIDs: [101, 102], newIDs: [205, 206], regions: 2, files: 4, kvs: 900, bytes: 1 << 20)
+        t2.filesDone = 1
+        t2.checksum = .mismatched
+        snapshot.tables = [t1, t2]
+        var c = ConsoleController()
+        c.refreshOrder(snapshot)
+        _ = c.handle(.character("T"), snapshot: snapshot, rate: 0)
+        #expect(c.state.overlay == .tables)
+        let buffer = render(snapshot, c.state)
+        let text = buffer.lines.joined(separator: "\n")
+        #expect(text.contains("Tables 2"))
+        #expect(text.contains("shop.orders  100->204"), "\(text)")
+        #expect(text.contains("12/12") && text.contains("40000/40000") && text.contains("3.0 MiB/3.0 MiB") && text.contains("matched"))
+        #expect(text.contains("101->205,102->206") && text.contains("1/4") && text.contains("mismatched"))
+        let row = find("shop.audit", in: buffer)!
+        #expect(buffer[row.x, row.y].role == .error, "a table that did not match stands out")
+        _ = c.handle(.character("x"), snapshot: snapshot, rate: 0)
+        #expect(c.state.overlay == .none)
+        #expect(HelpOverlay.groups(drills: false).contains { $0.1.contains { $0.0 == "T" } && $0.1.contains { $0.0 == "e" } })
+    }
+
+    /// `e` shows the whole event history, beyond the 500 events the panel keeps: it scrolls up to the
+    /// first, and `/` searches it.
+    @Test func theEventHistoryScrollsAndSearchesEveryEvent() {
+        let monitor = RestoreMonitor(source: "s", clusterLocation: "c", storeCount: 3, replicas: 3, insecureTLS: false)
+        for i in 1...1_200 { monitor.event(i % 100 == 0 ? .warn : .info, region: UInt64(i), "event number \(i)\(i % 100 == 0 ? " busy" : "")") }
+        #expect(monitor.snapshot().events.count == 500, "the panel keeps the last 500")
+        var c = ConsoleController()
+        let snapshot = monitor.snapshot()
+        _ = c.handle(.character("e"), snapshot: snapshot, rate: 0)
+        #expect(c.state.overlay == .history)
+        func screen() -> String {
+            var view = DashboardView(snapshot: snapshot, state: c.state, order: [], unicode: true)
+            view.history = monitor.history(matching: c.state.historySearch, count: EventHistoryOverlay.visibleLines(height: 36), fromEnd: c.state.historyScroll)
+            return view.render(width: 120, height: 36).lines.joined(separator: "\n")
+        }
+        #expect(screen().contains("1200 events") && screen().contains("event number 1200"))
+        _ = c.handle(.home, snapshot: snapshot, rate: 0)
+        c.state.historyScroll = min(c.state.historyScroll, 1_200 - EventHistoryOverlay.visibleLines(height: 36))
+        #expect(screen().contains("[region 1] event number 1\n") || screen().contains("[region 1] event number 1 "), "the first event of all: \(screen())")
+        _ = c.handle(.end, snapshot: snapshot, rate: 0)
+        for key in ["/", "b", "u", "s", "y"] { _ = c.handle(key == "/" ? .character("/") : .character(Character(key)), snapshot: snapshot, rate: 0) }
+        _ = c.handle(.enter, snapshot: snapshot, rate: 0)
+        let found = screen()
+        #expect(found.contains("12 events with 'busy'"), "\(found)")
+        #expect(found.contains("event number 100 busy") && found.contains("event number 1200 busy") && !found.contains("event number 101"))
+        _ = c.handle(.escape, snapshot: snapshot, rate: 0)
+        #expect(c.state.overlay == .none)
     }
 
     /// `v` shows every store, 20 of them, with figures the panel has no room for; any key closes it.
@@ -334,10 +392,15 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         c.refreshOrder(snapshot)
         _ = c.handle(.character("v"), snapshot: snapshot, rate: 0)
         #expect(c.state.overlay == .stores)
-        let text = render(snapshot, c.state, width: 120, height: 36).lines.joined(separator: "\n")
-        for id in 1...20 where id != 3 && id != 5 { #expect(text.contains("s\(id)  up  leaders \(id)  downloads 2/4"), "s\(id)") }
+        let text = render(snapshot, c.state, width: 160, height: 36).lines.joined(separator: "\n")
+        for id in 1...20 where id != 3 && id != 5 { #expect(text.contains("s\(id)  up  leaders \(id)  downloads 2/4  ingests queued 1"), "s\(id)") }
         #expect(text.contains("s3  PANICKED: ingest failed on apply") && text.contains("s5  down"))
-        #expect(text.contains("of 64.0 MiB/s  downloaded 1.0 GiB"))
+        #expect(text.contains("of 64.0 MiB/s  downloaded 1.0 GiB  SSTs 40 (2.0 GiB)"), "\(text)")
+        // Where the full words do not fit, the panel's short ones do, and nothing is cut.
+        let narrow = render(snapshot, c.state, width: 120, height: 36).lines.joined(separator: "\n")
+        for id in 1...20 where id != 3 && id != 5 { #expect(narrow.contains("s\(id)  up  leaders \(id)  dl 2/4  ingest q 1"), "s\(id)") }
+        #expect(narrow.contains("in 1.0 GiB  SSTs 40 (2.0 GiB)"), "\(narrow)")
+        #expect(narrow.components(separatedBy: "in 1.0 GiB  SSTs 40 (2.0 GiB)").count - 1 == 18, "every store's line whole: \(narrow)")
         _ = c.handle(.character("x"), snapshot: snapshot, rate: 0)
         #expect(c.state.overlay == .none)
         #expect(HelpOverlay.groups(drills: false).contains { $0.1.contains { $0.0 == "v" } })

@@ -121,7 +121,7 @@ import Testing
         #expect(monitor.snapshot().regions[0].waitingFor == .serverIsBusy(store: 2, retryIn: .seconds(1)))
         #expect(monitor.snapshot().counts[.retrying] == 1 && monitor.snapshot().counts[.downloading] == 0)
         reporter.report(.pieceDone(region: 5, sets: 1, bytes: 4096))
-        reporter.report(.counted(bytes: 4096, kvs: 10))
+        reporter.report(.counted(bytes: 4096, kvs: 10, files: 2, table: nil))
         reporter.report(.regionIngested(region: 5))
         row = monitor.snapshot().regions[0]
         #expect(row.phase == .ingested && row.bytes == 4096 && row.fileSetsDone == 1 && row.waitingFor == nil)

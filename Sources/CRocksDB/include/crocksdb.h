@@ -61,6 +61,8 @@ void crdb_iter_destroy(crdb_iter *it);
 crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char **err);
 /* 1 when the DB at path has every column family of ours: a creation that was cut short has fewer. */
 int crdb_db_has_column_families(const char *path);
+/* The SST files of every column family, and their bytes. */
+void crdb_db_live_files(crdb_db *db, uint64_t *count, uint64_t *bytes);
 void crdb_db_close(crdb_db *db);
 int crdb_db_put(crdb_db *db, int cf, const void *key, size_t key_len, const void *value, size_t value_len, int sync, char **err);
 // Returns a malloc'd copy of the value, or NULL with *found = 0 when the key is absent.

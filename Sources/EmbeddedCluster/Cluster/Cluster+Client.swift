@@ -89,6 +89,12 @@ extension Cluster: ClusterInspection {
         guard let store = stores[store], store.isUp else { return nil }
         return StoreReader(database: store.db)
     }
+
+    public func sstFiles(ofStore store: UInt64) -> SSTFiles? {
+        guard let store = stores[store], store.isUp else { return nil }
+        let files = store.db.liveFiles()
+        return SSTFiles(count: files.count, bytes: files.bytes)
+    }
 }
 
 extension Cluster: ClusterDrills {

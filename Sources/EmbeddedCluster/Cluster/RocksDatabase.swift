@@ -31,6 +31,14 @@ public final class RocksDatabase: @unchecked Sendable {
 
     deinit { close() }
 
+    /// The SST files of every column family, and their bytes.
+    public func liveFiles() -> (count: Int, bytes: UInt64) {
+        guard !closed.load(ordering: .acquiring) else { return (0, 0) }
+        var count: UInt64 = 0, bytes: UInt64 = 0
+        crdb_db_live_files(handle, &count, &bytes)
+        return (Int(count), bytes)
+    }
+
     /// Closes the DB and releases its lock; later calls fail with `.closed`.
     public func close() {
         if !closed.exchange(true, ordering: .acquiringAndReleasing) { crdb_db_close(handle) }
