@@ -23,6 +23,7 @@ extension RestoreEngine {
             do {
                 try await cluster.scatter(created.map(\.id))
                 RestoreMetrics.recordCall("scatter", started: scattering, error: nil)
+                reporter.report(.log(.info, "scattered \(created.count) regions"))
             } catch {
                 RestoreMetrics.recordCall("scatter", started: scattering, error: .region(error))
                 reporter.report(.log(.warn, "scatter did not finish: \(error)"))  // a warning, not a failure
