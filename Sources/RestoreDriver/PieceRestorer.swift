@@ -52,7 +52,7 @@ struct PieceRestorer: Sendable {
                 case .done: return .done(bytes: pending.reduce(0) { $0 + $1.set.size })
                 case .downloadAgain: continue
                 case .regionChanged:
-                    await cluster.refreshRegion(id: regionID)
+                    _ = await cluster.refreshRegion(id: regionID)
                     continue  // the top of the loop hands the piece to the new regions
                 case let .failed(reason): return .failed(reason)
                 }
@@ -61,7 +61,7 @@ struct PieceRestorer: Sendable {
                 switch retries.action(after: error, in: .download, attempt: downloadFailures) {
                 case .refreshRegion:
                     downloadFailures -= 1
-                    await cluster.refreshRegion(id: regionID)
+                    _ = await cluster.refreshRegion(id: regionID)
                 case let .retry(wait, counts):
                     if !counts { downloadFailures -= 1 }
                     let reason: WaitReason = if case let .region(.serverIsBusy(store, _, _)) = error {

@@ -44,12 +44,12 @@ final class ProgressLog: Sendable {
     }
 
     private static func entry(for event: ProgressEvent, in s: inout State) -> (Logger.Level, String, Logger.Metadata)? {
-        func region(_ id: UInt64) -> Logger.Metadata { ["region": "\(id)"] }
+        func region(_ id: UInt64, _ more: Logger.Metadata = [:]) -> Logger.Metadata { more.merging(["region": "\(id)"]) { a, _ in a } }
         switch event {
         case let .phase(phase): return (.info, "phase", ["phase": "\(phase.rawValue)"])
         case let .regionSplit(id, parts):
-            return (.info, "split", region(id).merging(["into": "\(parts.map { String($0.id) }.joined(separator: ","))"]) { a, _ in a })
-        case let .downloading(r, up): return (.info, "download", region(r.id).merging(["stores": "\(up.sorted().map(String.init).joined(separator: ","))"]) { a, _ in a })
+            return (.info, "split", region(id, ["into": "\(parts.map { String($0.id) }.joined(separator: ","))"]))
+        case let .downloading(r, up): return (.info, "download", region(r.id, ["stores": "\(up.sorted().map(String.init).joined(separator: ","))"]))
         case let .attempts(id, n):
             s.attempts[id] = n
             return nil
@@ -63,11 +63,11 @@ final class ProgressLog: Sendable {
             metadata["bytes"] = "\(record.bytes)"
             if let error = record.error { metadata["error"] = "\(error)" }
             return (record.error == nil ? .info : .warning, record.step == .download ? "downloaded" : "ingest tried", metadata)
-        case let .ingesting(id, leader): return (.info, "ingest", region(id).merging(["store": "\(leader)"]) { a, _ in a })
-        case let .retrying(id, reason): return (.warning, "retry", region(id).merging(["reason": "\(reason.label)", "attempt": "\(s.attempts[id] ?? 1)"]) { a, _ in a })
-        case let .pieceDone(id, sets, bytes): return (.info, "ingested", region(id).merging(["file_sets": "\(sets)", "bytes": "\(bytes)"]) { a, _ in a })
+        case let .ingesting(id, leader): return (.info, "ingest", region(id, ["store": "\(leader)"]))
+        case let .retrying(id, reason): return (.warning, "retry", region(id, ["reason": "\(reason.label)", "attempt": "\(s.attempts[id] ?? 1)"]))
+        case let .pieceDone(id, sets, bytes): return (.info, "ingested", region(id, ["file_sets": "\(sets)", "bytes": "\(bytes)"]))
         case let .regionIngested(id): return (.info, "region ingested", region(id))
-        case let .regionFailed(id, reason): return (.error, "region failed", region(id).merging(["reason": "\(reason)"]) { a, _ in a })
+        case let .regionFailed(id, reason): return (.error, "region failed", region(id, ["reason": "\(reason)"]))
         case let .paused(id): return (.info, "paused", region(id))
         case let .unpaused(id): return (.info, "resumed", region(id))
         case let .operatorPaused(id): return (.info, "pause asked", region(id))

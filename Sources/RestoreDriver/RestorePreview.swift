@@ -86,8 +86,7 @@ public struct RestorePreview: Sendable, Codable {
         var selection: [String] = options.tableFilter.map { "--filter \($0)" }
         if let range = options.keyRange { selection.append("keys \(range)") }
 
-        var regions = await survey.regions(overlapping: .all)
-        regions.sort { keyLess($0.startKey, $1.startKey) }
+        let regions = await survey.regions(overlapping: .all)
         let boundaries = Set(regions.map(\.startKey))
         let storeInfos = await survey.stores()
         let up = storeInfos.filter(\.state.isUp)

@@ -13,6 +13,22 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
     try runExecutable(consoleBinary, arguments, environment: environment)
 }
 
+/// The console started in the background, its output to `stdout` (a file) or nowhere.
+func startConsole(_ arguments: [String], stdout: String? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: consoleBinary)
+    process.arguments = arguments
+    if let stdout {
+        FileManager.default.createFile(atPath: stdout, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
+    } else {
+        process.standardOutput = FileHandle.nullDevice
+    }
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
 /// Waits until a restore's checkpoint holds its header and three pieces, then kills it with SIGKILL.
 func killAfterThreePieces(_ process: Process, checkpoints: String) async throws {
     try await waitUntil(timeout: .seconds(60)) {
@@ -230,12 +246,7 @@ func expectNoCredential(key: String, secret: String, in texts: [String], filesUn
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir, rows: 12_000)
         let args = ["restore", "--headless", "--storage", backup, "--cluster", dir.file("cluster"), "--merge-size", "256K"]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: consoleBinary)
-        process.arguments = args + ["--rate", "1M"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startConsole(args + ["--rate", "1M"])
         try await killAfterThreePieces(process, checkpoints: dir.file("cluster") + "/checkpoints")
 
         let resumed = try runConsole(args + ["--json"])

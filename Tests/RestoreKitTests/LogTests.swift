@@ -32,12 +32,7 @@ import Testing
         let backup = try makeBackup(dir)
         let cluster = dir.file("cluster")
         let args = ["restore", "--headless", "--storage", backup, "--cluster", cluster, "--merge-size", "256K"]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: consoleBinary)
-        process.arguments = args + ["--rate", "1M"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startConsole(args + ["--rate", "1M"])
         try await killAfterThreePieces(process, checkpoints: cluster + "/checkpoints")
         let log = cluster + "/logs/restore.log"
         let killed = try records([log])

@@ -25,16 +25,10 @@ import Testing
         o.fileSize = 64 << 10
         try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
         let port = try freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: consoleBinary)
-        process.arguments = [
+        let process = try startConsole([
             "restore", "--headless", "--json", "--storage", dir.file("backup"), "--cluster", dir.file("cluster"), "--merge-size", "128K",
             "--rate", "1M", "--metrics-addr", "127.0.0.1:\(port)", "--metrics-linger", "60",
-        ]
-        FileManager.default.createFile(atPath: dir.file("summary.json"), contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("summary.json")))
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        ], stdout: dir.file("summary.json"))
         defer { process.terminate() }
 
         // Mid-restore: some bytes in, not all.

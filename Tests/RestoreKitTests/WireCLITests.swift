@@ -171,12 +171,7 @@ extension WireCLITests {
         let backup = try makeBackup(dir, rows: 12_000)
         let served = try ServedCluster(directory: dir.file("cluster"))
         let args = ["restore", "--headless", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--merge-size", "256K"]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: consoleBinary)
-        process.arguments = args + ["--rate", "1M"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startConsole(args + ["--rate", "1M"])
         try await killAfterThreePieces(process, checkpoints: dir.file("state/checkpoints"))
 
         let resumed = try runConsole(args)
