@@ -19,7 +19,7 @@ func startConsole(_ arguments: [String], stdout: String? = nil) throws -> Proces
     process.executableURL = URL(fileURLWithPath: consoleBinary)
     process.arguments = arguments
     if let stdout {
-        FileManager.default.createFile(atPath: stdout, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdout, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
     } else {
         process.standardOutput = FileHandle.nullDevice

@@ -26,7 +26,7 @@ import KVProto
         let walker = try #require(FileManager.default.enumerator(atPath: root))
         while let name = walker.nextObject() as? String {
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory)
             guard !isDirectory.boolValue else {
                 entries[name] = "directory"
                 continue
