@@ -15,8 +15,8 @@ public struct DashboardView {
     public var order: [Int]
     public var unicode: Bool
     public var now: Date
-    /// The window of the event history that the `e` overlay shows, and how many events match.
-    public var history: (events: [RestoreEvent], matches: Int) = ([], 0)
+    /// The window of the event history that the `e` overlay shows.
+    public var history = EventHistoryWindow()
 
     public init(snapshot: RestoreSnapshot, state: ConsoleState, order: [Int], unicode: Bool, now: Date = Date()) {
         self.snapshot = snapshot
@@ -76,8 +76,7 @@ public struct DashboardView {
         case .stores: StoresOverlay(stores: snapshot.stores, unicode: unicode).render(into: &buffer)
         case .tables: TablesOverlay(tables: snapshot.tables, unicode: unicode).render(into: &buffer)
         case .history:
-            EventHistoryOverlay(events: history.events, matches: history.matches, search: state.historySearch, editing: state.historyEditing, unicode: unicode)
-                .render(into: &buffer)
+            EventHistoryOverlay(window: history, search: state.historySearch, editing: state.historyEditing, unicode: unicode).render(into: &buffer)
         case let .detail(id): if let row = snapshot.regions.first(where: { $0.id == id }) { RegionDetailView(row: row, unicode: unicode, now: now).render(into: &buffer) }
         case .confirmQuit: drawQuitConfirm(&buffer)
         case .filterInput, .none: break

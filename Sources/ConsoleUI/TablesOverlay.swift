@@ -42,9 +42,8 @@ public struct TablesOverlay {
 /// `e`: the whole event history, newest at the bottom, scrolled with the arrows and searched
 /// with `/`.
 public struct EventHistoryOverlay {
-    public var events: [RestoreEvent]
-    /// Events that match the search, of which `events` is the window shown.
-    public var matches: Int
+    /// The events shown, of those that match the search.
+    public var window: EventHistoryWindow
     public var search: String
     public var editing: Bool
     public var unicode: Bool
@@ -62,12 +61,14 @@ public struct EventHistoryOverlay {
     public func render(into b: inout ScreenBuffer) {
         let rect = Rect(x: 0, y: 1, width: b.width, height: b.height - 2)
         b.fill(rect)
-        let what = search.isEmpty ? "\(matches) events" : "\(matches) events with '\(search)'"
+        var what = search.isEmpty ? "\(window.matches) events" : "\(window.matches) events with '\(search)'"
+        if window.dropped > 0 { what += " (\(window.dropped) older ones in the log file only)" }
         b.box(rect, title: "Event history: \(what)  Up/Down PgUp/PgDn scroll  / search  Esc closes", style: unicode ? .unicode : .ascii)
         let rows = Self.visibleLines(height: b.height)
-        for (i, event) in events.suffix(rows).enumerated() {
+        let events = window.events.suffix(rows)
+        for (i, event) in events.enumerated() {
             let role: ColorRole = event.level == .error ? .error : event.level == .warn ? .warn : .normal
-            b.write(fit(Self.line(event), rect.width - 4), x: 2, y: rect.y + 1 + rows - min(rows, events.count) + i, role: role)
+            b.write(fit(Self.line(event), rect.width - 4), x: 2, y: rect.y + 1 + rows - events.count + i, role: role)
         }
         if editing || !search.isEmpty {
             b.write(fit("search: \(search)\(editing ? "_" : "")  (Enter keeps, Esc clears)", rect.width - 4), x: 2, y: rect.maxY - 1, role: .key)

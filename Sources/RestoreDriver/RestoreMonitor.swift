@@ -15,6 +15,8 @@ public final class RestoreMonitor: Sendable {
         var rowIndex: [UInt64: Int] = [:]
         /// Every event, oldest first (up to `eventHistoryLimit`); not in the snapshot, which stays small.
         var history: [RestoreEvent] = []
+        /// Events that fell out of `history` (they are in the log file).
+        var historyDropped = 0
     }
 
     private let state: Mutex<State>
@@ -49,17 +51,23 @@ public final class RestoreMonitor: Sendable {
             st.snapshot.eventCount += 1
             if st.snapshot.events.count > Self.eventLimit { st.snapshot.events.removeFirst(st.snapshot.events.count - Self.eventLimit) }
             st.history.append(event)
-            if st.history.count > Self.eventHistoryLimit { st.history.removeFirst(st.history.count / 10) }
+            if st.history.count > Self.eventHistoryLimit {
+                let dropped = st.history.count / 10
+                st.history.removeFirst(dropped)
+                st.historyDropped += dropped
+            }
         }
     }
 
     /// A window of the event history: of the events whose text holds `search` (any, when empty),
-    /// the `count` that end `fromEnd` events before the newest; and how many match in all.
-    public func history(matching search: String, count: Int, fromEnd: Int) -> (events: [RestoreEvent], matches: Int) {
+    /// the `count` that end `fromEnd` events before the newest; how many match in all; and how
+    /// many older events are no longer kept (the log file has them).
+    public func history(matching search: String, count: Int, fromEnd: Int) -> EventHistoryWindow {
         state.withLock { st in
             let matching = search.isEmpty ? st.history[...] : st.history.filter { $0.message.localizedCaseInsensitiveContains(search) }[...]
             let end = max(0, matching.count - fromEnd), start = max(0, end - count)
-            return (Array(matching[matching.startIndex + start ..< matching.startIndex + end]), matching.count)
+            return EventHistoryWindow(
+                events: Array(matching[matching.startIndex + start ..< matching.startIndex + end]), matches: matching.count, dropped: st.historyDropped)
         }
     }
 
@@ -109,5 +117,19 @@ public final class RestoreMonitor: Sendable {
             row.history.append(attempt)
             if row.history.count > 200 { row.history.removeFirst() }
         }
+    }
+}
+
+/// What the event history view shows: a window of events, how many match, and how many older
+/// events only the log file still holds.
+public struct EventHistoryWindow: Sendable, Equatable {
+    public var events: [RestoreEvent]
+    public var matches: Int
+    public var dropped: Int
+
+    public init(events: [RestoreEvent] = [], matches: Int = 0, dropped: Int = 0) {
+        self.events = events
+        self.matches = matches
+        self.dropped = dropped
     }
 }

@@ -71,10 +71,10 @@ struct JSONLinesLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
         let time = Date().formatted(Self.timeStyle)
-        var text = "{\"time\":\(Self.quoted(time)),\"level\":\(Self.quoted(level.rawValue)),\"event\":\(Self.quoted(message.description))"
-        for (key, value) in metadata.merging(extra ?? [:], uniquingKeysWith: { _, new in new }).sorted(by: { $0.key < $1.key }) {
+        var text = "{\"time\":\(Self.quoted(time)),\"level\":\(Self.quoted(event.level.rawValue)),\"event\":\(Self.quoted(event.message.description))"
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new }).sorted(by: { $0.key < $1.key }) {
             text += ",\(Self.quoted(key)):\(Self.quoted(value.description))"
         }
         self.file.append(Array((text + "}\n").utf8))

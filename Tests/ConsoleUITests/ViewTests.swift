@@ -385,6 +385,21 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         #expect(c.state.overlay == .none)
     }
 
+    /// Past 100,000 events the oldest tenth leaves memory, and the view says that the log file
+    /// still has them.
+    @Test func theEventHistorySaysWhatOnlyTheLogStillHolds() {
+        let monitor = RestoreMonitor(source: "s", clusterLocation: "c", storeCount: 3, replicas: 3, insecureTLS: false)
+        for i in 1...100_001 { monitor.event(.info, "event \(i)") }
+        let window = monitor.history(matching: "", count: 10, fromEnd: 0)
+        #expect(window.matches == 90_001 && window.dropped == 10_000)
+        #expect(window.events.last?.message == "event 100001")
+        var c = ConsoleController()
+        c.state.overlay = .history
+        var view = DashboardView(snapshot: monitor.snapshot(), state: c.state, order: [], unicode: true)
+        view.history = window
+        #expect(view.render(width: 120, height: 36).lines.joined().contains("90001 events (10000 older ones in the log file only)"))
+    }
+
     /// `v` shows every store, 20 of them, with figures the panel has no room for; any key closes it.
     @Test func theStoresViewShowsEveryStore() {
         let snapshot = snapshot(stores: 20)
