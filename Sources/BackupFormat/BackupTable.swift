@@ -25,4 +25,7 @@ public struct BackupTable: Sendable, Hashable, Codable {
     public var physicalIDs: [Int64] { [id] + partitionIDs }
 
     public var qualifiedName: String { "`\(database)`.`\(name)`" }
+
+    /// `db.tbl`, as a filter rule or a table row names it.
+    public var displayName: String { "\(database).\(name)" }
 }

@@ -15,7 +15,7 @@ enum BackupSelection {
             do { filter = try TableFilter(options.tableFilter, caseSensitive: options.caseSensitiveFilter) } catch { throw .selection(error.description) }
             let tables = backup.tables.filter { filter.matches(schema: $0.database, table: $0.name) }
             guard !tables.isEmpty else {
-                let names = backup.tables.map { "\($0.database).\($0.name)" }.sorted()
+                let names = backup.tables.map(\.displayName).sorted()
                 throw .selection("--filter \(options.tableFilter.joined(separator: " ")) matches none of the backup's \(names.count) tables: \(names.joined(separator: ", "))")
             }
             let ids = Set(tables.flatMap(\.physicalIDs))
@@ -24,17 +24,12 @@ enum BackupSelection {
         }
         if let range = options.keyRange {
             guard !range.isEmpty else { throw .selection("--start-key \(range.start.hexString) is not before --end-key \(range.end.hexString)") }
-            selected.files = selected.files.filter { overlaps($0.range, range) }
+            selected.files = selected.files.filter { $0.range.overlaps(range) }
             guard !selected.files.isEmpty else { throw .selection("no file of the backup holds keys in \(range) (--start-key, --end-key)") }
             let ids = Set(selected.files.compactMap(\.tableID))
             selected.tables = selected.tables.filter { !ids.isDisjoint(with: $0.physicalIDs) }
         }
         return selected
-    }
-
-    /// True when the two ranges (end exclusive, an empty end unbounded) share a key.
-    static func overlaps(_ a: KeyRange, _ b: KeyRange) -> Bool {
-        (a.end.isEmpty || keyLess(b.start, a.end)) && (b.end.isEmpty || keyLess(a.start, b.end))
     }
 
     /// `range` cut to `selection`, or `range` itself when there is no selection.

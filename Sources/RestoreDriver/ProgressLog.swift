@@ -10,18 +10,18 @@ import ClusterAPI
 final class ProgressLog: Sendable {
     private struct State {
         var logger: Logger?
-        /// Each file set's file names, by set id.
-        var files: [[String]] = []
+        /// The plan's file sets, by id, to name an attempt's files.
+        var fileSets: [FileSet] = []
         var storeStates: [UInt64: StoreState] = [:]
         var attempts: [UInt64: Int] = [:]
     }
 
     private let state = Mutex(State())
 
-    func attach(_ logger: Logger, fileNames: [[String]]) {
+    func attach(_ logger: Logger, fileSets: [FileSet]) {
         state.withLock {
             $0.logger = logger
-            $0.files = fileNames
+            $0.fileSets = fileSets
         }
     }
 
@@ -57,7 +57,7 @@ final class ProgressLog: Sendable {
             var metadata = region(id)
             metadata["store"] = "\(record.storeID)"
             metadata["step"] = "\(record.step.rawValue)"
-            metadata["files"] = "\(s.files.indices.contains(record.fileSet) ? s.files[record.fileSet].joined(separator: ",") : "set \(record.fileSet)")"
+            metadata["files"] = "\(s.fileSets.indices.contains(record.fileSet) ? s.fileSets[record.fileSet].files.map(\.name).joined(separator: ",") : "set \(record.fileSet)")"
             metadata["attempt"] = "\(s.attempts[id] ?? 1)"
             metadata["duration_s"] = "\(String(format: "%.3f", record.duration.seconds))"
             metadata["bytes"] = "\(record.bytes)"

@@ -19,7 +19,7 @@ extension RestoreEngine {
             }
             let report = try await verifier.verify()
             reporter.report(.checksum(match: report.isMatch))
-            let mismatched = backup.tables.filter { !report.mismatchedTables.isDisjoint(with: $0.physicalIDs) }.map { "\($0.database).\($0.name)" }
+            let mismatched = backup.tables.filter { !report.mismatchedTables.isDisjoint(with: $0.physicalIDs) }.map(\.displayName)
             reporter.report(.tableChecksums(mismatched: Set(mismatched)))
             if report.isMatch {
                 reporter.report(.log(.info, "checksum matched: crc64xor=\(report.total.crc64xor) kvs=\(report.total.totalKVs) bytes=\(report.total.totalBytes)"))

@@ -116,7 +116,7 @@ public final class RestoreEngine: Sendable {
             let sets = plan.fileSets.filter { $0.tableID.map(ids.contains) ?? false }
             let regions = plan.ranges.filter { plan.fileSets[$0.fileSets[0]].tableID.map(ids.contains) ?? false }.count
             return TableRow(
-                name: "\(table.database).\(table.name)", oldIDs: table.physicalIDs, newIDs: table.physicalIDs.compactMap { rules.tableIDs[$0] },
+                name: table.displayName, oldIDs: table.physicalIDs, newIDs: table.physicalIDs.compactMap { rules.tableIDs[$0] },
                 regions: regions, files: sets.reduce(0) { $0 + $1.files.count }, kvs: sets.reduce(0) { $0 + $1.checksum.totalKVs },
                 bytes: sets.reduce(0) { $0 + $1.size })
         }
@@ -129,7 +129,7 @@ public final class RestoreEngine: Sendable {
 
     /// Writes the restore's events to `logger` as structured records, from now on.
     public func logEvents(to logger: Logger) {
-        reporter.log.attach(logger, fileNames: plan.fileSets.map { $0.files.map(\.name) })
+        reporter.log.attach(logger, fileSets: plan.fileSets)
     }
 
     // MARK: running

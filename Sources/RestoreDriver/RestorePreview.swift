@@ -79,7 +79,7 @@ public struct RestorePreview: Sendable, Codable {
         let tables = backup.tables.map { table in
             let files = table.physicalIDs.flatMap { sets[$0] ?? [] }.flatMap(\.files)
             return Table(
-                name: "\(table.database).\(table.name)", oldIDs: table.physicalIDs, newIDs: table.physicalIDs.compactMap { rules.tableIDs[$0] },
+                name: table.displayName, oldIDs: table.physicalIDs, newIDs: table.physicalIDs.compactMap { rules.tableIDs[$0] },
                 files: files.reduce(into: [:]) { $0[$1.cf.name, default: 0] += 1 }, bytes: files.reduce(into: [:]) { $0[$1.cf.name, default: 0] += $1.size },
                 kvs: files.reduce(0) { $0 + $1.checksum.totalKVs })
         }
@@ -173,7 +173,7 @@ struct Prechecks {
                 for old in table.physicalIDs {
                     guard let new = rules.tableIDs[old] else { continue }
                     let range = KeyRange(start: rules.boundKey(TableCodec.tablePrefix(new)), end: rules.boundKey(TableCodec.tablePrefix(new + 1)))
-                    targets.append(("table \(table.database).\(table.name) as id \(new)", range))
+                    targets.append(("table \(table.displayName) as id \(new)", range))
                 }
             }
         }

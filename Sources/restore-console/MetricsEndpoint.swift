@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Prometheus
+import KVWire
 
 /// `--metrics-addr HOST:PORT`: everything recorded through swift-metrics, in Prometheus's text
 /// format at `/metrics`, on SwiftNIO's HTTP/1 server.
@@ -19,10 +20,8 @@ final class MetricsEndpoint: Sendable {
 
     /// Bootstraps swift-metrics with a Prometheus registry (once per process) and serves it.
     static func start(_ address: String) async throws -> MetricsEndpoint {
-        let parts = address.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let port = Int(parts[1]), (0...65_535).contains(port) else {
-            throw StartFailure("--metrics-addr '\(address)' is not HOST:PORT")
-        }
+        let parsed: WireAddress
+        do { parsed = try WireAddress(parsing: address) } catch { throw StartFailure("--metrics-addr: \(error)") }
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         // From 1 ms, doubling, to about 17 minutes: TiKV's importer buckets, started lower.
@@ -38,8 +37,8 @@ final class MetricsEndpoint: Sendable {
                 }
             }
         do {
-            let channel = try await bootstrap.bind(host: String(parts[0]), port: port).get()
-            let bound = channel.localAddress?.port.map { "\(parts[0]):\($0)" } ?? address
+            let channel = try await bootstrap.bind(host: parsed.host, port: parsed.port).get()
+            let bound = channel.localAddress?.port.map { WireAddress(host: parsed.host, port: $0).description } ?? parsed.description
             return MetricsEndpoint(address: bound, channel: channel)
         } catch {
             throw StartFailure("--metrics-addr \(address): cannot listen: \(error)")

@@ -14,17 +14,22 @@ import LoopbackServer
         return try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
     }
 
+    /// A backup of small files in `dir/backup`.
+    func makeBackup(_ dir: TemporaryDirectory, tables: Int, rows: Int) throws {
+        var o = BackupProducer.Options()
+        o.tables = tables
+        o.rows = rows
+        o.fileSize = 64 << 10
+        try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
+    }
+
     func value(_ samples: [String: Any], _ key: String) -> Double { (samples[key] as? NSNumber)?.doubleValue ?? -1 }
 
     /// The counters move while the restore runs, and at its end they agree with the summary; the
     /// import service's own metrics (TiKV's names) count every download and ingest.
     @Test func aScrapeDuringARestoreMovesAndAgreesWithTheSummary() async throws {
         let dir = try TemporaryDirectory()
-        var o = BackupProducer.Options()
-        o.tables = 3
-        o.rows = 4_000
-        o.fileSize = 64 << 10
-        try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
+        try makeBackup(dir, tables: 3, rows: 4_000)
         let port = try freePort()
         let process = try startConsole([
             "restore", "--headless", "--json", "--storage", dir.file("backup"), "--cluster", dir.file("cluster"), "--merge-size", "128K",
@@ -71,11 +76,7 @@ import LoopbackServer
     /// moves them on every store.
     @Test func clusterServeServesTheImportServicesMetrics() throws {
         let dir = try TemporaryDirectory()
-        var o = BackupProducer.Options()
-        o.tables = 2
-        o.rows = 2_000
-        o.fileSize = 64 << 10
-        try BackupProducer(storage: LocalStorage(root: dir.file("backup")), options: o).produce()
+        try makeBackup(dir, tables: 2, rows: 2_000)
         let port = try freePort()
         let served = try ServedCluster(directory: dir.file("cluster"), extra: ["--metrics-addr", "127.0.0.1:\(port)"])
         let out = try runConsole(["restore", "--headless", "--storage", dir.file("backup"), "--pd", served.pd, "--state-dir", dir.file("state")])

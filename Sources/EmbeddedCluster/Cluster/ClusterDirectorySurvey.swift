@@ -11,8 +11,8 @@ public final class ClusterDirectorySurvey: ClusterSurvey {
     public let replicas: Int
     /// True when no cluster is there yet.
     public let isNew: Bool
+    /// Each store, its address being its directory.
     private let storeInfos: [StoreInfo]
-    private let storeDirectories: [UInt64: String]
     private let layout: [Region]
     private let databases: [RocksDatabase]
 
@@ -23,10 +23,9 @@ public final class ClusterDirectorySurvey: ClusterSurvey {
         isNew = configuration == nil
         let config = configuration ?? create
         replicas = config.replicas
-        var infos: [StoreInfo] = [], directories: [UInt64: String] = [:], databases: [RocksDatabase] = []
+        var infos: [StoreInfo] = [], databases: [RocksDatabase] = []
         for id in 1...UInt64(max(1, config.stores)) {
             let storeDirectory = "\(path)/stores/\(id)"
-            directories[id] = storeDirectory
             var state = StoreState.up
             if let data = FileManager.default.contents(atPath: storeDirectory + "/store.json"),
                let persisted = try? JSONDecoder().decode(Store.Persisted.self, from: data) {
@@ -39,7 +38,6 @@ public final class ClusterDirectorySurvey: ClusterSurvey {
             }
         }
         storeInfos = infos
-        storeDirectories = directories
         self.databases = databases
         let pdPath = path + "/pd.json"
         if !isNew, FileManager.default.fileExists(atPath: pdPath) {
@@ -59,9 +57,7 @@ public final class ClusterDirectorySurvey: ClusterSurvey {
     public func stores() async -> [StoreInfo] { storeInfos }
 
     public func regions(overlapping range: KeyRange) async -> [Region] {
-        layout.filter { region in
-            (region.endKey.isEmpty || keyLess(range.start, region.endKey)) && (range.end.isEmpty || keyLess(region.startKey, range.end))
-        }
+        layout.filter { $0.range.overlaps(range) }
     }
 
     public func highestTableIDInUse() async -> Int64 { databases.map(StoreDataFacts.highestTableID(in:)).max() ?? 0 }
@@ -69,6 +65,6 @@ public final class ClusterDirectorySurvey: ClusterSurvey {
     public func holdsData(in range: KeyRange) async -> Bool? { databases.contains { StoreDataFacts.holdsData($0, in: range) } }
 
     public func disk(ofStore store: UInt64) async -> StoreDisk? {
-        storeDirectories[store].flatMap(StoreDataFacts.disk(at:))
+        storeInfos.first { $0.id == store }.flatMap { StoreDataFacts.disk(at: $0.address) }
     }
 }

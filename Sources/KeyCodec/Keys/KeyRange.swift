@@ -40,6 +40,11 @@ public struct KeyRange: Hashable, Sendable, Codable, CustomStringConvertible {
         return endInclusive ? c > 0 : c >= 0
     }
 
+    /// True when the two ranges (end exclusive, an empty end unbounded) share a key.
+    public func overlaps(_ other: KeyRange) -> Bool {
+        (end.isEmpty || keyLess(other.start, end)) && (other.end.isEmpty || keyLess(start, other.end))
+    }
+
     /// True when every key of `other` lies in this range.
     public func covers(_ other: KeyRange) -> Bool {
         guard compareKeys(other.start, start) >= 0 else { return false }
