@@ -354,6 +354,15 @@ void crdb_db_live_files(crdb_db *db, uint64_t *count, uint64_t *bytes) {
     *bytes = total;
 }
 
+void crdb_db_table_files(crdb_db *db, int cf, void *context, crdb_table_file_fn each) {
+    std::vector<LiveFileMetaData> files;
+    db->db->GetLiveFilesMetaData(&files);
+    for (const auto &file : files) {
+        if (file.column_family_name != kColumnFamilies[cf] || file.being_compacted) continue;
+        each(context, file.smallestkey.data(), file.smallestkey.size(), file.largestkey.data(), file.largestkey.size(), file.size);
+    }
+}
+
 int crdb_db_has_column_families(const char *path) {
     std::vector<std::string> names;
     if (!DB::ListColumnFamilies(DBOptions(), path, &names).ok()) return 0;

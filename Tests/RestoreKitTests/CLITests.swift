@@ -148,7 +148,9 @@ func expectNoCredential(key: String, secret: String, in texts: [String], filesUn
             let ldb = try runProgram("ldb", ["--db=\(dir.file("cluster"))/stores/\(store)/db", "--column_family=write", "scan", "--max_keys=1"])
             #expect(ldb.status == 0, "store \(store): \(ldb.stderr)")
             let ssts = try FileManager.default.contentsOfDirectory(atPath: dir.file("cluster/stores/\(store)/db")).filter { $0.hasSuffix(".sst") }.count
-            #expect(ssts < backup.files.count + 256, "store \(store) holds \(ssts) SSTs: the apply records are compacted")
+            // A region per file set or two: in-flight regions lie between ingested ones, and small
+            // neighbours still merge.
+            #expect(ssts < backup.files.count / 10, "store \(store) holds \(ssts) SSTs for \(backup.files.count) backup files")
         }
         let reopened = try await Cluster.open(directory: dir.file("cluster"))
         #expect(await reopened.pd.regionCount >= 1_000)

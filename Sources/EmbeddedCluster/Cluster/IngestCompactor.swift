@@ -3,25 +3,28 @@ import Synchronization
 import KeyCodec
 import ClusterAPI
 
+/// One table of a column family: its smallest and largest key, and its size.
+struct TableFile: Equatable {
+    let smallest: [UInt8]
+    let largest: [UInt8]
+    let bytes: UInt64
+}
+
 /// Merges the small SSTs that ingests leave. RocksDB keeps every ingested file as its own table in
 /// the bottommost level, which it never compacts by itself, so a backup of many small files, or a
 /// restore into many small regions, would leave a store of tens of thousands of tables: slow to
 /// open and to read, and every later ingest slower, since each version edit walks every table.
-/// Once ingests have left `minimumFiles` small files, their key spans are compacted on this store's
-/// background queue into tables of RocksDB's target size, as TiKV's compaction runner would; the
-/// apply never waits for it.
+/// Once ingests have left `filesPerPass` small files, this store's background queue looks at the
+/// tables each column family holds and compacts runs of small neighbours (`SmallTableMerge`), as
+/// TiKV's compaction runner would; the apply never waits for it.
 final class IngestCompactor: Sendable {
-    /// Small files that wait before a compaction, and how many spans one compaction takes at most.
-    static let minimumFiles = 64
-    static let spansPerCompaction = 64
+    /// Small files ingested between two passes.
+    static let filesPerPass = 64
     /// An ingest whose files average less than this is of small files.
     static let smallFileBytes: UInt64 = 1 << 20
 
-    typealias Span = (cf: ColumnFamily, start: [UInt8], end: [UInt8])
-
     private struct State {
-        var pending: [Span] = []
-        var pendingFiles = 0
+        var filesSinceLastPass = 0
         var running = false
         var stopped = false
     }
@@ -35,20 +38,13 @@ final class IngestCompactor: Sendable {
         background = BackgroundWork(label: label, qos: .utility)
     }
 
-    /// Notes an ingest: its files' column families, key ranges (data keys, end inclusive) and bytes.
-    func ingested(_ files: [(cf: ColumnFamily, range: KeyRange, bytes: UInt64)]) {
-        guard !files.isEmpty, files.reduce(0, { $0 + $1.bytes }) / UInt64(files.count) < Self.smallFileBytes else { return }
-        var spans: [Span] = []
-        for cf in ColumnFamily.allCases {
-            let ranges = files.filter { $0.cf == cf }.map(\.range)
-            guard let start = ranges.map(\.start).min(by: keyLess), let end = ranges.map(\.end).max(by: keyLess) else { continue }
-            spans.append((cf, DataKey.make(start), DataKey.make(end)))
-        }
+    /// Notes an ingest of files of these sizes.
+    func ingested(bytes: [UInt64]) {
+        guard !bytes.isEmpty, bytes.reduce(0, +) / UInt64(bytes.count) < Self.smallFileBytes else { return }
         let start = state.withLock { s -> Bool in
             guard !s.stopped else { return false }
-            s.pending += spans
-            s.pendingFiles += files.count
-            guard s.pendingFiles >= Self.minimumFiles, !s.running else { return false }
+            s.filesSinceLastPass += bytes.count
+            guard s.filesSinceLastPass >= Self.filesPerPass, !s.running else { return false }
             s.running = true
             return true
         }
@@ -57,76 +53,77 @@ final class IngestCompactor: Sendable {
 
     private func run() {
         background.run {
-            while let spans = self.takePending() {
-                for span in self.merged(spans) {
-                    // A failed compaction (out of disk or descriptors) loses nothing: the files stay as they were.
-                    try? self.db.compactRange(span.start, span.end, cf: span.cf)
+            while self.takePass() {
+                for cf in ColumnFamily.allCases {
+                    let tables = self.db.tableFiles(cf: cf).filter { $0.smallest.first == DataKey.prefix }
+                    for run in SmallTableMerge.runs(tables) {
+                        // A failed compaction (out of disk or descriptors) loses nothing: the files stay as they were.
+                        try? self.db.compactRange(run.start, run.end, cf: cf)
+                    }
                 }
             }
         }
     }
 
-    /// What waits, or nil (and the queue idle) when nothing does.
-    private func takePending() -> [Span]? {
+    /// True when small files came in since the last pass (and starts counting again); false, and
+    /// the queue idle, when none did.
+    private func takePass() -> Bool {
         state.withLock { s in
-            guard !s.pending.isEmpty else {
+            guard s.filesSinceLastPass > 0 else {
                 s.running = false
-                return nil
+                return false
             }
-            defer {
-                s.pending.removeAll()
-                s.pendingFiles = 0
-            }
-            return s.pending
+            s.filesSinceLastPass = 0
+            return true
         }
-    }
-
-    /// The spans of each column family in key order, neighbours merged (up to
-    /// `spansPerCompaction` of them) when the store holds nothing between them: neighbouring
-    /// regions' files merge into one table, and no compaction rewrites large files that lie
-    /// between small ones.
-    func merged(_ spans: [Span]) -> [Span] {
-        var out: [Span] = []
-        for cf in ColumnFamily.allCases {
-            var group: Span?
-            var count = 0
-            for span in spans.filter({ $0.cf == cf }).sorted(by: { keyLess($0.start, $1.start) }) {
-                if var current = group, count < Self.spansPerCompaction, nothingBetween(current.end, span.start, cf: cf) {
-                    if keyLess(current.end, span.end) { current.end = span.end }
-                    group = current
-                    count += 1
-                } else {
-                    if let current = group { out.append(current) }
-                    group = span
-                    count = 1
-                }
-            }
-            if let current = group { out.append(current) }
-        }
-        return out
-    }
-
-    /// True when `cf` holds no key after `end` and before `start`.
-    private func nothingBetween(_ end: [UInt8], _ start: [UInt8], cf: ColumnFamily) -> Bool {
-        var between = false
-        try? db.scan(cf: cf, from: end) { key, _ in
-            let found = Array(key)
-            if found == end { return true }  // the span's own last key
-            between = keyLess(found, start)
-            return false
-        }
-        return !between
     }
 
     /// Compacts what is pending, then takes no more work; returns when the queue is idle.
     func finish() {
         let start = state.withLock { s -> Bool in
-            guard !s.pending.isEmpty, !s.running else { return false }
+            guard s.filesSinceLastPass > 0, !s.running else { return false }
             s.running = true
             return true
         }
         if start { run() }
         background.wait()
         state.withLock { $0.stopped = true }
+    }
+}
+
+/// Which neighbouring small tables to merge, size-tiered: a run of adjacent tables under
+/// `smallTableBytes` is merged when its largest table is at most the others together, else it is
+/// split at its largest and each side is looked at the same way. So every merge at least doubles
+/// the table that a key lives in (each key is rewritten at most log2(smallTableBytes / file size)
+/// times), neighbours ingested at different times (a region in flight between two ingested ones)
+/// still end in one table, and no merge rewrites a large table.
+enum SmallTableMerge {
+    static let smallTableBytes: UInt64 = 4 << 20
+
+    /// The key spans to compact (ends inclusive), given a column family's tables in key order.
+    static func runs(_ tables: [TableFile]) -> [(start: [UInt8], end: [UInt8])] {
+        var spans: [(start: [UInt8], end: [UInt8])] = []
+        var run: [TableFile] = []
+        for table in tables + [TableFile(smallest: [], largest: [], bytes: .max)] {
+            if table.bytes < smallTableBytes {
+                run.append(table)
+            } else {
+                pick(run[...], into: &spans)
+                run.removeAll(keepingCapacity: true)
+            }
+        }
+        return spans
+    }
+
+    private static func pick(_ run: ArraySlice<TableFile>, into spans: inout [(start: [UInt8], end: [UInt8])]) {
+        guard run.count >= 2 else { return }
+        let largest = run.indices.max { run[$0].bytes < run[$1].bytes }!
+        let total = run.reduce(0) { $0 + $1.bytes }
+        if run[largest].bytes <= total - run[largest].bytes {
+            spans.append((run.first!.smallest, run.last!.largest))
+        } else {
+            pick(run[..<largest], into: &spans)
+            pick(run[(largest + 1)...], into: &spans)
+        }
     }
 }

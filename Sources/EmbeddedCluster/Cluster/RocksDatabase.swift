@@ -39,6 +39,22 @@ public final class RocksDatabase: @unchecked Sendable {
         return (Int(count), bytes)
     }
 
+    /// The tables of `cf` that no compaction holds, in key order.
+    func tableFiles(cf: ColumnFamily) -> [TableFile] {
+        guard !closed.load(ordering: .acquiring) else { return [] }
+        var files: [TableFile] = []
+        withUnsafeMutablePointer(to: &files) { out in
+            crdb_db_table_files(handle, cf.rawValue, out) { context, smallest, smallestCount, largest, largestCount, size in
+                let files = context!.assumingMemoryBound(to: [TableFile].self)
+                files.pointee.append(TableFile(
+                    smallest: Array(UnsafeRawBufferPointer(start: smallest, count: smallestCount)),
+                    largest: Array(UnsafeRawBufferPointer(start: largest, count: largestCount)),
+                    bytes: size))
+            }
+        }
+        return files.sorted { keyLess($0.smallest, $1.smallest) }
+    }
+
     /// Closes the DB and releases its lock; later calls fail with `.closed`.
     public func close() {
         if !closed.exchange(true, ordering: .acquiringAndReleasing) { crdb_db_close(handle) }

@@ -57,7 +57,7 @@ struct SSTIngestion {
         CrashPoint.ingest.pass()
         for file in files { unlink(file.path) }
         compactRecordsNowAndThen()
-        store.compactor.ingested(zip(command.files, sizes).map { (cf: $0.cf, range: $0.range, bytes: $1) })
+        store.compactor.ingested(bytes: sizes)
     }
 
     /// Ingests between compactions of the apply records.

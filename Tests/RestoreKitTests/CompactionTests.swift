@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+@testable import KeyCodec
+@testable import ClusterAPI
+@testable import EmbeddedCluster
+
+@Suite struct CompactionTests {
+    private func table(_ name: String, _ bytes: UInt64) -> TableFile {
+        TableFile(smallest: Array("\(name)a".utf8), largest: Array("\(name)z".utf8), bytes: bytes)
+    }
+
+    private func spans(_ tables: [TableFile]) -> [String] {
+        SmallTableMerge.runs(tables).map { "\(String(decoding: $0.start, as: UTF8.self))-\(String(decoding: $0.end, as: UTF8.self))" }
+    }
+
+    @Test func smallNeighboursMergeAndLargeTablesAreNeverRewritten() {
+        let k: UInt64 = 1 << 10, big = SmallTableMerge.smallTableBytes
+        // Three small tables, a large one, two small ones: each side of the large one is a run.
+        #expect(spans([table("a", 8 * k), table("b", 8 * k), table("c", 8 * k), table("d", big), table("e", 8 * k), table("f", 8 * k)])
+            == ["aa-cz", "ea-fz"])
+        // A lone small table beside a large one has nothing to merge with.
+        #expect(spans([table("a", big), table("b", 8 * k), table("c", 64 << 20)]).isEmpty)
+        #expect(spans([]).isEmpty)
+    }
+
+    @Test func aRunIsSplitAtATableLargerThanTheRestTogether() {
+        let k: UInt64 = 1 << 10
+        // 1 MiB beside two 8 KiB tables: merging would rewrite 1 MiB for 16 KiB; the two merge alone.
+        #expect(spans([table("a", 1024 * k), table("b", 8 * k), table("c", 8 * k)]) == ["ba-cz"])
+        // Two outputs of like size, and a straggler between them: all three become one.
+        #expect(spans([table("a", 512 * k), table("b", 8 * k), table("c", 512 * k)]) == ["aa-cz"])
+        // Split on both sides of the largest, recursively.
+        #expect(spans([table("a", 8 * k), table("b", 8 * k), table("c", 2048 * k), table("d", 100 * k), table("e", 300 * k), table("f", 250 * k)])
+            == ["aa-bz", "da-fz"])
+    }
+
+    /// Ingests one small SST per key span in an order with stragglers (every fifth span comes last),
+    /// as regions in flight leave them, and compacts as the store does: the store ends with few tables,
+    /// every key readable.
+    @Test func stragglersEndInFewTablesOnARealStore() throws {
+        let dir = try TemporaryDirectory()
+        let db = try RocksDatabase(path: dir.file("db"))
+        let spans = 400
+        let order = (0..<spans).filter { $0 % 5 != 0 } + (0..<spans).filter { $0 % 5 == 0 }
+        for (n, span) in order.enumerated() {
+            let sst = dir.file("in-\(span).sst")
+            let writer = try SSTWriter(path: sst)
+            for row in 0..<20 {
+                try writer.put(key: DataKey.make(bytes(String(format: "t%05d_%03d", span, row))), value: [UInt8](repeating: UInt8(row), count: 200))
+            }
+            try writer.finish()
+            try db.ingest([sst], cf: .write, move: true)
+            if n % 64 == 63 {
+                for run in SmallTableMerge.runs(db.tableFiles(cf: .write)) { try db.compactRange(run.start, run.end, cf: .write) }
+            }
+        }
+        for run in SmallTableMerge.runs(db.tableFiles(cf: .write)) { try db.compactRange(run.start, run.end, cf: .write) }
+        let tables = db.tableFiles(cf: .write)
+        #expect(tables.count <= 4, "\(tables.count) tables after \(spans) ingests")
+        #expect(zip(tables, tables.dropFirst()).allSatisfy { keyLess($0.largest, $1.smallest) }, "tables in key order, not overlapping")
+        var keys = 0
+        try db.scan(cf: .write) { _, _ in keys += 1; return true }
+        #expect(keys == spans * 20)
+        #expect(try db.get(DataKey.make(bytes("t00395_019")), cf: .write)?.count == 200)
+    }
+}
