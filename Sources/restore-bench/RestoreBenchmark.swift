@@ -10,7 +10,10 @@ import LoopbackServer
 struct RestoreBenchmark {
     let directory: String
     let repositoryRoot: String
-    var binary: String { repositoryRoot + "/.build/release/restore-console" }
+    /// The `restore-console` built beside this benchmark, whichever build directory that is.
+    var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("restore-console").path
+    }
 
     struct EndToEnd {
         var oursMBps: Double

@@ -14,23 +14,23 @@ import Testing
     }
 
     @Test func smallNeighboursMergeAndLargeTablesAreNeverRewritten() {
-        let k: UInt64 = 1 << 10, big = SmallTableMerge.smallTableBytes
+        let k = SmallTableMerge.smallTableBytes / 128, big = SmallTableMerge.smallTableBytes
         // Three small tables, a large one, two small ones: each side of the large one is a run.
         #expect(spans([table("a", 8 * k), table("b", 8 * k), table("c", 8 * k), table("d", big), table("e", 8 * k), table("f", 8 * k)])
             == ["aa-cz", "ea-fz"])
         // A lone small table beside a large one has nothing to merge with.
-        #expect(spans([table("a", big), table("b", 8 * k), table("c", 64 << 20)]).isEmpty)
+        #expect(spans([table("a", big), table("b", 8 * k), table("c", 64 * big)]).isEmpty)
         #expect(spans([]).isEmpty)
     }
 
     @Test func aRunIsSplitAtATableLargerThanTheRestTogether() {
-        let k: UInt64 = 1 << 10
-        // 1 MiB beside two 8 KiB tables: merging would rewrite 1 MiB for 16 KiB; the two merge alone.
-        #expect(spans([table("a", 1024 * k), table("b", 8 * k), table("c", 8 * k)]) == ["ba-cz"])
+        let u = SmallTableMerge.smallTableBytes / 128
+        // Half a large table beside two small ones: merging would rewrite it for little; the two merge alone.
+        #expect(spans([table("a", 64 * u), table("b", u), table("c", u)]) == ["ba-cz"])
         // Two outputs of like size, and a straggler between them: all three become one.
-        #expect(spans([table("a", 512 * k), table("b", 8 * k), table("c", 512 * k)]) == ["aa-cz"])
+        #expect(spans([table("a", 50 * u), table("b", u), table("c", 50 * u)]) == ["aa-cz"])
         // Split on both sides of the largest, recursively.
-        #expect(spans([table("a", 8 * k), table("b", 8 * k), table("c", 2048 * k), table("d", 100 * k), table("e", 300 * k), table("f", 250 * k)])
+        #expect(spans([table("a", u), table("b", u), table("c", 120 * u), table("d", 5 * u), table("e", 30 * u), table("f", 25 * u)])
             == ["aa-bz", "da-fz"])
     }
 

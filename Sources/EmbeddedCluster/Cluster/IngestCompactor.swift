@@ -18,10 +18,9 @@ struct TableFile: Equatable {
 /// tables each column family holds and compacts runs of small neighbours (`SmallTableMerge`), as
 /// TiKV's compaction runner would; the apply never waits for it.
 final class IngestCompactor: Sendable {
-    /// Small files ingested between two passes.
-    static let filesPerPass = 64
-    /// An ingest whose files average less than this is of small files.
-    static let smallFileBytes: UInt64 = 1 << 20
+    /// Small files ingested between two passes: enough that the first merge of files ingested
+    /// side by side is most of a table's worth, so that few keys are merged twice.
+    static let filesPerPass = 128
 
     private struct State {
         var filesSinceLastPass = 0
@@ -40,7 +39,7 @@ final class IngestCompactor: Sendable {
 
     /// Notes an ingest of files of these sizes.
     func ingested(bytes: [UInt64]) {
-        guard !bytes.isEmpty, bytes.reduce(0, +) / UInt64(bytes.count) < Self.smallFileBytes else { return }
+        guard !bytes.isEmpty, bytes.reduce(0, +) / UInt64(bytes.count) < SmallTableMerge.smallTableBytes else { return }
         let start = state.withLock { s -> Bool in
             guard !s.stopped else { return false }
             s.filesSinceLastPass += bytes.count
@@ -98,7 +97,7 @@ final class IngestCompactor: Sendable {
 /// times), neighbours ingested at different times (a region in flight between two ingested ones)
 /// still end in one table, and no merge rewrites a large table.
 enum SmallTableMerge {
-    static let smallTableBytes: UInt64 = 4 << 20
+    static let smallTableBytes: UInt64 = 1 << 20
 
     /// The key spans to compact (ends inclusive), given a column family's tables in key order.
     static func runs(_ tables: [TableFile]) -> [(start: [UInt8], end: [UInt8])] {

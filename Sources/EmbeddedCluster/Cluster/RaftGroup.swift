@@ -270,7 +270,24 @@ actor RaftGroup {
         }
         compactLogs()
         pumping = false
-        if isAwake { awake.wake(regionID) } else { awake.sleep(regionID) }
+        if isAwake {
+            awake.wake(regionID)
+        } else {
+            releaseIdleMemory()
+            awake.sleep(regionID)
+        }
+    }
+
+    /// A group goes to sleep with its buffers given back: they keep the capacity of their busiest
+    /// moment otherwise, for every one of tens of thousands of regions.
+    private func releaseIdleMemory() {
+        for id in Array(peers.keys) { peers[id]!.releaseIdleMemory() }
+        if inbox.isEmpty { inbox = [] }
+        if outgoing.isEmpty { outgoing = [] }
+        if waiters.isEmpty { waiters = [:] }
+        if delayed.isEmpty { delayed = [] }
+        if heldSince.isEmpty { heldSince = [:] }
+        if expiredTimeouts.isEmpty { expiredTimeouts = [:] }
     }
 
     /// Drops from every replica's memory the entries that all of them have applied (a replica on
