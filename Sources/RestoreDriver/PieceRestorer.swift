@@ -15,6 +15,8 @@ struct PieceRestorer: Sendable {
         /// The region no longer covers the piece (it split or merged): restore it into its parts.
         case regionChanged
         case failed(String)
+        /// The restore was cancelled: the piece is left for a resume.
+        case stopped
     }
 
     let cluster: any ClusterClient
@@ -36,6 +38,8 @@ struct PieceRestorer: Sendable {
         var attempts = 0
         while true {
             await waitWhilePaused(regionID)
+            // Cancelled, every wait below returns at once: the piece would go round forever.
+            if Task.isCancelled { return .stopped }
             guard ContinuousClock.now < deadline else { return .failed("retry deadline passed") }
             attempts += 1
             reporter.report(.attempts(region: regionID, attempts))
@@ -96,7 +100,9 @@ struct PieceRestorer: Sendable {
     private func waitWhilePaused(_ region: UInt64) async {
         guard control.isPaused(region) else { return }
         reporter.report(.paused(region: region))
-        while control.isPaused(region) { try? await Task.sleep(for: .milliseconds(50)) }
+        while control.isPaused(region) {
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }  // cancelled: the restore stops
+        }
         reporter.report(.unpaused(region: region))
     }
 

@@ -61,7 +61,8 @@ extension RestoreEngine {
             let workers = Swift.max(1, storeIDs.count * options.downloadsPerStore)
             for _ in 0..<workers {
                 group.addTask { [self] in
-                    while let work = await queue.next() {
+                    // A cancelled restore takes no more work; what is queued is left for a resume.
+                    while !Task.isCancelled, let work = await queue.next() {
                         await process(work)
                         await queue.finished()
                     }
@@ -113,6 +114,8 @@ extension RestoreEngine {
                 rest.fileSets = Array(remaining)
                 control.state.withLock { $0.failed[work.regionID] = rest }
                 reporter.report(.regionFailed(region: work.regionID, reason: reason))
+                return
+            case .stopped:
                 return
             }
         }

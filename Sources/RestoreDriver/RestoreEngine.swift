@@ -43,6 +43,8 @@ public final class RestoreEngine: Sendable {
         case regionsFailed(Int)
         case storePanicked([UInt64: String])
         case checksumMismatch
+        /// The run was cancelled before its end; the checkpoint holds what was done.
+        case stopped
     }
 
     // MARK: preparing
@@ -161,6 +163,10 @@ public final class RestoreEngine: Sendable {
         }
         await switchMode(.import)
         await drainQueue()
+        if Task.isCancelled {
+            await switchMode(.normal)
+            return .stopped
+        }
         // A region scan that missed part of the key space (a PD mid-change) leaves pieces that no
         // work covered: they are queued again, by the regions that hold them now.
         for _ in 0..<3 where control.state.withLock({ $0.failed.isEmpty }) {

@@ -54,6 +54,10 @@ public struct RestoreSummary: Codable, Sendable {
             status = "failed"
             exit_code = 1
             store_panics = [:]
+        case .stopped:
+            status = "stopped"
+            exit_code = 1
+            store_panics = [:]
         case let .storePanicked(panics):
             status = "failed"
             exit_code = 3

@@ -12,6 +12,10 @@ enum LiveFrameBenchmark {
     struct Result {
         var median: Double
         var p99: Double
+        /// The same of the UI thread's own CPU time per frame: what is left of a frame's wall time
+        /// is time the thread waited (for a core or for the snapshot's lock).
+        var cpuMedian: Double
+        var cpuP99: Double
         /// The slowest key press, from its read to the end of the frame that shows it.
         var slowestKey: Double
         var regions: Int
@@ -38,10 +42,11 @@ enum LiveFrameBenchmark {
         var controller = ConsoleController()
         let ordering = LiveOrdering()
         var previous: ScreenBuffer?
-        var times: [Double] = [], keys: [Double] = []
+        var times: [Double] = [], cpu: [Double] = [], keys: [Double] = []
         var regions = 0
         for frame in 0..<frames {
             let start = ContinuousClock.now
+            let cpuStart = threadCPUMilliseconds()
             let snapshot = engine.monitor.snapshot()
             regions = snapshot.regions.count
             if frame % 10 == 5 { _ = controller.handle(.down, snapshot: snapshot, rate: 0) }
@@ -52,13 +57,26 @@ enum LiveFrameBenchmark {
             previous = buffer
             let elapsed = RewriteBenchmark.seconds(ContinuousClock.now - start) * 1000
             times.append(elapsed)
+            cpu.append(threadCPUMilliseconds() - cpuStart)
             if frame % 10 == 5 { keys.append(elapsed) }
             // The UI loop waits for input between frames; the engine runs meanwhile.
             try await Task.sleep(for: .milliseconds(5))
         }
-        engine.pauseAll()
+        // Stopped before the next benchmark, so that nothing of it runs beside that one.
         running.cancel()
-        times.sort()
-        return Result(median: times[times.count / 2], p99: times[min(times.count - 1, Int(Double(times.count) * 0.99))], slowestKey: keys.max() ?? 0, regions: regions)
+        _ = await running.value
+        await cluster.close()
+        func percentile(_ values: [Double], _ p: Double) -> Double {
+            let sorted = values.sorted()
+            return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        }
+        return Result(median: percentile(times, 0.5), p99: percentile(times, 0.99), cpuMedian: percentile(cpu, 0.5), cpuP99: percentile(cpu, 0.99),
+                      slowestKey: keys.max() ?? 0, regions: regions)
+    }
+
+    private static func threadCPUMilliseconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Double(now.tv_sec) * 1000 + Double(now.tv_nsec) / 1_000_000
     }
 }

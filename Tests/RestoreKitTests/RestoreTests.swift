@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Synchronization
 @testable import KeyCodec
 @testable import ExternalStorage
 @testable import BackupFormat
@@ -229,6 +230,31 @@ final class RestoreFixture {
         engine.resumeAll()
         #expect(await run.value == .success)
         await f.close()
+    }
+
+    /// A restore cancelled while its regions are paused stops: the paused workers neither spin on
+    /// waits that cancellation makes return at once (which kept both cores busy, and the
+    /// cooperative pool with them) nor take more work, and the run ends with what is done kept.
+    @Test func aPausedRestoreStopsWhenCancelled() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 3_000, transport: .inProcess)
+        let engine = try await f.engine()
+        engine.pauseAll()
+        let run = Task { await engine.run() }
+        try await waitUntil(timeout: .seconds(10)) { (engine.monitor.snapshot().counts[.paused] ?? 0) > 0 }
+        let before = processCPUSeconds()
+        run.cancel()
+        #expect(await run.value == .stopped)
+        try await Task.sleep(for: .seconds(1))
+        let busy = processCPUSeconds() - before
+        #expect(busy < 0.5, "the process used \(busy) s of CPU in the second after the cancel")
+        #expect(engine.monitor.snapshot().counts[.ingested, default: 0] == 0)
+        await f.close()
+    }
+
+    private func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
     }
 
     @Test(arguments: Transport.allCases) func aFailedRegionWaitsForTheOperatorAndRetries(transport: Transport) async throws {
