@@ -38,7 +38,7 @@ func sampleSnapshot(regions count: Int = 6) -> RestoreSnapshot {
     return RestoreSnapshot(
         source: "s3://prod-bk/2026-11-25 (http://127.0.0.1:9000)", clusterLocation: "cluster ./data", storeCount: 3, replicas: 3,
         phase: .restoring, phaseStarted: [.splitting: now.addingTimeInterval(-76), .restoring: now.addingTimeInterval(-72)],
-        phaseEnded: [.splitting: now.addingTimeInterval(-72)], regions: RegionTable(rows), stores: stores, counts: counts,
+        phaseEnded: [.splitting: now.addingTimeInterval(-72)], regions: rows, stores: stores, counts: counts,
         totalBytes: 2 << 30, doneBytes: 1 << 30, totalKVs: 6_400_000, doneKVs: 4_100_000, bytesPerSecond: 182 * 1_048_576,
         retries: ["ServerIsBusy": 3], events: [RestoreEvent(time: now, level: .warn, regionID: 1101, storeID: nil, message: "NotLeader: leader is now s1, retrying")],
         eventCount: 1, startedAt: now.addingTimeInterval(-80), insecureTLS: false, checksumMatch: nil)
