@@ -10,7 +10,7 @@ import Testing
     }
 
     private func spans(_ tables: [TableFile]) -> [String] {
-        SmallTableMerge.runs(tables).map { "\(String(decoding: $0.start, as: UTF8.self))-\(String(decoding: $0.end, as: UTF8.self))" }
+        SmallTableMerge.spans(tables).map { "\(String(decoding: $0.start, as: UTF8.self))-\(String(decoding: $0.end, as: UTF8.self))" }
     }
 
     @Test func smallNeighboursMergeAndLargeTablesAreNeverRewritten() {
@@ -51,10 +51,10 @@ import Testing
             try writer.finish()
             try db.ingest([sst], cf: .write, move: true)
             if n % 64 == 63 {
-                for run in SmallTableMerge.runs(db.tableFiles(cf: .write)) { try db.compactRange(run.start, run.end, cf: .write) }
+                for span in SmallTableMerge.spans(db.tableFiles(cf: .write)) { try db.compactRange(span.start, span.end, cf: .write) }
             }
         }
-        for run in SmallTableMerge.runs(db.tableFiles(cf: .write)) { try db.compactRange(run.start, run.end, cf: .write) }
+        for span in SmallTableMerge.spans(db.tableFiles(cf: .write)) { try db.compactRange(span.start, span.end, cf: .write) }
         let tables = db.tableFiles(cf: .write)
         #expect(tables.count <= 4, "\(tables.count) tables after \(spans) ingests")
         #expect(zip(tables, tables.dropFirst()).allSatisfy { keyLess($0.largest, $1.smallest) }, "tables in key order, not overlapping")

@@ -55,9 +55,9 @@ final class IngestCompactor: Sendable {
             while self.takePass() {
                 for cf in ColumnFamily.allCases {
                     let tables = self.db.tableFiles(cf: cf).filter { $0.smallest.first == DataKey.prefix }
-                    for run in SmallTableMerge.runs(tables) {
+                    for span in SmallTableMerge.spans(tables) {
                         // A failed compaction (out of disk or descriptors) loses nothing: the files stay as they were.
-                        try? self.db.compactRange(run.start, run.end, cf: cf)
+                        try? self.db.compactRange(span.start, span.end, cf: cf)
                     }
                 }
             }
@@ -100,7 +100,7 @@ enum SmallTableMerge {
     static let smallTableBytes: UInt64 = 1 << 20
 
     /// The key spans to compact (ends inclusive), given a column family's tables in key order.
-    static func runs(_ tables: [TableFile]) -> [(start: [UInt8], end: [UInt8])] {
+    static func spans(_ tables: [TableFile]) -> [(start: [UInt8], end: [UInt8])] {
         var spans: [(start: [UInt8], end: [UInt8])] = []
         var run: [TableFile] = []
         for table in tables + [TableFile(smallest: [], largest: [], bytes: .max)] {
