@@ -217,6 +217,6 @@ struct Prechecks {
             let names = without[0].files.map(\.name).joined(separator: ", ")
             return .init(name: "checksums", status: .failed, message: "\(without.count) of \(inputs.plan.fileSets.count) file sets have no checksum in the backupmeta (0 kvs in all their files), e.g. \(names): the checksum at the end could not match; restore without it (--no-checksum)")
         }
-        return .init(name: "checksums", status: .passed, message: "every file has its crc64xor, kvs and bytes")
+        return .init(name: "checksums", status: .passed, message: "every file set has its crc64xor, kvs and bytes")
     }
 }
