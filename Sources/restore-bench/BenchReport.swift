@@ -37,3 +37,9 @@ struct BenchReport {
         rows.forEach { print(render($0)) }
     }
 }
+
+/// The value below which the fraction `p` of `values` lies (0.5: the median).
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}

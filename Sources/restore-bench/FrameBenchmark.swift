@@ -58,7 +58,6 @@ enum FrameBenchmark {
             times.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) * 1e-15)
             _ = controller.handle(.down, snapshot: taken, rate: 0)
         }
-        times.sort()
-        return (times[times.count / 2], times[min(times.count - 1, Int(Double(times.count) * 0.99))])
+        return (percentile(times, 0.5), percentile(times, 0.99))
     }
 }

@@ -66,10 +66,6 @@ enum LiveFrameBenchmark {
         running.cancel()
         _ = await running.value
         await cluster.close()
-        func percentile(_ values: [Double], _ p: Double) -> Double {
-            let sorted = values.sorted()
-            return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-        }
         return Result(median: percentile(times, 0.5), p99: percentile(times, 0.99), cpuMedian: percentile(cpu, 0.5), cpuP99: percentile(cpu, 0.99),
                       slowestKey: keys.max() ?? 0, regions: regions)
     }

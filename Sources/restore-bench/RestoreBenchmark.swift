@@ -9,7 +9,6 @@ import LoopbackServer
 /// with `cp`, and the peak RSS of restores of two sizes.
 struct RestoreBenchmark {
     let directory: String
-    let repositoryRoot: String
     /// The `restore-console` built beside this benchmark, whichever build directory that is.
     var binary: String {
         URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("restore-console").path

@@ -40,12 +40,12 @@ if wanted("live-frame") {
     report.add("live-key", value: live.slowestKey, unit: "ms", target: "<=100ms", met: live.slowestKey <= 100, note: "slowest key press to its frame")
 }
 if wanted("wire") {
-    let w = try RestoreBenchmark(directory: scratch, repositoryRoot: repositoryRoot).overTheWire(backupBytes: 512 << 20)
+    let w = try RestoreBenchmark(directory: scratch).overTheWire(backupBytes: 512 << 20)
     report.add("wire", value: w.wireMBps, baseline: w.inProcessMBps, unit: "MB/s", target: ">=0.8", met: w.wireMBps / w.inProcessMBps >= 0.8,
                note: String(format: "%.2f GiB backup over gRPC on loopback vs in process, no checksum", Double(w.backupBytes) / 1_073_741_824))
 }
 if wanted("restore") || wanted("memory") {
-    let restore = RestoreBenchmark(directory: scratch, repositoryRoot: repositoryRoot)
+    let restore = RestoreBenchmark(directory: scratch)
     if wanted("restore") {
         let r = try restore.endToEnd(backupBytes: 2 << 30)
         report.add("restore", value: r.oursMBps, baseline: r.copyMBps, unit: "MB/s", target: ">=0.5", met: r.oursMBps / r.copyMBps >= 0.5,
@@ -61,7 +61,7 @@ if wanted("restore") || wanted("memory") {
     }
 }
 if wanted("files") || wanted("regions") {
-    let bench = RestoreBenchmark(directory: scratch, repositoryRoot: repositoryRoot)
+    let bench = RestoreBenchmark(directory: scratch)
     if wanted("files") {
         // About 100,000 files: 16 tables of 8 KiB files and one of 64 MiB files.
         let sizes = Array(repeating: "8K", count: 16) + ["64M"]

@@ -35,11 +35,12 @@ import Testing
     }
 
     /// Ingests one small SST per key span in an order with stragglers (every fifth span comes last),
-    /// as regions in flight leave them, and compacts as the store does: the store ends with few tables,
+    /// as regions in flight leave them, and merges as the store's compactor does: the store ends with few tables,
     /// every key readable.
     @Test func stragglersEndInFewTablesOnARealStore() throws {
         let dir = try TemporaryDirectory()
         let db = try RocksDatabase(path: dir.file("db"))
+        let compactor = IngestCompactor(db: db, label: "test-compaction")
         let spans = 400
         let order = (0..<spans).filter { $0 % 5 != 0 } + (0..<spans).filter { $0 % 5 == 0 }
         for (n, span) in order.enumerated() {
@@ -50,11 +51,9 @@ import Testing
             }
             try writer.finish()
             try db.ingest([sst], cf: .write, move: true)
-            if n % 64 == 63 {
-                for span in SmallTableMerge.spans(db.tableFiles(cf: .write)) { try db.compactRange(span.start, span.end, cf: .write) }
-            }
+            if n % 64 == 63 { compactor.mergeSmallTables() }
         }
-        for span in SmallTableMerge.spans(db.tableFiles(cf: .write)) { try db.compactRange(span.start, span.end, cf: .write) }
+        compactor.mergeSmallTables()
         let tables = db.tableFiles(cf: .write)
         #expect(tables.count <= 4, "\(tables.count) tables after \(spans) ingests")
         #expect(zip(tables, tables.dropFirst()).allSatisfy { keyLess($0.largest, $1.smallest) }, "tables in key order, not overlapping")

@@ -52,14 +52,17 @@ final class IngestCompactor: Sendable {
 
     private func run() {
         background.run {
-            while self.takePass() {
-                for cf in ColumnFamily.allCases {
-                    let tables = self.db.tableFiles(cf: cf).filter { $0.smallest.first == DataKey.prefix }
-                    for span in SmallTableMerge.spans(tables) {
-                        // A failed compaction (out of disk or descriptors) loses nothing: the files stay as they were.
-                        try? self.db.compactRange(span.start, span.end, cf: cf)
-                    }
-                }
+            while self.takePass() { self.mergeSmallTables() }
+        }
+    }
+
+    /// One pass: every column family's runs of small data tables, merged.
+    func mergeSmallTables() {
+        for cf in ColumnFamily.allCases {
+            let tables = db.tableFiles(cf: cf).filter { $0.smallest.first == DataKey.prefix }
+            for span in SmallTableMerge.spans(tables) {
+                // A failed compaction (out of disk or descriptors) loses nothing: the files stay as they were.
+                try? db.compactRange(span.start, span.end, cf: cf)
             }
         }
     }
