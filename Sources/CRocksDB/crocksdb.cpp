@@ -1,5 +1,6 @@
 #include "crocksdb.h"
 
+#include <malloc.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -318,6 +319,8 @@ class SilentLogger : public Logger {
     void Logv(const char *, va_list) override {}
 };
 
+int crdb_limit_malloc_arenas(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
+
 crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char **err) {
     DBOptions options;
     options.max_open_files = max_open_files;
@@ -328,15 +331,15 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char 
     // Memory must not grow with the data: the memtables of a store share one budget, and the index
     // and filter blocks of its SSTs live in one block cache shared by every store of the process
     // (by default RocksDB holds each open file's index outside any cache, so it grows with the data).
-    options.db_write_buffer_size = 16 << 20;
+    options.db_write_buffer_size = 8 << 20;
     // Never destroyed: a process that exits with stores still open (an interrupted console calls
     // exit) must not run the cache's destructor under their background threads.
-    static const auto *shared_cache = new std::shared_ptr<Cache>(NewLRUCache(64 << 20));
+    static const auto *shared_cache = new std::shared_ptr<Cache>(NewLRUCache(16 << 20));
     BlockBasedTableOptions table;
     table.block_cache = *shared_cache;
     table.cache_index_and_filter_blocks = true;
     ColumnFamilyOptions cf_options;
-    cf_options.write_buffer_size = 8 << 20;
+    cf_options.write_buffer_size = 4 << 20;
     // As TiKV: no check of the whole LSM shape on every version edit. With tens of thousands of
     // ingested files the check costs more than the ingest itself.
     cf_options.force_consistency_checks = false;
