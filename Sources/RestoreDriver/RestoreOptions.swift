@@ -23,9 +23,10 @@ public struct RestoreOptions: Sendable {
     /// Only the keys in this range (user keys as the backup holds them, end exclusive); nil takes every key.
     public var keyRange: KeyRange?
 
-    /// Concurrent downloads per store, and ingests in flight over the whole cluster.
+    /// Concurrent downloads per store, and regions in flight over the whole cluster: enough that
+    /// a store's applies of small regions share their RocksDB ingests.
     public var downloadsPerStore = 4
-    public var concurrentIngests = 8
+    public var concurrentIngests = 16
     /// Download rate limit per store, bytes/s (0 = unlimited).
     public var rateLimit: UInt64 = 0
 

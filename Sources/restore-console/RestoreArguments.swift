@@ -59,10 +59,10 @@ struct RestoreArguments: ParsableArguments {
     var rate = "0"
 
     @Option(name: .customLong("downloads-per-store"), help: "Concurrent downloads per store.")
-    var downloadsPerStore = 4
+    var downloadsPerStore = RestoreOptions().downloadsPerStore
 
     @Option(name: .customLong("concurrent-ingests"), help: "Ingests in flight over the whole cluster.")
-    var concurrentIngests = 8
+    var concurrentIngests = RestoreOptions().concurrentIngests
 
     @Option(name: .customLong("merge-size"), help: "Merge file ranges into one region up to this many bytes (K, M, G).")
     var mergeSize = "96M"

@@ -5,6 +5,7 @@ import Testing
 @testable import BackupFormat
 @testable import ClusterAPI
 @testable import EmbeddedCluster
+import RestoreDriver
 
 /// The restore-console binary, run as an operator runs it.
 let consoleBinary = "\(repositoryRoot)/.build/debug/restore-console"
@@ -112,7 +113,8 @@ func expectNoCredential(key: String, secret: String, in texts: [String], filesUn
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir, rows: 2_000)
         let arguments = ["restore", "--headless", "--json", "--storage", backup, "--cluster", dir.file("cluster"), "--merge-size", "64K"]
-        let needed = OpenFileBudget(limit: 0, stores: 3, downloadsPerStore: 4, concurrentIngests: 8).needed
+        let defaults = RestoreOptions()
+        let needed = OpenFileBudget(limit: 0, stores: 3, downloadsPerStore: defaults.downloadsPerStore, concurrentIngests: defaults.concurrentIngests).needed
         let refused = try runConsoleUnder(openFiles: 200, arguments)
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains("the open-files limit is 200, and this restore needs at least \(needed)"), "\(refused.stderr)")

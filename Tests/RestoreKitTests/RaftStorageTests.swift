@@ -61,7 +61,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let store = try Store(id: 1, clusterDirectory: dir.path)
         let record = dir.file("record.sst")
-        try RaftStorage.writeIngestRecord(uuids: ["u2write", "u2default"], entry: 12, to: record)
+        try RaftStorage.writeIngestRecord([(uuids: ["u2write", "u2default"], entry: 12)], to: record)
         try store.db.ingest([(cf: .default, path: record)])
         let storage = RaftStorage(store: store)
         #expect(try storage.ingestingEntry(uuid: "u2write") == 12)

@@ -49,7 +49,7 @@ public struct OpenFileBudget: Sendable, Equatable {
             return "the open-files limit is \(b.limit), and this restore needs at least \(b.needed) "
                 + "(\(b.stores) stores with \(OpenFileBudget.minimumPerStore + OpenFileBudget.storeOverhead) each, "
                 + "\(b.transfers) for \(b.downloadsPerStore) downloads per store and \(b.concurrentIngests) ingests, \(OpenFileBudget.reserve) reserved): "
-                + "raise it (ulimit -n \(b.needed)) or lower --downloads-per-store"
+                + "raise it (ulimit -n \(b.needed)) or lower --downloads-per-store or --concurrent-ingests"
         }
     }
 

@@ -42,6 +42,9 @@ actor RaftGroup {
     private var lastProposal: UInt64 = 0
     /// Proposals whose time ran out before they left the inbox, with their timeout.
     private var expiredTimeouts: [UInt64: Duration] = [:]
+    /// Ingests applied in this round, for their stores' `IngestWriter`s; each replica's next
+    /// entries wait for its ingest.
+    private var ingests: [(peer: UInt64, entry: RaftEntry, ingestion: SSTIngestion)] = []
 
     /// `initializedStores`: stores whose replica holds the region already (all of them for a new
     /// cluster; those that applied the split for a child region). `campaignOn` starts an election
@@ -258,6 +261,10 @@ actor RaftGroup {
                 for (id, taken) in readies { finishReady(taken, of: id, failure: failures[id]) }
                 moved = true
             }
+            if !ingests.isEmpty {
+                await runIngests()
+                moved = true
+            }
             let due = delayed.filter { $0.due <= ticks }
             delayed.removeAll { $0.due <= ticks }
             let messages = outgoing + due.map(\.message)
@@ -288,6 +295,7 @@ actor RaftGroup {
         if delayed.isEmpty { delayed = [] }
         if heldSince.isEmpty { heldSince = [:] }
         if expiredTimeouts.isEmpty { expiredTimeouts = [:] }
+        if ingests.isEmpty { ingests = [] }
     }
 
     /// Drops from every replica's memory the entries that all of them have applied (a replica on
@@ -442,95 +450,152 @@ actor RaftGroup {
         }
     }
 
-    /// Applies committed entries (on disk already) in order.
+    /// Applies committed entries (on disk already) in order. An ingest goes to its store's
+    /// `IngestWriter` at the end of the round, and the entries after it wait for it.
     private func applyCommitted(_ entries: [RaftEntry], on id: UInt64) {
         for entry in entries {
-            guard isLive(id), let peer = peers[id], entry.index == peer.appliedIndex + 1 else { return }
-            let outcome: ApplyOutcome
-            do { outcome = try apply(entry.command, at: entry.index, on: id) } catch {
-                // Out of descriptors or disk: nothing was ingested. The entry stays next to apply,
-                // and is tried again once the store may have room; the proposer hears why now.
+            guard isLive(id), let peer = peers[id], !peer.applyHeld, entry.index == peer.appliedIndex + 1 else { return }
+            switch apply(entry.command, at: entry.index, on: id) {
+            case let .done(outcome):
+                finishApply(entry, outcome: outcome, on: id)
+            case let .ingest(ingestion):
                 peers[id]!.applyHeld = true
-                heldSince[id] = ticks
-                if let waiter = waiters[entry.index], waiter.term == entry.term, peer.isLeader {
-                    waiters[entry.index] = nil
-                    waiter.resume.resume(returning: .rejected(.serverIsBusy(storeID: peer.storeID, reason: "cannot ingest now: \(error.reason)", backoffMillis: 500)))
-                }
+                ingests.append((id, entry, ingestion))
                 return
             }
-            peers[id]!.applied(entry.index)
-            if let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) {
-                do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false, needsRepair: needsSnapshot.contains(id), peerID: id)) } catch {
-                    panic(store: store, reason: "cannot save the apply state of region \(regionID): \(error)")
-                }
-            }
-            if let waiter = waiters[entry.index], peers[id]!.isLeader || waiter.term != entry.term {
-                waiters[entry.index] = nil
-                waiter.resume.resume(returning: waiter.term == entry.term ? outcome : .rejected(.notLeader(regionID: regionID, leader: leader)))
-            }
         }
     }
 
-    /// Throws only when the store lacks a resource (descriptors, disk) that may come back.
-    private func apply(_ command: RaftCommand, at index: UInt64, on id: UInt64) throws(ResourceExhausted) -> ApplyOutcome {
-        guard let view = views[id], let store = stores[peers[id]!.storeID] else { return .rejected(.regionNotFound(regionID: regionID)) }
+    /// Runs this round's ingests, each replica's through its store's writer and all of them side
+    /// by side, so that the regions of a store share their ingests; then finishes their applies.
+    private func runIngests() async {
+        let taken = ingests
+        ingests.removeAll()
+        let failures = await withTaskGroup(of: (Int, (any Error)?).self) { group in
+            for (i, job) in taken.enumerated() {
+                group.addTask {
+                    do { try await job.ingestion.store.ingestWriter.ingest(job.ingestion) } catch { return (i, error) }
+                    return (i, nil)
+                }
+            }
+            var failures: [Int: any Error] = [:]
+            for await (i, failure) in group { failures[i] = failure }
+            return failures
+        }
+        for (i, job) in taken.enumerated() {
+            guard let failure = failures[i] else {
+                peers[job.peer]!.applyHeld = false
+                finishApply(job.entry, outcome: .applied, on: job.peer)
+                continue
+            }
+            // A store closing under the round: nothing more applies there.
+            if case .closed? = failure as? DatabaseError { continue }
+            if let exhausted = ResourceExhausted(failure) {
+                hold(job.entry, on: job.peer, reason: exhausted.reason)
+                continue
+            }
+            peers[job.peer]!.applyHeld = false
+            let store = job.ingestion.store
+            finishApply(job.entry, outcome: panic(store: store, reason: "ingest into region \(regionID) failed on apply: \(failure)"), on: job.peer)
+        }
+    }
+
+    /// Out of descriptors or disk: nothing was ingested. The entry stays next to apply, and is
+    /// tried again once the store may have room; the proposer hears why now.
+    private func hold(_ entry: RaftEntry, on id: UInt64, reason: String) {
+        guard let peer = peers[id] else { return }
+        peers[id]!.applyHeld = true
+        heldSince[id] = ticks
+        if let waiter = waiters[entry.index], waiter.term == entry.term, peer.isLeader {
+            waiters[entry.index] = nil
+            waiter.resume.resume(returning: .rejected(.serverIsBusy(storeID: peer.storeID, reason: "cannot ingest now: \(reason)", backoffMillis: 500)))
+        }
+    }
+
+    /// Records that the replica applied `entry`, and tells its proposer how.
+    private func finishApply(_ entry: RaftEntry, outcome: ApplyOutcome, on id: UInt64) {
+        guard let peer = peers[id] else { return }
+        peers[id]!.applied(entry.index)
+        if let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) {
+            do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false, needsRepair: needsSnapshot.contains(id), peerID: id)) } catch {
+                panic(store: store, reason: "cannot save the apply state of region \(regionID): \(error)")
+            }
+        }
+        if let waiter = waiters[entry.index], peers[id]!.isLeader || waiter.term != entry.term {
+            waiters[entry.index] = nil
+            waiter.resume.resume(returning: waiter.term == entry.term ? outcome : .rejected(.notLeader(regionID: regionID, leader: leader)))
+        }
+    }
+
+    /// What applying an entry came to: done at once, or an ingest for the store's writer.
+    private enum ApplyStep {
+        case done(ApplyOutcome)
+        case ingest(SSTIngestion)
+    }
+
+    private func apply(_ command: RaftCommand, at index: UInt64, on id: UInt64) -> ApplyStep {
+        guard let view = views[id], let store = stores[peers[id]!.storeID] else { return .done(.rejected(.regionNotFound(regionID: regionID))) }
         switch command {
-        case .noop:
-            return .applied
-        case let .ingest(cmd):
-            return try applyIngest(cmd, at: index, view: view, store: store, peer: id)
-        case let .split(cmd):
-            guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
-            let keys = cmd.splitKeys
-            for key in keys where !(compareKeys(key, view.startKey) > 0 && (view.endKey.isEmpty || compareKeys(key, view.endKey) < 0)) {
-                return .rejected(.keyNotInRegion(key: key, regionID: regionID, startKey: view.startKey, endKey: view.endKey))
-            }
-            var parent = view
-            parent.endKey = keys[0]
-            parent.epoch.version += UInt64(keys.count)
-            var children: [Region] = []
-            for (i, ids) in cmd.newRegions.enumerated() {
-                let peersOfChild = zip(view.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID, isLearner: $0.isLearner) }
-                children.append(Region(id: ids.regionID, startKey: keys[i], endKey: i + 1 < keys.count ? keys[i + 1] : view.endKey, epoch: parent.epoch, peers: peersOfChild))
-            }
-            views[id] = parent
-            do {
-                for child in children {
-                    try RaftStorage(store: store).saveApplyState(.init(applied: 0, region: child, tombstone: false, peerID: child.peer(onStore: store.id)?.id ?? 0))
-                }
-            } catch {
-                panic(store: store, reason: "cannot save split regions of region \(regionID): \(error)")
-            }
-            onEvent(.splitApplied(storeID: store.id, children: children))
-            return .applied
-        case let .changePeer(cmd):
-            guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
-            guard let changed = cmd.applied(to: view) else { return .rejected(.staleCommand(regionID: regionID)) }
-            views[id] = changed
-            peers[id]!.setMembers(voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed))
-            switch cmd.change {
-            case let .addLearner(meta) where peers[meta.id] == nil:
-                var learner = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed), seed: regionID &* 31 &+ meta.id)
-                // It has no data: entries of the log would find no files, or an epoch that moved on.
-                learner.needsRepair = true
-                peers[meta.id] = learner
-                needsSnapshot.insert(meta.id)
-                views[meta.id] = changed
-                initialized.insert(meta.id)
-            case let .removePeer(removed) where removed == id:
-                tombstone(id)
-            default: break
-            }
-            return .applied
+        case .noop: return .done(.applied)
+        case let .ingest(cmd): return applyIngest(cmd, at: index, view: view, store: store, peer: id)
+        case let .split(cmd): return .done(applySplit(cmd, view: view, store: store, on: id))
+        case let .changePeer(cmd): return .done(applyChangePeer(cmd, view: view, on: id))
         }
     }
 
-    private func applyIngest(_ cmd: IngestCommand, at index: UInt64, view: Region, store: Store, peer: UInt64) throws(ResourceExhausted) -> ApplyOutcome {
+    private func applySplit(_ cmd: SplitCommand, view: Region, store: Store, on id: UInt64) -> ApplyOutcome {
+        guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
+        let keys = cmd.splitKeys
+        for key in keys where !(compareKeys(key, view.startKey) > 0 && (view.endKey.isEmpty || compareKeys(key, view.endKey) < 0)) {
+            return .rejected(.keyNotInRegion(key: key, regionID: regionID, startKey: view.startKey, endKey: view.endKey))
+        }
+        var parent = view
+        parent.endKey = keys[0]
+        parent.epoch.version += UInt64(keys.count)
+        var children: [Region] = []
+        for (i, ids) in cmd.newRegions.enumerated() {
+            let peersOfChild = zip(view.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID, isLearner: $0.isLearner) }
+            children.append(Region(id: ids.regionID, startKey: keys[i], endKey: i + 1 < keys.count ? keys[i + 1] : view.endKey, epoch: parent.epoch, peers: peersOfChild))
+        }
+        views[id] = parent
+        do {
+            for child in children {
+                try RaftStorage(store: store).saveApplyState(.init(applied: 0, region: child, tombstone: false, peerID: child.peer(onStore: store.id)?.id ?? 0))
+            }
+        } catch {
+            panic(store: store, reason: "cannot save split regions of region \(regionID): \(error)")
+        }
+        onEvent(.splitApplied(storeID: store.id, children: children))
+        return .applied
+    }
+
+    private func applyChangePeer(_ cmd: ChangePeerCommand, view: Region, on id: UInt64) -> ApplyOutcome {
+        guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
+        guard let changed = cmd.applied(to: view) else { return .rejected(.staleCommand(regionID: regionID)) }
+        views[id] = changed
+        peers[id]!.setMembers(voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed))
+        switch cmd.change {
+        case let .addLearner(meta) where peers[meta.id] == nil:
+            var learner = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed), seed: regionID &* 31 &+ meta.id)
+            // It has no data: entries of the log would find no files, or an epoch that moved on.
+            learner.needsRepair = true
+            peers[meta.id] = learner
+            needsSnapshot.insert(meta.id)
+            views[meta.id] = changed
+            initialized.insert(meta.id)
+        case let .removePeer(removed) where removed == id:
+            tombstone(id)
+        default: break
+        }
+        return .applied
+    }
+
+    private func applyIngest(_ cmd: IngestCommand, at index: UInt64, view: Region, store: Store, peer: UInt64) -> ApplyStep {
         guard cmd.regionID == view.id, cmd.epoch == view.epoch else {
-            return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view]))
+            return .done(.rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])))
         }
         for file in cmd.files where !(view.contains(file.range.start) && (view.endKey.isEmpty || compareKeys(file.range.end, view.endKey) < 0)) {
-            return .rejected(.keyNotInRegion(key: file.range.end, regionID: regionID, startKey: view.startKey, endKey: view.endKey))
+            return .done(.rejected(.keyNotInRegion(key: file.range.end, regionID: regionID, startKey: view.startKey, endKey: view.endKey)))
         }
         let storage = RaftStorage(store: store)
         // The apply record enters the DB in the same atomic ingest as the files, so a file with a
@@ -538,7 +603,7 @@ actor RaftGroup {
         // retried proposal, or an earlier batch that held the same file). Only the rest is ingested.
         let recorded: [UInt64?]
         do { recorded = try cmd.files.map { try storage.ingestingEntry(uuid: $0.uuid) } } catch {
-            return panic(store: store, reason: "cannot read the ingest records of region \(regionID): \(error)")
+            return .done(panic(store: store, reason: "cannot read the ingest records of region \(regionID): \(error)"))
         }
         var fresh = cmd
         fresh.files = zip(cmd.files, recorded).filter { $1 == nil }.map(\.0)
@@ -546,7 +611,7 @@ actor RaftGroup {
             unlink(SSTIngestion.importPath(of: file, in: cmd, store: store))
         }
         if fresh.files.isEmpty {
-            return recorded.contains(index) ? .applied : .rejected(.staleCommand(regionID: regionID))
+            return .done(recorded.contains(index) ? .applied : .rejected(.staleCommand(regionID: regionID)))
         }
         let ingestion = SSTIngestion(store: store, command: fresh, entry: index)
         let paths = ingestion.files
@@ -555,16 +620,12 @@ actor RaftGroup {
         guard paths.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else {
             needsSnapshot.insert(peer)
             peers[peer]?.needsRepair = true
-            return .rejected(.staleCommand(regionID: regionID))
+            return .done(.rejected(.staleCommand(regionID: regionID)))
         }
         if store.takeFault(\.failApplies) {
-            return panic(store: store, reason: "ingest of \(paths[0].path) into region \(regionID) failed on apply (injected fault)")
+            return .done(panic(store: store, reason: "ingest of \(paths[0].path) into region \(regionID) failed on apply (injected fault)"))
         }
-        do { try ingestion.run() } catch {
-            if let exhausted = ResourceExhausted(error) { throw exhausted }
-            return panic(store: store, reason: "ingest into region \(regionID) failed on apply: \(error)")
-        }
-        return .applied
+        return .ingest(ingestion)
     }
 
     /// An unrecoverable failure on apply: the store goes down for good, as TiKV panics.

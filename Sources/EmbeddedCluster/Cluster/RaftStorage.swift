@@ -98,14 +98,14 @@ struct RaftStorage {
     static let ingestedRecordsStart: [UInt8] = [0x01, 0x04]
     static let ingestedRecordsEnd: [UInt8] = [0x01, 0x05]
 
-    /// Writes the apply record of an ingest (a key per uuid, see `ingestedPrefix`) into an SST at
-    /// `path`. It is ingested in the same atomic ingest as the data, so after a crash the DB holds
-    /// the data and its record, or neither.
-    static func writeIngestRecord(uuids: [String], entry: UInt64, to path: String) throws {
+    /// Writes the apply record of ingests (a key per uuid and the entry that ingests it, see
+    /// `ingestedPrefix`) into an SST at `path`. It is ingested in the same atomic ingest as the
+    /// data, so after a crash the DB holds the data and its record, or neither.
+    static func writeIngestRecord(_ applies: [(uuids: [String], entry: UInt64)], to path: String) throws {
         unlink(path)
         let writer = try SSTWriter(path: path)
-        let keys = Set(uuids).map { ingestedPrefix($0) + withUnsafeBytes(of: entry.bigEndian, Array.init) }.sorted(by: keyLess)
-        for key in keys { try writer.put(key: key, value: []) }
+        let keys = Set(applies.flatMap { apply in apply.uuids.map { ingestedPrefix($0) + withUnsafeBytes(of: apply.entry.bigEndian, Array.init) } })
+        for key in keys.sorted(by: keyLess) { try writer.put(key: key, value: []) }
         _ = try writer.finish()
     }
 

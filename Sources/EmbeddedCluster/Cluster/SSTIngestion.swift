@@ -3,15 +3,30 @@ import Failpoints
 import KeyCodec
 import ClusterAPI
 
-/// One replica's ingest of a batch of files, as TiKV's importer does it: each import file gets a
-/// hard-linked clone, and RocksDB ingests the clones by move, atomically with the set's apply
+/// One replica's ingest of the files of one apply, as TiKV's importer does it: each import file
+/// gets a hard-linked clone, and RocksDB ingests the clones by move, atomically with the apply
 /// record. RocksDB never writes into an ingested file (no global seqno), so the import file that
 /// still shares its inode is never changed, and a replay finds the record and ingests nothing.
-struct SSTIngestion {
+/// The applies of many regions of a store go into one RocksDB ingest together (`IngestWriter`).
+struct SSTIngestion: Sendable {
     let store: Store
     let command: IngestCommand
     /// The Raft entry that applies it.
     let entry: UInt64
+    /// The keys its files span in each column family, first and last.
+    private let spans: [ColumnFamily: (first: [UInt8], last: [UInt8])]
+
+    init(store: Store, command: IngestCommand, entry: UInt64) {
+        self.store = store
+        self.command = command
+        self.entry = entry
+        var spans: [ColumnFamily: (first: [UInt8], last: [UInt8])] = [:]
+        for file in command.files {
+            let (first, last) = spans[file.cf] ?? (file.range.start, file.range.end)
+            spans[file.cf] = (keyLess(file.range.start, first) ? file.range.start : first, keyLess(last, file.range.end) ? file.range.end : last)
+        }
+        self.spans = spans
+    }
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -27,19 +42,31 @@ struct SSTIngestion {
         store.importDirectory + "/" + file.fileName(regionID: command.regionID, epoch: command.epoch)
     }
 
-    func run() throws {
-        if store.takeFault(\.exhaustDescriptors) {
-            throw Failure(description: "cannot link the clones of region \(command.regionID)'s files: \(String(cString: strerror(EMFILE))) (injected)", code: EMFILE)
+    /// True when the files of this ingest and those of `other` span common keys in a column
+    /// family (those of two regions never do): they cannot enter RocksDB in one ingest.
+    func overlaps(_ other: SSTIngestion) -> Bool {
+        spans.contains { cf, mine in
+            guard let theirs = other.spans[cf] else { return false }
+            return !keyLess(mine.last, theirs.first) && !keyLess(theirs.last, mine.first)
         }
-        let record = "\(store.importDirectory)/apply-\(command.regionID)-\(entry).sst"
-        let files = files
-        let clones = files.map { (cf: $0.cf, path: $0.path + ".clone") }
+    }
+
+    /// Ingests `batch` (applies on `store` whose files do not overlap) in one RocksDB ingest with
+    /// one apply record for all of them: they are all in after a crash, or none is.
+    static func run(_ batch: [SSTIngestion], on store: Store) throws {
+        guard let first = batch.first else { return }
+        if store.takeFault(\.exhaustDescriptors) {
+            throw Failure(description: "cannot link the clones of region \(first.command.regionID)'s files: \(String(cString: strerror(EMFILE))) (injected)", code: EMFILE)
+        }
+        let record = "\(store.importDirectory)/apply-\(first.command.regionID)-\(first.entry).sst"
+        let files = batch.map(\.files)
+        let clones = files.joined().map { (cf: $0.cf, path: $0.path + ".clone") }
         defer {
             for clone in clones { unlink(clone.path) }
             unlink(record)
         }
-        try RaftStorage.writeIngestRecord(uuids: command.files.map(\.uuid), entry: entry, to: record)
-        for (file, clone) in zip(files, clones) {
+        try RaftStorage.writeIngestRecord(batch.map { (uuids: $0.command.files.map(\.uuid), entry: $0.entry) }, to: record)
+        for (file, clone) in zip(files.joined(), clones) {
             unlink(clone.path)  // left by a crash before an earlier ingest of this entry
             guard link(file.path, clone.path) == 0 else {
                 let code = errno
@@ -47,17 +74,19 @@ struct SSTIngestion {
             }
         }
         CrashPoint.ingestLinked.pass()
-        let sizes = clones.map { clone in
-            var info = stat()
-            return stat(clone.path, &info) == 0 ? UInt64(info.st_size) : 0
+        let sizes = files.map { paths in
+            paths.map { file in
+                var info = stat()
+                return stat(file.path, &info) == 0 ? UInt64(info.st_size) : 0
+            }
         }
         let ingesting = ContinuousClock.now
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
         ImportMetrics.stage("ingest", store: store.id, started: ingesting)
         CrashPoint.ingest.pass()
-        for file in files { unlink(file.path) }
-        compactRecordsNowAndThen()
-        store.compactor.ingested(bytes: sizes)
+        for file in files.joined() { unlink(file.path) }
+        compactRecordsNowAndThen(on: store)
+        for bytes in sizes { store.compactor.ingested(bytes: bytes) }
     }
 
     /// Ingests between compactions of the apply records.
@@ -65,7 +94,7 @@ struct SSTIngestion {
 
     /// Each ingest adds one tiny record SST to the store; every `recordsPerCompaction` of them are
     /// compacted into one, so they never pile up into thousands of files.
-    private func compactRecordsNowAndThen() {
+    private static func compactRecordsNowAndThen(on store: Store) {
         guard store.countIngest() % Self.recordsPerCompaction == 0 else { return }
         try? store.db.compactRange(RaftStorage.ingestedRecordsStart, RaftStorage.ingestedRecordsEnd, cf: .default)
     }

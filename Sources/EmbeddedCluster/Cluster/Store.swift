@@ -17,6 +17,8 @@ public final class Store: Sendable {
     let compactor: IngestCompactor
     /// Syncs the Raft state of all the store's regions together.
     let raftLog: RaftLogWriter
+    /// Ingests the applies of many regions together.
+    let ingestWriter: IngestWriter
 
     struct Persisted: Codable {
         var id: UInt64
@@ -44,11 +46,13 @@ public final class Store: Sendable {
         do { db = try RocksDatabase(path: directory + "/db", maxOpenFiles: maxOpenFiles) } catch { throw .database(error) }
         compactor = IngestCompactor(db: db, label: "store-\(id)-compaction")
         raftLog = RaftLogWriter(db: db, label: "store-\(id)-raft-log")
+        ingestWriter = IngestWriter(label: "store-\(id)-ingest")
         try persist(state)
     }
 
-    /// Finishes the pending compactions and Raft writes, then closes the DB.
+    /// Finishes the pending ingests, compactions and Raft writes, then closes the DB.
     func close() {
+        ingestWriter.finish()
         raftLog.finish()
         compactor.finish()
         db.close()
@@ -78,7 +82,7 @@ public final class Store: Sendable {
         }
     }
 
-    /// Counts one more ingest applied here; returns the count.
+    /// Counts one more RocksDB ingest (of one or more applies) here; returns the count.
     func countIngest() -> Int { ingests.add(1, ordering: .relaxed).newValue }
 
     // MARK: faults
