@@ -283,12 +283,33 @@ public actor PlacementDriver {
         for key in keys {
             if let r = region(containing: key), r.startKey != key { byRegion[r.id, default: []].append(key) }
         }
-        var created: [Region] = []
         defer { try? persist() }
-        for (id, regionKeys) in byRegion.sorted(by: { $0.key < $1.key }) {
-            created += try await splitWithoutPersisting(regionID: id, at: regionKeys, timeout: timeout).dropFirst()
+        // Parents side by side: their Raft writes share each store's group commit.
+        let parents = byRegion.sorted { $0.key < $1.key }
+        let splits = await concurrently(Array(parents.indices)) { i -> (Int, Result<[Region], RegionError>) in
+            let (id, regionKeys) = parents[i]
+            do throws(RegionError) { return (i, .success(try await self.splitWithoutPersisting(regionID: id, at: regionKeys, timeout: timeout))) } catch { return (i, .failure(error)) }
         }
+        var created: [Region] = []
+        for (_, split) in splits.sorted(by: { $0.0 < $1.0 }) { created += try split.get().dropFirst() }
         return created
+    }
+
+    /// `body` for each of `items`, up to `width` at a time; the results in the order they end.
+    private func concurrently<Item: Sendable, Output: Sendable>(_ items: [Item], width: Int = 64, _ body: @escaping @Sendable (Item) async -> Output) async -> [Output] {
+        await withTaskGroup(of: Output.self) { group in
+            var rest = items.makeIterator()
+            for _ in 0..<width {
+                guard let item = rest.next() else { break }
+                group.addTask { await body(item) }
+            }
+            var outputs: [Output] = []
+            for await output in group {
+                outputs.append(output)
+                if let item = rest.next() { group.addTask { await body(item) } }
+            }
+            return outputs
+        }
     }
 
     /// Spreads peers evenly over the up stores (a peer move bumps conf_ver) and then leaders evenly
@@ -350,15 +371,19 @@ public actor PlacementDriver {
 
     /// Moves leaders so that each store leads about as many regions as the others: the leaders of
     /// the other regions are counted first, then each of `regionIDs` keeps its leader or moves it to
-    /// the peer's store that leads the fewest, greedily.
+    /// the peer's store that leads the fewest, greedily. The regions elect and hand over side by
+    /// side, as PD's operators run.
     public func balanceLeaders(_ regionIDs: [UInt64], timeout: Duration = .seconds(10)) async throws(RegionError) {
         let moving = Set(regionIDs)
         var leaders: [UInt64: Int] = [:]
         for id in layout.keys where !moving.contains(id) {
             if let l = await groups[id]?.leader { leaders[l.storeID, default: 0] += 1 }
         }
+        let elected = await concurrently(regionIDs) { id in (id, try? await self.waitForLeader(id, timeout: timeout)) }
+        let current = Dictionary(elected.compactMap { id, leader in leader.map { (id, $0) } }, uniquingKeysWith: { a, _ in a })
+        var moves: [(region: UInt64, to: UInt64)] = []
         for id in regionIDs {
-            guard let group = groups[id], let region = layout[id], let leader = try? await waitForLeader(id, timeout: timeout) else { continue }
+            guard let region = layout[id], let leader = current[id] else { continue }
             let candidates = region.peers.map(\.storeID).filter { stores[$0]?.isUp == true }
             guard let target = candidates.min(by: { leaders[$0, default: 0] < leaders[$1, default: 0] }),
                   leaders[leader.storeID, default: 0] > leaders[target, default: 0]
@@ -366,11 +391,10 @@ public actor PlacementDriver {
                 leaders[leader.storeID, default: 0] += 1
                 continue
             }
-            await group.transferLeader(toStore: target)
-            awake.wake(id)
-            let moved = (try? await waitForLeader(id, onStore: target, timeout: timeout)) != nil
-            leaders[moved ? target : leader.storeID, default: 0] += 1
+            moves.append((id, target))
+            leaders[target, default: 0] += 1
         }
+        _ = await concurrently(moves) { move in try? await self.transferLeader(regionID: move.region, toStore: move.to, timeout: timeout) }
     }
 
     public func transferLeader(regionID: UInt64, toStore storeID: UInt64, timeout: Duration = .seconds(5)) async throws(RegionError) {
@@ -380,15 +404,13 @@ public actor PlacementDriver {
         _ = try await waitForLeader(regionID, onStore: storeID, timeout: timeout)
     }
 
-    /// Waits until the region has a live leader (on `store`, if given).
+    /// Waits until the region has a live leader (on `store`, if given): the group answers when a
+    /// round of its Raft traffic ends with one.
     public func waitForLeader(_ regionID: UInt64, onStore store: UInt64? = nil, timeout: Duration = .seconds(5)) async throws(RegionError) -> PeerMeta {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            awake.wake(regionID)
-            if let leader = await groups[regionID]?.leader, store == nil || leader.storeID == store { return leader }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        throw .timeout(regionID: regionID, after: timeout)
+        guard let group = groups[regionID] else { throw .regionNotFound(regionID: regionID) }
+        awake.wake(regionID)
+        guard let leader = await group.awaitLeader(onStore: store, timeout: timeout) else { throw .timeout(regionID: regionID, after: timeout) }
+        return leader
     }
 
     /// A read barrier, as a Raft read index: an empty entry proposed through the leader and

@@ -45,6 +45,9 @@ actor RaftGroup {
     /// Ingests applied in this round, for their stores' `IngestWriter`s; each replica's next
     /// entries wait for its ingest.
     private var ingests: [(peer: UInt64, entry: RaftEntry, ingestion: SSTIngestion)] = []
+    /// Those waiting for a leader (on a store, if given), answered when a pump ends with one.
+    private var leaderWaits: [UInt64: (store: UInt64?, resume: CheckedContinuation<PeerMeta?, Never>)] = [:]
+    private var lastLeaderWait: UInt64 = 0
 
     /// `initializedStores`: stores whose replica holds the region already (all of them for a new
     /// cluster; those that applied the split for a child region). `campaignOn` starts an election
@@ -105,6 +108,28 @@ actor RaftGroup {
     var leader: PeerMeta? {
         let leading = peers.filter { id, peer in peer.isLeader && isLive(id) }.max { $0.value.term < $1.value.term }
         return leading.map { PeerMeta(id: $0.key, storeID: $0.value.storeID) }
+    }
+
+    /// The live leader (on `store`, if given) as soon as there is one, or nil once `timeout` passed.
+    func awaitLeader(onStore store: UInt64?, timeout: Duration) async -> PeerMeta? {
+        if let l = leader, store == nil || l.storeID == store { return l }
+        lastLeaderWait += 1
+        let token = lastLeaderWait
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.endLeaderWait(token, with: nil)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { leaderWaits[token] = (store, $0) }
+    }
+
+    private func endLeaderWait(_ token: UInt64, with leader: PeerMeta?) {
+        leaderWaits.removeValue(forKey: token)?.resume.resume(returning: leader)
+    }
+
+    private func answerLeaderWaits() {
+        guard !leaderWaits.isEmpty, let l = leader else { return }
+        for (token, wait) in leaderWaits where wait.store == nil || wait.store == l.storeID { endLeaderWait(token, with: l) }
     }
 
     /// True when the learner `peerID` installed its snapshot and holds everything the leader has.
@@ -277,6 +302,7 @@ actor RaftGroup {
         }
         compactLogs()
         pumping = false
+        answerLeaderWaits()
         if isAwake {
             awake.wake(regionID)
         } else {
@@ -296,6 +322,7 @@ actor RaftGroup {
         if heldSince.isEmpty { heldSince = [:] }
         if expiredTimeouts.isEmpty { expiredTimeouts = [:] }
         if ingests.isEmpty { ingests = [] }
+        if leaderWaits.isEmpty { leaderWaits = [:] }
     }
 
     /// Drops from every replica's memory the entries that all of them have applied (a replica on
