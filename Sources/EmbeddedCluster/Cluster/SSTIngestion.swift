@@ -73,7 +73,8 @@ struct SSTIngestion: Sendable {
                 throw Failure(description: "cannot link \(file.path) to \(clone.path): \(String(cString: strerror(code)))", code: code)
             }
         }
-        CrashPoint.ingestLinked.pass()
+        // A pass per apply, so that a crash point's n-th pass is the same apply whatever the batches.
+        for _ in batch { CrashPoint.ingestLinked.pass() }
         let sizes = files.map { paths in
             paths.map { file in
                 var info = stat()
@@ -83,7 +84,7 @@ struct SSTIngestion: Sendable {
         let ingesting = ContinuousClock.now
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
         ImportMetrics.stage("ingest", store: store.id, started: ingesting)
-        CrashPoint.ingest.pass()
+        for _ in batch { CrashPoint.ingest.pass() }
         for file in files.joined() { unlink(file.path) }
         compactRecordsNowAndThen(on: store)
         for bytes in sizes { store.compactor.ingested(bytes: bytes) }
