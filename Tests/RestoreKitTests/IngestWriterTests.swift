@@ -10,15 +10,15 @@ import Testing
     @Test func anApplyThatOverlapsAnEarlierOneWaitsAndKeepsItsPlace() {
         let overlaps = { (a: ClosedRange<Int>, b: ClosedRange<Int>) in a.overlaps(b) }
         var pending = [0...10, 5...15, 20...30, 12...13, 40...50]
-        #expect(IngestWriter.takeBatch(from: &pending, max: 64, overlaps: overlaps) == [0...10, 20...30, 40...50])
+        #expect(GroupCommit<Int, Never>.takeBatch(from: &pending, max: 64, conflict: overlaps) == [0...10, 20...30, 40...50])
         // 12...13 overlaps nothing taken, but 5...15 before it: it waits behind it.
         #expect(pending == [5...15, 12...13])
-        #expect(IngestWriter.takeBatch(from: &pending, max: 64, overlaps: overlaps) == [5...15])
-        #expect(IngestWriter.takeBatch(from: &pending, max: 64, overlaps: overlaps) == [12...13])
+        #expect(GroupCommit<Int, Never>.takeBatch(from: &pending, max: 64, conflict: overlaps) == [5...15])
+        #expect(GroupCommit<Int, Never>.takeBatch(from: &pending, max: 64, conflict: overlaps) == [12...13])
         #expect(pending.isEmpty)
 
         var many = (0..<100).map { $0 * 10...$0 * 10 + 5 }
-        #expect(IngestWriter.takeBatch(from: &many, max: 64, overlaps: overlaps).count == 64)
+        #expect(GroupCommit<Int, Never>.takeBatch(from: &many, max: 64, conflict: overlaps).count == 64)
         #expect(many.first == 640...645, "the rest in order")
     }
 

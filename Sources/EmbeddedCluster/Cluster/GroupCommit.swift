@@ -1,0 +1,75 @@
+import Synchronization
+
+/// Group commit on a store's serial background queue: the items that arrive while one batch is on
+/// its way go together in the next, and each submitter hears back once its batch is done. A batch
+/// takes up to `maxBatch` of the oldest items, never two that `conflict`: an item that conflicts
+/// with an earlier one waits for a later batch, and keeps its place.
+final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
+    private struct Pending {
+        var item: Item
+        var done: CheckedContinuation<Failure?, Never>
+    }
+
+    private struct State {
+        var pending: [Pending] = []
+        var running = false
+    }
+
+    private let state = Mutex(State())
+    private let background: BackgroundWork
+    private let maxBatch: Int
+    private let conflict: @Sendable (Item, Item) -> Bool
+    private let commit: @Sendable ([Item]) -> Failure?
+
+    init(label: String, maxBatch: Int = .max, conflict: @escaping @Sendable (Item, Item) -> Bool = { _, _ in false },
+         commit: @escaping @Sendable ([Item]) -> Failure?) {
+        background = BackgroundWork(label: label)
+        self.maxBatch = maxBatch
+        self.conflict = conflict
+        self.commit = commit
+    }
+
+    /// Returns once `item`'s batch is committed: nil, or why not.
+    func submit(_ item: Item) async -> Failure? {
+        await withCheckedContinuation { done in
+            let start = state.withLock { s in
+                s.pending.append(Pending(item: item, done: done))
+                defer { s.running = true }
+                return !s.running
+            }
+            if start { background.run { self.drain() } }
+        }
+    }
+
+    private func drain() {
+        while true {
+            let batch = state.withLock { s -> [Pending] in
+                let batch = Self.takeBatch(from: &s.pending, max: maxBatch) { conflict($0.item, $1.item) }
+                if batch.isEmpty { s.running = false }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            let failure = commit(batch.map(\.item))
+            for item in batch { item.done.resume(returning: failure) }
+        }
+    }
+
+    /// Up to `max` of the oldest of `pending`, each conflicting with none before it.
+    static func takeBatch<Element>(from pending: inout [Element], max: Int, conflict: (Element, Element) -> Bool) -> [Element] {
+        var batch: [Element] = []
+        var rest: [Element] = []
+        for element in pending {
+            let clashes = { (earlier: Element) in conflict(earlier, element) }
+            if batch.count < max, !batch.contains(where: clashes), !rest.contains(where: clashes) {
+                batch.append(element)
+            } else {
+                rest.append(element)
+            }
+        }
+        pending = rest
+        return batch
+    }
+
+    /// Returns when no batch is on its way (before the DB closes).
+    func finish() { background.wait() }
+}
