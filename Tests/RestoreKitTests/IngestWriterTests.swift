@@ -26,10 +26,7 @@ import Testing
     /// each file recorded with its own entry, every key readable, by us and by `ldb`.
     @Test func theAppliesOfManyRegionsEnterInOneIngestWithOneRecord() async throws {
         let f = try await ImportFixture()
-        let bounds = (1..<8).map { Memcomparable.encode(TableCodec.recordKey(tableID: 200, handle: Int64($0 * 250))) }
-        _ = try await f.cluster.pd.splitAt([f.tableStart] + bounds + [f.tableEnd])
-        let regions = await f.cluster.pd.regions(overlapping: KeyRange(start: f.tableStart, end: f.tableEnd))
-        #expect(regions.count == 8)
+        let regions = try await splitTable(of: f, into: 8)
         let store = f.cluster.store(1)!
         var batch: [SSTIngestion] = []
         for (i, region) in regions.enumerated() {
@@ -61,10 +58,7 @@ import Testing
     /// no file is ingested twice, whichever applies shared an ingest.
     @Test func concurrentIngestsOfManyRegionsEachApplyOnce() async throws {
         let f = try await ImportFixture()
-        let bounds = (1..<16).map { Memcomparable.encode(TableCodec.recordKey(tableID: 200, handle: Int64($0 * 125))) }
-        _ = try await f.cluster.pd.splitAt([f.tableStart] + bounds + [f.tableEnd])
-        let regions = await f.cluster.pd.regions(overlapping: KeyRange(start: f.tableStart, end: f.tableEnd))
-        #expect(regions.count == 16)
+        let regions = try await splitTable(of: f, into: 16)
         var requests: [(IngestRequest, UInt64)] = []
         for region in regions {
             let files = try await f.download(for: region, uuidSuffix: "-\(region.id)")
@@ -87,5 +81,14 @@ import Testing
         }
         await f.close()
         for store in 1...3 { #expect(try f.ldbKeys(store: UInt64(store), cf: .write).count == 2_000 + 2_000, "store \(store)") }
+    }
+
+    /// Splits the fixture's table 200 (2,000 rows) into `count` regions of equal row counts.
+    private func splitTable(of f: ImportFixture, into count: Int) async throws -> [Region] {
+        let bounds = (1..<count).map { Memcomparable.encode(TableCodec.recordKey(tableID: 200, handle: Int64($0 * 2_000 / count))) }
+        _ = try await f.cluster.pd.splitAt([f.tableStart] + bounds + [f.tableEnd])
+        let regions = await f.cluster.pd.regions(overlapping: KeyRange(start: f.tableStart, end: f.tableEnd))
+        #expect(regions.count == count)
+        return regions
     }
 }
