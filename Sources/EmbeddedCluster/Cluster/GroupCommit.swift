@@ -2,8 +2,8 @@ import Synchronization
 
 /// Group commit on a store's serial background queue: the items that arrive while one batch is on
 /// its way go together in the next, and each submitter hears back once its batch is done. A batch
-/// takes up to `maxBatch` of the oldest items, never two that `conflict`: an item that conflicts
-/// with an earlier one waits for a later batch, and keeps its place.
+/// takes up to `maxBatch` of the oldest items, never two that `conflict` (when given): an item that
+/// conflicts with an earlier one waits for a later batch, and keeps its place.
 final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
     private struct Pending {
         var item: Item
@@ -18,11 +18,10 @@ final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
     private let state = Mutex(State())
     private let background: BackgroundWork
     private let maxBatch: Int
-    private let conflict: @Sendable (Item, Item) -> Bool
+    private let conflict: (@Sendable (Item, Item) -> Bool)?
     private let commit: @Sendable ([Item]) -> Failure?
 
-    init(label: String, maxBatch: Int = .max, conflict: @escaping @Sendable (Item, Item) -> Bool = { _, _ in false },
-         commit: @escaping @Sendable ([Item]) -> Failure?) {
+    init(label: String, maxBatch: Int = .max, conflict: (@Sendable (Item, Item) -> Bool)? = nil, commit: @escaping @Sendable ([Item]) -> Failure?) {
         background = BackgroundWork(label: label)
         self.maxBatch = maxBatch
         self.conflict = conflict
@@ -44,7 +43,7 @@ final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
     private func drain() {
         while true {
             let batch = state.withLock { s -> [Pending] in
-                let batch = Self.takeBatch(from: &s.pending, max: maxBatch) { conflict($0.item, $1.item) }
+                let batch = takeBatch(from: &s.pending)
                 if batch.isEmpty { s.running = false }
                 return batch
             }
@@ -52,6 +51,15 @@ final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
             let failure = commit(batch.map(\.item))
             for item in batch { item.done.resume(returning: failure) }
         }
+    }
+
+    private func takeBatch(from pending: inout [Pending]) -> [Pending] {
+        guard let conflict else {
+            // Nothing conflicts: the oldest up to the bound, without comparing any two.
+            defer { pending.removeFirst(min(maxBatch, pending.count)) }
+            return Array(pending.prefix(maxBatch))
+        }
+        return Self.takeBatch(from: &pending, max: maxBatch) { conflict($0.item, $1.item) }
     }
 
     /// Up to `max` of the oldest of `pending`, each conflicting with none before it.
