@@ -10,6 +10,12 @@ public struct BackupReader: Sendable {
     public static let metaName = "backupmeta"
     /// Deepest nesting of meta files that we follow; BR writes one or two levels.
     static let maxIndexDepth = 8
+    /// The largest size, kv count or byte count one file entry may claim (256 TiB): anything above
+    /// is no real SST.
+    public static let maxFileFigure: UInt64 = 1 << 48
+    /// The largest sum of sizes, kvs or bytes over a backup's files or tables (64 PiB), so that a
+    /// sum over any part of it, times any replica count up to 256, fits in 64 bits.
+    public static let maxBackupFigure: UInt64 = 1 << 56
 
     public let storage: any ExternalStorage
 
@@ -38,9 +44,13 @@ public struct BackupReader: Sendable {
         var seen = Set<String>()
         var files: [BackupFile] = []
         files.reserveCapacity(dataFiles.count)
+        var totals = FigureTotals()
         for entry in dataFiles {
             let file = try Self.validate(entry, isRawKV: isRaw)
             guard seen.insert(file.name).inserted else { throw .duplicateFile(name: file.name) }
+            if let field = totals.add(size: file.size, checksum: file.checksum) {
+                throw .invalidFile(name: file.name, reason: "the backup's \(field) sum past 2^56 with this file")
+            }
             files.append(file)
         }
         let tables = try isRaw ? [] : Self.tables(from: schemas)
@@ -88,6 +98,9 @@ public struct BackupReader: Sendable {
         do { try ObjectName.validate(name) } catch { throw invalid(error.description) }
         guard name.hasSuffix(".sst") else { throw invalid("not an .sst file") }
         guard entry.size > 0 else { throw invalid("size is 0") }
+        for (field, value) in [("size", entry.size), ("total_kvs", entry.totalKvs), ("total_bytes", entry.totalBytes)] where value > maxFileFigure {
+            throw invalid("\(field) \(value) is above 2^48")
+        }
         guard entry.sha256.count == 32 else { throw invalid("sha256 is \(entry.sha256.count) bytes, expected 32") }
         guard let cf = ColumnFamily(name: entry.cf), cf != .lock else { throw invalid("unknown column family '\(entry.cf)'") }
         if isRawKV, cf != .default { throw invalid("raw backups have only default-CF files, not \(cf)") }
@@ -114,6 +127,7 @@ public struct BackupReader: Sendable {
     static func tables(from schemas: [Backup_Schema]) throws(BackupError) -> [BackupTable] {
         var tables: [BackupTable] = []
         var ids = Set<Int64>()
+        var totals = FigureTotals()
         let decoder = JSONDecoder()
         for (i, schema) in schemas.enumerated() {
             guard !schema.table.isEmpty else { continue }  // a database without tables
@@ -129,11 +143,31 @@ public struct BackupReader: Sendable {
                 guard id > 0 else { throw .invalidSchema(index: i, reason: "table \(table.name.O) has id \(id)") }
                 guard ids.insert(id).inserted else { throw .invalidSchema(index: i, reason: "table id \(id) appears twice") }
             }
+            let checksum = KVChecksum(crc64xor: schema.crc64Xor, totalKVs: schema.totalKvs, totalBytes: schema.totalBytes)
+            if let field = totals.add(size: 0, checksum: checksum) {
+                throw .invalidSchema(index: i, reason: "the tables' \(field) sum past 2^56 with table \(table.name.O)")
+            }
             tables.append(BackupTable(
                 database: db.db_name.O, name: table.name.O, id: table.id,
-                indexIDs: table.index_info?.map(\.id) ?? [], partitionIDs: partitions,
-                checksum: KVChecksum(crc64xor: schema.crc64Xor, totalKVs: schema.totalKvs, totalBytes: schema.totalBytes)))
+                indexIDs: table.index_info?.map(\.id) ?? [], partitionIDs: partitions, checksum: checksum))
         }
         return tables
+    }
+}
+
+/// Running sums of a backup's figures, each checked against `BackupReader.maxBackupFigure`.
+private struct FigureTotals {
+    var size: UInt64 = 0
+    var kvs: UInt64 = 0
+    var bytes: UInt64 = 0
+
+    /// Adds one entry's figures; the name of the first sum that passes the bound, or nil.
+    mutating func add(size: UInt64, checksum: KVChecksum) -> String? {
+        for (field, total, value) in [("sizes", \FigureTotals.size, size), ("total_kvs", \FigureTotals.kvs, checksum.totalKVs), ("total_bytes", \FigureTotals.bytes, checksum.totalBytes)] {
+            let (sum, overflow) = self[keyPath: total].addingReportingOverflow(value)
+            guard !overflow, sum <= BackupReader.maxBackupFigure else { return field }
+            self[keyPath: total] = sum
+        }
+        return nil
     }
 }

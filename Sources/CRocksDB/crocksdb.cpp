@@ -155,10 +155,16 @@ struct Handle {
     uint64_t offset = 0, size = 0;
 };
 
+// True when the block and its 5-byte trailer lie inside a file of `file_size` bytes. Written so
+// that no sum can wrap: a handle's size comes from the file, and may be anything up to 2^64 - 1.
+bool inside(Handle h, uint64_t file_size) {
+    return file_size >= 5 && h.offset <= file_size - 5 && h.size <= file_size - 5 - h.offset;
+}
+
 // Reads a block and its 5-byte trailer; true when the type is "no compression" and the checksum
 // matches: crc32c of the block and type byte, masked; or XXH3 of the block, mixed with the type.
 bool read_verified(FILE *f, uint64_t file_size, Handle h, int checksum_type, std::string &block) {
-    if (h.size > (64u << 20) || h.offset > file_size || h.size + 5 > file_size - h.offset) return false;
+    if (!inside(h, file_size) || h.size > (64u << 20)) return false;
     block.resize(h.size + 5);
     if (std::fseek(f, static_cast<long>(h.offset), SEEK_SET) != 0 || std::fread(&block[0], 1, block.size(), f) != block.size()) return false;
     auto *bytes = reinterpret_cast<const unsigned char *>(block.data());
@@ -223,7 +229,7 @@ static Status check(const char *path) {
         !varint64(p, footer + 41, index.offset) || !varint64(p, footer + 41, index.size))
         return Status::Corruption(path, "bad footer");
     for (Handle h : {metaindex, index}) {
-        if (h.offset > size || h.size + 5 > size - h.offset) return Status::Corruption(path, "a block handle in the footer points outside the file");
+        if (!inside(h, size)) return Status::Corruption(path, "a block handle in the footer points outside the file");
     }
     std::string block;
     if (!read_verified(f.get(), size, metaindex, checksum_type, block)) return Status::Corruption(path, "the metaindex block fails its checksum");

@@ -7,6 +7,11 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
     case region(RegionError)
     case storage(StorageError)
     case corruptFile(name: String, reason: String)
+    /// The file fails its block checksums although it matches the backup's sha256: the backup's
+    /// own copy is corrupt, and no download will heal it.
+    case corruptBackupFile(name: String, reason: String)
+    /// A request no store would carry out, whatever it is retried: a size past any real SST.
+    case invalidRequest(reason: String)
     case rewrite(name: String, error: RewriteError)
     case diskFull(storeID: UInt64, needed: UInt64, available: UInt64)
     case injected(storeID: UInt64, what: String)
@@ -25,6 +30,8 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
         case .storage(.lengthMismatch): "LengthMismatch"
         case .storage: "Storage"
         case .corruptFile: "CorruptSST"
+        case .corruptBackupFile: "CorruptBackupFile"
+        case .invalidRequest: "InvalidRequest"
         case .rewrite(_, .wrongKeyPrefix): "WrongKeyPrefix"
         case .rewrite: "Rewrite"
         case .diskFull: "DiskFull"
@@ -45,7 +52,7 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
             }
         case let .storage(e): e.isRetryable
         case .corruptFile, .injected, .io, .fileNotDownloaded: true
-        case .rewrite, .diskFull, .storePanicked: false
+        case .rewrite, .diskFull, .storePanicked, .corruptBackupFile, .invalidRequest: false
         case let .remote(_, _, retryable): retryable
         }
     }
@@ -55,6 +62,8 @@ public enum ImportError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .region(e): e.description
         case let .storage(e): e.description
         case let .corruptFile(name, reason): "downloaded \(name) is corrupt: \(reason)"
+        case let .corruptBackupFile(name, reason): "backup file \(name) is corrupt in the backup itself (it matches the backupmeta's sha256): \(reason)"
+        case let .invalidRequest(reason): "invalid request: \(reason)"
         case let .rewrite(name, error): "cannot rewrite \(name): \(error)"
         case let .diskFull(store, 0, _):
             "store \(store) is out of disk space: free disk space and retry"

@@ -14,6 +14,8 @@ public final class ClusterServer: Sendable {
     /// the same across restarts.
     public let clusterID: UInt64
     private let security: WireSecurity?
+    /// What a Download may fetch (never the cluster's own directory).
+    private let storageAccess: StorageAccess
     private let storeIDs: [UInt64]
     private let bound = AddressBook()
     private let faults = WireFaults()
@@ -22,6 +24,8 @@ public final class ClusterServer: Sendable {
 
     /// Wire payloads up to this size: a ScanRegions answer for thousands of regions is large.
     static let maxMessageBytes = 64 << 20
+    /// Calls in flight on one connection: BR's 128 downloads per store, and room for PD's calls.
+    static let maxStreamsPerConnection = 256
 
     /// One listener and the server on it.
     private struct Endpoint {
@@ -31,10 +35,11 @@ public final class ClusterServer: Sendable {
     }
 
     /// `pd`: PD's address (port 0 picks one). Stores listen on `storeHost`, from `firstStorePort`
-    /// up, one port each (0 picks any free one).
-    public init(cluster: Cluster, pd: WireAddress, storeHost: String, firstStorePort: Int, security: WireSecurity?) async {
+    /// up, one port each (0 picks any free one). `storageAccess`: what a Download may fetch.
+    public init(cluster: Cluster, pd: WireAddress, storeHost: String, firstStorePort: Int, security: WireSecurity?, storageAccess: StorageAccess) async {
         self.cluster = cluster
         self.security = security
+        self.storageAccess = storageAccess.excluding(cluster.directory)
         let path = URL(fileURLWithPath: cluster.directory).resolvingSymlinksInPath().path
         clusterID = SHA256Digest.hash(Array(path.utf8)).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } | 1
         let ids = await cluster.stores().map(\.id)
@@ -44,13 +49,17 @@ public final class ClusterServer: Sendable {
         var made = [Self.endpoint(WireAddress(host: pd.host, port: pd.port), security: security, service: pdService)]
         for (i, id) in ids.enumerated() {
             let address = WireAddress(host: storeHost, port: firstStorePort == 0 ? 0 : firstStorePort + i)
-            made.append(Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: id, faults: faults)))
+            made.append(Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: id, faults: faults, storageAccess: self.storageAccess)))
         }
         endpoints = Mutex(made)
     }
 
     private static func endpoint(_ address: WireAddress, security: WireSecurity?, service: any RegistrableRPCService) -> Endpoint {
-        let config = HTTP2ServerTransport.Posix.Config.defaults { $0.rpc.maxRequestPayloadSize = maxMessageBytes }
+        let config = HTTP2ServerTransport.Posix.Config.defaults { config in
+            config.rpc.maxRequestPayloadSize = maxMessageBytes
+            // A bound on a connection's calls in flight, said in HTTP/2's SETTINGS.
+            config.http2.maxConcurrentStreams = maxStreamsPerConnection
+        }
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: address.host, port: address.port), transportSecurity: WireSecurity.server(security), config: config)
         return Endpoint(transport: transport, server: GRPCServer(transport: transport, services: [service]))
@@ -103,7 +112,7 @@ public final class ClusterServer: Sendable {
     /// Listens again on the store's address.
     public func resumeServing(store: UInt64) async throws {
         guard let i = storeIDs.firstIndex(of: store), let address = bound.current.withLock({ $0.stores[store] }) else { return }
-        let fresh = Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: store, faults: faults))
+        let fresh = Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: store, faults: faults, storageAccess: storageAccess))
         endpoints.withLock { $0[i + 1] = fresh }
         _ = try await serve(i + 1)
     }

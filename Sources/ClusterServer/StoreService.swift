@@ -15,6 +15,7 @@ struct StoreService: RegistrableRPCService {
     let cluster: Cluster
     let storeID: UInt64
     let faults: WireFaults
+    let storageAccess: StorageAccess
 
     /// The metadata key that carries a panicked store's reason.
     static let panicMetadataKey = "x-store-panic"
@@ -117,7 +118,10 @@ struct StoreService: RegistrableRPCService {
                 sst.range = KeyRange(start: WireRewrite.encoded(sst.range.start), end: WireRewrite.encoded(sst.range.end), endInclusive: sst.range.endInclusive)
             }
             let storage: any ExternalStorage
-            do { storage = try WireStorage.open(request.storageBackend) } catch { throw .storage(error) }
+            do {
+                try storageAccess.check(request.storageBackend, object: request.name)
+                storage = try WireStorage.open(request.storageBackend)
+            } catch { throw .storage(error) }
             let rules: RewriteRules
             do { rules = try RewriteRules([WireRewrite.rule(request.rewriteRule)]) } catch { throw .rewrite(name: request.name, error: error) }
             let expected = request.sst.length > 0 ? ExpectedContent(size: request.sst.length, sha256: []) : nil

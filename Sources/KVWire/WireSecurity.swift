@@ -2,7 +2,9 @@ import Foundation
 import GRPCNIOTransportHTTP2
 
 /// Mutual TLS as TiKV clusters use it: a CA that signs every component, and this side's own
-/// certificate and key. Verification is always on; without all three files the wire is plaintext.
+/// certificate and key. Verification is always on: a client checks the server's chain and that
+/// its certificate names the address dialled, a server checks the client's chain (TiKV checks no
+/// client name unless `cert-allowed-cn` is set). Without all three files the wire is plaintext.
 public struct WireSecurity: Sendable, Equatable {
     public var caPath: String
     public var certificatePath: String
@@ -28,7 +30,10 @@ public struct WireSecurity: Sendable, Equatable {
         guard let security else { return .plaintext }
         return .mTLS(certificateChain: security.chain, privateKey: security.key) { config in
             config.trustRoots = security.trustRoots
-            config.serverCertificateVerification = .noHostnameVerification
+            // The chain and the name: a certificate of the same CA for another host (or a client
+            // certificate) must not pass for PD or a store. For an IP literal the IP SANs are
+            // matched against the address dialled (swift-nio-ssl's validIdentityForService).
+            config.serverCertificateVerification = .fullVerification
         }
     }
 
@@ -66,6 +71,14 @@ public struct WireAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// True for `localhost` and the loopback addresses (127.0.0.0/8, ::1): traffic that never
+    /// leaves this machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        var v4 = in_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 && UInt32(bigEndian: v4.s_addr) >> 24 == 127
+    }
 }
 
 /// What goes wrong on the wire before a restore can start.

@@ -30,6 +30,12 @@ public enum WireStorage {
         return backend
     }
 
+    /// True when Downloads from `storage` carry a secret (S3 keys) that must not cross an
+    /// unencrypted network.
+    public static func carriesCredentials(_ storage: any ExternalStorage) -> Bool {
+        (storage as? S3Storage)?.credentials != nil
+    }
+
     /// Opens the storage a request names, on the store's side.
     public static func open(_ backend: Backup_StorageBackend, settings: TransferSettings = TransferSettings()) throws(StorageError) -> any ExternalStorage {
         switch backend.backend {

@@ -41,6 +41,9 @@ final class WireConnection: Sendable {
         options.timeout = timeout
         options.waitForReady = false
         options.maxResponseMessageBytes = 64 << 20
+        // grpc-swift-nio-transport 2.9 bounds the messages a call receives by this one (its
+        // client stream handler's maxPayloadSize), not by maxResponseMessageBytes.
+        options.maxRequestMessageBytes = 64 << 20
         return options
     }
 

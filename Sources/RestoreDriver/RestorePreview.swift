@@ -91,7 +91,9 @@ public struct RestorePreview: Sendable, Codable {
         let storeInfos = await survey.stores()
         let up = storeInfos.filter(\.state.isUp)
         let remaining = inputs.remainingSets.reduce(0) { $0 + $1.size }
-        let share = up.isEmpty ? 0 : remaining * UInt64(min(survey.replicas, up.count)) / UInt64(up.count)
+        // remaining × replicas ÷ stores, in double width: the replicas never outnumber the stores,
+        // so the share is at most `remaining`.
+        let share = up.isEmpty ? 0 : UInt64(up.count).dividingFullWidth(remaining.multipliedFullWidth(by: UInt64(min(survey.replicas, up.count)))).quotient
         var stores: [Store] = []
         var disks: [UInt64: StoreDisk] = [:]
         for info in storeInfos {

@@ -98,7 +98,7 @@ struct RestoreBenchmark {
             inProcess.append(mb / RewriteBenchmark.seconds(ContinuousClock.now - start))
             try? FileManager.default.removeItem(atPath: cluster)
 
-            let served = try ServedCluster(binary: binary, directory: cluster)
+            let served = try ServedCluster(binary: binary, directory: cluster, arguments: ["--storage-root", backup])
             start = ContinuousClock.now
             try run(binary, ["restore", "--storage", backup, "--pd", served.pd, "--state-dir", "\(directory)/state-wire-\(round)", "--headless"])
             wire.append(mb / RewriteBenchmark.seconds(ContinuousClock.now - start))

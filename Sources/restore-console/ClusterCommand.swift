@@ -38,6 +38,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Replicas of each region in a new cluster.")
     var replicas = 3
 
+    @Option(name: .customLong("storage-root"), help: "A directory that Downloads with a local backend may read under (repeatable). None: local backends are refused.")
+    var storageRoots: [String] = []
+
+    @Option(name: .customLong("allow-endpoint"), help: "An S3 endpoint that Downloads may name, as scheme://host[:port] (repeatable). AWS's own (no endpoint) is always allowed.")
+    var allowedEndpoints: [String] = []
+
     @OptionGroup var tls: TLSOptions
 
     @OptionGroup var metrics: MetricsOptions
@@ -45,6 +51,15 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard stores >= 1, replicas >= 1, replicas <= stores else { throw ValidationError("need 1 <= --replicas <= --stores") }
         guard (0...65535).contains(storePort) else { throw ValidationError("--store-port must be a port") }
+        for root in storageRoots {
+            var isDirectory: ObjCBool = false
+            guard root.hasPrefix("/"), FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--storage-root \(root): not an absolute path to a directory")
+            }
+        }
+        for endpoint in allowedEndpoints where StorageAccess.normalized(endpoint) == nil {
+            throw ValidationError("--allow-endpoint \(endpoint): not an http(s) URL")
+        }
     }
 
     func run() async throws {
@@ -61,7 +76,8 @@ struct ServeCommand: AsyncParsableCommand {
             await embedded.close()
             throw error
         }
-        let server = await ClusterServer(cluster: embedded, pd: address, storeHost: address.host, firstStorePort: storePort, security: try tls.security)
+        let server = await ClusterServer(cluster: embedded, pd: address, storeHost: address.host, firstStorePort: storePort, security: try tls.security,
+            storageAccess: StorageAccess(localRoots: storageRoots, endpoints: allowedEndpoints))
         let bound: (pd: WireAddress, stores: [UInt64: WireAddress])
         do { bound = try await server.start() } catch {
             await embedded.close()

@@ -78,11 +78,28 @@ struct SurveyedTarget {
         do { cluster = try await RemoteCluster.connect(pd: address, security: try arguments.tls.security) } catch let error as WireError {
             throw StartFailure(error.description)
         }
+        do { try await checkCredentialExposure(arguments, storage: storage, cluster: cluster, pd: address) } catch {
+            await cluster.close()
+            throw error
+        }
         let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.currentDirectoryPath
         let directory = arguments.stateDirectory ?? "\(home)/.local/state/restore-console/\(cluster.clusterID)"
         // Each TiKV budgets its own files; this client holds a connection per store and little else.
         let files = RestorePreview.Check(name: "open-files", status: .passed, message: "the stores budget their own; this client needs a few")
         return SurveyedTarget(stateDirectory: directory, checks: [files], source: .remote(cluster, pd: address))
+    }
+
+    /// Every Download carries the S3 credentials: in plaintext only to this machine, or when told.
+    private static func checkCredentialExposure(
+        _ arguments: RestoreArguments, storage: any ExternalStorage, cluster: RemoteCluster, pd: WireAddress
+    ) async throws {
+        guard try arguments.tls.security == nil, WireStorage.carriesCredentials(storage) else { return }
+        let stores = await cluster.stores().compactMap { try? WireAddress(parsing: $0.address).host }
+        guard let remote = ([pd.host] + stores).first(where: { !WireAddress.isLoopback($0) }) else { return }
+        guard arguments.insecure else {
+            throw StartFailure("the S3 credentials would go in plaintext to \(remote): give --ca, --cert and --key, or --insecure to send them anyway")
+        }
+        FileHandle.standardError.write(Data("warning: --insecure: the S3 credentials go in plaintext to \(remote) and the other stores\n".utf8))
     }
 
     /// The open-files limit against what the stores, downloads and ingests need.

@@ -22,6 +22,9 @@ struct RestoreArguments: ParsableArguments {
 
     @OptionGroup var tls: TLSOptions
 
+    @Flag(name: .customLong("insecure"), help: "With --pd and no TLS to a host that is not this machine: send the S3 credentials in plaintext anyway (a warning says so).")
+    var insecure = false
+
     @Option(name: .long, help: "Stores of a new cluster.")
     var stores = 3
 

@@ -169,7 +169,7 @@ import LoopbackServer
         backup.waitUntilExit()
         #expect(backup.terminationStatus == 0)
 
-        let served = try ServedCluster(binary: binary, directory: dir + "/cluster")
+        let served = try ServedCluster(binary: binary, directory: dir + "/cluster", arguments: ["--storage-root", dir + "/backup"])
         defer { served.stop() }
         let pd = served.pd
 

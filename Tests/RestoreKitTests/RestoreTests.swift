@@ -50,7 +50,8 @@ final class RestoreFixture {
         options.download = RetryPolicy(attempts: 4, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50))
         options.ingest = RetryPolicy(attempts: 16, initialBackoff: .milliseconds(20), maxBackoff: .seconds(1))
         if transport == .grpc {
-            let server = await ClusterServer(cluster: cluster, pd: WireAddress(host: "127.0.0.1", port: 0), storeHost: "127.0.0.1", firstStorePort: 0, security: nil)
+            let server = await ClusterServer(cluster: cluster, pd: WireAddress(host: "127.0.0.1", port: 0), storeHost: "127.0.0.1", firstStorePort: 0, security: nil,
+                storageAccess: StorageAccess(localRoots: [dir.file("backup")], endpoints: []))
             let bound = try await server.start()
             self.server = server
             pdAddress = bound.pd
@@ -200,7 +201,15 @@ final class RestoreFixture {
         for store in 1...3 { f.cluster.exhaustDescriptors(onStore: UInt64(store), applies: 3) }
         let engine = try await f.engine()
         #expect(await engine.run() == .success)
-        for store in f.cluster.stores.values {
+        // The restore ends once each leader applied; a follower whose apply is held retries on
+        // its own ticks, meeting its remaining EMFILEs, until it holds every file its leader does.
+        let stores = Array(f.cluster.stores.values)
+        try await waitUntil(timeout: .seconds(30)) {
+            for r in await f.cluster.pd.allRegions { f.cluster.pd.awake.wake(r.id) }
+            let ingested = stores.map { Set(((try? $0.appliedIngestCounts()) ?? [:]).keys) }
+            return stores.allSatisfy { $0.faults.exhaustDescriptors == 0 } && !ingested[0].isEmpty && ingested.allSatisfy { $0 == ingested[0] }
+        }
+        for store in stores {
             #expect(store.state == .up, "store \(store.id) is \(store.state)")
             #expect(store.faults.exhaustDescriptors == 0, "every injected EMFILE was met")
             for (uuid, count) in try store.appliedIngestCounts() { #expect(count == 1, "store \(store.id) applied \(uuid) \(count) times") }

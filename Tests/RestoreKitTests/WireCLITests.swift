@@ -7,9 +7,11 @@ import Testing
 import LoopbackServer
 
 extension ServedCluster {
-    /// The debug build's `cluster serve`, as the tests run it.
+    /// The debug build's `cluster serve`, as the tests run it: Downloads may read the test's
+    /// directory (where its backups are), which holds the cluster's.
     convenience init(directory: String, extra: [String] = [], stderr: String? = nil) throws {
-        try self.init(binary: consoleBinary, directory: directory, arguments: extra, stderr: stderr)
+        let root = (directory as NSString).deletingLastPathComponent
+        try self.init(binary: consoleBinary, directory: directory, arguments: ["--storage-root", root] + extra, stderr: stderr)
     }
 }
 
@@ -115,12 +117,12 @@ struct CertificateFailure: Error {
 }
 
 /// A CA and certificates signed by it, made with openssl for one test: `name.pem` and `name.key`
-/// for each name, all valid for 127.0.0.1.
-func makeCertificates(in dir: String, ca: String, names: [String]) throws {
+/// for each name, all valid for `subjectAltName` (127.0.0.1 unless told).
+func makeCertificates(in dir: String, ca: String, names: [String], subjectAltName: String = "IP:127.0.0.1") throws {
     var script = """
         set -e; cd '\(dir)'
-        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout \(ca).key -out \(ca).pem -days 2 -subj /CN=\(ca) 2>/dev/null
-        printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > leaf.ext
+        [ -f \(ca).key ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout \(ca).key -out \(ca).pem -days 2 -subj /CN=\(ca) 2>/dev/null
+        printf 'subjectAltName=\(subjectAltName)\\nextendedKeyUsage=serverAuth,clientAuth\\n' > leaf.ext
 
         """
     for name in names {
@@ -159,6 +161,15 @@ extension WireCLITests {
         #expect(half.status == 2)
         #expect(half.stderr.contains("TLS needs all of --ca, --cert and --key"), "\(half.stderr)")
         #expect(served.stop() == 0)
+
+        // A certificate of the same CA for another name (another service's) cannot pose as PD at
+        // 127.0.0.1: the client checks the name against the address it dialled.
+        try makeCertificates(in: certs, ca: "ca", names: ["impostor"], subjectAltName: "DNS:other.example")
+        let impostor = try ServedCluster(directory: dir.file("cluster2"), extra: tls("ca", "impostor"))
+        let fooled = try runConsole(["restore", "--headless", "--storage", backup, "--pd", impostor.pd, "--state-dir", dir.file("s4")] + tls("ca", "client"))
+        #expect(fooled.status == 2)
+        #expect(fooled.stderr.contains("cannot reach PD at \(impostor.pd)"), "\(fooled.stderr)")
+        #expect(impostor.stop() == 0)
     }
 }
 
@@ -193,7 +204,7 @@ extension WireCLITests {
 
         let dir = try TemporaryDirectory()
         let serveLog = dir.file("serve.log")
-        let served = try ServedCluster(directory: dir.file("cluster"), stderr: serveLog)
+        let served = try ServedCluster(directory: dir.file("cluster"), extra: ["--allow-endpoint", "http://127.0.0.1:\(s3.port)"], stderr: serveLog)
         let env = ["AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret]
         let ok = try runConsole(["restore", "--headless", "--json", "--storage", url, "--pd", served.pd, "--state-dir", dir.file("state")], environment: env)
         #expect(ok.status == 0, "\(ok.stderr)")

@@ -63,7 +63,19 @@ public final class ImportService: Sendable {
             request.progress?(request.expected?.size ?? reused.length)
             return reused
         }
-        let needed = (request.expected?.size ?? 0) * 3
+        // The object's real size bounds what is written: a request without a length takes the
+        // storage's, and the download stops past it.
+        let size: UInt64
+        if let claimed = request.expected?.size {
+            size = claimed
+        } else {
+            let (storage, name) = (request.storage, request.name)
+            do { size = try await BlockingIO.run { () throws(StorageError) in try storage.size(of: name) } } catch { throw .storage(error) }
+        }
+        guard size <= Self.maxObjectBytes else { throw .invalidRequest(reason: "\(request.name) is said to be \(size) bytes, above any SST (2^48)") }
+        let expected = ExpectedContent(size: size, sha256: request.expected?.sha256 ?? [])
+        // The download, its rewrite and the ingest's clone.
+        let needed = size * 3
         let available = store.availableBytes()
         guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
         if store.takeFault(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(request.name)") }
@@ -78,7 +90,7 @@ public final class ImportService: Sendable {
         let corrupt = store.takeFault(\.corruptDownloads)
         let (storage, meter, limiter, progress) = (request.storage, meter, limiter, request.progress)
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
-        let name = request.name, expected = request.expected, range = sst.range, storeID = store.id
+        let name = request.name, range = sst.range, storeID = store.id
         let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles] () throws(ImportError) -> SSTRewriter.Result? in
             defer { downloadFiles.give(back: temp) }
             let received = Mutex<UInt64>(0)
@@ -100,7 +112,11 @@ public final class ImportService: Sendable {
             if corrupt { Self.flipByte(in: temp) }
             let rewriting = ContinuousClock.now
             defer { ImportMetrics.stage("rewrite", store: storeID, started: rewriting) }
-            guard let result = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) else { return nil }
+            let rewrite: SSTRewriter.Result?
+            do throws(ImportError) { rewrite = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) } catch let .corruptFile(_, reason) {
+                throw Self.matchesBackup(temp, expected) ? .corruptBackupFile(name: name, reason: reason) : .corruptFile(name: name, reason: reason)
+            }
+            guard let result = rewrite else { return nil }
             guard rename(rewritten, final) == 0 else {
                 let reason = String(cString: strerror(errno))
                 unlink(rewritten)
@@ -120,6 +136,25 @@ public final class ImportService: Sendable {
         else { return nil }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
         return DownloadResponse(range: KeyRange(start: Array(first.dropFirst()), end: Array(last.dropFirst()), endInclusive: true), isEmpty: false, entries: reader.entryCount, length: size)
+    }
+
+    /// The largest object a Download fetches: no SST is near it, and sizes below it leave room
+    /// for every sum and product the store makes of them.
+    static let maxObjectBytes: UInt64 = 1 << 48
+
+    /// True when the file at `path` is exactly what the backup holds (its sha256 is known and
+    /// matches): then a corrupt block is the backup's own, and not worth downloading again.
+    static func matchesBackup(_ path: String, _ expected: ExpectedContent) -> Bool {
+        guard !expected.sha256.isEmpty, let input = fopen(path, "rb") else { return false }
+        defer { fclose(input) }
+        let digest = SHA256Digest()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, input) }
+            guard n > 0 else { break }
+            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+        }
+        return ferror(input) == 0 && digest.finish() == expected.sha256
     }
 
     /// Simulates a bad disk: flips one byte in the middle of a downloaded file.

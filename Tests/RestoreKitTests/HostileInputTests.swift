@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import SwiftProtobuf
+@testable import KeyCodec
+@testable import ExternalStorage
+@testable import BackupFormat
+@testable import KVProto
+@testable import KVWire
+import LoopbackServer
+
+/// Input made to break things: backupmetas whose figures overflow any sum, and Downloads that no
+/// restore sends, from a client built from kvproto's own protos. Each gets a clear refusal; neither
+/// the restore nor `cluster serve` dies.
+@Suite(.serialized) struct HostileInputTests {
+    /// A v1 backup (its files inline in backupmeta), with `change` made to its backupmeta.
+    func craftedBackup(_ dir: TemporaryDirectory, _ change: (inout Backup_BackupMeta) -> Void) throws -> String {
+        var o = BackupProducer.Options()
+        o.tables = 1
+        o.rows = 500
+        o.metaVersion = 1
+        let path = dir.file("backup")
+        _ = try BackupProducer(storage: LocalStorage(root: path), options: o).produce()
+        let metaPath = path + "/backupmeta"
+        var meta = try Backup_BackupMeta(serializedBytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: metaPath))))
+        change(&meta)
+        try Data(meta.serializedBytes() as [UInt8]).write(to: URL(fileURLWithPath: metaPath))
+        return path
+    }
+
+    static let crafted: [(name: String, change: @Sendable (inout Backup_BackupMeta) -> Void, expected: String)] = [
+        ("size 2^63", { $0.files[0].size = 1 << 63 }, "size 9223372036854775808 is above 2^48"),
+        ("kvs and bytes 2^63 on two files", { meta in
+            for i in 0..<2 {
+                meta.files[i].totalKvs = 1 << 63
+                meta.files[i].totalBytes = 1 << 63
+            }
+        }, "total_kvs 9223372036854775808 is above 2^48"),
+        ("2^63-1 in all three", { meta in
+            meta.files[0].size = UInt64(Int64.max)
+            meta.files[0].totalKvs = UInt64(Int64.max)
+            meta.files[0].totalBytes = UInt64(Int64.max)
+        }, "size 9223372036854775807 is above 2^48"),
+        ("sizes that sum past 2^56", { meta in
+            for i in meta.files.indices { meta.files[i].size = 1 << 48 }
+        }, "the backup's sizes sum past 2^56"),
+    ]
+
+    /// Each crafted backupmeta ends a dry run and a restore with exit code 2, naming the file and
+    /// the field, and the restore writes nothing.
+    @Test(arguments: 0..<crafted.count) func aBackupmetaWithFiguresPastAnySumIsRefused(_ index: Int) throws {
+        let (name, change, expected) = Self.crafted[index]
+        let dir = try TemporaryDirectory()
+        let backup = try craftedBackup(dir) { meta in
+            // Enough files for the 2^56 case: 256 files of 2^48 reach it.
+            let produced = meta.files.count
+            while meta.files.count < 300 {
+                var copy = meta.files[meta.files.count % produced]
+                copy.name = "copy-\(meta.files.count).sst"
+                meta.files.append(copy)
+            }
+            change(&meta)
+        }
+        for args in [["--dry-run"], ["--headless"]] {
+            let out = try runConsole(["restore", "--storage", backup, "--cluster", dir.file("cluster")] + args)
+            #expect(out.status == 2, "\(name) \(args): \(out.stderr)")
+            #expect(out.stderr.contains(expected), "\(name) \(args): \(out.stderr)")
+            #expect(out.stderr.contains("backup file entry "), "\(name): the message names the file: \(out.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.file("cluster/stores")), "\(name): nothing written")
+    }
+
+    /// `cluster serve` against Downloads that no restore sends: each is answered with a refusal
+    /// that reveals nothing outside the storage roots, and PD and every store still answer.
+    @Test func hostileDownloadsAreRefusedAndTheServerStaysUp() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try craftedBackup(dir) { _ in }
+        let file = try #require(try BackupReader(storage: LocalStorage(root: backup)).read().files.first { $0.cf == .write })
+        let served = try ServedCluster(binary: consoleBinary, directory: dir.file("cluster"), arguments: ["--storage-root", dir.path])
+        let out = try runProgram("python3", [WireClientTests.scriptDirectory + "/hostile_client.py", "--pd", served.pd, "--backup", backup, "--file", file.name, "--cluster", dir.file("cluster")])
+        #expect(out.status == 0, "client: \(out.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any], "\(out.stdout)")
+        func message(_ key: String) -> String { ((report[key] as? [String: Any])?["message"] as? String) ?? "(no answer)" }
+        #expect(message("huge_length").contains("above any SST"), "\(message("huge_length"))")
+        let outside = "not under a storage root of this server"
+        #expect(message("outside_existing").contains(outside), "\(message("outside_existing"))")
+        // The same words whether the file exists or not: nothing is learnt of the server's disk.
+        #expect(message("outside_existing").replacingOccurrences(of: "passwd", with: "") == message("outside_missing").replacingOccurrences(of: "no-such-file", with: ""))
+        #expect(message("dotdot").contains("escapes its directory"), "\(message("dotdot"))")
+        #expect(message("store_directory").contains(outside), "\(message("store_directory"))")
+        #expect(message("s3_endpoint").contains("endpoint http://169.254.169.254 is not allowed here"), "\(message("s3_endpoint"))")
+        // No length: the object's own size bounds the download, which goes ahead.
+        #expect(message("zero_length") == "", "\(message("zero_length"))")
+        let alive = try #require(report["alive"] as? [String: Any])
+        #expect(alive["pd"] as? Bool == true)
+        #expect((alive["stores"] as? [Int])?.count == 3)
+        #expect(served.stop() == 0, "the server ran until told to stop")
+    }
+
+    @Test func loopbackHostsAreTheOnlyOnesPlaintextMayReach() {
+        for host in ["127.0.0.1", "127.3.2.1", "localhost", "::1"] { #expect(WireAddress.isLoopback(host), "\(host)") }
+        for host in ["10.0.0.1", "128.0.0.1", "pd.example.com", "0.0.0.0", "::"] { #expect(!WireAddress.isLoopback(host), "\(host)") }
+    }
+}
