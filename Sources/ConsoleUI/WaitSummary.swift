@@ -17,6 +17,7 @@ public enum WaitSummary {
         switch row.waitingFor {
         case .serverIsBusy?: return "busy"
         case .noLeader?: return "no-leader"
+        case .checkpointWrite?: return "checkpoint"
         case let .retry(step, _, _, _, _)?: return "\(step.rawValue)-retry"
         case nil: return nil
         }

@@ -8,6 +8,7 @@ extension WaitReason {
         case let .serverIsBusy(store, wait): "ServerIsBusy on store \(store), retry in \(Self.seconds(wait)) s"
         case let .retry(_, label, attempt, attempts, wait): "\(label), retry \(attempt)/\(attempts) in \(Self.seconds(wait)) s"
         case let .noLeader(wait): "no leader, retry in \(Self.seconds(wait)) s"
+        case let .checkpointWrite(wait): "ingested, but the checkpoint cannot be written (disk?), retry in \(Self.seconds(wait)) s"
         }
     }
 

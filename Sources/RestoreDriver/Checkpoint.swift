@@ -1,11 +1,13 @@
 import Foundation
 import Synchronization
 import KeyCodec
+import ExternalStorage
 
 /// A restore's progress on disk, in `<cluster>/checkpoints/<backup>.log`: a header with the table-id
 /// mapping (so a resume rewrites to the same tables) and one line per restored piece (a file set
-/// within one region). Lines are appended and synced, so a crash loses at most the piece in flight,
-/// which the Raft log then shows as applied.
+/// within one region). The file is created durably (written, synced, renamed into place, and its
+/// directory synced), and lines are appended and synced off the cooperative pool, so a crash or a
+/// power loss loses at most the piece in flight, which the Raft log then shows as applied.
 final class Checkpoint: Sendable {
     struct Header: Codable, Equatable {
         var backup: String
@@ -21,16 +23,18 @@ final class Checkpoint: Sendable {
 
     let path: String
     let header: Header
+    /// The pieces restored, for readers; updated once their line is on disk.
     private let done: Mutex<[Int: [KeyRange]]>
-    private let handle: FileHandle
+    /// The open file, for the writer alone (readers never wait for a write).
+    private let file: Mutex<Int32>
 
     /// Opens the checkpoint for `backupKey`; a new one when none exists.
     init(clusterDirectory: String, header proposed: Header) throws(RestoreError) {
         let dir = clusterDirectory + "/checkpoints"
         path = "\(dir)/\(proposed.backup).log"
-        let fm = FileManager.default
-        do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
-            throw .checkpoint(path: dir, reason: "cannot create directory")
+        if !FileManager.default.fileExists(atPath: dir) {
+            guard mkdir(dir, 0o700) == 0 || errno == EEXIST else { throw .checkpoint(path: dir, reason: "cannot create directory: \(Self.lastError())") }
+            try Self.syncDirectory(clusterDirectory)
         }
         var pieces: [Int: [KeyRange]] = [:]
         if let saved = try Self.parse(try Self.wholeLines(at: path), path: path) {
@@ -38,16 +42,58 @@ final class Checkpoint: Sendable {
             pieces = saved.pieces
         } else {
             header = proposed
-            let line = (try? JSONEncoder().encode(proposed)) ?? Data()
-            do { try (line + Data("\n".utf8)).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-                throw .checkpoint(path: path, reason: "cannot create: \(error.localizedDescription)")
-            }
+            try Self.create(path, contents: Array(((try? JSONEncoder().encode(proposed)) ?? Data()) + Data("\n".utf8)))
         }
-        guard let h = FileHandle(forUpdatingAtPath: path) else { throw .checkpoint(path: path, reason: "cannot open for writing") }
-        h.seekToEndOfFile()
-        handle = h
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw .checkpoint(path: path, reason: "cannot open for writing: \(Self.lastError())") }
+        file = Mutex(fd)
         done = Mutex(pieces)
     }
+
+    deinit { file.withLock { _ = close($0) } }
+
+    /// Writes a new file whole, or not at all: a temporary file written and synced, renamed into
+    /// place, and the directory synced, so that a power loss never leaves the header unwritten
+    /// after data has landed (a resume would then map the tables to new ids).
+    private static func create(_ path: String, contents: [UInt8]) throws(RestoreError) {
+        let temp = path + ".new"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .checkpoint(path: temp, reason: "cannot create: \(lastError())") }
+        let written = writeAll(fd, contents) && fsync(fd) == 0
+        let reason = lastError()
+        close(fd)
+        guard written else {
+            unlink(temp)
+            throw .checkpoint(path: path, reason: "cannot create: \(reason)")
+        }
+        guard rename(temp, path) == 0 else { throw .checkpoint(path: path, reason: "cannot create: \(lastError())") }
+        try syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
+    private static func syncDirectory(_ dir: String) throws(RestoreError) {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .checkpoint(path: dir, reason: "cannot open to sync: \(lastError())") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .checkpoint(path: dir, reason: "cannot sync: \(lastError())") }
+    }
+
+    /// Writes all of `bytes`; false, with errno set, when a write fails.
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += n
+            }
+            return true
+        }
+    }
+
+    private static func lastError() -> String { String(cString: strerror(errno)) }
 
     /// What a checkpoint file holds.
     struct Saved: Sendable {
@@ -103,8 +149,10 @@ final class Checkpoint: Sendable {
     /// How long ago the last piece was recorded.
     var sinceLastWrite: Duration { ContinuousClock.now - lastWrite.withLock { $0 } }
 
-    /// Records that `sets` were restored within `range`, with one synced write.
-    func markDone(sets: [Int], range: KeyRange) {
+    /// Records that `sets` were restored within `range`, with one synced write on Dispatch's
+    /// threads. A write that fails (a full disk, an I/O error) leaves the file as it was and
+    /// throws: the caller waits and tries again, as the data it records is in the stores already.
+    func markDone(sets: [Int], range: KeyRange) async throws(RestoreError) {
         let encoder = JSONEncoder()
         let (start, end) = (range.start.hexString, range.end.hexString)
         var lines = Data()
@@ -112,10 +160,19 @@ final class Checkpoint: Sendable {
             lines += (try? encoder.encode(Piece(set: set, start: start, end: end))) ?? Data()
             lines += Data("\n".utf8)
         }
+        let bytes = Array(lines)
+        try await BlockingIO.run { [self] () throws(RestoreError) in
+            try file.withLock { fd throws(RestoreError) in
+                let end = lseek(fd, 0, SEEK_END)
+                guard Self.writeAll(fd, bytes), fsync(fd) == 0 else {
+                    let reason = Self.lastError()
+                    if end >= 0 { _ = ftruncate(fd, end) }  // no torn line for the next write to follow
+                    throw .checkpoint(path: path, reason: "cannot record a restored piece: \(reason)")
+                }
+            }
+        }
         done.withLock { pieces in
             for set in sets { pieces[set, default: []].append(range) }
-            handle.write(lines)
-            try? handle.synchronize()
         }
         lastWrite.withLock { $0 = .now }
     }

@@ -173,6 +173,8 @@ struct ProgressReporter: Sendable {
                 row.phase = .retrying
                 row.waitingFor = reason
             }
+            // A failed step is counted when it fails; a checkpoint write has no step of its own.
+            if case .checkpointWrite = reason { monitor.countRetry(reason.label) }
         case let .paused(region):
             monitor.updateRow(region) { row in
                 row.phase = .paused

@@ -100,7 +100,7 @@ extension RestoreEngine {
             let batch = nextBatch(of: remaining)
             switch await pieces.restore(sets: batch.map { plan.fileSets[$0] }, regionID: work.regionID, range: work.range, deadline: deadline) {
             case let .done(bytes):
-                checkpoint.markDone(sets: batch, range: work.range)
+                guard await record(batch, of: work) else { return }
                 for id in batch { countIfComplete(plan.fileSets[id]) }
                 reporter.report(.pieceDone(region: work.regionID, sets: batch.count, bytes: bytes))
                 remaining.removeFirst(batch.count)
@@ -120,6 +120,26 @@ extension RestoreEngine {
             }
         }
         reporter.report(.regionIngested(region: work.regionID))
+    }
+
+    /// Records restored file sets in the checkpoint, waiting out a full disk or an I/O error (the
+    /// data is in; only its record is missing, and a resume must not restore it again). False
+    /// when the restore was cancelled meanwhile.
+    private func record(_ sets: [Int], of work: RegionWork) async -> Bool {
+        var failed = false
+        while true {
+            do throws(RestoreError) {
+                try await checkpoint.markDone(sets: sets, range: work.range)
+                if failed { reporter.report(.waiting(region: work.regionID, nil)) }
+                return true
+            } catch {
+                failed = true
+                let wait = Duration.seconds(1)
+                reporter.report(.retrying(region: work.regionID, .checkpointWrite(retryIn: wait)))
+                reporter.report(.log(.warn, region: work.regionID, "\(error); retrying in 1 s"))
+                do { try await Task.sleep(for: wait) } catch { return false }
+            }
+        }
     }
 
     /// The first file sets of `remaining` that one ingest takes: at least one, and then as many

@@ -34,6 +34,9 @@ public enum WaitReason: Sendable, Hashable {
     case retry(step: RestoreStep, label: String, attempt: Int, attempts: Int, retryIn: Duration)
     /// The region has no leader, or the one it had moved; the next try is in `retryIn`.
     case noLeader(retryIn: Duration)
+    /// The region's data is in, but the checkpoint could not record it (a full disk, an I/O
+    /// error); the next try is in `retryIn`.
+    case checkpointWrite(retryIn: Duration)
 
     /// A stable name for the reason, to count waits by.
     public var label: String {
@@ -41,6 +44,7 @@ public enum WaitReason: Sendable, Hashable {
         case .serverIsBusy: "ServerIsBusy"
         case let .retry(step, label, _, _, _): "\(step.rawValue) \(label)"
         case .noLeader: "NotLeader"
+        case .checkpointWrite: "CheckpointWrite"
         }
     }
 }

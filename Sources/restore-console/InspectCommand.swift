@@ -29,6 +29,16 @@ struct InspectCommand: AsyncParsableCommand {
         var epoch: RegionEpoch
         var peers: [PeerMeta]
         var leaderStore: UInt64?
+        var logs: [PeerLog]
+    }
+
+    /// A replica's Raft log: its entries run from `first` to `last`; those through `truncated` are gone.
+    struct PeerLog: Codable {
+        var store: UInt64
+        var first: UInt64
+        var last: UInt64
+        var truncated: UInt64
+        var applied: UInt64
     }
 
     struct Report: Codable {
@@ -42,7 +52,12 @@ struct InspectCommand: AsyncParsableCommand {
         var regions: [RegionInfo] = []
         for region in await opened.pd.allRegions {
             let leader = try? await opened.pd.waitForLeader(region.id, timeout: .seconds(2))
-            regions.append(RegionInfo(id: region.id, start: region.startKey.hexString, end: region.endKey.hexString, epoch: region.epoch, peers: region.peers, leaderStore: leader?.storeID))
+            let logs = await opened.pd.peerStatus(of: region.id).map {
+                PeerLog(store: $0.peer.storeID, first: $0.truncatedIndex + 1, last: $0.lastIndex, truncated: $0.truncatedIndex, applied: $0.appliedIndex)
+            }
+            regions.append(RegionInfo(
+                id: region.id, start: region.startKey.hexString, end: region.endKey.hexString, epoch: region.epoch, peers: region.peers,
+                leaderStore: leader?.storeID, logs: logs))
         }
         let stores = opened.stores.values.sorted { $0.id < $1.id }.map { StoreInfo(id: $0.id, state: $0.state.description, bytes: $0.usedBytes()) }
         await opened.close()
@@ -59,6 +74,9 @@ struct InspectCommand: AsyncParsableCommand {
         for r in regions {
             let peers = r.peers.map { "s\($0.storeID)\($0.storeID == r.leaderStore ? "*" : "")" }.joined(separator: " ")
             print("  r\(r.id)  [\(r.start.isEmpty ? "-inf" : r.start), \(r.end.isEmpty ? "+inf" : r.end))  epoch \(r.epoch)  peers \(peers)  leader \(r.leaderStore.map { "s\($0)" } ?? "none")")
+            for log in r.logs {
+                print("    log s\(log.store)  entries \(log.first)...\(log.last)  truncated \(log.truncated)  applied \(log.applied)")
+            }
         }
     }
 }

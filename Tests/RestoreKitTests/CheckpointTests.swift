@@ -9,13 +9,13 @@ import Testing
 
     func range(_ a: String, _ b: String) -> KeyRange { KeyRange(start: bytes(a), end: bytes(b)) }
 
-    @Test func piecesSurviveAReopen() throws {
+    @Test func piecesSurviveAReopen() async throws {
         let dir = try TemporaryDirectory()
         do {
             let checkpoint = try Checkpoint(clusterDirectory: dir.path, header: Self.header)
             #expect(!checkpoint.isResume)
-            checkpoint.markDone(sets: [1], range: range("a", "c"))
-            checkpoint.markDone(sets: [2], range: range("c", "e"))
+            try await checkpoint.markDone(sets: [1], range: range("a", "c"))
+            try await checkpoint.markDone(sets: [2], range: range("c", "e"))
         }
         let reopened = try Checkpoint(clusterDirectory: dir.path, header: .init(backup: "bk", tableIDs: [:], rules: []))
         #expect(reopened.header == Self.header, "the saved header wins: a resume rewrites to the same tables")
@@ -25,12 +25,12 @@ import Testing
         #expect(reopened.remaining(set: 1, range: range("0", "z")) == [range("0", "a"), range("c", "z")])
     }
 
-    @Test func aTornLastLineDoesNotSwallowTheNextPiece() throws {
+    @Test func aTornLastLineDoesNotSwallowTheNextPiece() async throws {
         let dir = try TemporaryDirectory()
         let path: String
         do {
             let checkpoint = try Checkpoint(clusterDirectory: dir.path, header: Self.header)
-            checkpoint.markDone(sets: [1], range: range("a", "c"))
+            try await checkpoint.markDone(sets: [1], range: range("a", "c"))
             path = checkpoint.path
         }
         // A kill in the middle of the next line's write.
@@ -43,7 +43,7 @@ import Testing
             let checkpoint = try Checkpoint(clusterDirectory: dir.path, header: Self.header)
             #expect(FileManager.default.contents(atPath: path)?.last == UInt8(ascii: "\n"), "the fragment is cut off")
             #expect(!checkpoint.isDone(set: 2, range: range("c", "e")))
-            checkpoint.markDone(sets: [3], range: range("e", "g"))
+            try await checkpoint.markDone(sets: [3], range: range("e", "g"))
         }
         let reopened = try Checkpoint(clusterDirectory: dir.path, header: Self.header)
         #expect(reopened.isDone(set: 1, range: range("a", "c")))

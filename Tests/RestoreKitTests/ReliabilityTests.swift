@@ -7,6 +7,7 @@ import Testing
 @testable import BackupFormat
 @testable import ClusterAPI
 @testable import EmbeddedCluster
+@testable import RestoreDriver
 @testable import RestoreDrills
 
 /// The fast subsets of the reliability campaigns (Docs/RELIABILITY.md): a few chaos seeds, crash
@@ -155,6 +156,72 @@ func storageURLErrorsNeverEchoACredential(url: String) {
         let resumed = try runConsole(args)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("\"checksum_match\":true"))
+    }
+
+    /// Fills the file system at `directory` with one file; returns its path.
+    func fill(_ directory: String) -> String {
+        let filler = directory + "/filler"
+        let fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let chunk = [UInt8](repeating: 0x5A, count: 64 << 10)
+        while chunk.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
+        close(fd)
+        return filler
+    }
+
+    /// A checkpoint on a full disk: a record that cannot be written throws, naming the file, and
+    /// leaves the file as it was (no torn line); with room again, it is written.
+    @Test func aCheckpointOnAFullDiskThrowsAndLeavesTheFileWhole() async throws {
+        let dir = try TemporaryDirectory()
+        let checkpoints = dir.file("checkpoints")
+        try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+        try mount(["-t", "tmpfs", "-o", "size=256k", "tmpfs", checkpoints])
+        defer { _ = try? runProgram("umount", [checkpoints]) }
+        let checkpoint = try Checkpoint(clusterDirectory: dir.path, header: .init(backup: "bk", tableIDs: [:], rules: []))
+        let range = KeyRange(start: [1], end: [2])
+        try await checkpoint.markDone(sets: [1], range: range)
+        let before = try #require(FileManager.default.contents(atPath: checkpoint.path))
+        let filler = fill(checkpoints)
+        do {
+            try await checkpoint.markDone(sets: Array(2..<2_000), range: range)
+            Issue.record("a write to a full disk succeeded")
+        } catch {
+            #expect(error.description.contains(checkpoint.path) && error.description.contains("No space left on device"), "\(error)")
+        }
+        #expect(FileManager.default.contents(atPath: checkpoint.path) == before, "nothing torn is left")
+        #expect(!checkpoint.isDone(set: 2, range: range))
+        unlink(filler)
+        try await checkpoint.markDone(sets: [2], range: range)
+        let reopened = try Checkpoint(clusterDirectory: dir.path, header: .init(backup: "bk", tableIDs: [:], rules: []))
+        #expect(reopened.isDone(set: 1, range: range) && reopened.isDone(set: 2, range: range))
+    }
+
+    /// A restore whose checkpoint's disk fills: the regions whose data is in wait, counted and
+    /// shown as CheckpointWrite, instead of failing or trapping; once there is room the restore
+    /// ends and every piece is recorded.
+    @Test func aRestoreWaitsOutAFullCheckpointDisk() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 3_000)
+        let checkpoints = f.stateDirectory + "/checkpoints"
+        try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+        try mount(["-t", "tmpfs", "-o", "size=256k", "tmpfs", checkpoints])
+        defer { _ = try? runProgram("umount", [checkpoints]) }
+        let engine = try await f.engine()
+        // The header's page of the file has room for lines without a new block: fill it with
+        // blank lines (which a reader skips), so that the next line needs the disk.
+        let log = try #require(try FileManager.default.contentsOfDirectory(atPath: checkpoints).first { $0.hasSuffix(".log") })
+        let handle = try #require(FileHandle(forWritingAtPath: checkpoints + "/" + log))
+        let size = handle.seekToEndOfFile()
+        handle.write(Data(repeating: UInt8(ascii: "\n"), count: Int(4096 - size % 4096)))
+        try handle.close()
+        let filler = fill(checkpoints)
+        let run = Task { await engine.run() }
+        try await waitUntil(timeout: .seconds(60)) { (engine.monitor.snapshot().retries["CheckpointWrite"] ?? 0) > 0 }
+        #expect(engine.monitor.snapshot().regions.contains { $0.waitingFor == .checkpointWrite(retryIn: .seconds(1)) })
+        unlink(filler)
+        #expect(await run.value == .success)
+        #expect(try await f.checksumMatches(engine))
+        let saved = try #require(try Checkpoint.read(at: checkpoints + "/" + log))
+        #expect(saved.pieces.count == engine.plan.fileSets.count, "every file set is recorded")
+        await f.close()
     }
 
     @Test func aReadOnlyImportDirectoryFailsItsDownloadsClearly() async throws {

@@ -13,8 +13,9 @@ public enum ApplyOutcome: Sendable, Equatable {
 
 /// What a group tells the placement driver.
 enum GroupEvent: Sendable {
-    /// A replica on `storeID` applied a split: its peers of `children` now exist.
-    case splitApplied(storeID: UInt64, children: [Region])
+    /// A replica on `storeID` applied a split: `parent` is what is left of the region, and its
+    /// peers of `children` now exist.
+    case splitApplied(storeID: UInt64, parent: Region, children: [Region])
     /// A store panicked while applying.
     case storePanicked(storeID: UInt64, reason: String)
 }
@@ -26,4 +27,7 @@ public struct PeerStatus: Sendable, Equatable {
     public var term: UInt64
     public var appliedIndex: UInt64
     public var isLive: Bool
+    /// The log it keeps: entries after `truncatedIndex` up to `lastIndex`.
+    public var truncatedIndex: UInt64 = 0
+    public var lastIndex: UInt64 = 0
 }

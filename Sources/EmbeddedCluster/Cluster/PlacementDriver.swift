@@ -19,8 +19,11 @@ public actor PlacementDriver {
     private var routeIDs: [RoutingKey: UInt64] = [:]
     private var layout: [UInt64: Region] = [:]
     private var nextID: UInt64 = 1
-    /// Split children whose replicas on these stores applied the split before the group existed.
-    private var earlyInitialized: [UInt64: Set<UInt64>] = [:]
+    /// Ids below this are reserved on disk (`pd-ids`): a split proposed, durable in a Raft log
+    /// and not yet applied when the process dies never has its ids handed out again, as PD's
+    /// allocator reserves a batch of ids in etcd before it gives any out (pd pkg/id/id.go).
+    private var reservedThrough: UInt64 = 1
+    static let idBatch: UInt64 = 1_000
 
     /// `pd.json`, with keys in hex: as arrays of numbers, every byte of a key was a JSON value of
     /// its own, and encoding the layout of 24,000 regions took 110 MiB and most of a split's time.
@@ -64,6 +67,7 @@ public actor PlacementDriver {
     /// Creates the first region, covering every key, on the first `replicas` stores.
     func bootstrap() throws(ClusterError) {
         let storeIDs = stores.keys.sorted().prefix(replicas)
+        try reserveIDs(UInt64(storeIDs.count + 1))
         let region = Region(id: allocID(), startKey: [], endKey: [], epoch: RegionEpoch(), peers: storeIDs.map { PeerMeta(id: allocID(), storeID: $0) })
         for store in storeIDs {
             do { try RaftStorage(store: stores[store]!).saveApplyState(.init(applied: 0, region: region, tombstone: false, peerID: region.peer(onStore: store)?.id ?? 0)) } catch {
@@ -91,7 +95,8 @@ public actor PlacementDriver {
             }
         }
         let usedIDs = regions.values.flatMap { [$0.id] + $0.peers.map(\.id) }
-        nextID = max(savedNextID, (usedIDs.max() ?? 0) + 1)
+        reservedThrough = try Self.readReservation(at: idsPath)
+        nextID = max(savedNextID, (usedIDs.max() ?? 0) + 1, reservedThrough)
         for region in regions.values.sorted(by: { $0.id < $1.id }) {
             var holders = Set<UInt64>()
             for peer in region.peers {
@@ -120,6 +125,41 @@ public actor PlacementDriver {
         return (persisted.nextID, regions)
     }
 
+    var idsPath: String { directory + "/pd-ids" }
+
+    /// Makes sure the next `count` ids are reserved on disk, reserving a new batch (written,
+    /// synced and renamed into place) when they are not.
+    func reserveIDs(_ count: UInt64) throws(ClusterError) {
+        guard nextID + count > reservedThrough else { return }
+        let through = nextID + count + Self.idBatch
+        let temp = idsPath + ".new"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io(path: temp, reason: "cannot reserve ids: \(String(cString: strerror(errno)))") }
+        let text = Array("\(through)\n".utf8)
+        let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.count && fsync(fd) == 0
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        guard written, rename(temp, idsPath) == 0 else {
+            unlink(temp)
+            throw .io(path: idsPath, reason: "cannot reserve ids: \(reason)")
+        }
+        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 {
+            fsync(dir)
+            close(dir)
+        }
+        reservedThrough = through
+    }
+
+    /// The reservation on disk; 1 for a cluster written before there was one.
+    static func readReservation(at path: String) throws(ClusterError) -> UInt64 {
+        guard let data = FileManager.default.contents(atPath: path) else { return 1 }
+        guard let through = UInt64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw .corruptMetadata(path: path, reason: "not an id")
+        }
+        return through
+    }
+
     func persist() throws(ClusterError) {
         let regions = layout.values.sorted { $0.id < $1.id }
         do {
@@ -136,12 +176,11 @@ public actor PlacementDriver {
             }
             let group: RaftGroup
             do {
-                group = try RaftGroup(region: region, stores: stores, transport: transport, awake: awake, initializedStores: initializedStores.union(earlyInitialized[region.id] ?? []), campaignOn: campaignOn, onEvent: events)
+                group = try RaftGroup(region: region, stores: stores, transport: transport, awake: awake, initializedStores: initializedStores, campaignOn: campaignOn, onEvent: events)
             } catch {
                 throw .io(path: directory, reason: "cannot load region \(region.id): \(error)")
             }
             groups[region.id] = group
-            earlyInitialized[region.id] = nil
         }
         setLayout(region)
         awake.wake(region.id)
@@ -167,13 +206,17 @@ public actor PlacementDriver {
 
     private func handle(_ event: GroupEvent) async {
         switch event {
-        case let .splitApplied(storeID, children):
+        case let .splitApplied(storeID, parent, children):
+            // The routing follows the split as soon as a replica applied it, whoever proposed it
+            // and whether or not the proposal is still waited for (it may have timed out).
+            setLayout(parent)
             for child in children {
                 if let group = groups[child.id] {
                     await group.initializePeer(onStore: storeID)
                     awake.wake(child.id)
                 } else {
-                    earlyInitialized[child.id, default: []].insert(storeID)
+                    // The first replica to apply a split is, almost always, the parent's leader's.
+                    try? register(child, initializedStores: [storeID], campaignOn: storeID)
                 }
             }
         case .storePanicked:
@@ -253,6 +296,9 @@ public actor PlacementDriver {
         let sorted = Array(Set(inside.map { RoutingKey(end: $0) })).sorted().map(\.bytes)
         guard !sorted.isEmpty else { return [region] }
         let leader = try await waitForLeader(regionID, timeout: timeout)
+        do { try reserveIDs(UInt64(sorted.count * (region.peers.count + 1))) } catch {
+            throw .serverIsBusy(storeID: leader.storeID, reason: "\(error)", backoffMillis: 1_000)
+        }
         let newRegions = sorted.map { _ in SplitCommand.NewRegionIDs(regionID: allocID(), peerIDs: region.peers.map { _ in allocID() }) }
         let command = SplitCommand(regionID: regionID, epoch: region.epoch, splitKeys: sorted, newRegions: newRegions)
         awake.wake(regionID)
@@ -342,7 +388,7 @@ public actor PlacementDriver {
     /// it up, promote it, move the leader away from `from` if it is there, remove the old peer.
     /// Returns false when a step did not finish (the region keeps a valid membership).
     func movePeer(of regionID: UInt64, from: UInt64, to: UInt64, timeout: Duration) async -> Bool {
-        guard let group = groups[regionID], let region = await refresh(regionID), let old = region.peer(onStore: from) else { return false }
+        guard let group = groups[regionID], let region = await refresh(regionID), let old = region.peer(onStore: from), (try? reserveIDs(1)) != nil else { return false }
         let learner = PeerMeta(id: allocID(), storeID: to, isLearner: true)
         guard await changePeer(regionID, .addLearner(learner), timeout: timeout) else { return false }
         let deadline = ContinuousClock.now + timeout

@@ -11,6 +11,8 @@ public enum RaftCommand: Codable, Hashable, Sendable {
     case split(SplitCommand)
     /// Change one peer of the region (a scatter moves a peer in several such steps).
     case changePeer(ChangePeerCommand)
+    /// Truncate the log through `index` (of `term`), as TiKV's CompactLog admin command.
+    case compactLog(index: UInt64, term: UInt64)
 }
 
 public struct IngestCommand: Codable, Hashable, Sendable {
@@ -68,4 +70,13 @@ public struct RaftEntry: Codable, Hashable, Sendable {
     public var term: UInt64
     public var index: UInt64
     public var command: RaftCommand
+}
+
+/// When a region's leader truncates its log, with TiKV's defaults where they fit
+/// (tikv components/raftstore/src/store/config.rs): `raft_log_gc_threshold` is 50; TiKV's
+/// `raft_log_gc_count_limit` derives from the region size (196,608 entries for 256 MiB regions),
+/// ours bounds what a replica on a down store can hold the others to.
+enum RaftLogGC {
+    static let threshold: UInt64 = 50
+    static let countLimit: UInt64 = 1_024
 }

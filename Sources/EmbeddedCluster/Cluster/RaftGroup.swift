@@ -48,6 +48,8 @@ actor RaftGroup {
     /// Those waiting for a leader (on a store, if given), answered when a pump ends with one.
     private var leaderWaits: [UInt64: (store: UInt64?, resume: CheckedContinuation<PeerMeta?, Never>)] = [:]
     private var lastLeaderWait: UInt64 = 0
+    /// The last CompactLog proposed, so that one is not proposed again while it replicates.
+    private var lastCompaction: (term: UInt64, index: UInt64)?
 
     /// `initializedStores`: stores whose replica holds the region already (all of them for a new
     /// cluster; those that applied the split for a child region). `campaignOn` starts an election
@@ -147,7 +149,9 @@ actor RaftGroup {
 
     func status() -> [PeerStatus] {
         region.peers.compactMap { meta in
-            peers[meta.id].map { PeerStatus(peer: meta, isLeader: $0.isLeader && isLive(meta.id), term: $0.term, appliedIndex: $0.appliedIndex, isLive: isLive(meta.id)) }
+            peers[meta.id].map { PeerStatus(
+                peer: meta, isLeader: $0.isLeader && isLive(meta.id), term: $0.term, appliedIndex: $0.appliedIndex, isLive: isLive(meta.id),
+                truncatedIndex: $0.baseIndex, lastIndex: $0.lastIndex) }
         }
     }
 
@@ -298,9 +302,9 @@ actor RaftGroup {
             if !messages.isEmpty { moved = true }
             if collectRemovedPeers() { moved = true }
             if repairMissedIngests() { moved = true }
+            if proposeLogCompaction() { moved = true }
             if !moved && inbox.isEmpty { break }
         }
-        compactLogs()
         pumping = false
         answerLeaderWaits()
         if isAwake {
@@ -325,12 +329,29 @@ actor RaftGroup {
         if leaderWaits.isEmpty { leaderWaits = [:] }
     }
 
-    /// Drops from every replica's memory the entries that all of them have applied (a replica on
-    /// a down store, or one waiting for a snapshot, holds the others back).
-    private func compactLogs() {
-        let members = peers.keys.filter { !tombstones.contains($0) }
-        guard let floor = members.compactMap({ peers[$0]?.appliedIndex }).min() else { return }
-        for id in members where peers[id]!.baseIndex < floor { peers[id]!.compactLog(through: floor) }
+    /// Proposes a CompactLog on the leader, as TiKV's leader decides on its raft-log-gc tick
+    /// (tikv components/raftstore/src/store/fsm/peer.rs `on_raft_gc_log_tick`): through the index
+    /// that every replica holds, once `RaftLogGC.threshold` entries are there; and once the leader
+    /// applied `RaftLogGC.countLimit` entries past its base, through at least the middle of its log,
+    /// whoever lags (a replica on a down store then gets a snapshot when it comes back).
+    private func proposeLogCompaction() -> Bool {
+        guard let l = leader, let lp = peers[l.id], lp.transferee == nil else { return false }
+        let first = lp.baseIndex + 1, last = lp.lastIndex, applied = lp.appliedIndex
+        let replicated = (lp.voters + lp.learners).map { $0 == l.id ? lp.stableIndex : (lp.matchIndex[$0] ?? 0) }.min() ?? 0
+        var target: UInt64
+        if applied >= first, applied - first >= RaftLogGC.countLimit {
+            target = max(first + (last - first) / 2, replicated)
+        } else if replicated >= first, last - first >= 3, replicated - first >= RaftLogGC.threshold {
+            target = replicated
+        } else {
+            return false
+        }
+        target = min(target, applied, lp.stableIndex)
+        guard target >= first, let term = lp.termAt(target) else { return false }
+        if let last = lastCompaction, last.term == lp.term, last.index >= target { return false }
+        guard peers[l.id]!.propose(.compactLog(index: target, term: term)) != nil else { return false }
+        lastCompaction = (lp.term, target)
+        return true
     }
 
     /// Writes the Readies that must be persisted, all at once; returns the failures by peer.
@@ -341,7 +362,8 @@ actor RaftGroup {
             guard let store = stores[peers[id]!.storeID] else { continue }
             do {
                 writes.append((id, store, try RaftStorage.batch(
-                    region: regionID, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex, staleThrough: ready.staleThrough)))
+                    region: regionID, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex, staleThrough: ready.staleThrough,
+                    truncated: ready.truncated)))
             } catch {
                 failures[id] = .write(path: store.db.path, reason: "cannot encode the Raft log of region \(regionID): \(error)")
             }
@@ -383,7 +405,7 @@ actor RaftGroup {
             do {
                 try RaftStorage(store: store).save(
                     region: regionID, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex,
-                    staleThrough: ready.staleThrough, apply: apply)
+                    staleThrough: ready.staleThrough, truncated: ready.truncated, apply: apply)
             } catch {
                 panic(store: store, reason: "cannot persist the Raft log of region \(regionID): \(error)")
                 return
@@ -567,6 +589,10 @@ actor RaftGroup {
         case let .ingest(cmd): return applyIngest(cmd, at: index, view: view, store: store, peer: id)
         case let .split(cmd): return .done(applySplit(cmd, view: view, store: store, on: id))
         case let .changePeer(cmd): return .done(applyChangePeer(cmd, view: view, on: id))
+        case let .compactLog(index, _):
+            // This replica applied everything through `index`; one at or below its base is stale.
+            peers[id]!.compactLog(through: index)
+            return .done(.applied)
         }
     }
 
@@ -592,7 +618,7 @@ actor RaftGroup {
         } catch {
             panic(store: store, reason: "cannot save split regions of region \(regionID): \(error)")
         }
-        onEvent(.splitApplied(storeID: store.id, children: children))
+        onEvent(.splitApplied(storeID: store.id, parent: parent, children: children))
         return .applied
     }
 

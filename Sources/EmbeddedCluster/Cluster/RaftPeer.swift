@@ -35,6 +35,9 @@ struct RaftPeer: Sendable {
     private(set) var stableIndex: UInt64 = 0
     /// The last index on disk; above `lastIndex` while a replaced suffix is still stored.
     private var storedLastIndex: UInt64 = 0
+    /// The base on disk: the stored entries from here up to `baseIndex` are deleted with the next
+    /// Ready, in the same synced write as the hard state that moves the base.
+    private var storedBaseIndex: UInt64 = 0
     private var hardStateDirty = false
 
     // Volatile state.
@@ -81,6 +84,7 @@ struct RaftPeer: Sendable {
         commitIndex = appliedIndex
         stableIndex = lastIndex
         storedLastIndex = lastIndex
+        storedBaseIndex = baseIndex
     }
 
     var lastIndex: UInt64 { baseIndex + UInt64(log.count) }
@@ -104,7 +108,7 @@ struct RaftPeer: Sendable {
     // MARK: the Ready hand-off
 
     var hasReady: Bool {
-        hardStateDirty || stableIndex < lastIndex || storedLastIndex > lastIndex || pendingSnapshot != nil || !outbox.isEmpty
+        hardStateDirty || storedBaseIndex < baseIndex || stableIndex < lastIndex || storedLastIndex > lastIndex || pendingSnapshot != nil || !outbox.isEmpty
             || (!applyHeld && pendingSnapshot == nil && appliedIndex < min(commitIndex, lastIndex))
     }
 
@@ -116,9 +120,12 @@ struct RaftPeer: Sendable {
         let applyTo = min(commitIndex, lastIndex)
         // Nothing is applied while a snapshot waits: it replaces what those entries would write.
         let committed = !applyHeld && pendingSnapshot == nil && appliedIndex < applyTo ? Array(log[Int(appliedIndex - baseIndex)..<Int(applyTo - baseIndex)]) : []
+        // Entries at or below the base that are still stored: deleted with the hard state that
+        // moves the base, so that a restart never finds a log with a hole below what it keeps.
+        let truncated = storedBaseIndex < min(baseIndex, storedLastIndex) ? (storedBaseIndex + 1)...min(baseIndex, storedLastIndex) : nil
         let ready = RaftReady(
-            hardState: hardStateDirty ? RaftStorage.HardState(term: term, votedFor: votedFor, baseIndex: baseIndex, baseTerm: baseTerm) : nil,
-            entries: unstable, lastIndex: lastIndex, staleThrough: storedLastIndex, snapshot: pendingSnapshot,
+            hardState: hardStateDirty || storedBaseIndex < baseIndex ? RaftStorage.HardState(term: term, votedFor: votedFor, baseIndex: baseIndex, baseTerm: baseTerm) : nil,
+            entries: unstable, lastIndex: lastIndex, staleThrough: storedLastIndex, truncated: truncated, snapshot: pendingSnapshot,
             messages: outbox, committed: committed)
         hardStateDirty = false
         pendingSnapshot = nil
@@ -130,6 +137,7 @@ struct RaftPeer: Sendable {
     mutating func persisted(_ ready: RaftReady) {
         stableIndex = max(stableIndex, min(ready.lastIndex, lastIndex))
         storedLastIndex = ready.lastIndex
+        if let base = ready.hardState?.baseIndex { storedBaseIndex = max(storedBaseIndex, base) }
         if role == .leader {
             matchIndex[id] = stableIndex
             maybeCommit()
@@ -141,10 +149,9 @@ struct RaftPeer: Sendable {
         appliedIndex = max(appliedIndex, index)
     }
 
-    /// Drops the entries through `index`, which every replica of the region has applied, from
-    /// memory: no replica needs them again, and a log that kept every ingest of a long restore
-    /// would grow with it. The new base goes to disk with the next hard state; until then a restart
-    /// loads the old entries again, and the stored ones below the base are skipped when loading.
+    /// Truncates the log through `index`, which this replica applied (a CompactLog entry after it
+    /// applied): the entries leave memory now, and leave the disk with the next Ready, in the write
+    /// that moves the base. A follower that needs one of them later gets a snapshot instead.
     mutating func compactLog(through index: UInt64) {
         guard index > baseIndex, index <= appliedIndex, index <= stableIndex, let term = termAt(index) else { return }
         log.removeFirst(Int(index - baseIndex))
@@ -455,16 +462,18 @@ struct RaftSnapshot: Sendable, Equatable {
 }
 
 /// What a peer asks its owner to do, in this order: persist `hardState` and `entries` (deleting
-/// stored entries in `lastIndex + 1 ... staleThrough`), synced; apply `committed`; install
+/// stored entries in `lastIndex + 1 ... staleThrough` and in `truncated`), synced; apply `committed`; install
 /// `snapshot`; then send `messages`, which may acknowledge what was persisted.
 struct RaftReady: Sendable {
     var hardState: RaftStorage.HardState?
     var entries: [RaftEntry]
     var lastIndex: UInt64
     var staleThrough: UInt64
+    /// Stored entries below the new base, to delete.
+    var truncated: ClosedRange<UInt64>?
     var snapshot: RaftSnapshot?
     var messages: [RaftMessage]
     var committed: [RaftEntry]
 
-    var mustPersist: Bool { hardState != nil || !entries.isEmpty || staleThrough > lastIndex }
+    var mustPersist: Bool { hardState != nil || !entries.isEmpty || staleThrough > lastIndex || truncated != nil }
 }

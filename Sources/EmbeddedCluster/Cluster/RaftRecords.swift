@@ -55,6 +55,11 @@ enum RaftRecords {
                 m.peer.id = id
             }
             e.changePeer = m
+        case let .compactLog(index, term):
+            var m = Raftstore_CompactLogCommand()
+            m.index = index
+            m.term = term
+            e.compactLog = m
         }
         return try [UInt8](e.serializedData())
     }
@@ -83,6 +88,8 @@ enum RaftRecords {
             case let .UNRECOGNIZED(kind): throw Malformed(description: "entry \(e.index): unknown peer change \(kind)")
             }
             command = .changePeer(ChangePeerCommand(regionID: m.regionID, epoch: value(m.epoch), change: change))
+        case let .compactLog(m):
+            command = .compactLog(index: m.index, term: m.term)
         case nil:
             throw Malformed(description: "entry \(e.index) has no command")
         }

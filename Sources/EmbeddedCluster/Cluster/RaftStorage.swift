@@ -43,17 +43,22 @@ struct RaftStorage {
     static let applySuffix: UInt8 = 0x03
 
     /// Appends `entries` and deletes the stored entries after them up to `staleThrough` (a suffix
-    /// that a conflict or a snapshot replaced), with the hard state and, after a snapshot, the
-    /// apply state, in one synced write.
-    func save(region: UInt64, hardState: HardState?, entries: [RaftEntry], lastIndex: UInt64, staleThrough: UInt64, apply: ApplyState? = nil) throws {
-        try store.db.write(Self.batch(region: region, hardState: hardState, entries: entries, lastIndex: lastIndex, staleThrough: staleThrough, apply: apply), sync: true)
+    /// that a conflict or a snapshot replaced) and those in `truncated` (below a new base), with
+    /// the hard state and, after a snapshot, the apply state, in one synced write.
+    func save(region: UInt64, hardState: HardState?, entries: [RaftEntry], lastIndex: UInt64, staleThrough: UInt64, truncated: ClosedRange<UInt64>? = nil, apply: ApplyState? = nil) throws {
+        try store.db.write(Self.batch(region: region, hardState: hardState, entries: entries, lastIndex: lastIndex, staleThrough: staleThrough, truncated: truncated, apply: apply), sync: true)
     }
 
     /// The write that `save` makes, for the store's `RaftLogWriter` to sync with others.
-    static func batch(region: UInt64, hardState: HardState?, entries: [RaftEntry], lastIndex: UInt64, staleThrough: UInt64, apply: ApplyState? = nil) throws -> WriteBatch {
+    static func batch(
+        region: UInt64, hardState: HardState?, entries: [RaftEntry], lastIndex: UInt64, staleThrough: UInt64, truncated: ClosedRange<UInt64>? = nil, apply: ApplyState? = nil
+    ) throws -> WriteBatch {
         var batch = WriteBatch()
         if lastIndex < staleThrough {
             for index in (lastIndex + 1)...staleThrough { batch.delete(Self.key(region, Self.entrySuffix, index)) }
+        }
+        if let truncated {
+            for index in truncated { batch.delete(Self.key(region, Self.entrySuffix, index)) }
         }
         for entry in entries { batch.put(Self.key(region, Self.entrySuffix, entry.index), try RaftRecords.encode(entry)) }
         if let hardState { batch.put(Self.key(region, Self.hardStateSuffix), try RaftRecords.encode(hardState)) }
@@ -153,7 +158,9 @@ struct RaftStorage {
         let base = hard?.baseIndex ?? 0
         var entries: [RaftEntry] = []
         let prefix = Self.key(region, Self.entrySuffix)
-        try store.db.scan(cf: .default, from: prefix) { k, v in
+        // Only what is kept is read: entries below the base (left by a store of an earlier
+        // version, which never deleted them) are not even visited.
+        try store.db.scan(cf: .default, from: Self.key(region, Self.entrySuffix, base + 1)) { k, v in
             guard k.starts(with: prefix) else { return false }
             let entry = try RaftRecords.decodeEntry(v)
             // Entries at or below the base were replaced by a snapshot.

@@ -335,6 +335,23 @@ nonisolated struct Raftstore_Noop: Sendable {
   init() {}
 }
 
+/// Truncates the log through `index` (whose term is `term`) on each replica that applies it, as
+/// TiKV's CompactLog admin command: the entries at and below it are deleted, and a follower that
+/// needs one of them is caught up by a snapshot.
+nonisolated struct Raftstore_CompactLogCommand: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var index: UInt64 = 0
+
+  var term: UInt64 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
 nonisolated struct Raftstore_Entry: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -378,6 +395,14 @@ nonisolated struct Raftstore_Entry: Sendable {
     set {command = .changePeer(newValue)}
   }
 
+  var compactLog: Raftstore_CompactLogCommand {
+    get {
+      if case .compactLog(let v)? = command {return v}
+      return Raftstore_CompactLogCommand()
+    }
+    set {command = .compactLog(newValue)}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Command: Equatable, Sendable {
@@ -385,6 +410,7 @@ nonisolated struct Raftstore_Entry: Sendable {
     case ingest(Raftstore_IngestCommand)
     case split(Raftstore_SplitCommand)
     case changePeer(Raftstore_ChangePeerCommand)
+    case compactLog(Raftstore_CompactLogCommand)
 
   }
 
@@ -907,9 +933,44 @@ nonisolated extension Raftstore_Noop: SwiftProtobuf.Message, SwiftProtobuf._Mess
   }
 }
 
+nonisolated extension Raftstore_CompactLogCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".CompactLogCommand"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}term\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.term) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.index != 0 {
+      try visitor.visitSingularUInt64Field(value: self.index, fieldNumber: 1)
+    }
+    if self.term != 0 {
+      try visitor.visitSingularUInt64Field(value: self.term, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Raftstore_CompactLogCommand, rhs: Raftstore_CompactLogCommand) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.term != rhs.term {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Raftstore_Entry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Entry"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}term\0\u{1}index\0\u{1}noop\0\u{1}ingest\0\u{1}split\0\u{3}change_peer\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}term\0\u{1}index\0\u{1}noop\0\u{1}ingest\0\u{1}split\0\u{3}change_peer\0\u{3}compact_log\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -971,6 +1032,19 @@ nonisolated extension Raftstore_Entry: SwiftProtobuf.Message, SwiftProtobuf._Mes
           self.command = .changePeer(v)
         }
       }()
+      case 7: try {
+        var v: Raftstore_CompactLogCommand?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .compactLog(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .compactLog(v)
+        }
+      }()
       default: break
       }
     }
@@ -1003,6 +1077,10 @@ nonisolated extension Raftstore_Entry: SwiftProtobuf.Message, SwiftProtobuf._Mes
     case .changePeer?: try {
       guard case .changePeer(let v)? = self.command else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .compactLog?: try {
+      guard case .compactLog(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     }()
     case nil: break
     }
