@@ -45,12 +45,15 @@ crash: bootstrap
 	$(if $(RANDOM),.build/debug/restore-chaos random-kill --runs $(RANDOM) --seed $(or $(SEED),1),.build/debug/restore-chaos crash --points $(or $(POINTS),23)) --binary .build/debug/restore-console
 
 # libFuzzer over every parser that takes outside input: RUNS executions per target (default one
-# million), growing the committed corpus in Fuzz/corpus; crashes land in Fuzz/crashes.
+# million), growing the committed corpus in Fuzz/corpus; crashes land in Fuzz/crashes. Then the
+# wire: RUNS mutated requests to a `cluster serve` (scripts/wire-fuzz).
 fuzz-build: bootstrap
 	$(SWIFT) build -c release --product restore-fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
 
 fuzz: fuzz-build
+	$(SWIFT) build --product restore-console
 	scripts/fuzz $(or $(RUNS),1000000) $(TARGETS)
+	$(if $(TARGETS),,scripts/wire-fuzz $(or $(RUNS),1000000))
 
 clean:
 	rm -rf .build .build-fuzz

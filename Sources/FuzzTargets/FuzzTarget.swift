@@ -18,6 +18,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case theme
     case rewriteArgument = "rewrite-argument"
     case tableIDMap = "table-id-map"
+    /// A backupmeta taken all the way a dry run takes it: read, selected, rules, plan, preview
+    /// with its checks, and the checksum figures the end of a restore compares.
+    case plan
 
     public func run(_ data: [UInt8]) {
         switch self {
@@ -45,7 +48,28 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = try? RuleArguments.bytes(text, what: "--prefix")
         case .tableIDMap:
             _ = try? RuleArguments.tableIDMap(String(decoding: data, as: UTF8.self))
+        case .plan:
+            Self.plan(data)
         }
+    }
+
+    /// A dry run of the bytes as a backupmeta against a cluster of three empty stores: every sum
+    /// and product the plan, the preview and the checksum make of its figures.
+    private static func plan(_ data: [UInt8]) {
+        let storage = MemoryStorage(["backupmeta": data])
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            defer { done.signal() }
+            let survey = FixedSurvey()
+            guard let inputs = try? await RestoreInputs.read(storage: storage, survey: survey, stateDirectory: scratch, options: RestoreOptions()) else { return }
+            let preview = await RestorePreview.make(inputs: inputs, storage: storage, survey: survey, options: RestoreOptions())
+            _ = preview.checks.map(\.message)
+            var total = KVChecksum()
+            for set in inputs.plan.fileSets { total.merge(set.checksum) }
+            for table in inputs.backup.tables { total.merge(table.checksum) }
+            _ = total.description
+        }
+        done.wait()
     }
 
     /// Opens the bytes as an SST file and reads everything in it, as the importer would.
@@ -70,4 +94,17 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }()
+}
+
+/// Three empty stores and one region over every key: what a dry run surveys.
+private struct FixedSurvey: ClusterSurvey {
+    var location: String { "fuzz" }
+    var replicas: Int { 3 }
+    func stores() async -> [StoreInfo] { (1...3).map { StoreInfo(id: $0, address: "store-\($0)", state: .up) } }
+    func regions(overlapping range: KeyRange) async -> [Region] {
+        [Region(id: 1, startKey: [], endKey: [], epoch: RegionEpoch(), peers: (1...3).map { PeerMeta(id: 10 + $0, storeID: $0) })]
+    }
+    func highestTableIDInUse() async -> Int64 { 0 }
+    func holdsData(in range: KeyRange) async -> Bool? { false }
+    func disk(ofStore store: UInt64) async -> StoreDisk? { StoreDisk(availableBytes: 1 << 40) }
 }

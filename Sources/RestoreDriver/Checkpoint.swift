@@ -33,7 +33,9 @@ final class Checkpoint: Sendable {
         let dir = clusterDirectory + "/checkpoints"
         path = "\(dir)/\(proposed.backup).log"
         if !FileManager.default.fileExists(atPath: dir) {
-            guard mkdir(dir, 0o700) == 0 || errno == EEXIST else { throw .checkpoint(path: dir, reason: "cannot create directory: \(Self.lastError())") }
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+                throw .checkpoint(path: dir, reason: "cannot create directory: \(error.localizedDescription)")
+            }
             try Self.syncDirectory(clusterDirectory)
         }
         var pieces: [Int: [KeyRange]] = [:]

@@ -96,6 +96,22 @@ import LoopbackServer
         #expect(served.stop() == 0, "the server ran until told to stop")
     }
 
+    /// Mutated requests of every method a restore calls, as raw bytes: each is answered and
+    /// `cluster serve` stays up (`make fuzz` sends a million; scripts/wire-fuzz).
+    @Test func mutatedWireRequestsAreAnsweredAndTheServerStaysUp() throws {
+        let dir = try TemporaryDirectory()
+        let backup = try craftedBackup(dir) { _ in }
+        let file = try #require(try BackupReader(storage: LocalStorage(root: backup)).read().files.first { $0.cf == .write })
+        let served = try ServedCluster(binary: consoleBinary, directory: dir.file("cluster"), arguments: ["--storage-root", backup])
+        let out = try runProgram("python3", [WireClientTests.scriptDirectory + "/wire_fuzz.py", "--pd", served.pd, "--backup", backup, "--file", file.name, "--runs", "2000", "--seed", "7"])
+        #expect(out.status == 0, "fuzzer: \(out.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any], "\(out.stdout)")
+        #expect(report["runs"] as? Int == 2_000, "\(report)")
+        #expect((report["failures"] as? [String])?.isEmpty == true, "\(report["failures"] ?? "")")
+        #expect(((report["alive"] as? [String: Any])?["stores"] as? [Int])?.count == 3)
+        #expect(served.stop() == 0, "the server ran until told to stop")
+    }
+
     @Test func loopbackHostsAreTheOnlyOnesPlaintextMayReach() {
         for host in ["127.0.0.1", "127.3.2.1", "localhost", "::1"] { #expect(WireAddress.isLoopback(host), "\(host)") }
         for host in ["10.0.0.1", "128.0.0.1", "pd.example.com", "0.0.0.0", "::"] { #expect(!WireAddress.isLoopback(host), "\(host)") }

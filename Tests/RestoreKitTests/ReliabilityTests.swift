@@ -168,6 +168,45 @@ func storageURLErrorsNeverEchoACredential(url: String) {
         return filler
     }
 
+    /// A store whose disk falls below its reserve takes no Raft write: the proposals it leads are
+    /// told to come back later, no store panics (nor is one persisted as panicked), and once there
+    /// is room the region goes on.
+    @Test func aFullDiskHoldsRaftWritesUntilThereIsRoom() async throws {
+        let dir = try TemporaryDirectory()
+        let disk = dir.file("disk")
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        try mount(["-t", "tmpfs", "-o", "size=64m", "tmpfs", disk])
+        defer { _ = try? runProgram("umount", [disk]) }
+        let cluster = try await Cluster.open(directory: disk + "/cluster", create: .init(stores: 3, replicas: 3))
+        let leader = try await cluster.pd.waitForLeader(1)
+        let group = try #require(await cluster.pd.group(1))
+        #expect(await group.propose(.noop, viaStore: leader.storeID, timeout: .seconds(5)) == .applied)
+        // Allocated, not written: the disk goes below the reserve at once, never to zero.
+        let store = try #require(cluster.store(leader.storeID))
+        let filler = disk + "/filler"
+        let fd = open(filler, O_WRONLY | O_CREAT, 0o600)
+        #expect(posix_fallocate(fd, 0, off_t(store.availableBytes() - store.reservedBytes / 2)) == 0)
+        close(fd)
+        #expect(store.diskPressure() != nil)
+        let refused = await group.propose(.noop, viaStore: leader.storeID, timeout: .seconds(5))
+        guard case let .rejected(.serverIsBusy(_, reason, _)) = refused else {
+            Issue.record("expected ServerIsBusy, got \(refused)")
+            return
+        }
+        #expect(reason.contains("almost full"), "\(reason)")
+        #expect(cluster.stores.values.allSatisfy { $0.state == .up })
+
+        unlink(filler)
+        try await waitUntil(timeout: .seconds(20)) {
+            guard let l = await group.leader else { return false }
+            return await group.propose(.noop, viaStore: l.storeID, timeout: .seconds(2)) == .applied
+        }
+        await cluster.close()
+        let reopened = try await Cluster.open(directory: disk + "/cluster")
+        #expect(reopened.stores.values.allSatisfy { $0.state == .up }, "no store was persisted as panicked")
+        await reopened.close()
+    }
+
     /// A checkpoint on a full disk: a record that cannot be written throws, naming the file, and
     /// leaves the file as it was (no torn line); with room again, it is written.
     @Test func aCheckpointOnAFullDiskThrowsAndLeavesTheFileWhole() async throws {

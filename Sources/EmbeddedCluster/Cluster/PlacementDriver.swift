@@ -23,6 +23,7 @@ public actor PlacementDriver {
     /// and not yet applied when the process dies never has its ids handed out again, as PD's
     /// allocator reserves a batch of ids in etcd before it gives any out (pd pkg/id/id.go).
     private var reservedThrough: UInt64 = 1
+    private var isShutDown = false
     static let idBatch: UInt64 = 1_000
 
     /// `pd.json`, with keys in hex: as arrays of numbers, every byte of a key was a JSON value of
@@ -170,6 +171,7 @@ public actor PlacementDriver {
     }
 
     private func register(_ region: Region, initializedStores: Set<UInt64>, campaignOn: UInt64?) throws(ClusterError) {
+        guard !isShutDown else { return }
         if groups[region.id] == nil {
             let events: @Sendable (GroupEvent) -> Void = { [weak self] event in
                 Task { await self?.handle(event) }
@@ -224,7 +226,11 @@ public actor PlacementDriver {
         }
     }
 
-    func shutdown() {
+    /// Stops every group and waits for the rounds they are in, so that nothing the driver started
+    /// touches a store after it returns; a split's event that arrives later registers nothing.
+    func shutdown() async {
+        isShutDown = true
+        for group in groups.values { await group.stop() }
         groups.removeAll()
     }
 

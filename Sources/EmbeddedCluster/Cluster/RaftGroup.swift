@@ -19,10 +19,11 @@ actor RaftGroup {
     private var needsSnapshot = Set<UInt64>()
     /// Repairs whose snapshot went out since the last tick (sent again at the next, if lost).
     private var repairsSent = Set<UInt64>()
-    /// Replicas whose next apply waits for descriptors or disk, since which tick.
-    private var heldSince: [UInt64: UInt64] = [:]
-    /// Ticks between tries of a held apply.
-    static let heldApplyRetryTicks: UInt64 = 50
+    /// Replicas waiting for descriptors or disk (their next apply, an apply state not yet written,
+    /// or their Raft writes), tried again every `heldRetryTicks`.
+    private var holds: [UInt64: Hold] = [:]
+    /// Ticks between tries of what is held.
+    static let heldRetryTicks: UInt64 = 50
     private let stores: [UInt64: Store]
     private let transport: Transport
     /// The clock's list of groups to tick; the group keeps its own entry right, inside the actor,
@@ -38,6 +39,10 @@ actor RaftGroup {
     /// `inbox` for the start of its next round, so that no peer changes between a Ready taken and
     /// the same Ready persisted.
     private var pumping = false
+    /// Set by `stop`: no pump starts any more.
+    private var stopped = false
+    /// Those waiting for the running pump to end (`stop`).
+    private var idleWaits: [CheckedContinuation<Void, Never>] = []
     private var inbox: [() -> Void] = []
     private var lastProposal: UInt64 = 0
     /// Proposals whose time ran out before they left the inbox, with their timeout.
@@ -175,7 +180,7 @@ actor RaftGroup {
     /// True while the group needs ticks: no leader, work in flight, or a live replica that has not
     /// yet received or applied everything the leader committed.
     var isAwake: Bool {
-        if !waiters.isEmpty || !delayed.isEmpty || !outgoing.isEmpty || !heldSince.isEmpty || needsSnapshot.contains(where: isLive) { return true }
+        if !waiters.isEmpty || !delayed.isEmpty || !outgoing.isEmpty || !holds.isEmpty || needsSnapshot.contains(where: isLive) { return true }
         if peers.contains(where: { id, peer in isLive(id) && peer.hasReady }) { return true }
         guard let l = leader, let lp = peers[l.id] else { return peers.keys.contains(where: isLive) }
         return peers.contains { id, peer in
@@ -203,6 +208,7 @@ actor RaftGroup {
 
     private func submit(_ command: RaftCommand, viaStore storeID: UInt64, token: UInt64, _ continuation: CheckedContinuation<ApplyOutcome, Never>) {
         if let after = expiredTimeout(token) { return continuation.resume(returning: .rejected(.timeout(regionID: regionID, after: after))) }
+        if stopped { return continuation.resume(returning: .rejected(.regionNotFound(regionID: regionID))) }
         guard let meta = region.peer(onStore: storeID) ?? views.values.lazy.compactMap({ $0.peer(onStore: storeID) }).first else {
             return continuation.resume(returning: .rejected(.notLeader(regionID: regionID, leader: leader)))
         }
@@ -249,14 +255,29 @@ actor RaftGroup {
         whenIdle { [self] in
             ticks += 1
             repairsSent.removeAll()
-            for (id, since) in heldSince where ticks - since >= Self.heldApplyRetryTicks {
-                heldSince[id] = nil
+            for (id, hold) in holds where ticks - hold.since >= Self.heldRetryTicks {
+                holds[id] = nil
                 peers[id]?.applyHeld = false
+                if hold.unsavedApplyState { saveApplyState(of: id) }
             }
             for id in Array(peers.keys) where isLive(id) { peers[id]!.tick() }
         }
         await pump()
         return isAwake
+    }
+
+    /// Starts no more pumps, and returns once the running one (if any) ended: afterwards the
+    /// group touches no store, which may then close.
+    func stop() async {
+        stopped = true
+        if pumping { await withCheckedContinuation { idleWaits.append($0) } }
+        // Whoever still waits hears that the region is gone from here.
+        let changes = inbox
+        inbox.removeAll()
+        for change in changes { change() }
+        for (_, waiter) in waiters { waiter.resume.resume(returning: .rejected(.regionNotFound(regionID: regionID))) }
+        waiters.removeAll()
+        for token in Array(leaderWaits.keys) { endLeaderWait(token, with: nil) }
     }
 
     // MARK: the loop
@@ -276,14 +297,14 @@ actor RaftGroup {
     /// clock must tick it. The Readies of a round are persisted side by side, each through its
     /// store's group commit, so that the regions of a store share their fsyncs.
     private func pump() async {
-        guard !pumping else { return }
+        guard !pumping, !stopped else { return }
         pumping = true
         for _ in 0..<10_000 {
             let changes = inbox
             inbox.removeAll()
             for change in changes { change() }
             var moved = !changes.isEmpty
-            let ready = peers.keys.sorted().filter { isLive($0) && peers[$0]!.hasReady }
+            let ready = peers.keys.sorted().filter { isLive($0) && peers[$0]!.hasReady && holds[$0]?.writes != true }
             if !ready.isEmpty {
                 let readies = ready.map { (id: $0, ready: peers[$0]!.takeReady()) }
                 let failures = await persist(readies)
@@ -306,6 +327,8 @@ actor RaftGroup {
             if !moved && inbox.isEmpty { break }
         }
         pumping = false
+        for wait in idleWaits { wait.resume() }
+        idleWaits.removeAll()
         answerLeaderWaits()
         if isAwake {
             awake.wake(regionID)
@@ -323,7 +346,7 @@ actor RaftGroup {
         if outgoing.isEmpty { outgoing = [] }
         if waiters.isEmpty { waiters = [:] }
         if delayed.isEmpty { delayed = [] }
-        if heldSince.isEmpty { heldSince = [:] }
+        if holds.isEmpty { holds = [:] }
         if expiredTimeouts.isEmpty { expiredTimeouts = [:] }
         if ingests.isEmpty { ingests = [] }
         if leaderWaits.isEmpty { leaderWaits = [:] }
@@ -387,6 +410,13 @@ actor RaftGroup {
         if let failure {
             // A store closing under a round is no failure of the store.
             if case .closed = failure { return }
+            // No room: nothing of the Ready is on disk, and it is offered again when the writes
+            // are tried next; a full disk is no reason for the store to panic.
+            if let exhausted = ResourceExhausted(failure) {
+                peers[id]!.persistFailed(ready)
+                holdWrites(of: id, reason: exhausted.reason)
+                return
+            }
             panic(store: store, reason: "cannot persist the Raft log of region \(regionID): \(failure)")
             return
         }
@@ -443,6 +473,8 @@ actor RaftGroup {
             try RaftStorage(store: dest).saveApplyState(.init(applied: peers[target]!.appliedIndex, region: targetView, tombstone: false, needsRepair: true, peerID: target), sync: true)
             try RegionData.copy(leaderView, from: sourceStore, to: dest)
         } catch {
+            // No room: the replica stays marked for repair, and the next snapshot tries again.
+            if ResourceExhausted(error) != nil { return }
             panic(store: dest, reason: "cannot install a snapshot of region \(regionID): \(error)")
             return
         }
@@ -511,6 +543,9 @@ actor RaftGroup {
                 peers[id]!.applyHeld = true
                 ingests.append((id, entry, ingestion))
                 return
+            case let .held(reason):
+                hold(entry, on: id, reason: reason)
+                return
             }
         }
     }
@@ -554,10 +589,40 @@ actor RaftGroup {
     private func hold(_ entry: RaftEntry, on id: UInt64, reason: String) {
         guard let peer = peers[id] else { return }
         peers[id]!.applyHeld = true
-        heldSince[id] = ticks
+        holds[id, default: Hold(since: ticks)].since = ticks
         if let waiter = waiters[entry.index], waiter.term == entry.term, peer.isLeader {
             waiters[entry.index] = nil
-            waiter.resume.resume(returning: .rejected(.serverIsBusy(storeID: peer.storeID, reason: "cannot ingest now: \(reason)", backoffMillis: 500)))
+            waiter.resume.resume(returning: .rejected(.serverIsBusy(storeID: peer.storeID, reason: "cannot apply now: \(reason)", backoffMillis: 500)))
+        }
+    }
+
+    /// The replica's Raft writes found no room: its Readies wait until the next try, and the
+    /// proposals it leads are told to come back later (what they proposed may still commit, and
+    /// a retried ingest then finds its files applied).
+    private func holdWrites(of id: UInt64, reason: String) {
+        guard let peer = peers[id] else { return }
+        holds[id, default: Hold(since: ticks)].writes = true
+        holds[id]!.since = ticks
+        guard peer.isLeader else { return }
+        for (index, waiter) in waiters {
+            waiters[index] = nil
+            waiter.resume.resume(returning: .rejected(.serverIsBusy(storeID: peer.storeID, reason: "cannot write the Raft log: \(reason)", backoffMillis: 1_000)))
+        }
+    }
+
+    /// Writes the replica's apply state as it is in memory; when there is no room, its applies
+    /// wait and the write is tried again (a crash before then replays the entries, which apply
+    /// the same way again).
+    private func saveApplyState(of id: UInt64) {
+        guard let peer = peers[id], let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) else { return }
+        do { try RaftStorage(store: store).saveApplyState(.init(applied: peer.appliedIndex, region: view, tombstone: false, needsRepair: needsSnapshot.contains(id), peerID: id)) } catch {
+            if ResourceExhausted(error) != nil {
+                peers[id]!.applyHeld = true
+                holds[id, default: Hold(since: ticks)].unsavedApplyState = true
+                holds[id]!.since = ticks
+                return
+            }
+            panic(store: store, reason: "cannot save the apply state of region \(regionID): \(error)")
         }
     }
 
@@ -565,11 +630,7 @@ actor RaftGroup {
     private func finishApply(_ entry: RaftEntry, outcome: ApplyOutcome, on id: UInt64) {
         guard let peer = peers[id] else { return }
         peers[id]!.applied(entry.index)
-        if let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) {
-            do { try RaftStorage(store: store).saveApplyState(.init(applied: entry.index, region: view, tombstone: false, needsRepair: needsSnapshot.contains(id), peerID: id)) } catch {
-                panic(store: store, reason: "cannot save the apply state of region \(regionID): \(error)")
-            }
-        }
+        saveApplyState(of: id)
         if let waiter = waiters[entry.index], peers[id]!.isLeader || waiter.term != entry.term {
             waiters[entry.index] = nil
             waiter.resume.resume(returning: waiter.term == entry.term ? outcome : .rejected(.notLeader(regionID: regionID, leader: leader)))
@@ -580,6 +641,8 @@ actor RaftGroup {
     private enum ApplyStep {
         case done(ApplyOutcome)
         case ingest(SSTIngestion)
+        /// Not applied: no room to write what it changes; tried again later.
+        case held(String)
     }
 
     private func apply(_ command: RaftCommand, at index: UInt64, on id: UInt64) -> ApplyStep {
@@ -587,7 +650,7 @@ actor RaftGroup {
         switch command {
         case .noop: return .done(.applied)
         case let .ingest(cmd): return applyIngest(cmd, at: index, view: view, store: store, peer: id)
-        case let .split(cmd): return .done(applySplit(cmd, view: view, store: store, on: id))
+        case let .split(cmd): return applySplit(cmd, view: view, store: store, on: id)
         case let .changePeer(cmd): return .done(applyChangePeer(cmd, view: view, on: id))
         case let .compactLog(index, _):
             // This replica applied everything through `index`; one at or below its base is stale.
@@ -596,11 +659,11 @@ actor RaftGroup {
         }
     }
 
-    private func applySplit(_ cmd: SplitCommand, view: Region, store: Store, on id: UInt64) -> ApplyOutcome {
-        guard cmd.epoch == view.epoch else { return .rejected(.epochNotMatch(regionID: regionID, currentRegions: [view])) }
+    private func applySplit(_ cmd: SplitCommand, view: Region, store: Store, on id: UInt64) -> ApplyStep {
+        guard cmd.epoch == view.epoch else { return .done(.rejected(.epochNotMatch(regionID: regionID, currentRegions: [view]))) }
         let keys = cmd.splitKeys
         for key in keys where !(compareKeys(key, view.startKey) > 0 && (view.endKey.isEmpty || compareKeys(key, view.endKey) < 0)) {
-            return .rejected(.keyNotInRegion(key: key, regionID: regionID, startKey: view.startKey, endKey: view.endKey))
+            return .done(.rejected(.keyNotInRegion(key: key, regionID: regionID, startKey: view.startKey, endKey: view.endKey)))
         }
         var parent = view
         parent.endKey = keys[0]
@@ -610,16 +673,18 @@ actor RaftGroup {
             let peersOfChild = zip(view.peers, ids.peerIDs).map { PeerMeta(id: $1, storeID: $0.storeID, isLearner: $0.isLearner) }
             children.append(Region(id: ids.regionID, startKey: keys[i], endKey: i + 1 < keys.count ? keys[i + 1] : view.endKey, epoch: parent.epoch, peers: peersOfChild))
         }
-        views[id] = parent
         do {
             for child in children {
                 try RaftStorage(store: store).saveApplyState(.init(applied: 0, region: child, tombstone: false, peerID: child.peer(onStore: store.id)?.id ?? 0))
             }
         } catch {
+            // No room: the split waits, and applies when the children's states can be written.
+            if let exhausted = ResourceExhausted(error) { return .held(exhausted.reason) }
             panic(store: store, reason: "cannot save split regions of region \(regionID): \(error)")
         }
+        views[id] = parent
         onEvent(.splitApplied(storeID: store.id, parent: parent, children: children))
-        return .applied
+        return .done(.applied)
     }
 
     private func applyChangePeer(_ cmd: ChangePeerCommand, view: Region, on id: UInt64) -> ApplyOutcome {
@@ -688,4 +753,12 @@ actor RaftGroup {
         onEvent(.storePanicked(storeID: store.id, reason: reason))
         return .storePanicked(storeID: store.id, reason: reason)
     }
+}
+
+/// What a replica waits for: the room or descriptors to apply its next entry (`RaftPeer.applyHeld`),
+/// to write its apply state, or to write its Raft log; since which tick.
+private struct Hold {
+    var since: UInt64
+    var writes = false
+    var unsavedApplyState = false
 }

@@ -5,8 +5,12 @@
 final class RaftLogWriter: Sendable {
     private let queue: GroupCommit<WriteBatch, DatabaseError>
 
-    init(db: RocksDatabase, label: String) {
+    /// `pressure`: why the disk cannot take writes now (below the store's reserve), or nil.
+    init(db: RocksDatabase, label: String, pressure: @escaping @Sendable () -> String?) {
         queue = GroupCommit(label: label) { batches in
+            // Refused before RocksDB meets a full disk: its WAL writer aborts the process on a
+            // failed write (RocksDB 7.8, WritableFileWriter's assertion).
+            if let pressure = pressure() { return .write(path: db.path, reason: "No space left on device: \(pressure)") }
             var merged = WriteBatch()
             for batch in batches { merged.append(batch) }
             do throws(DatabaseError) { try db.write(merged, sync: true) } catch { return error }

@@ -144,6 +144,13 @@ struct RaftPeer: Sendable {
         }
     }
 
+    /// The Ready's writes did not reach the disk (no room): what it would have persisted is
+    /// offered again by the next Ready, and its committed entries stay unapplied. Its messages
+    /// and its snapshot are dropped, as a lossy network would drop them; Raft sends them again.
+    mutating func persistFailed(_ ready: RaftReady) {
+        if ready.hardState != nil { hardStateDirty = true }
+    }
+
     /// The entry at `index` was applied (in order).
     mutating func applied(_ index: UInt64) {
         appliedIndex = max(appliedIndex, index)

@@ -81,6 +81,7 @@ struct RaftStorage {
     }
 
     func saveApplyState(_ state: ApplyState, sync: Bool = false) throws {
+        if let pressure = store.diskPressure() { throw DatabaseError.write(path: store.db.path, reason: "No space left on device: \(pressure)") }
         var batch = WriteBatch()
         batch.put(Self.key(state.region.id, Self.applySuffix), try RaftRecords.encode(state))
         try store.db.write(batch, sync: sync)

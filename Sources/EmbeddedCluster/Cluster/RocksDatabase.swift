@@ -9,8 +9,10 @@ import ClusterAPI
 public final class RocksDatabase: @unchecked Sendable {
     // @unchecked: `handle` is immutable, and every crdb_db_* call is thread-safe per RocksDB's
     // documented contract for DB (concurrent reads, writes and IngestExternalFile). `close()` is
-    // the one exception: its callers (Cluster.close) call it only after every user has stopped,
-    // and afterwards every call fails with `.closed` instead of touching the handle.
+    // the one exception: its caller (Store.close, from Cluster.close) calls it only after every
+    // user has stopped (the clock's ticks awaited, every Raft group stopped with its running round
+    // awaited, the store's ingest, Raft log and compaction queues finished), and afterwards every
+    // call fails with `.closed` instead of touching the handle.
 
     public let path: String
     private let handle: OpaquePointer

@@ -17,6 +17,10 @@ public final class Store: Sendable {
     let compactor: IngestCompactor
     /// Syncs the Raft state of all the store's regions together.
     let raftLog: RaftLogWriter
+    /// Free space the store keeps back, as TiKV's `storage.reserve-space`: below it the store
+    /// takes no Raft write, apply state or download (they wait and are tried again), so that
+    /// RocksDB never meets a full disk in its WAL, and space freed later brings the store back.
+    let reservedBytes: UInt64
     /// Ingests the applies of many regions together.
     let ingestWriter: IngestWriter
 
@@ -45,7 +49,10 @@ public final class Store: Sendable {
         meta = Mutex(state)
         do { db = try RocksDatabase(path: directory + "/db", maxOpenFiles: maxOpenFiles) } catch { throw .database(error) }
         compactor = IngestCompactor(db: db, label: "store-\(id)-compaction")
-        raftLog = RaftLogWriter(db: db, label: "store-\(id)-raft-log")
+        reservedBytes = Self.reserve(for: directory)
+        raftLog = RaftLogWriter(db: db, label: "store-\(id)-raft-log", pressure: { [directory, reservedBytes] in
+            Self.pressure(free: Self.availableBytes(directory), reserve: reservedBytes)
+        })
         ingestWriter = IngestWriter(label: "store-\(id)-ingest")
         try persist(state)
     }
@@ -123,10 +130,27 @@ public final class Store: Sendable {
     // MARK: disk
 
     /// Bytes free on the store's file system.
-    public func availableBytes() -> UInt64 {
+    public func availableBytes() -> UInt64 { Self.availableBytes(directory) }
+
+    static func availableBytes(_ directory: String) -> UInt64 {
         var info = statvfs()
         guard statvfs(directory, &info) == 0 else { return 0 }
         return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
+    /// Why the store cannot take writes now (its disk is below the reserve), or nil.
+    public func diskPressure() -> String? { Self.pressure(free: availableBytes(), reserve: reservedBytes) }
+
+    private static func pressure(free: UInt64, reserve: UInt64) -> String? {
+        guard free < reserve else { return nil }
+        return "the disk is almost full: \(ByteFormat.size(free)) free, below the store's reserve of \(ByteFormat.size(reserve))"
+    }
+
+    /// 5% of the file system, at most 32 MiB: room for a memtable flush and the writes in flight.
+    private static func reserve(for directory: String) -> UInt64 {
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return 0 }
+        return min(32 << 20, UInt64(info.f_blocks) * UInt64(info.f_frsize) / 20)
     }
 
     /// Bytes in the store's DB directory.

@@ -30,6 +30,9 @@ public final class ImportService: Sendable {
 
     private func checkAvailable() throws(ImportError) {
         guard store.isUp else { throw .region(.storeNotAvailable(storeID: store.id, state: store.state)) }
+        if let pressure = store.diskPressure() {
+            throw .region(.serverIsBusy(storeID: store.id, reason: pressure, backoffMillis: 1_000))
+        }
         if let backoff = store.busyBackoff() {
             throw .region(.serverIsBusy(storeID: store.id, reason: "too many pending tasks", backoffMillis: backoff))
         }

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""A mutation fuzzer for `cluster serve`'s wire: it builds one valid request for each method a
+restore calls (PD's, SplitRegion, and ImportSST's), with kvproto's own protos, then sends RUNS
+mutated copies of their bytes (bits flipped, bytes set, inserted, deleted, duplicated, spliced,
+varints made huge) as raw gRPC payloads, so that the server's protobuf parsing is fuzzed too.
+Every call must be answered (with a response or a gRPC status) and the server must stay up; the
+report says how each ended, and whether PD and every store answer afterwards.
+"""
+import argparse
+import collections
+import json
+import os
+import random
+import sys
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "kvproto"))
+
+import grpc  # noqa: E402
+import brpb_pb2  # noqa: E402
+import import_sstpb_pb2  # noqa: E402
+import kvrpcpb_pb2  # noqa: E402
+import pdpb_pb2  # noqa: E402
+import pdpb_pb2_grpc  # noqa: E402
+
+
+def mutate(rng, data, seeds):
+    data = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(7)
+        if op == 0 and data:
+            i = rng.randrange(len(data))
+            data[i] ^= 1 << rng.randrange(8)
+        elif op == 1 and data:
+            data[rng.randrange(len(data))] = rng.choice([0, 0x7F, 0x80, 0xFF, rng.randrange(256)])
+        elif op == 2:
+            i = rng.randrange(len(data) + 1)
+            data[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        elif op == 3 and data:
+            i = rng.randrange(len(data))
+            del data[i:i + rng.randint(1, 16)]
+        elif op == 4 and data:
+            i = rng.randrange(len(data))
+            data[i:i] = data[i:i + rng.randint(1, 32)]
+        elif op == 5:
+            other = rng.choice(seeds)
+            i, j = rng.randrange(len(data) + 1), rng.randrange(len(other) + 1)
+            data = data[:i] + other[j:]
+        else:
+            # A varint as large as it gets: lengths and counts past anything real.
+            i = rng.randrange(len(data) + 1)
+            data[i:i] = b"\xff" * 9 + b"\x01"
+    return bytes(data)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pd", required=True)
+    parser.add_argument("--backup", required=True, help="a backup directory under the server's storage root")
+    parser.add_argument("--file", required=True, help="the name of one of its SSTs")
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--window", type=int, default=16, help="calls in flight at a time")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    pd_channel = grpc.insecure_channel(args.pd)
+    pd = pdpb_pb2_grpc.PDStub(pd_channel)
+    header = pdpb_pb2.RequestHeader(cluster_id=pd.GetMembers(pdpb_pb2.GetMembersRequest(), timeout=10).header.cluster_id)
+    stores = pd.GetAllStores(pdpb_pb2.GetAllStoresRequest(header=header), timeout=10).stores
+    store_channels = {s.id: grpc.insecure_channel(s.address) for s in stores}
+    region = pd.ScanRegions(pdpb_pb2.ScanRegionsRequest(header=header, limit=1), timeout=10).regions[0]
+    r = region.region
+
+    meta = import_sstpb_pb2.SSTMeta(
+        uuid=uuid.uuid4().bytes, range=import_sstpb_pb2.Range(start=r.start_key, end=r.end_key), cf_name="write",
+        region_id=r.id, region_epoch=r.region_epoch, length=0, end_key_exclusive=True)
+    context = kvrpcpb_pb2.Context(region_id=r.id, region_epoch=r.region_epoch, peer=region.leader)
+    requests = {
+        ("pd", "/pdpb.PD/GetMembers"): pdpb_pb2.GetMembersRequest(header=header),
+        ("pd", "/pdpb.PD/GetAllStores"): pdpb_pb2.GetAllStoresRequest(header=header),
+        ("pd", "/pdpb.PD/GetStore"): pdpb_pb2.GetStoreRequest(header=header, store_id=1),
+        ("pd", "/pdpb.PD/GetRegion"): pdpb_pb2.GetRegionRequest(header=header, region_key=b"t\x80"),
+        ("pd", "/pdpb.PD/GetRegionByID"): pdpb_pb2.GetRegionByIDRequest(header=header, region_id=r.id),
+        ("pd", "/pdpb.PD/ScanRegions"): pdpb_pb2.ScanRegionsRequest(header=header, start_key=b"", limit=16),
+        ("pd", "/pdpb.PD/ScatterRegion"): pdpb_pb2.ScatterRegionRequest(header=header, regions_id=[r.id]),
+        ("pd", "/pdpb.PD/GetOperator"): pdpb_pb2.GetOperatorRequest(header=header, region_id=r.id),
+        ("store", "/tikvpb.Tikv/SplitRegion"): kvrpcpb_pb2.SplitRegionRequest(context=context, split_keys=[b"t\x80\x00\x00\x00\x00\x00\x00\x01"]),
+        ("store", "/import_sstpb.ImportSST/SwitchMode"): import_sstpb_pb2.SwitchModeRequest(mode=import_sstpb_pb2.Import),
+        ("store", "/import_sstpb.ImportSST/SetDownloadSpeedLimit"): import_sstpb_pb2.SetDownloadSpeedLimitRequest(speed_limit=1 << 30),
+        ("store", "/import_sstpb.ImportSST/Download"): import_sstpb_pb2.DownloadRequest(
+            sst=meta, name=args.file, storage_backend=brpb_pb2.StorageBackend(local=brpb_pb2.Local(path=os.path.abspath(args.backup)))),
+        ("store", "/import_sstpb.ImportSST/MultiIngest"): import_sstpb_pb2.MultiIngestRequest(context=context, ssts=[meta]),
+    }
+    seeds = [m.SerializeToString() for m in requests.values()]
+    calls = list(requests.keys())
+    identity = (lambda b: b)
+
+    outcomes = collections.Counter()
+    failures = []
+    in_flight = collections.deque()
+
+    def settle(entry):
+        (kind, method), future = entry
+        try:
+            future.result()
+            outcomes["OK"] += 1
+        except grpc.RpcError as e:
+            code = e.code()
+            outcomes[code.name] += 1
+            if code == grpc.StatusCode.UNAVAILABLE:
+                failures.append(f"{method}: {e.details()}")
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{method}: {e!r}")
+
+    for _ in range(args.runs):
+        kind, method = rng.choice(calls)
+        payload = mutate(rng, requests[(kind, method)].SerializeToString(), seeds)
+        channel = pd_channel if kind == "pd" else store_channels[rng.choice(list(store_channels))]
+        call = channel.unary_unary(method, request_serializer=identity, response_deserializer=identity)
+        in_flight.append(((kind, method), call.future(payload, timeout=30)))
+        if len(in_flight) >= args.window:
+            settle(in_flight.popleft())
+        if len(failures) > 10:
+            break
+    while in_flight:
+        settle(in_flight.popleft())
+
+    alive = {"pd": bool(pd.GetMembers(pdpb_pb2.GetMembersRequest(), timeout=10).header.cluster_id), "stores": []}
+    for sid, channel in sorted(store_channels.items()):
+        call = channel.unary_unary("/import_sstpb.ImportSST/MultiIngest", request_serializer=identity, response_deserializer=identity)
+        call(b"", timeout=10)
+        alive["stores"].append(sid)
+    print(json.dumps({"runs": sum(outcomes.values()), "outcomes": outcomes, "failures": failures[:10], "alive": alive}))
+
+
+if __name__ == "__main__":
+    main()
