@@ -69,6 +69,30 @@ import LoopbackServer
         #expect(!FileManager.default.fileExists(atPath: dir.file("cluster/stores")), "\(name): nothing written")
     }
 
+    /// A file whose bytes are what the backupmeta says (its sha256 matches) but whose blocks fail
+    /// their checksums is corrupt in the backup itself: no download can heal it, so the region
+    /// fails at once, naming it, instead of downloading it again and again.
+    @Test func aCorruptFileThatMatchesItsSha256IsNotRetried() throws {
+        let dir = try TemporaryDirectory()
+        var corrupted = ""
+        let backup = try craftedBackup(dir) { meta in
+            let i = meta.files.firstIndex { $0.cf == "write" }!
+            let path = dir.file("backup") + "/" + meta.files[i].name
+            var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
+            bytes[bytes.count / 3] ^= 0x55
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            meta.files[i].sha256 = Data(SHA256Digest.hash(bytes))
+            corrupted = meta.files[i].name
+        }
+        let out = try runConsole(["restore", "--headless", "--json", "--storage", backup, "--cluster", dir.file("cluster"), "--download-attempts", "8"])
+        #expect(out.status == 1, "\(out.stderr)")
+        #expect(out.stderr.contains("backup file \(corrupted) is corrupt in the backup itself"), "\(out.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any], "\(out.stdout)")
+        let retries = summary["retries"] as? [String: Int] ?? [:]
+        #expect((retries["CorruptBackupFile"] ?? 0) <= 3, "one failure a peer at most: \(retries)")
+        #expect(retries["CorruptSST"] == nil, "\(retries)")
+    }
+
     /// `cluster serve` against Downloads that no restore sends: each is answered with a refusal
     /// that reveals nothing outside the storage roots, and PD and every store still answer.
     @Test func hostileDownloadsAreRefusedAndTheServerStaysUp() throws {

@@ -33,12 +33,18 @@ import Testing
     /// Above the threshold and the count limit, every entry a replica keeps: what a log may hold.
     static let bound = Int(RaftLogGC.threshold) * 2 + 8
 
-    @Test func aThousandEntriesLeaveALogBoundedOnDiskAndOnReopen() async throws {
-        let f = try await ImportFixture(rows: 200)
-        let leader = try await f.cluster.pd.waitForLeader(1)
-        let group = try #require(await f.cluster.pd.group(1))
-        await propose(1_000, to: group, via: leader.storeID)
+    @Test func aThousandIngestsLeaveALogBoundedOnDiskAndOnReopen() async throws {
+        let f = try await ImportFixture(rows: 100)
+        let region = try #require(await f.cluster.pd.region(id: 1))
+        var ingested = 0
+        for i in 0..<1_000 {
+            let files = try await f.download(for: region, uuidSuffix: "-\(i)")
+            ingested += files.count
+            let leader = try await f.cluster.pd.waitForLeader(1)
+            try await f.services[leader.storeID]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: files))
+        }
         try await waitUntilApplied(f, region: 1)
+        for store in f.cluster.stores.values { #expect(try store.appliedIngestCounts().count == ingested, "store \(store.id): every file of every ingest") }
         for status in await f.cluster.pd.peerStatus(of: 1) {
             #expect(status.appliedIndex > 1_000)
             #expect(status.lastIndex - status.truncatedIndex <= UInt64(Self.bound), "store \(status.peer.storeID) keeps \(status.truncatedIndex + 1)...\(status.lastIndex)")
