@@ -85,7 +85,9 @@ struct StoreService: RegistrableRPCService {
             response.regionError = RegionError.notLeader(regionID: region.id, leader: leader).wire
             return response
         }
-        guard RegionEpoch(context.regionEpoch) == region.epoch else {
+        // A split checks the version alone, as TiKV's check_region_epoch does for (Batch)Split
+        // (tikv components/raftstore/src/store/util.rs): a conf change does not stale it.
+        guard RegionEpoch(context.regionEpoch).version == region.epoch.version else {
             response.regionError = RegionError.epochNotMatch(regionID: region.id, currentRegions: [region]).wire
             return response
         }

@@ -38,10 +38,10 @@ extension RemoteCluster {
         do {
             response = try await importClient(endpoint).download(wire, options: WireConnection.options(timeout: timeouts.download))
         } catch {
-            endpoint.mark(WireFailure.state(of: error))
+            endpoint.noteCall(error)
             throw WireFailure.importError(error, store: store, method: "Download")
         }
-        endpoint.mark(.up)
+        endpoint.noteCall(nil)
         if response.hasError {
             let error = response.error
             throw error.hasStoreError ? ImportError(error.storeError, storeID: store) : .remote(storeID: store, message: error.message, retryable: true)
@@ -70,12 +70,12 @@ extension RemoteCluster {
         do {
             response = try await importClient(endpoint).multiIngest(wire, options: WireConnection.options(timeout: timeouts.ingest))
         } catch {
-            endpoint.mark(WireFailure.state(of: error))
+            endpoint.noteCall(error)
             // The leader's store failed: ask PD for the next leader rather than this one again.
             routes.withLock { $0[request.regionID]?.leader = nil }
             throw WireFailure.importError(error, store: store, method: "MultiIngest", panicIsThisCall: true)
         }
-        endpoint.mark(.up)
+        endpoint.noteCall(nil)
         guard response.hasError else { return }
         let error = ImportError(response.error, storeID: store)
         switch error {
@@ -101,7 +101,7 @@ extension RemoteCluster {
             _ = try await importClient(endpoint).setDownloadSpeedLimit(request, options: WireConnection.options(timeout: timeouts.pd))
             endpoint.health.withLock { $0.rateLimit = bytesPerSecond }
         } catch {
-            endpoint.mark(WireFailure.state(of: error))
+            endpoint.noteCall(error)
         }
     }
 
@@ -136,7 +136,7 @@ extension RemoteCluster {
         do {
             _ = try await importClient(endpoint).switchMode(request, options: WireConnection.options(timeout: timeouts.pd))
         } catch {
-            endpoint.mark(WireFailure.state(of: error))
+            endpoint.noteCall(error)
             throw WireFailure.importError(error, store: endpoint.id, method: "SwitchMode")
         }
     }

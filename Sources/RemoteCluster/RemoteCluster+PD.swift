@@ -94,7 +94,7 @@ extension RemoteCluster {
 
     /// The leader as last seen, unless its store has stopped answering: then PD's view now.
     public func leader(of regionID: UInt64) async -> PeerMeta? {
-        if let leader = routes.withLock({ $0[regionID]?.leader }), endpoint(leader.storeID)?.health.withLock({ $0.state.isUp }) ?? false {
+        if let leader = routes.withLock({ $0[regionID]?.leader }), endpoint(leader.storeID)?.health.withLock({ $0.state.isUp && $0.reachable }) ?? false {
             return leader
         }
         return await fetchRoute(regionID)?.leader
@@ -191,7 +191,7 @@ extension RemoteCluster {
                 response = try await TikvService.splitRegion(request, on: endpoint.connection.client, options: WireConnection.options(timeout: timeouts.pd))
             } catch {
                 let state = WireFailure.state(of: error)
-                endpoint.mark(state)
+                endpoint.noteCall(error)
                 throw .storeNotAvailable(storeID: peer.storeID, state: state == .up ? .down : state)
             }
             if response.hasRegionError {

@@ -25,6 +25,8 @@ public final class RemoteCluster: ClusterClient {
     /// The client's view of each region and its leader, refreshed from PD and from errors.
     let routes = Mutex<[UInt64: Route]>([:])
     let modeRenewal = Mutex<Task<Void, Never>?>(nil)
+    /// When PD's store list was last read.
+    let storesRead = Mutex(ContinuousClock.now)
 
     let timeouts: WireTimeouts
 
@@ -51,9 +53,11 @@ public final class RemoteCluster: ClusterClient {
         let health = Mutex<Health>(.init())
 
         struct Health {
+            /// As PD last listed it (up, or down when its heartbeats stopped), or panicked, as the
+            /// store itself said; never inferred from one failed call.
             var state: StoreState = .up
-            /// When the store was last asked whether it answers.
-            var checked = ContinuousClock.now
+            /// Whether the last call to it got through: a hint for routing, not its state.
+            var reachable = true
             var rateLimit: UInt64 = 0
             var importMode = false
         }
@@ -63,9 +67,19 @@ public final class RemoteCluster: ClusterClient {
             self.connection = connection
         }
 
-        func mark(_ state: StoreState) {
+        /// What a call to the store showed: it answered (nil), or how it failed.
+        func noteCall(_ error: (any Error)?) {
             health.withLock { health in
-                if case .panicked = health.state { return }  // a panic is for good
+                guard let error else { return health.reachable = true }
+                health.reachable = WireFailure.state(of: error) == .up
+                if case let .panicked(reason) = WireFailure.state(of: error) { health.state = .panicked(reason: reason) }
+            }
+        }
+
+        /// PD's view of the store; a panic the store reported is for good.
+        func setListedState(_ state: StoreState) {
+            health.withLock { health in
+                if case .panicked = health.state { return }
                 health.state = state
             }
         }
@@ -123,7 +137,9 @@ public final class RemoteCluster: ClusterClient {
         }
     }
 
-    /// Every store that is Up and not TiFlash, with a connection to each.
+    /// Every store PD lists that is not a tombstone nor TiFlash, with a connection to each and the
+    /// state PD gives it: down once its heartbeats stopped for `StoreHeartbeat.disconnected` (PD's
+    /// own rule for a disconnected store, tikv/pd pkg/core/store.go `IsDisconnected`).
     func loadStores() async throws(WireError) {
         var request = Pdpb_GetAllStoresRequest()
         request.header = header
@@ -134,13 +150,20 @@ public final class RemoteCluster: ClusterClient {
         }
         try Self.check(response.header, from: "PD at \(pd.address)")
         // Each endpoint joins `stores` as soon as it exists, so that `close` closes it whatever fails next.
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
         for store in response.stores where store.state != .tombstone {
             guard !store.labels.contains(where: { $0.key == "engine" && $0.value.lowercased().contains("tiflash") }) else { continue }
-            guard endpoint(store.id) == nil else { continue }
+            let heard = store.lastHeartbeat > 0 && now - store.lastHeartbeat < Int64(StoreHeartbeat.disconnected.components.seconds) * 1_000_000_000
+            if let known = endpoint(store.id) {
+                known.setListedState(heard ? .up : .down)
+                continue
+            }
             let address = try WireAddress(parsing: store.peerAddress.isEmpty ? store.address : store.peerAddress)
             let made = StoreEndpoint(id: store.id, connection: try WireConnection(address, security: security))
+            made.setListedState(heard ? .up : .down)
             stores.withLock { $0[store.id] = made }
         }
+        storesRead.withLock { $0 = .now }
         guard !stores.withLock(\.isEmpty) else { throw .protocolError(what: "PD at \(pd.address)", reason: "lists no TiKV store that is up") }
     }
 
@@ -152,7 +175,7 @@ public final class RemoteCluster: ClusterClient {
             } catch let error as RPCError where error.code == .unimplemented {
                 throw .protocolError(what: "store \(endpoint.id) at \(endpoint.connection.address)", reason: "does not implement ImportSST.MultiIngest (TiKV 5.0 or newer is needed)")
             } catch {
-                endpoint.mark(WireFailure.state(of: error))
+                endpoint.noteCall(error)
             }
         }
     }
@@ -199,23 +222,12 @@ public final class RemoteCluster: ClusterClient {
 
     // MARK: stores
 
-    /// The stores, each asked (at most once a second, with an empty MultiIngest) whether it
-    /// answers: a TiKV that died answers nothing, and a panicked embedded store says why.
+    /// The stores as PD lists them, read again at most every `StoreHeartbeat.reread` (a store that
+    /// joined since is listed too), each in the state PD gives it. BR probes MultiIngest once;
+    /// asking every store every second would log an import error on each TiKV each time.
     public func stores() async -> [StoreInfo] {
+        if storesRead.withLock({ ContinuousClock.now - $0 > StoreHeartbeat.reread }) { try? await loadStores() }
         let endpoints = stores.withLock { Array($0.values) }.sorted { $0.id < $1.id }
-        await withTaskGroup(of: Void.self) { group in
-            for endpoint in endpoints where endpoint.health.withLock({ ContinuousClock.now - $0.checked > .seconds(1) }) {
-                endpoint.health.withLock { $0.checked = .now }
-                group.addTask { [self] in
-                    do {
-                        try await probe(endpoint, timeout: .milliseconds(500))
-                        endpoint.mark(.up)
-                    } catch {
-                        endpoint.mark(WireFailure.state(of: error))
-                    }
-                }
-            }
-        }
         return endpoints.map { StoreInfo(id: $0.id, address: $0.connection.address.description, state: $0.health.withLock { $0.state }) }
     }
 
@@ -235,4 +247,13 @@ public struct WireTimeouts: Sendable {
     public var ingest = Duration.seconds(60)
 
     public init() {}
+}
+
+/// How the client reads PD's store list.
+enum StoreHeartbeat {
+    /// A store PD has not heard from for this long is disconnected (tikv/pd pkg/core/store.go,
+    /// `storeDisconnectDuration`): the client shows it down.
+    static let disconnected = Duration.seconds(20)
+    /// How often the client reads the list again.
+    static let reread = Duration.seconds(2)
 }

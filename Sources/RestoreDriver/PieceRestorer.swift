@@ -4,9 +4,13 @@ import ExternalStorage
 import ClusterAPI
 
 /// Restores one piece (a batch of a region's file sets, into the part of their range that the
-/// region holds): Download of every file on every up peer, then one Ingest of them all on the
+/// region holds): Download of every file on every peer, then one Ingest of them all on the
 /// leader, as BR ingests a range's files with one MultiIngest; each failure is acted on as the
-/// `RetryTable` says.
+/// `RetryTable` says. Nothing is ingested until every peer of the region holds every file: TiKV
+/// replicates the ingest through Raft, and a replica whose store lacks the SST panics on apply
+/// (tikv components/raftstore/src/store/fsm/apply.rs `handle_ingest_sst`), as BR's
+/// `downloadSST` downloads to every peer and fails the set if any one fails
+/// (tidb br/pkg/restore/snap_client/import.go).
 /// It talks to the cluster through `ClusterClient` and tells the `ProgressReporter` what happens.
 struct PieceRestorer: Sendable {
     enum Outcome: Equatable {
@@ -28,7 +32,7 @@ struct PieceRestorer: Sendable {
     let retries: RetryTable
     let reporter: ProgressReporter
     let control: RestoreControl
-    let downloadSlots: [UInt64: AsyncSemaphore]
+    let downloadSlots: StoreSlots
     let ingestSlots: AsyncSemaphore
     /// A name for this restore, part of every SST's uuid.
     let backupKey: String
@@ -68,6 +72,8 @@ struct PieceRestorer: Sendable {
                     _ = await cluster.refreshRegion(id: regionID)
                 case let .retry(wait, counts):
                     if !counts { downloadFailures -= 1 }
+                    // A peer's store did not answer: PD may have moved the peer meanwhile.
+                    if case .region(.storeNotAvailable) = error { _ = await cluster.refreshRegion(id: regionID) }
                     let reason: WaitReason = if case let .region(.serverIsBusy(store, _, _)) = error {
                         .serverIsBusy(store: store, retryIn: wait)
                     } else {
@@ -115,12 +121,10 @@ struct PieceRestorer: Sendable {
     }
 
     private func downloadEverywhere(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange) async -> Result<[IngestFile], ImportError>? {
+        // Every peer, learners too: whichever store PD calls down is tried as well, and a failure
+        // there holds the whole piece back until the store answers or PD replaces the peer.
+        let peers = region.peers
         let up = Set(await cluster.stores().filter(\.state.isUp).map(\.id))
-        let peers = region.peers.filter { up.contains($0.storeID) }
-        // Learners get the files too, but only voters make a quorum.
-        guard peers.filter({ !$0.isLearner }).count >= region.voters.count / 2 + 1 else {
-            return .failure(.region(.storeNotAvailable(storeID: region.peers.first { !up.contains($0.storeID) }?.storeID ?? 0, state: .down)))
-        }
         reporter.report(.downloading(region: region, upStores: up))
         enum Outcome: Sendable {
             case store(UInt64, Result<[IngestFile], ImportError>?)
@@ -172,7 +176,7 @@ struct PieceRestorer: Sendable {
     /// Downloads every file of the sets on one store, one after another; nil when the region was
     /// paused while it waited for a slot (or its wait was called off, another store's being paused).
     private func download(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange, store: UInt64) async -> Result<[IngestFile], ImportError>? {
-        guard let slots = downloadSlots[store] else { return .failure(.region(.storeNotAvailable(storeID: store, state: .down))) }
+        let slots = downloadSlots[store]
         guard await slots.acquire() else { return nil }
         if control.isPaused(region.id) || Task.isCancelled {
             await slots.signal()

@@ -107,7 +107,7 @@ public final class RestoreEngine: Sendable {
         pieces = PieceRestorer(
             cluster: cluster, storage: storage, rules: rules.importRules, mode: rules.mode, format: rules.format, retries: RetryTable(download: options.download, ingest: options.ingest),
             reporter: reporter, control: control,
-            downloadSlots: Dictionary(uniqueKeysWithValues: storeIDs.map { ($0, AsyncSemaphore(options.downloadsPerStore)) }),
+            downloadSlots: StoreSlots(width: options.downloadsPerStore),
             ingestSlots: AsyncSemaphore(options.concurrentIngests), backupKey: backupKey)
     }
 

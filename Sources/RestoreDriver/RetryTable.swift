@@ -51,6 +51,10 @@ public struct RetryTable: Sendable, Equatable {
         case let .region(.serverIsBusy(_, _, backoff)):
             // The store's own backoff, never zero, and not counted: a busy store is no failure.
             return .retry(after: max(.milliseconds(Int64(backoff)), ingest.initialBackoff), counts: false)
+        case .region(.storeNotAvailable(_, .down)):
+            // A peer's store that does not answer: the piece waits for it (or for PD to move the
+            // peer), within the region's deadline; no ingest goes ahead without it.
+            return .retry(after: download.initialBackoff, counts: false)
         default:
             guard error.isRetryable else { return .fail(error.description) }
             guard attempt < download.attempts else { return .fail("download failed \(attempt)/\(download.attempts): \(error)") }

@@ -23,7 +23,7 @@ import Testing
         let pieces = PieceRestorer(
             cluster: cluster, storage: LocalStorage(root: "/nonexistent"), rules: try! RewriteRules([]), mode: .legacy, format: .transactional,
             retries: RetryTable(download: fast, ingest: fast), reporter: ProgressReporter(monitor: monitor), control: RestoreControl(),
-            downloadSlots: [1: AsyncSemaphore(2), 2: AsyncSemaphore(2), 3: AsyncSemaphore(2)], ingestSlots: AsyncSemaphore(2), backupKey: "bk")
+            downloadSlots: StoreSlots(width: 2), ingestSlots: AsyncSemaphore(2), backupKey: "bk")
         return await pieces.restore(sets: sets, regionID: 5, range: KeyRange(start: bytes("b"), end: bytes("c")), deadline: .now + .seconds(30))
     }
 
@@ -85,6 +85,18 @@ import Testing
         #expect(cluster.calls.contains("refresh r5"))
     }
 
+    /// TiKV panics on applying an ingest whose SST a replica lacks: a peer whose store does not
+    /// answer holds the ingest back (without using up attempts) until it has downloaded too.
+    @Test func noIngestGoesAheadWhileAPeerLacksTheFiles() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        cluster.unreachable = (store: 3, times: 10)
+        #expect(await restore(cluster, attempts: 3) == .done(bytes: 4096), "ten failures on one store use no attempt")
+        #expect(cluster.unsafeIngests == 0, "an ingest went out while store 3 lacked the files")
+        #expect(cluster.calls.filter { $0 == "download s3" }.count == 11)
+        #expect(cluster.calls.filter { $0.hasPrefix("ingest") } == ["ingest s1"])
+        #expect(cluster.calls.contains("refresh r5"), "the region is read again: PD may have moved the peer")
+    }
+
     @Test func downloadFailuresRunOutOfAttempts() async {
         let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
         cluster.downloadAnswers = Array(repeating: .injected(storeID: 1, what: "fault"), count: 100)
@@ -140,6 +152,12 @@ final class ScriptedCluster: ClusterClient {
         var leader: PeerMeta
         var afterRefresh: Region?
         var downloadAnswers: [ImportError] = []
+        /// Downloads to this store fail as a store that does not answer, this many more times.
+        var unreachable: (store: UInt64, times: Int)?
+        /// Stores that hold the files (a download succeeded there).
+        var downloadedOn = Set<UInt64>()
+        /// Ingests sent while some peer did not hold the files: TiKV would panic.
+        var unsafeIngests = 0
         var ingestedFiles = 0
         var ingestAnswers: [ImportError] = []
         var calls: [String] = []
@@ -154,6 +172,11 @@ final class ScriptedCluster: ClusterClient {
     var downloadAnswers: [ImportError] {
         get { state.withLock { $0.downloadAnswers } }
         set { state.withLock { $0.downloadAnswers = newValue } }
+    }
+    var unsafeIngests: Int { state.withLock { $0.unsafeIngests } }
+    var unreachable: (store: UInt64, times: Int)? {
+        get { state.withLock { $0.unreachable } }
+        set { state.withLock { $0.unreachable = newValue } }
     }
     var ingestAnswers: [ImportError] {
         get { state.withLock { $0.ingestAnswers } }
@@ -189,7 +212,13 @@ final class ScriptedCluster: ClusterClient {
     func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
         let answer: ImportError? = state.withLock { s in
             s.calls.append("download s\(store)")
-            return s.downloadAnswers.isEmpty ? nil : s.downloadAnswers.removeFirst()
+            if let down = s.unreachable, down.store == store, down.times > 0 {
+                s.unreachable!.times -= 1
+                return .region(.storeNotAvailable(storeID: store, state: .down))
+            }
+            let answer = s.downloadAnswers.isEmpty ? nil : s.downloadAnswers.removeFirst()
+            if answer == nil { s.downloadedOn.insert(store) }
+            return answer
         }
         if let answer { throw answer }
         return DownloadResponse(range: KeyRange(start: bytes("b"), end: bytes("c"), endInclusive: true), isEmpty: false, entries: 10, length: 4096)
@@ -198,6 +227,7 @@ final class ScriptedCluster: ClusterClient {
     func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) {
         let answer: ImportError? = state.withLock { s in
             s.calls.append("ingest s\(store)")
+            if !s.region.peers.allSatisfy({ s.downloadedOn.contains($0.storeID) }) { s.unsafeIngests += 1 }
             s.ingestedFiles = request.files.count
             return s.ingestAnswers.isEmpty ? nil : s.ingestAnswers.removeFirst()
         }

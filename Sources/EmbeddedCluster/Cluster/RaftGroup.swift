@@ -614,8 +614,10 @@ actor RaftGroup {
     /// wait and the write is tried again (a crash before then replays the entries, which apply
     /// the same way again).
     private func saveApplyState(of id: UInt64) {
-        guard let peer = peers[id], let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) else { return }
+        guard !stopped, let peer = peers[id], let store = stores[peer.storeID], store.isUp, let view = views[id], !tombstones.contains(id) else { return }
         do { try RaftStorage(store: store).saveApplyState(.init(applied: peer.appliedIndex, region: view, tombstone: false, needsRepair: needsSnapshot.contains(id), peerID: id)) } catch {
+            // A store closing under the group: nothing more is written there.
+            if case .closed? = error as? DatabaseError { return }
             if ResourceExhausted(error) != nil {
                 peers[id]!.applyHeld = true
                 holds[id, default: Hold(since: ticks)].unsavedApplyState = true
@@ -628,7 +630,7 @@ actor RaftGroup {
 
     /// Records that the replica applied `entry`, and tells its proposer how.
     private func finishApply(_ entry: RaftEntry, outcome: ApplyOutcome, on id: UInt64) {
-        guard let peer = peers[id] else { return }
+        guard peers[id] != nil else { return }
         peers[id]!.applied(entry.index)
         saveApplyState(of: id)
         if let waiter = waiters[entry.index], peers[id]!.isLeader || waiter.term != entry.term {
