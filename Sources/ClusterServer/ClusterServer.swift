@@ -19,8 +19,10 @@ public final class ClusterServer: Sendable {
     private let storeIDs: [UInt64]
     private let bound = AddressBook()
     private let faults = WireFaults()
-    /// PD's endpoint first, then each store's, in `storeIDs` order.
+    /// PD's members' endpoints first, then each store's, in `storeIDs` order.
     private let endpoints: Mutex<[Endpoint]>
+    /// Which PD member leads: the others answer UNAVAILABLE "not leader", as PD's followers do.
+    private let membership: PDMembership
 
     /// Wire payloads up to this size: a ScanRegions answer for thousands of regions is large.
     static let maxMessageBytes = 64 << 20
@@ -34,9 +36,13 @@ public final class ClusterServer: Sendable {
         var task: Task<Void, Never>?
     }
 
-    /// `pd`: PD's address (port 0 picks one). Stores listen on `storeHost`, from `firstStorePort`
-    /// up, one port each (0 picks any free one). `storageAccess`: what a Download may fetch.
-    public init(cluster: Cluster, pd: WireAddress, storeHost: String, firstStorePort: Int, security: WireSecurity?, storageAccess: StorageAccess) async {
+    /// `pd`: PD's address (port 0 picks one); `pdMembers` more than one serves that many PD
+    /// members (the others on free ports), the first leading. Stores listen on `storeHost`, from
+    /// `firstStorePort` up, one port each (0 picks any free one). `storageAccess`: what a Download
+    /// may fetch.
+    public init(
+        cluster: Cluster, pd: WireAddress, pdMembers: Int = 1, storeHost: String, firstStorePort: Int, security: WireSecurity?, storageAccess: StorageAccess
+    ) async {
         self.cluster = cluster
         self.security = security
         self.storageAccess = storageAccess.excluding(cluster.directory)
@@ -45,8 +51,12 @@ public final class ClusterServer: Sendable {
         let ids = await cluster.stores().map(\.id)
         storeIDs = ids
         let addresses = bound
-        let pdService = PDService(cluster: cluster, clusterID: clusterID, addresses: { addresses.current.withLock { $0 } })
-        var made = [Self.endpoint(WireAddress(host: pd.host, port: pd.port), security: security, service: pdService)]
+        membership = PDMembership(count: max(1, pdMembers))
+        var made: [Endpoint] = []
+        for member in 0..<membership.count {
+            let service = PDService(cluster: cluster, clusterID: clusterID, member: member, membership: membership, addresses: { addresses.current.withLock { $0 } })
+            made.append(Self.endpoint(WireAddress(host: pd.host, port: member == 0 ? pd.port : 0), security: security, service: service))
+        }
         for (i, id) in ids.enumerated() {
             let address = WireAddress(host: storeHost, port: firstStorePort == 0 ? 0 : firstStorePort + i)
             made.append(Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: id, faults: faults, storageAccess: self.storageAccess)))
@@ -68,15 +78,31 @@ public final class ClusterServer: Sendable {
     /// Starts every listener and returns PD's address and each store's, once they are bound.
     public func start() async throws(WireError) -> (pd: WireAddress, stores: [UInt64: WireAddress]) {
         var addresses: [WireAddress] = []
-        for i in 0...storeIDs.count {
+        let pdCount = membership.count
+        for i in 0..<(pdCount + storeIDs.count) {
             do { addresses.append(try await serve(i)) } catch {
                 stop()
-                throw .unreachable(what: i == 0 ? "PD's listener" : "store \(storeIDs[i - 1])'s listener", address: "", reason: "cannot listen: \(error)")
+                throw .unreachable(what: i < pdCount ? "PD's listener" : "store \(storeIDs[i - pdCount])'s listener", address: "", reason: "cannot listen: \(error)")
             }
         }
-        let served = BoundAddresses(pd: addresses[0], stores: Dictionary(uniqueKeysWithValues: zip(storeIDs, addresses.dropFirst())))
+        let served = BoundAddresses(pdMembers: Array(addresses.prefix(pdCount)), stores: Dictionary(uniqueKeysWithValues: zip(storeIDs, addresses.dropFirst(pdCount))))
         bound.current.withLock { $0 = served }
         return (served.pd, served.stores)
+    }
+
+    /// Every PD member's address, the first one first.
+    public var pdMembers: [WireAddress] { bound.current.withLock { $0.pdMembers } }
+
+    /// Makes PD member `member` the leader: the others answer "not leader" from now on.
+    public func movePDLeader(to member: Int) {
+        membership.leader.store(member, ordering: .sequentiallyConsistent)
+    }
+
+    /// Closes PD member `member`'s listener, as when that PD stops.
+    public func stopServing(pdMember member: Int) async {
+        let (server, task) = endpoints.withLock { ($0[member].server, $0[member].task) }
+        server.beginGracefulShutdown()
+        await task?.value
     }
 
     /// Runs endpoint `i`'s server and returns the address it listens on.
@@ -103,18 +129,18 @@ public final class ClusterServer: Sendable {
 
     /// Closes a store's listener: its clients see connections refused, as when TiKV stops.
     public func stopServing(store: UInt64) async {
-        guard let i = storeIDs.firstIndex(of: store) else { return }
-        let (server, task) = endpoints.withLock { ($0[i + 1].server, $0[i + 1].task) }
+        guard let i = storeIDs.firstIndex(of: store).map({ $0 + membership.count }) else { return }
+        let (server, task) = endpoints.withLock { ($0[i].server, $0[i].task) }
         server.beginGracefulShutdown()
         await task?.value
     }
 
     /// Listens again on the store's address.
     public func resumeServing(store: UInt64) async throws {
-        guard let i = storeIDs.firstIndex(of: store), let address = bound.current.withLock({ $0.stores[store] }) else { return }
+        guard let i = storeIDs.firstIndex(of: store).map({ $0 + membership.count }), let address = bound.current.withLock({ $0.stores[store] }) else { return }
         let fresh = Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: store, faults: faults, storageAccess: storageAccess))
-        endpoints.withLock { $0[i + 1] = fresh }
-        _ = try await serve(i + 1)
+        endpoints.withLock { $0[i] = fresh }
+        _ = try await serve(i)
     }
 
     /// Every reply of the store comes this much later (a slow disk or network).
@@ -123,14 +149,27 @@ public final class ClusterServer: Sendable {
     }
 }
 
-/// Where PD and each store listen, once bound.
+/// Where PD's members and each store listen, once bound.
 struct BoundAddresses: Sendable {
-    var pd: WireAddress
+    var pdMembers: [WireAddress]
     var stores: [UInt64: WireAddress]
+
+    /// The first member's address.
+    var pd: WireAddress { pdMembers.first ?? WireAddress(host: "", port: 0) }
+}
+
+/// Which of the served PD members leads.
+final class PDMembership: Sendable {
+    let count: Int
+    let leader = Atomic<Int>(0)
+
+    init(count: Int) {
+        self.count = count
+    }
 }
 
 final class AddressBook: Sendable {
-    let current = Mutex(BoundAddresses(pd: WireAddress(host: "", port: 0), stores: [:]))
+    let current = Mutex(BoundAddresses(pdMembers: [], stores: [:]))
 }
 
 /// Faults that only the wire has, for the tests.

@@ -13,21 +13,30 @@ import KVWire
 struct PDService: RegistrableRPCService {
     let cluster: Cluster
     let clusterID: UInt64
+    /// This member's place among PD's members, and which of them leads.
+    let member: Int
+    let membership: PDMembership
     /// Where PD and each store listen.
     let addresses: @Sendable () -> BoundAddresses
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         typealias M = Pdpb_PD.Method
+        // Any member answers GetMembers, naming the leader (tikv/pd server/grpc_service.go).
         router.unary(M.GetMembers.descriptor) { (_: Pdpb_GetMembersRequest) in
             var response = Pdpb_GetMembersResponse()
             response.header = header()
-            var member = Pdpb_Member()
-            member.name = "restore-console-pd"
-            member.memberID = clusterID
-            member.clientUrls = ["http://\(addresses().pd)"]
-            response.members = [member]
-            response.leader = member
-            response.etcdLeader = member
+            response.members = addresses().pdMembers.enumerated().map { i, address in
+                var member = Pdpb_Member()
+                member.name = "restore-console-pd-\(i)"
+                member.memberID = clusterID &+ UInt64(i)
+                member.clientUrls = ["http://\(address)"]
+                return member
+            }
+            let leader = membership.leader.load(ordering: .sequentiallyConsistent)
+            if leader < response.members.count {
+                response.leader = response.members[leader]
+                response.etcdLeader = response.members[leader]
+            }
             return response
         }
         router.unary(M.GetAllStores.descriptor) { (request: Pdpb_GetAllStoresRequest) in
@@ -110,9 +119,16 @@ struct PDService: RegistrableRPCService {
 
     /// PD answers a wrong cluster id with FailedPrecondition, naming both ids.
     private func check(_ header: Pdpb_RequestHeader) throws {
+        try checkLeader()
         guard header.clusterID == clusterID else {
             throw RPCError(code: .failedPrecondition, message: "mismatch cluster id, need \(clusterID) but got \(header.clusterID)")
         }
+    }
+
+    /// A member that does not lead refuses what only the leader serves, as PD's followers do
+    /// (tikv/pd server/grpc_service.go `validateRoleInRequest`: UNAVAILABLE "not leader").
+    private func checkLeader() throws {
+        guard membership.leader.load(ordering: .sequentiallyConsistent) == member else { throw RPCError(code: .unavailable, message: "not leader") }
     }
 
     private func header(error type: Pdpb_ErrorType? = nil, _ message: String = "") -> Pdpb_ResponseHeader {

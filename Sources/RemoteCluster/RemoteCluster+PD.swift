@@ -15,7 +15,7 @@ extension RemoteCluster {
         request.startKey = Data(range.start)
         request.endKey = Data(range.end)
         request.limit = limit
-        let response = try await pdClient.scanRegions(request, options: WireConnection.options(timeout: timeouts.pd))
+        let response = try await pd.call { try await $0.scanRegions(request, options: WireConnection.options(timeout: timeouts.pd)) }
         try Self.check(response.header, from: "PD ScanRegions")
         // Newer PDs fill `regions`; older ones only `region_metas` with `leaders` beside them.
         let found = response.regions.isEmpty
@@ -67,7 +67,7 @@ extension RemoteCluster {
         var request = Pdpb_GetRegionRequest()
         request.header = header
         request.regionKey = Data(key)
-        guard let response = try? await retrying({ try await pdClient.getRegion(request, options: WireConnection.options(timeout: timeouts.pd)) }),
+        guard let response = try? await retrying({ try await pd.call { try await $0.getRegion(request, options: WireConnection.options(timeout: timeouts.pd)) } }),
               response.hasRegion else { return nil }
         let route = Route(response.region, leader: response.hasLeader ? response.leader : nil)
         remember([route])
@@ -80,7 +80,7 @@ extension RemoteCluster {
         var request = Pdpb_GetRegionByIDRequest()
         request.header = header
         request.regionID = id
-        guard let response = try? await retrying({ try await pdClient.getRegionByID(request, options: WireConnection.options(timeout: timeouts.pd)) }) else {
+        guard let response = try? await retrying({ try await pd.call { try await $0.getRegionByID(request, options: WireConnection.options(timeout: timeouts.pd)) } }) else {
             return nil
         }
         guard response.header.error.type == .ok, response.hasRegion else {
@@ -112,14 +112,15 @@ extension RemoteCluster {
         throw .timeout(regionID: regionID, after: timeout)
     }
 
-    /// A PD call tried up to three times: PD elections and restarts are short.
+    /// A PD call tried again for about ten seconds: a PD leader election (etcd's, a few seconds)
+    /// or a restart is ridden out, each try going to the leader found again.
     func retrying<T>(_ body: () async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             do { return try await body() } catch {
                 attempt += 1
-                if attempt >= 3 { throw error }
-                try await Task.sleep(for: .milliseconds(100 * attempt))
+                if attempt >= 12 { throw error }
+                try await Task.sleep(for: .milliseconds(min(1_000, 100 * attempt)))
             }
         }
     }
@@ -223,7 +224,7 @@ extension RemoteCluster {
         request.regionsID = regionIDs
         request.skipStoreLimit = true
         var failed = regionIDs
-        if let response = try? await pdClient.scatterRegion(request, options: WireConnection.options(timeout: .seconds(60))) {
+        if let response = try? await pd.call({ try await $0.scatterRegion(request, options: WireConnection.options(timeout: .seconds(60))) }) {
             failed = response.header.error.type == .ok && response.finishedPercentage >= 100 ? response.failedRegionsID : (response.failedRegionsID.isEmpty ? regionIDs : response.failedRegionsID)
         }
         for id in failed {
@@ -234,7 +235,7 @@ extension RemoteCluster {
                 single.region = route.region.wire
                 if let leader = route.leader { single.leader = leader.wire }
             }
-            _ = try? await pdClient.scatterRegion(single, options: WireConnection.options(timeout: .seconds(60)))
+            _ = try? await pd.call { try await $0.scatterRegion(single, options: WireConnection.options(timeout: .seconds(60))) }
         }
         let deadline = ContinuousClock.now + .seconds(60)
         var running = Set(regionIDs)
@@ -243,7 +244,7 @@ extension RemoteCluster {
                 var op = Pdpb_GetOperatorRequest()
                 op.header = header
                 op.regionID = id
-                guard let response = try? await pdClient.getOperator(op, options: WireConnection.options(timeout: timeouts.pd)) else { continue }
+                guard let response = try? await pd.call({ try await $0.getOperator(op, options: WireConnection.options(timeout: timeouts.pd)) }) else { continue }
                 let notFound = response.header.error.type == .regionNotFound
                 if notFound || String(decoding: response.desc, as: UTF8.self) != "scatter-region" || response.status != .running { running.remove(id) }
             }
@@ -270,7 +271,7 @@ extension RemoteCluster {
         var request = Pdpb_GetStoreRequest()
         request.header = header
         request.storeID = store
-        guard let response = try? await pdClient.getStore(request, options: WireConnection.options(timeout: timeouts.pd)),
+        guard let response = try? await pd.call({ try await $0.getStore(request, options: WireConnection.options(timeout: timeouts.pd)) }),
               (try? Self.check(response.header, from: "PD at \(pd.address)")) != nil, response.hasStats, response.stats.available > 0
         else { return nil }
         return StoreDisk(availableBytes: response.stats.available)

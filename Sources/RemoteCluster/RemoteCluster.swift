@@ -19,7 +19,7 @@ public final class RemoteCluster: ClusterClient {
     let replicaCount = Mutex(3)
     /// PD's cluster id, sent in every PD request's header.
     public let clusterID: UInt64
-    let pd: WireConnection
+    let pd: PDLeader
     let security: WireSecurity?
     let stores = Mutex<[UInt64: StoreEndpoint]>([:])
     /// The client's view of each region and its leader, refreshed from PD and from errors.
@@ -85,36 +85,23 @@ public final class RemoteCluster: ClusterClient {
         }
     }
 
-    private init(pd: WireConnection, security: WireSecurity?, clusterID: UInt64, timeouts: WireTimeouts) {
+    private init(pd: PDLeader, given: [WireAddress], security: WireSecurity?, clusterID: UInt64, timeouts: WireTimeouts) {
         self.pd = pd
         self.timeouts = timeouts
         self.security = security
         self.clusterID = clusterID
-        location = "PD \(pd.address)"
+        location = "PD \(given.map(\.description).joined(separator: ","))"
     }
 
-    /// Connects to PD (following it to its leader), lists the stores, and checks that each one
-    /// implements MultiIngest. Fails with a message that names the address and the cause.
-    public static func connect(pd address: WireAddress, security: WireSecurity?, timeouts: WireTimeouts = WireTimeouts()) async throws(WireError) -> RemoteCluster {
-        var connection = try WireConnection(address, security: security)
-        var members: Pdpb_GetMembersResponse
-        do { members = try await getMembers(connection) } catch {
-            await connection.close()
-            throw error
+    /// Connects to PD's leader (found from any of `members`), lists the stores, and checks that
+    /// each one implements MultiIngest. Fails with a message that names the address and the cause.
+    public static func connect(pd members: [WireAddress], security: WireSecurity?, timeouts: WireTimeouts = WireTimeouts()) async throws(WireError) -> RemoteCluster {
+        let (leader, members_) = try await PDLeader.connect(members, security: security)
+        if members_.header.error.type != .ok {
+            await leader.close()
+            throw .protocolError(what: "PD at \(leader.address)", reason: members_.header.error.message)
         }
-        if let leaderURL = members.leader.clientUrls.first, let leader = try? WireAddress(parsing: leaderURL), leader != address {
-            await connection.close()
-            connection = try WireConnection(leader, security: security)
-            do { members = try await getMembers(connection) } catch {
-                await connection.close()
-                throw error
-            }
-        }
-        if members.header.error.type != .ok {
-            await connection.close()
-            throw .protocolError(what: "PD at \(address)", reason: members.header.error.message)
-        }
-        let cluster = RemoteCluster(pd: connection, security: security, clusterID: members.header.clusterID, timeouts: timeouts)
+        let cluster = RemoteCluster(pd: leader, given: members, security: security, clusterID: members_.header.clusterID, timeouts: timeouts)
         do {
             try await cluster.loadStores()
             try await cluster.probeMultiIngest()
@@ -128,13 +115,8 @@ public final class RemoteCluster: ClusterClient {
         return cluster
     }
 
-    private static func getMembers(_ connection: WireConnection) async throws(WireError) -> Pdpb_GetMembersResponse {
-        do {
-            return try await Pdpb_PD.Client(wrapping: connection.client).getMembers(
-                Pdpb_GetMembersRequest(), options: WireConnection.options(timeout: .seconds(5)))
-        } catch {
-            throw .unreachable(what: "PD", address: connection.address.description, reason: WireFailure.reason(error))
-        }
+    public static func connect(pd address: WireAddress, security: WireSecurity?, timeouts: WireTimeouts = WireTimeouts()) async throws(WireError) -> RemoteCluster {
+        try await connect(pd: [address], security: security, timeouts: timeouts)
     }
 
     /// Every store PD lists that is not a tombstone nor TiFlash, with a connection to each and the
@@ -145,7 +127,7 @@ public final class RemoteCluster: ClusterClient {
         request.header = header
         request.excludeTombstoneStores = true
         let response: Pdpb_GetAllStoresResponse
-        do { response = try await pdClient.getAllStores(request, options: WireConnection.options(timeout: timeouts.pd)) } catch {
+        do { response = try await pd.call { try await $0.getAllStores(request, options: WireConnection.options(timeout: timeouts.pd)) } } catch {
             throw .protocolError(what: "PD at \(pd.address)", reason: WireFailure.reason(error))
         }
         try Self.check(response.header, from: "PD at \(pd.address)")
@@ -196,7 +178,6 @@ public final class RemoteCluster: ClusterClient {
         return header
     }
 
-    var pdClient: Pdpb_PD.Client<HTTP2Transport> { Pdpb_PD.Client(wrapping: pd.client) }
 
     func importClient(_ endpoint: StoreEndpoint) -> ImportSstpb_ImportSST.Client<HTTP2Transport> {
         ImportSstpb_ImportSST.Client(wrapping: endpoint.connection.client)

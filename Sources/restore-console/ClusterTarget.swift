@@ -51,7 +51,7 @@ struct SurveyedTarget {
 
     private enum Source {
         case embedded(ClusterDirectorySurvey)
-        case remote(RemoteCluster, pd: WireAddress)
+        case remote(RemoteCluster, pd: [WireAddress])
     }
 
     var survey: any ClusterSurvey {
@@ -72,8 +72,9 @@ struct SurveyedTarget {
             return SurveyedTarget(stateDirectory: survey.location, checks: [try openFilesCheck(arguments)], source: .embedded(survey))
         }
         do { _ = try WireStorage.backend(for: storage) } catch { throw StartFailure(error.description) }
-        let address: WireAddress
-        do { address = try WireAddress(parsing: pd) } catch { throw ValidationError("--pd: \(error)") }
+        let address: [WireAddress]
+        do { address = try pd.split(separator: ",").map { (text: Substring) throws(WireError) in try WireAddress(parsing: String(text)) } } catch { throw ValidationError("--pd: \(error)") }
+        guard !address.isEmpty else { throw ValidationError("--pd: no address") }
         let cluster: RemoteCluster
         do { cluster = try await RemoteCluster.connect(pd: address, security: try arguments.tls.security) } catch let error as WireError {
             throw StartFailure(error.description)
@@ -91,11 +92,11 @@ struct SurveyedTarget {
 
     /// Every Download carries the S3 credentials: in plaintext only to this machine, or when told.
     private static func checkCredentialExposure(
-        _ arguments: RestoreArguments, storage: any ExternalStorage, cluster: RemoteCluster, pd: WireAddress
+        _ arguments: RestoreArguments, storage: any ExternalStorage, cluster: RemoteCluster, pd: [WireAddress]
     ) async throws {
         guard try arguments.tls.security == nil, WireStorage.carriesCredentials(storage) else { return }
         let stores = await cluster.stores().compactMap { try? WireAddress(parsing: $0.address).host }
-        guard let remote = ([pd.host] + stores).first(where: { !WireAddress.isLoopback($0) }) else { return }
+        guard let remote = (pd.map(\.host) + stores).first(where: { !WireAddress.isLoopback($0) }) else { return }
         guard arguments.insecure else {
             throw StartFailure("the S3 credentials would go in plaintext to \(remote): give --ca, --cert and --key, or --insecure to send them anyway")
         }
@@ -117,7 +118,7 @@ struct SurveyedTarget {
             return .embedded(try await openCluster(arguments))
         case let .remote(cluster, pd):
             do {
-                try RemoteState.claim(stateDirectory, clusterID: cluster.clusterID, pd: pd.description)
+                try RemoteState.claim(stateDirectory, clusterID: cluster.clusterID, pd: pd.map(\.description).joined(separator: ","))
             } catch {
                 await cluster.close()
                 throw StartFailure("\(error)")

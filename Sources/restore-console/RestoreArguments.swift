@@ -14,7 +14,7 @@ struct RestoreArguments: ParsableArguments {
     @Option(name: .long, help: "An embedded cluster's directory; created when new or empty.")
     var cluster: String?
 
-    @Option(name: .long, help: "A TiKV cluster's PD, HOST:PORT: restore over kvproto's gRPC instead of into an embedded cluster.")
+    @Option(name: .long, help: "A TiKV cluster's PD members, HOST:PORT[,HOST:PORT...]: restore over kvproto's gRPC instead of into an embedded cluster; the client follows PD's leader among them.")
     var pd: String?
 
     @Option(name: .customLong("state-dir"), help: "With --pd: where the checkpoint lives (default ~/.local/state/restore-console/<cluster id>).")

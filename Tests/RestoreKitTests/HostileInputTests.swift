@@ -114,6 +114,8 @@ import LoopbackServer
         #expect(message("s3_endpoint").contains("endpoint http://169.254.169.254 is not allowed here"), "\(message("s3_endpoint"))")
         // No length: the object's own size bounds the download, which goes ahead.
         #expect(message("zero_length") == "", "\(message("zero_length"))")
+        let split = try #require(report["split_other_conf_ver"] as? [String: Any])
+        #expect(split["region_error"] as? String == "" && split["regions"] as? Int == 2, "a split checks the epoch's version alone: \(split)")
         let alive = try #require(report["alive"] as? [String: Any])
         #expect(alive["pd"] as? Bool == true)
         #expect((alive["stores"] as? [Int])?.count == 3)

@@ -34,7 +34,10 @@ final class RestoreFixture {
     private(set) var pdAddress: WireAddress?
     var options = RestoreOptions()
 
-    init(tables: Int = 3, rows: Int = 6_000, raw: Bool = false, stores: Int = 3, transport: Transport = .inProcess, wireTimeouts: WireTimeouts = WireTimeouts()) async throws {
+    init(
+        tables: Int = 3, rows: Int = 6_000, raw: Bool = false, stores: Int = 3, transport: Transport = .inProcess, wireTimeouts: WireTimeouts = WireTimeouts(),
+        pdMembers: Int = 1
+    ) async throws {
         self.transport = transport
         dir = try TemporaryDirectory()
         storage = LocalStorage(root: dir.file("backup"))
@@ -50,7 +53,7 @@ final class RestoreFixture {
         options.download = RetryPolicy(attempts: 4, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50))
         options.ingest = RetryPolicy(attempts: 16, initialBackoff: .milliseconds(20), maxBackoff: .seconds(1))
         if transport == .grpc {
-            let server = await ClusterServer(cluster: cluster, pd: WireAddress(host: "127.0.0.1", port: 0), storeHost: "127.0.0.1", firstStorePort: 0, security: nil,
+            let server = await ClusterServer(cluster: cluster, pd: WireAddress(host: "127.0.0.1", port: 0), pdMembers: pdMembers, storeHost: "127.0.0.1", firstStorePort: 0, security: nil,
                 storageAccess: StorageAccess(localRoots: [dir.file("backup")], endpoints: []))
             let bound = try await server.start()
             self.server = server

@@ -10,8 +10,9 @@ import Testing
 
 /// Faults that only the wire has, against a restore over gRPC: each ends in a matching checksum.
 @Suite(.serialized) struct WireFaultTests {
-    /// A store's server stops (connections refused) while the restore runs, and comes back: the
-    /// client sees it down, the restore goes on with the quorum, and the store is up again after.
+    /// A store's server stops (connections refused) while the restore runs, and comes back: its
+    /// regions wait for it (PD still lists it up: one refused call does not make a store down),
+    /// nothing is ingested without it, and the restore ends once it answers again.
     @Test func aStoreServerThatStopsAndComesBackIsRidden() async throws {
         let f = try await RestoreFixture(tables: 2, rows: 4_000, transport: .grpc)
         let engine = try await f.engine()
@@ -19,12 +20,33 @@ import Testing
         let run = Task { await engine.run() }
         try await waitUntil(timeout: .seconds(20)) { engine.monitor.snapshot().doneBytes > 0 }
         await server.stopServing(store: 2)
-        try await waitUntil(timeout: .seconds(20)) { engine.monitor.snapshot().stores.first { $0.id == 2 }?.state == .down }
+        try await waitUntil(timeout: .seconds(20)) { (engine.monitor.snapshot().retries["StoreNotAvailable"] ?? 0) > 0 }
+        #expect(engine.monitor.snapshot().stores.first { $0.id == 2 }?.state == .up, "PD's view, not one failed call")
         try await server.resumeServing(store: 2)
         let outcome = await run.value
         #expect(outcome == .success, "\(engine.monitor.snapshot().regions.filter { $0.phase == .failed }.map { $0.lastError ?? "" })")
         #expect(try await f.checksumMatches(engine))
         try await waitUntil(timeout: .seconds(10)) { await f.client.stores().first { $0.id == 2 }?.state == .up }
+        await f.close()
+    }
+
+    /// PD's leader moves to another member mid-restore, and then the first member stops: the
+    /// client, given one member's address, follows the leader that GetMembers names, and the
+    /// restore ends as if nothing happened.
+    @Test func aPDLeaderChangeIsFollowed() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 4_000, transport: .grpc, pdMembers: 3)
+        let server = try #require(f.server)
+        let engine = try await f.engine()
+        let run = Task { await engine.run() }
+        try await waitUntil(timeout: .seconds(20)) { engine.monitor.snapshot().doneBytes > 0 }
+        server.movePDLeader(to: 1)
+        try await waitUntil(timeout: .seconds(20)) { await f.client.stores().count == 3 && engine.monitor.snapshot().doneBytes > 0 }
+        await server.stopServing(pdMember: 0)
+        server.movePDLeader(to: 2)
+        #expect(await run.value == .success, "\(engine.monitor.snapshot().regions.filter { $0.phase == .failed }.map { $0.lastError ?? "" })")
+        #expect(await f.client.regions(overlapping: .all).count > 1, "PD answers through its new leader")
+        #expect(try #require(f.remote).pd.address == server.pdMembers[2], "the client follows the leader GetMembers names")
+        #expect(try await f.checksumMatches(engine))
         await f.close()
     }
 

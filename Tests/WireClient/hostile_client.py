@@ -60,6 +60,17 @@ def main():
         "s3_endpoint": download(args.file, brpb_pb2.StorageBackend(s3=brpb_pb2.S3(endpoint="http://169.254.169.254", bucket="b")), 0),
         "zero_length": download(args.file, local(os.path.abspath(args.backup)), 0),
     }
+    # TiKV checks only the version of a split's epoch (raftstore store/util.rs check_region_epoch).
+    import kvrpcpb_pb2  # noqa: E402
+    leader = pd.GetRegionByID(pdpb_pb2.GetRegionByIDRequest(header=header, region_id=region.id), timeout=10).leader
+    epoch = type(region.region_epoch)(conf_ver=region.region_epoch.conf_ver + 5, version=region.region_epoch.version)
+    split = grpc.insecure_channel([s.address for s in stores if s.id == leader.store_id][0]).unary_unary(
+        "/tikvpb.Tikv/SplitRegion", request_serializer=kvrpcpb_pb2.SplitRegionRequest.SerializeToString,
+        response_deserializer=kvrpcpb_pb2.SplitRegionResponse.FromString)
+    answer = split(kvrpcpb_pb2.SplitRegionRequest(
+        context=kvrpcpb_pb2.Context(region_id=region.id, region_epoch=epoch, peer=leader), split_keys=[b"zz-split-point"]), timeout=30)
+    report["split_other_conf_ver"] = {"region_error": str(answer.region_error) if answer.HasField("region_error") else "", "regions": len(answer.regions)}
+
     alive = {"pd": False, "stores": []}
     alive["pd"] = bool(pd.GetMembers(pdpb_pb2.GetMembersRequest(), timeout=10).header.cluster_id)
     for sid, importer in sorted(importers.items()):
