@@ -68,6 +68,7 @@ public struct BackupReader: Sendable {
         body(index)
         for ref in index.metaFiles {
             do { try ObjectName.validate(ref.name) } catch { throw .invalidFile(name: ref.name, reason: error.description) }
+            guard ref.cipherIv.isEmpty else { throw .encrypted(object: ref.name) }
             let bytes: [UInt8]
             do { bytes = try storage.read(ref.name) } catch { throw .storage(error) }
             if ref.size != 0, UInt64(bytes.count) != ref.size {
@@ -86,7 +87,7 @@ public struct BackupReader: Sendable {
         do {
             return try M(serializedBytes: bytes)
         } catch {
-            throw .malformedMeta(object: object, reason: "not a valid \(M.protoMessageName) protobuf (\(error)); truncated or not a backupmeta?")
+            throw .malformedMeta(object: object, reason: "not a valid \(M.protoMessageName) protobuf (\(error)); truncated, not a backupmeta, or encrypted (BR's --crypter.method writes it as iv || ciphertext, which restore-console cannot read yet)?")
         }
     }
 
@@ -97,6 +98,7 @@ public struct BackupReader: Sendable {
         func invalid(_ reason: String) -> BackupError { .invalidFile(name: name, reason: reason) }
         do { try ObjectName.validate(name) } catch { throw invalid(error.description) }
         guard name.hasSuffix(".sst") else { throw invalid("not an .sst file") }
+        guard entry.cipherIv.isEmpty else { throw .encrypted(object: name) }
         guard entry.size > 0 else { throw invalid("size is 0") }
         for (field, value) in [("size", entry.size), ("total_kvs", entry.totalKvs), ("total_bytes", entry.totalBytes)] where value > maxFileFigure {
             throw invalid("\(field) \(value) is above 2^48")

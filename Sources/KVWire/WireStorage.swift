@@ -1,3 +1,4 @@
+import Foundation
 import ExternalStorage
 import KVProto
 
@@ -10,7 +11,8 @@ public enum WireStorage {
         var backend = Backup_StorageBackend()
         switch storage {
         case let local as LocalStorage:
-            backend.local.path = local.root
+            // Absolute: each store resolves the path on its own machine, not in our directory.
+            backend.local.path = URL(fileURLWithPath: local.root).standardizedFileURL.path
         case let s3 as S3Storage:
             var wire = Backup_S3()
             wire.endpoint = s3.location.endpoint

@@ -10,6 +10,10 @@ import KVWire
 /// Each store's ImportSST: Download to every peer, MultiIngest on the leader, the import mode and
 /// the download rate limit.
 extension RemoteCluster {
+    /// What TiKV counts these requests under: BR's own source for its Download and MultiIngest
+    /// (tidb `kvutil.BuildRequestSource(true, kv.InternalTxnBR, ...)`), as this client does BR's work.
+    static let requestSource = "internal_br"
+
     public func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
         guard let endpoint = endpoint(store) else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
         var wire = ImportSstpb_DownloadRequest()
@@ -23,6 +27,8 @@ extension RemoteCluster {
         wire.rewriteRule = WireRewrite.wire(rule)
         wire.requestType = request.mode == .keyspace ? .keyspace : .legacy
         wire.isRawKv = request.format == .raw
+        wire.storageCacheID = storageCacheID
+        wire.context.requestSource = Self.requestSource
         if wire.requestType == .keyspace, !wire.isRawKv {
             // A Keyspace download names its range in plain keys: TiKV encodes them itself.
             do {
@@ -65,6 +71,7 @@ extension RemoteCluster {
         if peer == nil { peer = await refreshRegion(id: request.regionID)?.peer(onStore: store) }
         var wire = ImportSstpb_MultiIngestRequest()
         wire.context = Self.context(regionID: request.regionID, epoch: request.epoch, peer: peer ?? PeerMeta(id: 0, storeID: store))
+        wire.context.requestSource = Self.requestSource
         wire.ssts = request.files.map { $0.wire(regionID: request.regionID, epoch: request.epoch) }
         let response: ImportSstpb_IngestResponse
         do {

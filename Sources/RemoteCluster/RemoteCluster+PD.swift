@@ -144,8 +144,10 @@ extension RemoteCluster {
             for region in covering {
                 let held = pending.filter { region.contains($0) }
                 unclaimed.subtract(held)
-                let inside = held.filter { $0 != region.startKey }
+                let (inside, later) = SplitBatch.first(of: held.filter { $0 != region.startKey })
                 guard !inside.isEmpty else { continue }
+                // The rest goes in the next round, to the regions that hold it after this split.
+                retry += later
                 do {
                     created += try await splitRegion(region, at: inside, rawKeys: rawKeys)
                 } catch {
@@ -292,5 +294,24 @@ extension RemoteCluster {
             }
         }
         return highest
+    }
+}
+
+/// How many split keys one SplitRegion carries, as BR caps them: at most 6 MiB of keys, below
+/// TiKV's 8 MiB Raft entry limit (tidb br/pkg/restore/split/client.go `maxBatchSplitSize`), and
+/// at most 10,240 keys (br/pkg/restore/snap_client/client.go `maxSplitKeysOnce`).
+enum SplitBatch {
+    static let maxBytes = 6 << 20
+    static let maxKeys = 10_240
+
+    /// The first batch of `keys` (in order, at least one key), and the keys left for later.
+    static func first(of keys: [[UInt8]]) -> (batch: [[UInt8]], rest: [[UInt8]]) {
+        var bytes = 0
+        var end = 0
+        while end < keys.count, end < maxKeys, end == 0 || bytes + keys[end].count <= maxBytes {
+            bytes += keys[end].count
+            end += 1
+        }
+        return (Array(keys[..<end]), Array(keys[end...]))
     }
 }

@@ -25,6 +25,9 @@ public final class RemoteCluster: ClusterClient {
     /// The client's view of each region and its leader, refreshed from PD and from errors.
     let routes = Mutex<[UInt64: Route]>([:])
     let modeRenewal = Mutex<Task<Void, Never>?>(nil)
+    /// Sent with every Download, so that each TiKV builds its storage client (an S3 client, say)
+    /// once for the restore, as BR's `cacheKey` (tidb br/pkg/restore/snap_client/import.go).
+    let storageCacheID = "restore-console-\(Int(Date().timeIntervalSince1970))-\(UInt64.random(in: 0...UInt64.max))"
     /// When PD's store list was last read.
     let storesRead = Mutex(ContinuousClock.now)
 
@@ -223,9 +226,11 @@ typealias HTTP2Transport = HTTP2ClientTransport.Posix
 public struct WireTimeouts: Sendable {
     /// PD requests, SplitRegion, SwitchMode: short.
     public var pd = Duration.seconds(10)
-    /// Download: a whole file, under the store's rate limit.
-    public var download = Duration.seconds(600)
-    public var ingest = Duration.seconds(60)
+    /// Download: a whole file, under the store's rate limit: BR's 25 minutes
+    /// (tidb br/pkg/restore/snap_client/import.go `gRPCTimeOut`).
+    public var download = Duration.seconds(1_500)
+    /// MultiIngest: BR sets no deadline of its own; ours is as long as a Download's.
+    public var ingest = Duration.seconds(1_500)
 
     public init() {}
 }

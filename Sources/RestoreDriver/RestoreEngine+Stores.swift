@@ -44,6 +44,14 @@ extension RestoreEngine {
     }
 
     /// Import mode for the restore, normal mode after it (also after a failure), on every store.
+    /// Normal mode again, and the rate limit set back to none: TiKV keeps a limit with no expiry,
+    /// which the next workload would inherit, so BR resets it to 0 at the end (tidb
+    /// br/pkg/task/restore.go, `ResetSpeedLimit`).
+    func leaveImport() async {
+        await switchMode(.normal)
+        if rateLimit != 0 { for id in storeIDs { await cluster.setDownloadSpeedLimit(0, on: id) } }
+    }
+
     func switchMode(_ mode: ImportMode) async {
         for id in storeIDs {
             do { try await cluster.switchMode(mode, on: id) } catch {

@@ -71,7 +71,8 @@ public final class RestoreEngine: Sendable {
             throw .checkpoint(path: checkpoint.path, reason: "was made with other rewrite rules (\(checkpoint.header.rules.joined(separator: ", "))); restore with the same options, or into a new cluster")
         }
         let stores = await cluster.stores()
-        for store in stores { await cluster.setDownloadSpeedLimit(options.rateLimit, on: store.id) }
+        // Only a limit is sent: BR sets one only when asked (tidb br/pkg/restore/snap_client/client.go).
+        if options.rateLimit != 0 { for store in stores { await cluster.setDownloadSpeedLimit(options.rateLimit, on: store.id) } }
         return RestoreEngine(
             storage: storage, cluster: cluster, stateDirectory: stateDirectory, storeIDs: stores.map(\.id), backup: inputs.backup, plan: inputs.plan, rules: rules,
             options: options, checkpoint: checkpoint, backupKey: inputs.backupKey, insecureTLS: insecureTLS)
@@ -162,9 +163,10 @@ public final class RestoreEngine: Sendable {
             reporter.report(.phase(.restoring))
         }
         await switchMode(.import)
+        if rateLimit != 0 { for id in storeIDs { await cluster.setDownloadSpeedLimit(rateLimit, on: id) } }
         await drainQueue()
         if Task.isCancelled {
-            await switchMode(.normal)
+            await leaveImport()
             return .stopped
         }
         // A region scan that missed part of the key space (a PD mid-change) leaves pieces that no
@@ -173,7 +175,7 @@ public final class RestoreEngine: Sendable {
             guard await requeueUncovered() > 0 else { break }
             await drainQueue()
         }
-        await switchMode(.normal)
+        await leaveImport()
         await refreshStores()
         let panics = control.state.withLock { $0.storePanics }.merging(Self.panickedStores(await cluster.stores())) { a, _ in a }
         let failed = control.state.withLock { $0.failed.count }

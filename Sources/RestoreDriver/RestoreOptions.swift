@@ -14,6 +14,9 @@ public struct RestoreOptions: Sendable {
     public var insertPrefix: [UInt8]?
     /// A new timestamp for every restored version (0 keeps the backup's).
     public var newTimestamp: UInt64 = 0
+    /// Whether tables without a `tableIDMap` entry get ids above the highest in use. Only an
+    /// embedded cluster may guess; in a TiDB cluster the ids are TiDB's.
+    public var guessTableIDs = true
     public var rewriteMode = RewriteModeChoice.auto
 
     /// The tables to restore, as `--filter` rules in TiDB's table-filter syntax; empty takes every

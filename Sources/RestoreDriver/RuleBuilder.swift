@@ -17,6 +17,11 @@ public struct RuleBuilder: Sendable {
     /// `highestTableIDInUse`: the largest table id already in the target cluster.
     public init(backup: Backup, options: RestoreOptions, highestTableIDInUse: Int64) throws(RestoreError) {
         format = backup.isRawKV ? .raw : .transactional
+        // An incremental backup's versions are older than what the cluster may hold by now: BR
+        // gives its restore a fresh timestamp (the rules' new_timestamp).
+        if backup.startVersion != 0, !backup.isRawKV, options.newTimestamp == 0 {
+            throw .rules("the backup is incremental (versions \(backup.startVersion) to \(backup.endVersion)): give --new-ts with a timestamp above every version in the cluster (BR takes one from PD's TSO), so that its rows are newer than what they update")
+        }
         var rules: [RewriteRule] = []
         var ids: [Int64: Int64] = [:]
         let explicit = !options.prefixRules.isEmpty || options.insertPrefix != nil
@@ -26,6 +31,13 @@ public struct RuleBuilder: Sendable {
             for id in physical {
                 let new: Int64
                 if let mapped = options.tableIDMap[id] { new = mapped } else {
+                    // In a TiDB cluster the ids are TiDB's: BR creates the tables, then builds its
+                    // rules from their new ids (tidb br/pkg/restore/snap_client/client.go
+                    // CreateTables); a guessed id may collide with a table TiDB creates later.
+                    guard options.guessTableIDs else {
+                        let name = backup.tables.first { $0.physicalIDs.contains(id) }?.displayName ?? "table \(id)"
+                        throw .rules("\(name) (id \(id)) has no new id: over --pd the ids come from TiDB; create the tables there, then give --table-id-map \(id):NEW,... with the ids TiDB gave them (Docs/OPERATOR-GUIDE.md, restoring into a TiDB cluster)")
+                    }
                     new = next
                     next += 1
                 }

@@ -100,7 +100,7 @@ struct RestoreBenchmark {
 
             let served = try ServedCluster(binary: binary, directory: cluster, arguments: ["--storage-root", backup])
             start = ContinuousClock.now
-            try run(binary, ["restore", "--storage", backup, "--pd", served.pd, "--state-dir", "\(directory)/state-wire-\(round)", "--headless"])
+            try run(binary, ["restore", "--storage", backup, "--pd", served.pd, "--state-dir", "\(directory)/state-wire-\(round)", "--headless", "--table-id-map", "100:1100,101:1101,102:1102,103:1103"])
             wire.append(mb / RewriteBenchmark.seconds(ContinuousClock.now - start))
             served.stop()
             try? FileManager.default.removeItem(atPath: cluster)

@@ -76,7 +76,7 @@ struct SurveyedTarget {
         do { address = try pd.split(separator: ",").map { (text: Substring) throws(WireError) in try WireAddress(parsing: String(text)) } } catch { throw ValidationError("--pd: \(error)") }
         guard !address.isEmpty else { throw ValidationError("--pd: no address") }
         let cluster: RemoteCluster
-        do { cluster = try await RemoteCluster.connect(pd: address, security: try arguments.tls.security) } catch let error as WireError {
+        do { cluster = try await RemoteCluster.connect(pd: address, security: try arguments.tls.security, timeouts: arguments.wireTimeouts) } catch let error as WireError {
             throw StartFailure(error.description)
         }
         do { try await checkCredentialExposure(arguments, storage: storage, cluster: cluster, pd: address) } catch {

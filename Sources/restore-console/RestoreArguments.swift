@@ -1,4 +1,5 @@
 import ArgumentParser
+import RemoteCluster
 import Foundation
 import KeyCodec
 import ClusterAPI
@@ -61,11 +62,20 @@ struct RestoreArguments: ParsableArguments {
     @Option(name: .long, help: "Download rate limit per store, bytes/s with an optional K, M or G (0 = unlimited).")
     var rate = "0"
 
-    @Option(name: .customLong("downloads-per-store"), help: "Concurrent downloads per store.")
-    var downloadsPerStore = RestoreOptions().downloadsPerStore
+    @Option(name: .customLong("downloads-per-store"), help: "Concurrent downloads per store (default 4; with --pd, --tikv-max-restore-concurrency).")
+    var downloadsPerStore: Int?
 
-    @Option(name: .customLong("concurrent-ingests"), help: "Ingests in flight over the whole cluster.")
-    var concurrentIngests = RestoreOptions().concurrentIngests
+    @Option(name: .customLong("concurrent-ingests"), help: "Ingests in flight over the whole cluster (default 16; with --pd, --tikv-max-restore-concurrency).")
+    var concurrentIngests: Int?
+
+    @Option(name: .customLong("tikv-max-restore-concurrency"), help: "With --pd: downloads per store and ingests in flight, as BR's flag of that name (its default 128).")
+    var tikvMaxRestoreConcurrency = 128
+
+    @Option(name: .customLong("download-timeout"), help: "With --pd: seconds one Download call may take, as BR's (25 minutes).")
+    var downloadTimeout = 1_500
+
+    @Option(name: .customLong("ingest-timeout"), help: "With --pd: seconds one MultiIngest call may take (BR sets none; 25 minutes).")
+    var ingestTimeout = 1_500
 
     @Option(name: .customLong("merge-size"), help: "Merge file ranges into one region up to this many bytes (K, M, G).")
     var mergeSize = "96M"
@@ -95,9 +105,19 @@ struct RestoreArguments: ParsableArguments {
         guard pd != nil || stateDirectory == nil else { throw ValidationError("--state-dir is for --pd; an embedded cluster keeps its checkpoint in its directory") }
         guard try pd != nil || tls.security == nil else { throw ValidationError("--ca, --cert and --key are for --pd") }
         guard stores >= 1, replicas >= 1, replicas <= stores else { throw ValidationError("need 1 <= --replicas <= --stores") }
-        guard downloadsPerStore >= 1, concurrentIngests >= 1 else { throw ValidationError("concurrency must be at least 1") }
+        guard (downloadsPerStore ?? 1) >= 1, (concurrentIngests ?? 1) >= 1, tikvMaxRestoreConcurrency >= 1 else { throw ValidationError("concurrency must be at least 1") }
+        guard downloadTimeout >= 1, ingestTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
         guard downloadAttempts >= 1, ingestAttempts >= 1, regionDeadline >= 1 else { throw ValidationError("retry budgets must be at least 1") }
         _ = try options()
+    }
+
+    /// How long each call to a TiKV cluster may take: BR's 25 minutes a Download
+    /// (tidb br/pkg/restore/snap_client/import.go `gRPCTimeOut`), the same for MultiIngest.
+    var wireTimeouts: WireTimeouts {
+        var timeouts = WireTimeouts()
+        timeouts.download = .seconds(downloadTimeout)
+        timeouts.ingest = .seconds(ingestTimeout)
+        return timeouts
     }
 
     func options() throws -> RestoreOptions {
@@ -120,9 +140,11 @@ struct RestoreArguments: ParsableArguments {
             o.keyRange = KeyRange(start: try Self.parseKey(startKey, what: "--start-key"), end: try Self.parseKey(endKey, what: "--end-key"))
         }
         o.newTimestamp = newTimestamp
+        o.guessTableIDs = pd == nil
         o.rateLimit = try Self.parseSize(rate, what: "--rate")
-        o.downloadsPerStore = downloadsPerStore
-        o.concurrentIngests = concurrentIngests
+        // A TiKV cluster budgets its own work; BR keeps 128 calls in flight per store.
+        o.downloadsPerStore = downloadsPerStore ?? (pd == nil ? o.downloadsPerStore : tikvMaxRestoreConcurrency)
+        o.concurrentIngests = concurrentIngests ?? (pd == nil ? o.concurrentIngests : tikvMaxRestoreConcurrency)
         o.mergeSize = try Self.parseSize(mergeSize, what: "--merge-size")
         o.download.attempts = downloadAttempts
         o.ingest.attempts = ingestAttempts

@@ -173,7 +173,7 @@ import LoopbackServer
         defer { served.stop() }
         let pd = served.pd
 
-        let command = "\(binary) restore --storage \(dir)/backup --pd \(pd) --state-dir \(dir)/state --rate 512K --merge-size 512K; echo EXITED $?; sleep 60"
+        let command = "\(binary) restore --storage \(dir)/backup --pd \(pd) --state-dir \(dir)/state --rate 512K --merge-size 512K --table-id-map 100:1100,101:1101,102:1102; echo EXITED $?; sleep 60"
         try tmux(["new-session", "-d", "-s", "e2e", "-x", "200", "-y", "36", command])
         let header = try await waitFor("PD \(pd) (3 stores, 3 replicas)", timeout: .seconds(60))
         #expect(!header.contains("drill"), "a TiKV cluster offers no drills")

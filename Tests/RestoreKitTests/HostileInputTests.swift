@@ -69,6 +69,26 @@ import LoopbackServer
         #expect(!FileManager.default.fileExists(atPath: dir.file("cluster/stores")), "\(name): nothing written")
     }
 
+    /// Backups that restore-console cannot restore as they are are refused at start, saying why:
+    /// an encrypted one (it cannot decrypt yet), and an incremental one without --new-ts (its
+    /// versions would be older than the rows they update).
+    @Test func encryptedAndIncrementalBackupsAreRefusedAtStart() throws {
+        let encryptedDir = try TemporaryDirectory()
+        let encrypted = try craftedBackup(encryptedDir) { $0.files[0].cipherIv = Data(repeating: 7, count: 16) }
+        let refused = try runConsole(["restore", "--headless", "--storage", encrypted, "--cluster", encryptedDir.file("cluster")])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("the backup is encrypted (BR's --crypter.method"), "\(refused.stderr)")
+
+        let incrementalDir = try TemporaryDirectory()
+        let incremental = try craftedBackup(incrementalDir) { $0.startVersion = 449_000_000_000_000_000 }
+        let withoutTS = try runConsole(["restore", "--headless", "--storage", incremental, "--cluster", incrementalDir.file("cluster")])
+        #expect(withoutTS.status == 2)
+        #expect(withoutTS.stderr.contains("the backup is incremental") && withoutTS.stderr.contains("--new-ts"), "\(withoutTS.stderr)")
+        let withTS = try runConsole(["restore", "--dry-run", "--storage", incremental, "--cluster", incrementalDir.file("cluster"), "--new-ts", "460000000000000000"])
+        #expect(withTS.status == 0, "\(withTS.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: incrementalDir.file("cluster/stores")), "nothing written")
+    }
+
     /// A file whose bytes are what the backupmeta says (its sha256 matches) but whose blocks fail
     /// their checksums is corrupt in the backup itself: no download can heal it, so the region
     /// fails at once, naming it, instead of downloading it again and again.

@@ -79,7 +79,7 @@ import LoopbackServer
         try makeBackup(dir, tables: 2, rows: 2_000)
         let port = try freePort()
         let served = try ServedCluster(directory: dir.file("cluster"), extra: ["--metrics-addr", "127.0.0.1:\(port)"])
-        let out = try runConsole(["restore", "--headless", "--storage", dir.file("backup"), "--pd", served.pd, "--state-dir", dir.file("state")])
+        let out = try runConsole(["restore", "--headless", "--storage", dir.file("backup"), "--pd", served.pd, "--state-dir", dir.file("state")] + wireTableIDs(2))
         #expect(out.status == 0, "\(out.stderr)")
         let samples = try #require(try scrape(port))
         for store in 1...3 {

@@ -15,6 +15,12 @@ extension ServedCluster {
     }
 }
 
+/// `--table-id-map` for the first `tables` tables of a produced backup (ids from 100): over
+/// `--pd` the new ids are the operator's (TiDB's), never guessed.
+func wireTableIDs(_ tables: Int) -> [String] {
+    ["--table-id-map", (0..<tables).map { "\(100 + $0):\(1100 + $0)" }.joined(separator: ",")]
+}
+
 @Suite(.serialized) struct WireCLITests {
     func makeBackup(_ dir: TemporaryDirectory, rows: Int = 3_000) throws -> String {
         var o = BackupProducer.Options()
@@ -30,7 +36,7 @@ extension ServedCluster {
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir)
         let served = try ServedCluster(directory: dir.file("cluster"))
-        let out = try runConsole(["restore", "--headless", "--json", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--merge-size", "256K"])
+        let out = try runConsole(["restore", "--headless", "--json", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--merge-size", "256K"] + wireTableIDs(2))
         #expect(out.status == 0, "\(out.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data((out.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
         #expect(json["status"] as? String == "ok")
@@ -48,7 +54,7 @@ extension ServedCluster {
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir)
         let served = try ServedCluster(directory: dir.file("cluster"))
-        let out = try runConsole(["restore", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--dry-run", "--json"])
+        let out = try runConsole(["restore", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--dry-run", "--json"] + wireTableIDs(2))
         #expect(out.status == 0, "\(out.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("state")), "no state directory is claimed")
         let plan = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
@@ -99,9 +105,14 @@ extension ServedCluster {
         // A state directory keeps the checkpoint of one cluster only.
         try FileManager.default.createDirectory(atPath: dir.file("s4"), withIntermediateDirectories: true)
         try Data("12345\n".utf8).write(to: URL(fileURLWithPath: dir.file("s4/cluster-id")))
-        let otherCluster = try restore(["--pd", served.pd, "--state-dir", dir.file("s4")])
+        let otherCluster = try restore(["--pd", served.pd, "--state-dir", dir.file("s4")] + wireTableIDs(2))
         #expect(otherCluster.status == 2)
         #expect(otherCluster.stderr.contains("holds the checkpoint of cluster 12345"), "\(otherCluster.stderr)")
+
+        // Over the wire the tables' new ids are TiDB's: none is guessed.
+        let guessed = try restore(["--pd", served.pd, "--state-dir", dir.file("s5")])
+        #expect(guessed.status == 2)
+        #expect(guessed.stderr.contains("demo.t1 (id 100) has no new id: over --pd the ids come from TiDB"), "\(guessed.stderr)")
         #expect(served.stop() == 0)
     }
 }
@@ -149,7 +160,7 @@ extension WireCLITests {
         func tls(_ ca: String, _ leaf: String) -> [String] { ["--ca", "\(certs)/\(ca).pem", "--cert", "\(certs)/\(leaf).pem", "--key", "\(certs)/\(leaf).key"] }
         let served = try ServedCluster(directory: dir.file("cluster"), extra: tls("ca", "server"))
 
-        let trusted = try runConsole(["restore", "--headless", "--json", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("s1")] + tls("ca", "client"))
+        let trusted = try runConsole(["restore", "--headless", "--json", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("s1")] + tls("ca", "client") + wireTableIDs(2))
         #expect(trusted.status == 0, "\(trusted.stderr)")
         let plain = try runConsole(["restore", "--headless", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("s2")])
         #expect(plain.status == 2)
@@ -166,7 +177,7 @@ extension WireCLITests {
         // 127.0.0.1: the client checks the name against the address it dialled.
         try makeCertificates(in: certs, ca: "ca", names: ["impostor"], subjectAltName: "DNS:other.example")
         let impostor = try ServedCluster(directory: dir.file("cluster2"), extra: tls("ca", "impostor"))
-        let fooled = try runConsole(["restore", "--headless", "--storage", backup, "--pd", impostor.pd, "--state-dir", dir.file("s4")] + tls("ca", "client"))
+        let fooled = try runConsole(["restore", "--headless", "--storage", backup, "--pd", impostor.pd, "--state-dir", dir.file("s4")] + tls("ca", "client") + wireTableIDs(2))
         #expect(fooled.status == 2)
         #expect(fooled.stderr.contains("cannot reach PD at \(impostor.pd)"), "\(fooled.stderr)")
         #expect(impostor.stop() == 0)
@@ -181,7 +192,7 @@ extension WireCLITests {
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir, rows: 12_000)
         let served = try ServedCluster(directory: dir.file("cluster"))
-        let args = ["restore", "--headless", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--merge-size", "256K"]
+        let args = ["restore", "--headless", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--merge-size", "256K"] + wireTableIDs(2)
         let process = try startConsole(args + ["--rate", "1M"])
         try await killAfterThreePieces(process, checkpoints: dir.file("state/checkpoints"))
 
@@ -206,7 +217,7 @@ extension WireCLITests {
         let serveLog = dir.file("serve.log")
         let served = try ServedCluster(directory: dir.file("cluster"), extra: ["--allow-endpoint", "http://127.0.0.1:\(s3.port)"], stderr: serveLog)
         let env = ["AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret]
-        let ok = try runConsole(["restore", "--headless", "--json", "--storage", url, "--pd", served.pd, "--state-dir", dir.file("state")], environment: env)
+        let ok = try runConsole(["restore", "--headless", "--json", "--storage", url, "--pd", served.pd, "--state-dir", dir.file("state")] + wireTableIDs(2), environment: env)
         #expect(ok.status == 0, "\(ok.stderr)")
         // A backup that is not there: refused at start, with a message that names no secret.
         let denied = try runConsole(
