@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """A mutation fuzzer for `cluster serve`'s wire: it builds one valid request for each method a
 restore calls (PD's, SplitRegion, and ImportSST's), with kvproto's own protos, then sends RUNS
-mutated copies of their bytes (bits flipped, bytes set, inserted, deleted, duplicated, spliced,
-varints made huge) as raw gRPC payloads, so that the server's protobuf parsing is fuzzed too.
+mutated copies: half with their bytes mutated (bits flipped, bytes set, inserted, deleted,
+duplicated, spliced, varints made huge) as raw gRPC payloads, so that the server's protobuf
+parsing is fuzzed too; half with their fields mutated (numbers set to 0, 1, 2^31, 2^63, 2^64-1;
+bytes and strings emptied, grown or made paths; ids, epochs and keys of other regions), so that
+the handlers behind the parser see valid messages with hostile values.
 Every call must be answered (with a response or a gRPC status) and the server must stay up; the
 report says how each ended, and whether PD and every store answer afterwards.
 """
@@ -51,6 +54,53 @@ def mutate(rng, data, seeds):
             i = rng.randrange(len(data) + 1)
             data[i:i] = b"\xff" * 9 + b"\x01"
     return bytes(data)
+
+
+EDGE_NUMBERS = [0, 1, 2, 255, 1 << 31, (1 << 32) - 1, 1 << 48, 1 << 63, (1 << 64) - 1]
+EDGE_BYTES = [b"", b"\x00", b"\xff" * 64, b"t\x80\x00\x00\x00\x00\x00\x00\x01_r", b"../../../../etc/passwd", b"z" * 4096]
+
+
+def mutate_fields(rng, message, depth=0):
+    """Sets some fields of `message` (and of its sub-messages) to hostile values, in place."""
+    fields = message.DESCRIPTOR.fields
+    for field in rng.sample(list(fields), k=min(len(fields), rng.randint(1, 3))):
+        value = getattr(message, field.name)
+        if field.type == field.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
+            continue  # maps (BatchDownload's ssts) are left to the byte mutations
+        if field.type == field.TYPE_MESSAGE:
+            if field.is_repeated:
+                if len(value) and rng.random() < 0.5:
+                    mutate_fields(rng, value[rng.randrange(len(value))], depth + 1)
+                elif depth < 3:
+                    for _ in range(rng.choice([1, 2, 50])):
+                        mutate_fields(rng, value.add(), depth + 1)
+            elif depth < 3:
+                mutate_fields(rng, value, depth + 1)
+            continue
+        if field.is_repeated:
+            value.extend([edge_value(rng, field) for _ in range(rng.choice([0, 1, 3, 100]))])
+            continue
+        setattr(message, field.name, edge_value(rng, field))
+
+
+def edge_value(rng, field):
+    if field.type == field.TYPE_BOOL:
+        return rng.random() < 0.5
+    if field.type == field.TYPE_ENUM:
+        return rng.choice([v.number for v in field.enum_type.values])
+    if field.type == field.TYPE_STRING:
+        return rng.choice(EDGE_BYTES).decode("latin-1")
+    if field.type == field.TYPE_BYTES:
+        return rng.choice(EDGE_BYTES + [bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))])
+    if field.type in (field.TYPE_INT32, field.TYPE_SINT32, field.TYPE_SFIXED32):
+        return rng.choice([0, 1, -1, (1 << 31) - 1, -(1 << 31)])
+    if field.type in (field.TYPE_INT64, field.TYPE_SINT64, field.TYPE_SFIXED64):
+        return rng.choice([0, 1, -1, (1 << 63) - 1, -(1 << 63)])
+    if field.type in (field.TYPE_UINT32, field.TYPE_FIXED32):
+        return rng.choice([0, 1, (1 << 32) - 1])
+    if field.type in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
+        return rng.choice([0.0, -1.0, 1e308])
+    return rng.choice(EDGE_NUMBERS)
 
 
 def main():
@@ -115,7 +165,13 @@ def main():
 
     for _ in range(args.runs):
         kind, method = rng.choice(calls)
-        payload = mutate(rng, requests[(kind, method)].SerializeToString(), seeds)
+        if rng.random() < 0.5:
+            payload = mutate(rng, requests[(kind, method)].SerializeToString(), seeds)
+        else:
+            message = type(requests[(kind, method)])()
+            message.CopyFrom(requests[(kind, method)])
+            mutate_fields(rng, message)
+            payload = message.SerializeToString()
         channel = pd_channel if kind == "pd" else store_channels[rng.choice(list(store_channels))]
         call = channel.unary_unary(method, request_serializer=identity, response_deserializer=identity)
         in_flight.append(((kind, method), call.future(payload, timeout=30)))
