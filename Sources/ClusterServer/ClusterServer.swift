@@ -40,8 +40,11 @@ public final class ClusterServer: Sendable {
     /// members (the others on free ports), the first leading. Stores listen on `storeHost`, from
     /// `firstStorePort` up, one port each (0 picks any free one). `storageAccess`: what a Download
     /// may fetch.
+    /// `advertiseHost`: the host that PD's members and the stores are published under (in
+    /// GetMembers and GetAllStores), as TiKV's and PD's `advertise-addr`; nil publishes the bound one.
     public init(
-        cluster: Cluster, pd: WireAddress, pdMembers: Int = 1, storeHost: String, firstStorePort: Int, security: WireSecurity?, storageAccess: StorageAccess
+        cluster: Cluster, pd: WireAddress, pdMembers: Int = 1, storeHost: String, firstStorePort: Int, security: WireSecurity?, storageAccess: StorageAccess,
+        advertiseHost: String? = nil
     ) async {
         self.cluster = cluster
         self.security = security
@@ -51,10 +54,14 @@ public final class ClusterServer: Sendable {
         let ids = await cluster.stores().map(\.id)
         storeIDs = ids
         let addresses = bound
+        addresses.current.withLock { $0.advertiseHost = advertiseHost }
         membership = PDMembership(count: max(1, pdMembers))
         var made: [Endpoint] = []
+        let (timestamps, safePoints) = (TimestampOracle(), ServiceSafePoints())
         for member in 0..<membership.count {
-            let service = PDService(cluster: cluster, clusterID: clusterID, member: member, membership: membership, addresses: { addresses.current.withLock { $0 } })
+            let service = PDService(
+                cluster: cluster, clusterID: clusterID, member: member, membership: membership, addresses: { addresses.current.withLock { $0 } },
+                timestamps: timestamps, safePoints: safePoints, scheme: security == nil ? "http" : "https")
             made.append(Self.endpoint(WireAddress(host: pd.host, port: member == 0 ? pd.port : 0), security: security, service: service))
         }
         for (i, id) in ids.enumerated() {
@@ -70,8 +77,8 @@ public final class ClusterServer: Sendable {
             // A bound on a connection's calls in flight, said in HTTP/2's SETTINGS.
             config.http2.maxConcurrentStreams = maxStreamsPerConnection
         }
-        let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: address.host, port: address.port), transportSecurity: WireSecurity.server(security), config: config)
+        let bind: GRPCNIOTransportCore.SocketAddress = address.host.contains(":") ? .ipv6(host: address.host, port: address.port) : .ipv4(host: address.host, port: address.port)
+        let transport = HTTP2ServerTransport.Posix(address: bind, transportSecurity: WireSecurity.server(security), config: config)
         return Endpoint(transport: transport, server: GRPCServer(transport: transport, services: [service]))
     }
 
@@ -85,13 +92,16 @@ public final class ClusterServer: Sendable {
                 throw .unreachable(what: i < pdCount ? "PD's listener" : "store \(storeIDs[i - pdCount])'s listener", address: "", reason: "cannot listen: \(error)")
             }
         }
-        let served = BoundAddresses(pdMembers: Array(addresses.prefix(pdCount)), stores: Dictionary(uniqueKeysWithValues: zip(storeIDs, addresses.dropFirst(pdCount))))
-        bound.current.withLock { $0 = served }
-        return (served.pd, served.stores)
+        let served = bound.current.withLock { current in
+            current.pdMembers = Array(addresses.prefix(pdCount))
+            current.stores = Dictionary(uniqueKeysWithValues: zip(storeIDs, addresses.dropFirst(pdCount)))
+            return current
+        }
+        return (served.published(served.pd), served.stores.mapValues(served.published))
     }
 
     /// Every PD member's address, the first one first.
-    public var pdMembers: [WireAddress] { bound.current.withLock { $0.pdMembers } }
+    public var pdMembers: [WireAddress] { bound.current.withLock { bound in bound.pdMembers.map(bound.published) } }
 
     /// Makes PD member `member` the leader: the others answer "not leader" from now on.
     public func movePDLeader(to member: Int) {
@@ -112,8 +122,10 @@ public final class ClusterServer: Sendable {
             endpoints[i].task = Task { try? await server.serve() }
             return endpoints[i].transport
         }
-        guard let ipv4 = try await transport.listeningAddress.ipv4 else { throw WireError.usage("not an IPv4 address") }
-        return WireAddress(host: ipv4.host, port: ipv4.port)
+        let listening = try await transport.listeningAddress
+        if let ipv4 = listening.ipv4 { return WireAddress(host: ipv4.host, port: ipv4.port) }
+        if let ipv6 = listening.ipv6 { return WireAddress(host: ipv6.host, port: ipv6.port) }
+        throw WireError.usage("not an IP address")
     }
 
     /// Waits until the servers stop.
@@ -153,6 +165,12 @@ public final class ClusterServer: Sendable {
 struct BoundAddresses: Sendable {
     var pdMembers: [WireAddress]
     var stores: [UInt64: WireAddress]
+    var advertiseHost: String?
+
+    /// The address clients are told: the advertised host with the bound port.
+    func published(_ address: WireAddress) -> WireAddress {
+        advertiseHost.map { WireAddress(host: $0, port: address.port) } ?? address
+    }
 
     /// The first member's address.
     var pd: WireAddress { pdMembers.first ?? WireAddress(host: "", port: 0) }

@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import GRPCProtobuf
 import KeyCodec
 import ClusterAPI
 import EmbeddedCluster
@@ -18,6 +19,10 @@ struct PDService: RegistrableRPCService {
     let membership: PDMembership
     /// Where PD and each store listen.
     let addresses: @Sendable () -> BoundAddresses
+    let timestamps: TimestampOracle
+    let safePoints: ServiceSafePoints
+    /// "https" under TLS, so that a client URL says how to reach PD.
+    let scheme: String
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         typealias M = Pdpb_PD.Method
@@ -25,11 +30,12 @@ struct PDService: RegistrableRPCService {
         router.unary(M.GetMembers.descriptor) { (_: Pdpb_GetMembersRequest) in
             var response = Pdpb_GetMembersResponse()
             response.header = header()
-            response.members = addresses().pdMembers.enumerated().map { i, address in
+            let bound = addresses()
+            response.members = bound.pdMembers.map(bound.published).enumerated().map { i, address in
                 var member = Pdpb_Member()
                 member.name = "restore-console-pd-\(i)"
                 member.memberID = clusterID &+ UInt64(i)
-                member.clientUrls = ["http://\(address)"]
+                member.clientUrls = ["\(scheme)://\(address)"]
                 return member
             }
             let leader = membership.leader.load(ordering: .sequentiallyConsistent)
@@ -37,6 +43,37 @@ struct PDService: RegistrableRPCService {
                 response.leader = response.members[leader]
                 response.etcdLeader = response.members[leader]
             }
+            return response
+        }
+        // Timestamps as PD's TSO stream gives them; BR takes its restore's from it.
+        router.registerHandler(
+            forMethod: M.Tso.descriptor, deserializer: ProtobufDeserializer<Pdpb_TsoRequest>(), serializer: ProtobufSerializer<Pdpb_TsoResponse>()
+        ) { request, _ in
+            StreamingServerResponse { writer in
+                for try await asked in request.messages {
+                    try check(asked.header)
+                    var response = Pdpb_TsoResponse()
+                    response.header = header()
+                    response.count = max(1, asked.count)
+                    response.timestamp = timestamps.next(count: asked.count)
+                    try await writer.write(response)
+                }
+                return [:]
+            }
+        }
+        router.unary(M.GetGCSafePoint.descriptor) { (request: Pdpb_GetGCSafePointRequest) in
+            try check(request.header)
+            var response = Pdpb_GetGCSafePointResponse()
+            response.header = header()
+            return response  // no GC runs here: nothing is collected below any version
+        }
+        router.unary(M.UpdateServiceGCSafePoint.descriptor) { (request: Pdpb_UpdateServiceGCSafePointRequest) in
+            try check(request.header)
+            var response = Pdpb_UpdateServiceGCSafePointResponse()
+            response.header = header()
+            response.serviceID = request.serviceID
+            response.ttl = request.ttl
+            response.minSafePoint = safePoints.update(service: request.serviceID, ttl: request.ttl, safePoint: request.safePoint)
             return response
         }
         router.unary(M.GetAllStores.descriptor) { (request: Pdpb_GetAllStoresRequest) in
@@ -141,13 +178,20 @@ struct PDService: RegistrableRPCService {
         return header
     }
 
+    static let tikvVersion = "8.5.0"
+
     private func wireStore(_ store: StoreInfo) -> Metapb_Store {
         var wire = Metapb_Store()
         wire.id = store.id
-        wire.address = addresses().stores[store.id]?.description ?? ""
+        let bound = addresses()
+        wire.address = bound.stores[store.id].map(bound.published)?.description ?? ""
         wire.state = .up
         wire.nodeState = .serving
-        wire.version = "restore-console"
+        // BR parses it as semver and wants a TiKV of its own major version or the one before
+        // (tidb br/pkg/version/version.go CheckVersionForBR): the TiKV whose import protocol
+        // (kvproto) these stores speak.
+        wire.version = Self.tikvVersion
+        wire.gitHash = "restore-console"
         if store.state.isUp { wire.lastHeartbeat = Int64(Date().timeIntervalSince1970 * 1e9) }
         return wire
     }

@@ -16,10 +16,10 @@ public final class ServedCluster {
 
     /// `stores`: how many the cluster has (the lines to wait for); `stderr`: a file for the
     /// server's messages, or none.
-    public init(binary: String, directory: String, stores count: Int = 3, arguments: [String] = [], stderr: String? = nil) throws {
+    public init(binary: String, directory: String, stores count: Int = 3, pd listen: String = "127.0.0.1:0", arguments: [String] = [], stderr: String? = nil) throws {
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["cluster", "serve", "--cluster", directory, "--pd", "127.0.0.1:0", "--store-port", "0"] + arguments
+        process.arguments = ["cluster", "serve", "--cluster", directory, "--pd", listen, "--store-port", "0"] + arguments
         process.standardOutput = output
         if let stderr {
             FileManager.default.createFile(atPath: stderr, contents: nil)

@@ -38,6 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Replicas of each region in a new cluster.")
     var replicas = 3
 
+    @Option(name: .customLong("advertise-addr"), help: "The host that PD's members and the stores are published under, as TiKV's and PD's advertise-addr (needed when --pd binds 0.0.0.0 or ::).")
+    var advertiseHost: String?
+
     @Option(name: .customLong("storage-root"), help: "A directory that Downloads with a local backend may read under (repeatable). None: local backends are refused.")
     var storageRoots: [String] = []
 
@@ -65,6 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let address: WireAddress
         do { address = try WireAddress(parsing: pd) } catch { throw ValidationError("--pd: \(error)") }
+        guard advertiseHost != nil || !["0.0.0.0", "::"].contains(address.host) else {
+            throw ValidationError("--pd \(pd) listens on every address, which no client can dial: give --advertise-addr HOST")
+        }
         let embedded: Cluster
         do {
             embedded = try await Cluster.open(directory: cluster, create: .init(stores: stores, replicas: replicas))
@@ -77,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         let server = await ClusterServer(cluster: embedded, pd: address, storeHost: address.host, firstStorePort: storePort, security: try tls.security,
-            storageAccess: StorageAccess(localRoots: storageRoots, endpoints: allowedEndpoints))
+            storageAccess: StorageAccess(localRoots: storageRoots, endpoints: allowedEndpoints), advertiseHost: advertiseHost)
         let bound: (pd: WireAddress, stores: [UInt64: WireAddress])
         do { bound = try await server.start() } catch {
             await embedded.close()

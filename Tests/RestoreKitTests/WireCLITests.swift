@@ -5,6 +5,8 @@ import Testing
 @testable import BackupFormat
 @testable import EmbeddedCluster
 import LoopbackServer
+import KVWire
+import RemoteCluster
 
 extension ServedCluster {
     /// The debug build's `cluster serve`, as the tests run it: Downloads may read the test's
@@ -185,6 +187,21 @@ extension WireCLITests {
 }
 
 extension WireCLITests {
+    /// A server bound to every address publishes the one given with --advertise-addr (clients
+    /// cannot dial 0.0.0.0), and refuses to start without it.
+    @Test func theAdvertisedAddressIsWhatClientsAreTold() async throws {
+        let dir = try TemporaryDirectory()
+        let refused = try runConsole(["cluster", "serve", "--cluster", dir.file("c1"), "--pd", "0.0.0.0:0"])
+        #expect(refused.status != 0 && refused.stderr.contains("give --advertise-addr"), "\(refused.stderr)")
+        let served = try ServedCluster(binary: consoleBinary, directory: dir.file("cluster"), pd: "0.0.0.0:0", arguments: ["--advertise-addr", "127.0.0.1"])
+        #expect(served.pd.hasPrefix("127.0.0.1:"), "\(served.pd)")
+        let cluster = try await RemoteCluster.connect(pd: try WireAddress(parsing: served.pd), security: nil)
+        let stores = await cluster.stores()
+        #expect(stores.count == 3 && stores.allSatisfy { $0.address.hasPrefix("127.0.0.1:") && $0.state == .up }, "\(stores)")
+        await cluster.close()
+        #expect(served.stop() == 0)
+    }
+
     /// kill -9 of a restore over gRPC, then the same command: it resumes from the state
     /// directory's checkpoint with the regions read from PD again, the data matches, and no store
     /// applied any SST twice.

@@ -25,6 +25,12 @@ import Testing
         let report = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any], "\(out.stdout)")
         #expect(report["wrong_cluster_id"] as? String == "FAILED_PRECONDITION", "PD checks the cluster id")
         #expect(report["duplicate_detect"] as? String == "UNIMPLEMENTED", "unserved methods answer UNIMPLEMENTED")
+        // What BR asks before it restores: versions it can parse, timestamps, a GC safe point.
+        let versions = report["store_versions"] as? [String] ?? []
+        #expect(versions.count == 3 && versions.allSatisfy { $0.split(separator: ".").count == 3 && $0.split(separator: ".").allSatisfy { Int($0) != nil } }, "\(versions)")
+        let stamps = report["timestamps"] as? [Int] ?? []
+        #expect(stamps.count == 2 && stamps[1] >= stamps[0] + 10, "a batch of 10 takes 10 logical values after the one before: \(stamps)")
+        #expect((report["min_safe_point"] as? Int) == (stamps.first ?? 0) - 1)
         #expect((report["regions"] as? Int ?? 0) >= 2, "the split at the middle row made two regions of the table")
         await f.close()
 

@@ -124,6 +124,15 @@ def main():
 
     client = Client(args.pd)
     calls = []
+    # BR's pre-work: every store's version parses as semver (br/pkg/version CheckClusterVersion),
+    # a timestamp from PD's TSO, and a service GC safe point below it (br/pkg/utils/safe_point.go).
+    stores = client.pd.GetAllStores(pdpb_pb2.GetAllStoresRequest(header=client.header), timeout=10).stores
+    versions = [s.version for s in stores]
+    tso = client.pd.Tso(iter([pdpb_pb2.TsoRequest(header=client.header, count=1), pdpb_pb2.TsoRequest(header=client.header, count=10)]), timeout=10)
+    stamps = [(r.timestamp.physical << 18) + r.timestamp.logical for r in tso]
+    safe = client.pd.UpdateServiceGCSafePoint(pdpb_pb2.UpdateServiceGCSafePointRequest(
+        header=client.header, service_id=b"br-restore-console-test", TTL=300, safe_point=stamps[0] - 1), timeout=10)
+    calls += ["Tso", "UpdateServiceGCSafePoint"]
     for sid, importer in client.importers.items():
         importer.MultiIngest(import_sstpb_pb2.MultiIngestRequest(), timeout=10)  # the probe
         importer.SwitchMode(import_sstpb_pb2.SwitchModeRequest(mode=import_sstpb_pb2.Import), timeout=10)
@@ -228,6 +237,7 @@ def main():
     for f in files:
         kvs[f.cf or "default"] += f.total_kvs
     print(json.dumps({
+        "store_versions": versions, "timestamps": stamps, "min_safe_point": safe.min_safe_point,
         "cluster_id": client.cluster_id, "stores": sorted(client.importers), "calls": calls,
         "regions": len(touched), "ssts_ingested": ingested, "files": len(files), "expected_kvs": kvs,
         "wrong_cluster_id": wrong_id, "duplicate_detect": unimplemented,
