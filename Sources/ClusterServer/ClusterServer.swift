@@ -23,6 +23,8 @@ public final class ClusterServer: Sendable {
     private let endpoints: Mutex<[Endpoint]>
     /// Which PD member leads: the others answer UNAVAILABLE "not leader", as PD's followers do.
     private let membership: PDMembership
+    /// TiKV's rules that the clients broke (none, for a client that keeps them).
+    public let rules = TiKVRules()
 
     /// Wire payloads up to this size: a ScanRegions answer for thousands of regions is large.
     static let maxMessageBytes = 64 << 20
@@ -66,7 +68,7 @@ public final class ClusterServer: Sendable {
         }
         for (i, id) in ids.enumerated() {
             let address = WireAddress(host: storeHost, port: firstStorePort == 0 ? 0 : firstStorePort + i)
-            made.append(Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: id, faults: faults, storageAccess: self.storageAccess)))
+            made.append(Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: id, faults: faults, storageAccess: self.storageAccess, rules: rules)))
         }
         endpoints = Mutex(made)
     }
@@ -150,7 +152,7 @@ public final class ClusterServer: Sendable {
     /// Listens again on the store's address.
     public func resumeServing(store: UInt64) async throws {
         guard let i = storeIDs.firstIndex(of: store).map({ $0 + membership.count }), let address = bound.current.withLock({ $0.stores[store] }) else { return }
-        let fresh = Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: store, faults: faults, storageAccess: storageAccess))
+        let fresh = Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: store, faults: faults, storageAccess: storageAccess, rules: rules))
         endpoints.withLock { $0[i] = fresh }
         _ = try await serve(i)
     }

@@ -16,6 +16,7 @@ struct StoreService: RegistrableRPCService {
     let storeID: UInt64
     let faults: WireFaults
     let storageAccess: StorageAccess
+    let rules: TiKVRules
 
     /// The metadata key that carries a panicked store's reason.
     static let panicMetadataKey = "x-store-panic"
@@ -156,6 +157,9 @@ struct StoreService: RegistrableRPCService {
             let request = IngestRequest(
                 regionID: context.regionID, epoch: RegionEpoch(context.regionEpoch),
                 files: metas.map { IngestFile(uuid: $0.uuid, cf: $0.cf, range: $0.range) })
+            if let violation = await rules.checkEveryPeerHolds(request, in: cluster) {
+                throw ImportError.remote(storeID: storeID, message: violation, retryable: false)
+            }
             do { try await cluster.ingest(request, on: storeID) } catch .region(.staleCommand) {
                 // The store refuses a set that it applied before. TiKV ingests a file downloaded
                 // again once more and succeeds; here the set's apply records on this store (which
