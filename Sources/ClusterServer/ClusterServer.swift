@@ -63,7 +63,7 @@ public final class ClusterServer: Sendable {
         for member in 0..<membership.count {
             let service = PDService(
                 cluster: cluster, clusterID: clusterID, member: member, membership: membership, addresses: { addresses.current.withLock { $0 } },
-                timestamps: timestamps, safePoints: safePoints, scheme: security == nil ? "http" : "https")
+                timestamps: timestamps, safePoints: safePoints, scheme: security == nil ? "http" : "https", faults: faults)
             made.append(Self.endpoint(WireAddress(host: pd.host, port: member == 0 ? pd.port : 0), security: security, service: service))
         }
         for (i, id) in ids.enumerated() {
@@ -157,6 +157,13 @@ public final class ClusterServer: Sendable {
         _ = try await serve(i)
     }
 
+    /// The next `count` GetOperator answers for a scatter say it ended in TIMEOUT, as PD's do
+    /// when a scatter's steps do not finish.
+    public func timeOutScatters(_ count: Int) { faults.scatterTimeouts.withLock { $0 = count } }
+
+    /// How many times PD was asked to scatter each region.
+    public var scatterRequests: [UInt64: Int] { faults.scattered.withLock { $0 } }
+
     /// Every reply of the store comes this much later (a slow disk or network).
     public func delayReplies(store: UInt64, by delay: Duration) {
         faults.delays.withLock { $0[store] = delay }
@@ -195,4 +202,7 @@ final class AddressBook: Sendable {
 /// Faults that only the wire has, for the tests.
 final class WireFaults: Sendable {
     let delays = Mutex<[UInt64: Duration]>([:])
+    /// Scatter operators still to report as timed out (then as done), and the scatters asked.
+    let scatterTimeouts = Mutex(0)
+    let scattered = Mutex<[UInt64: Int]>([:])
 }

@@ -23,6 +23,7 @@ struct PDService: RegistrableRPCService {
     let safePoints: ServiceSafePoints
     /// "https" under TLS, so that a client URL says how to reach PD.
     let scheme: String
+    let faults: WireFaults
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         typealias M = Pdpb_PD.Method
@@ -127,6 +128,7 @@ struct PDService: RegistrableRPCService {
             try check(request.header)
             var ids = request.regionsID
             if ids.isEmpty { ids = [request.hasRegion ? request.region.id : request.regionID] }
+            faults.scattered.withLock { for id in ids { $0[id, default: 0] += 1 } }
             var response = Pdpb_ScatterRegionResponse()
             response.header = header()
             do {
@@ -149,7 +151,12 @@ struct PDService: RegistrableRPCService {
             }
             response.header = header()
             response.desc = Data("scatter-region".utf8)
-            response.status = .success
+            let timedOut = faults.scatterTimeouts.withLock { left in
+                guard left > 0 else { return false }
+                left -= 1
+                return true
+            }
+            response.status = timedOut ? .timeout : .success
             return response
         }
     }

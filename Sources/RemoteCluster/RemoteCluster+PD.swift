@@ -212,15 +212,65 @@ extension RemoteCluster {
         throw .notLeader(regionID: region.id, leader: leader)
     }
 
-    /// Waits (a little) until PD knows each new region and its leader, as BR does before scatter.
+    /// Waits (a little) until PD knows each new region with a leader and no pending peer, as BR
+    /// waits before it scatters (tidb br/pkg/restore/split `hasHealthyRegion`: the region known
+    /// and `pending_peers` empty), going on anyway after the wait as BR does.
     private func waitUntilKnown(_ regions: [Region]) async {
-        for region in regions { _ = try? await waitForLeader(of: region.id, timeout: .seconds(5)) }
+        for region in regions {
+            let deadline = ContinuousClock.now + .seconds(5)
+            var request = Pdpb_GetRegionByIDRequest()
+            request.header = header
+            request.regionID = region.id
+            while ContinuousClock.now < deadline {
+                if let response = try? await pd.call({ try await $0.getRegionByID(request, options: WireConnection.options(timeout: timeouts.pd)) }),
+                   response.hasRegion, response.hasLeader, response.leader.id != 0, response.pendingPeers.isEmpty {
+                    remember([Route(response.region, leader: response.leader)])
+                    break
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
     }
 
     /// ScatterRegion for the batch (those that fail, one by one), then GetOperator until no
-    /// scatter operator runs, up to a minute.
+    /// scatter operator runs, up to a minute; a scatter that ended in TIMEOUT, CANCEL or REPLACE
+    /// is sent again, as BR's `WaitRegionsScattered` does (tidb br/pkg/restore/split/client.go,
+    /// `isScatterRegionFinished`).
     public func scatter(_ regionIDs: [UInt64]) async throws(RegionError) {
         guard !regionIDs.isEmpty else { return }
+        await sendScatter(regionIDs)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var running = Set(regionIDs)
+        var rescatters = 0
+        while !running.isEmpty, ContinuousClock.now < deadline {
+            var again: [UInt64] = []
+            for id in running.sorted() {
+                var op = Pdpb_GetOperatorRequest()
+                op.header = header
+                op.regionID = id
+                guard let response = try? await pd.call({ try await $0.getOperator(op, options: WireConnection.options(timeout: timeouts.pd)) }) else { continue }
+                if response.header.error.type == .regionNotFound || String(decoding: response.desc, as: UTF8.self) != "scatter-region" || response.status == .success {
+                    running.remove(id)
+                } else if response.status != .running {
+                    again.append(id)
+                }
+            }
+            if !again.isEmpty, rescatters < Self.maxRescatters {
+                rescatters += 1
+                await sendScatter(again)
+            } else if !again.isEmpty {
+                running.subtract(again)  // scattered as well as PD could; a warning, not a failure
+            }
+            if !running.isEmpty { try? await Task.sleep(for: .milliseconds(200)) }
+        }
+        for id in regionIDs { _ = await fetchRoute(id) }
+        if !running.isEmpty { throw .timeout(regionID: running.min() ?? 0, after: .seconds(60)) }
+    }
+
+    static let maxRescatters = 3
+
+    /// ScatterRegion for the batch; those that fail, one by one.
+    private func sendScatter(_ regionIDs: [UInt64]) async {
         var request = Pdpb_ScatterRegionRequest()
         request.header = header
         request.regionsID = regionIDs
@@ -239,21 +289,6 @@ extension RemoteCluster {
             }
             _ = try? await pd.call { try await $0.scatterRegion(single, options: WireConnection.options(timeout: .seconds(60))) }
         }
-        let deadline = ContinuousClock.now + .seconds(60)
-        var running = Set(regionIDs)
-        while !running.isEmpty, ContinuousClock.now < deadline {
-            for id in running {
-                var op = Pdpb_GetOperatorRequest()
-                op.header = header
-                op.regionID = id
-                guard let response = try? await pd.call({ try await $0.getOperator(op, options: WireConnection.options(timeout: timeouts.pd)) }) else { continue }
-                let notFound = response.header.error.type == .regionNotFound
-                if notFound || String(decoding: response.desc, as: UTF8.self) != "scatter-region" || response.status != .running { running.remove(id) }
-            }
-            if !running.isEmpty { try? await Task.sleep(for: .milliseconds(200)) }
-        }
-        for id in regionIDs { _ = await fetchRoute(id) }
-        if !running.isEmpty { throw .timeout(regionID: running.min() ?? 0, after: .seconds(60)) }
     }
 
     /// The request context TiKV checks: the region, its epoch as the client knows it, the leader's peer.

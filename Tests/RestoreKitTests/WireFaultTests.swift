@@ -50,6 +50,20 @@ import Testing
         await f.close()
     }
 
+    /// A scatter whose operator PD reports as TIMEOUT is sent again, as BR does, and the restore
+    /// goes on.
+    @Test func aScatterThatTimedOutIsSentAgain() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 2_000, transport: .grpc)
+        let server = try #require(f.server)
+        server.timeOutScatters(2)
+        let engine = try await f.engine()
+        #expect(await engine.run() == .success)
+        let asked = server.scatterRequests
+        #expect(asked.values.contains { $0 >= 2 }, "a timed-out scatter was sent again: \(asked)")
+        #expect(try await f.checksumMatches(engine))
+        await f.close()
+    }
+
     /// Replies slower than the client's deadline count as failed calls and are retried; once the
     /// store is fast again the restore finishes.
     @Test func aReplySlowerThanTheDeadlineIsRetried() async throws {
