@@ -32,6 +32,9 @@ public struct DownloadRequest: Sendable {
     public var rules: RewriteRules
     public var mode: KeyRewriter.Mode
     public var format: KeyRewriter.KeyFormat
+    /// The API version of the keys, as kvrpcpb.APIVersion numbers it (V1 0, V1TTL 1, V2 2): a raw
+    /// backup's own, V1 for TiDB's keys. TiKV refuses raw keys of another version than its own.
+    public var apiVersion = 0
     /// Bytes received so far, while the download runs.
     public var progress: (@Sendable (UInt64) -> Void)?
 

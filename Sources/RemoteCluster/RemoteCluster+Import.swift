@@ -28,6 +28,7 @@ extension RemoteCluster {
         wire.requestType = request.mode == .keyspace ? .keyspace : .legacy
         wire.isRawKv = request.format == .raw
         wire.storageCacheID = storageCacheID
+        wire.sst.apiVersion = Kvrpcpb_APIVersion(rawValue: request.apiVersion) ?? .v1
         wire.context.requestSource = Self.requestSource
         if wire.requestType == .keyspace, !wire.isRawKv {
             // A Keyspace download names its range in plain keys: TiKV encodes them itself.

@@ -29,6 +29,8 @@ struct PieceRestorer: Sendable {
     let rules: RewriteRules
     let mode: KeyRewriter.Mode
     let format: KeyRewriter.KeyFormat
+    /// The keys' API version for each Download (`DownloadRequest.apiVersion`).
+    var apiVersion = 0
     let retries: RetryTable
     let reporter: ProgressReporter
     let control: RestoreControl
@@ -195,12 +197,13 @@ struct PieceRestorer: Sendable {
             let started = Date(), clock = ContinuousClock.now
             let meta = SSTMeta(uuid: uuid + file.cf.name, range: range, cf: file.cf, regionID: region.id, epoch: region.epoch)
             let (base, reporter) = (before, reporter)
-            let request = DownloadRequest(
+            var request = DownloadRequest(
                 sst: meta, name: file.name, storage: storage, expected: file.expectedContent, rules: rules, mode: mode, format: format,
                 progress: { bytes in
                     let percent = Int(Double(base + bytes) * 100 / Double(max(1, total)))
                     reporter.report(.peer(region: region.id, store: store, bytes >= file.size ? .rewriting : .downloading(percent: min(99, percent))))
                 })
+            request.apiVersion = apiVersion
             do {
                 let response = try await cluster.download(request, on: store)
                 record(region.id, store, .download, set.id, started, clock, bytes: file.size, error: nil)

@@ -105,11 +105,14 @@ public final class RestoreEngine: Sendable {
         reporter = ProgressReporter(monitor: monitor)
         reporter.report(.totals(bytes: plan.totalSize, kvs: plan.totalKVs))
         reporter.report(.tables(Self.tableRows(backup: backup, plan: plan, rules: rules)))
-        pieces = PieceRestorer(
+        var pieces = PieceRestorer(
             cluster: cluster, storage: storage, rules: rules.importRules, mode: rules.mode, format: rules.format, retries: RetryTable(download: options.download, ingest: options.ingest),
             reporter: reporter, control: control,
             downloadSlots: StoreSlots(width: options.downloadsPerStore),
             ingestSlots: AsyncSemaphore(options.concurrentIngests), backupKey: backupKey)
+        // As BR: a raw backup's keys are of its own API version; TiDB's keys are V1's.
+        pieces.apiVersion = backup.isRawKV ? backup.apiVersion.rawValue : 0
+        self.pieces = pieces
     }
 
     /// Each table with what it holds: its files, regions (merged ranges), kvs and bytes.

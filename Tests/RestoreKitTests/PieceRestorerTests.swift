@@ -17,13 +17,14 @@ import Testing
         files: [BackupFile(name: "1_write.sst", sha256: [1], startKey: bytes("b"), endKey: bytes("c"), endVersion: 9, checksum: KVChecksum(), cf: .write, size: 4096)],
         oldRange: KeyRange(start: bytes("b"), end: bytes("c")), newRange: KeyRange(start: bytes("b"), end: bytes("c")), tableID: nil)
 
-    func restore(_ cluster: ScriptedCluster, sets: [FileSet] = [Self.set], attempts: Int = 4) async -> PieceRestorer.Outcome {
+    func restore(_ cluster: ScriptedCluster, sets: [FileSet] = [Self.set], attempts: Int = 4, apiVersion: Int = 0) async -> PieceRestorer.Outcome {
         let fast = RetryPolicy(attempts: attempts, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(2))
         let monitor = RestoreMonitor(source: "test", clusterLocation: "test", storeCount: 3, replicas: 3, insecureTLS: false)
-        let pieces = PieceRestorer(
+        var pieces = PieceRestorer(
             cluster: cluster, storage: LocalStorage(root: "/nonexistent"), rules: try! RewriteRules([]), mode: .legacy, format: .transactional,
             retries: RetryTable(download: fast, ingest: fast), reporter: ProgressReporter(monitor: monitor), control: RestoreControl(),
             downloadSlots: StoreSlots(width: 2), ingestSlots: AsyncSemaphore(2), backupKey: "bk")
+        pieces.apiVersion = apiVersion
         return await pieces.restore(sets: sets, regionID: 5, range: KeyRange(start: bytes("b"), end: bytes("c")), deadline: .now + .seconds(30))
     }
 
@@ -97,6 +98,14 @@ import Testing
         #expect(cluster.calls.contains("refresh r5"), "the region is read again: PD may have moved the peer")
     }
 
+    /// Every Download names the keys' API version (SSTMeta.api_version): TiKV refuses raw keys of
+    /// a version other than its own, as BR sets it from the backup.
+    @Test func everyDownloadNamesTheKeysAPIVersion() async {
+        let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
+        #expect(await restore(cluster, apiVersion: 2) == .done(bytes: 4096))
+        #expect(cluster.apiVersions == [2])
+    }
+
     @Test func downloadFailuresRunOutOfAttempts() async {
         let cluster = ScriptedCluster(region: Self.region, leader: Self.peers[0])
         cluster.downloadAnswers = Array(repeating: .injected(storeID: 1, what: "fault"), count: 100)
@@ -159,6 +168,7 @@ final class ScriptedCluster: ClusterClient {
         /// Ingests sent while some peer did not hold the files: TiKV would panic.
         var unsafeIngests = 0
         var ingestedFiles = 0
+        var apiVersions = Set<Int>()
         var ingestAnswers: [ImportError] = []
         var calls: [String] = []
     }
@@ -174,6 +184,7 @@ final class ScriptedCluster: ClusterClient {
         set { state.withLock { $0.downloadAnswers = newValue } }
     }
     var unsafeIngests: Int { state.withLock { $0.unsafeIngests } }
+    var apiVersions: Set<Int> { state.withLock { $0.apiVersions } }
     var unreachable: (store: UInt64, times: Int)? {
         get { state.withLock { $0.unreachable } }
         set { state.withLock { $0.unreachable = newValue } }
@@ -212,6 +223,7 @@ final class ScriptedCluster: ClusterClient {
     func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
         let answer: ImportError? = state.withLock { s in
             s.calls.append("download s\(store)")
+            s.apiVersions.insert(request.apiVersion)
             if let down = s.unreachable, down.store == store, down.times > 0 {
                 s.unreachable!.times -= 1
                 return .region(.storeNotAvailable(storeID: store, state: .down))
