@@ -264,6 +264,11 @@ public actor PlacementDriver {
 
     public var regionCount: Int { layout.count }
 
+    /// Wakes every region's group, so that each replica catches up with what its leader has.
+    public func wakeEveryRegion() {
+        for id in layout.keys { awake.wake(id) }
+    }
+
     func group(_ id: UInt64) -> RaftGroup? { groups[id] }
 
     /// The current leader of a region, if it has a live one.
