@@ -15,21 +15,10 @@ public struct StorageAccess: Sendable, Equatable {
     public let endpoints: [String]
     /// Directories never read, even under a root: the cluster's own (its stores' data and imports).
     private var excluded: [String] = []
-    private let allowsAnyEndpoint: Bool
 
     public init(localRoots: [String], endpoints: [String]) {
         self.localRoots = localRoots.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().standardizedFileURL.path }
         self.endpoints = endpoints.compactMap(Self.normalized)
-        allowsAnyEndpoint = false
-    }
-
-    /// Everything allowed: for a server whose every client is trusted (the tests' own wire).
-    public static let unrestricted = StorageAccess(anything: ())
-
-    private init(anything: Void) {
-        localRoots = ["/"]
-        endpoints = []
-        allowsAnyEndpoint = true
     }
 
     /// The same access, with `directory` and everything under it refused.
@@ -45,7 +34,7 @@ public struct StorageAccess: Sendable, Equatable {
         case let .local(local)?:
             try checkLocal(root: local.path, object: name)
         case let .s3(s3)?:
-            if allowsAnyEndpoint || s3.endpoint.isEmpty { return }
+            if s3.endpoint.isEmpty { return }
             guard let endpoint = Self.normalized(s3.endpoint), endpoints.contains(endpoint) else {
                 throw .invalidURL("s3://\(s3.bucket)", reason: "endpoint \(Self.normalized(s3.endpoint) ?? "(unparsable)") is not allowed here (cluster serve --allow-endpoint)")
             }
