@@ -1,3 +1,4 @@
+import Foundation
 import CCrypto
 import KeyCodec
 
@@ -25,6 +26,20 @@ public final class SHA256Digest {
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &out, &length)
         return out
+    }
+
+    /// The digest of the file at `path`, or nil when it cannot be read.
+    public static func hash(fileAt path: String) -> [UInt8]? {
+        guard let input = fopen(path, "rb") else { return nil }
+        defer { fclose(input) }
+        let digest = SHA256Digest()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, input) }
+            guard n > 0 else { break }
+            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+        }
+        return ferror(input) == 0 ? digest.finish() : nil
     }
 
     public static func hash(_ bytes: [UInt8]) -> [UInt8] {

@@ -87,7 +87,8 @@ extension RemoteCluster {
             _ = routes.withLock { $0.removeValue(forKey: id) }  // merged away, or never there
             return nil
         }
-        let route = Route(response.region, leader: response.hasLeader ? response.leader : nil)
+        var route = Route(response.region, leader: response.hasLeader ? response.leader : nil)
+        route.pendingPeers = response.pendingPeers.count
         remember([route])
         return route
     }
@@ -218,15 +219,8 @@ extension RemoteCluster {
     private func waitUntilKnown(_ regions: [Region]) async {
         for region in regions {
             let deadline = ContinuousClock.now + .seconds(5)
-            var request = Pdpb_GetRegionByIDRequest()
-            request.header = header
-            request.regionID = region.id
             while ContinuousClock.now < deadline {
-                if let response = try? await pd.call({ try await $0.getRegionByID(request, options: WireConnection.options(timeout: timeouts.pd)) }),
-                   response.hasRegion, response.hasLeader, response.leader.id != 0, response.pendingPeers.isEmpty {
-                    remember([Route(response.region, leader: response.leader)])
-                    break
-                }
+                if let route = await fetchRoute(region.id), route.leader != nil, route.pendingPeers == 0 { break }
                 try? await Task.sleep(for: .milliseconds(20))
             }
         }

@@ -36,6 +36,8 @@ public final class RemoteCluster: ClusterClient {
     struct Route: Sendable {
         var region: Region
         var leader: PeerMeta?
+        /// Peers PD lists as pending (not yet caught up), when the answer said.
+        var pendingPeers = 0
 
         init(region: Region, leader: PeerMeta?) {
             self.region = region

@@ -36,7 +36,7 @@ final class Checkpoint: Sendable {
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
                 throw .checkpoint(path: dir, reason: "cannot create directory: \(error.localizedDescription)")
             }
-            try Self.syncDirectory(clusterDirectory)
+            do { try DurableFile.syncDirectory(clusterDirectory) } catch { throw .checkpoint(path: clusterDirectory, reason: "cannot sync: \(error)") }
         }
         var pieces: [Int: [KeyRange]] = [:]
         if let saved = try Self.parse(try Self.wholeLines(at: path), path: path) {
@@ -44,58 +44,20 @@ final class Checkpoint: Sendable {
             pieces = saved.pieces
         } else {
             header = proposed
-            try Self.create(path, contents: Array(((try? JSONEncoder().encode(proposed)) ?? Data()) + Data("\n".utf8)))
+            // Whole or not at all, so that a power loss never leaves the header unwritten after
+            // data has landed (a resume would then map the tables to new ids).
+            do { try DurableFile.replace(path, with: Array(((try? JSONEncoder().encode(proposed)) ?? Data()) + Data("\n".utf8))) } catch {
+                throw .checkpoint(path: path, reason: "cannot create: \(error)")
+            }
         }
         let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard fd >= 0 else { throw .checkpoint(path: path, reason: "cannot open for writing: \(Self.lastError())") }
+        guard fd >= 0 else { throw .checkpoint(path: path, reason: "cannot open for writing: \(String(cString: strerror(errno)))") }
         file = Mutex(fd)
         done = Mutex(pieces)
     }
 
     deinit { file.withLock { _ = close($0) } }
 
-    /// Writes a new file whole, or not at all: a temporary file written and synced, renamed into
-    /// place, and the directory synced, so that a power loss never leaves the header unwritten
-    /// after data has landed (a resume would then map the tables to new ids).
-    private static func create(_ path: String, contents: [UInt8]) throws(RestoreError) {
-        let temp = path + ".new"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .checkpoint(path: temp, reason: "cannot create: \(lastError())") }
-        let written = writeAll(fd, contents) && fsync(fd) == 0
-        let reason = lastError()
-        close(fd)
-        guard written else {
-            unlink(temp)
-            throw .checkpoint(path: path, reason: "cannot create: \(reason)")
-        }
-        guard rename(temp, path) == 0 else { throw .checkpoint(path: path, reason: "cannot create: \(lastError())") }
-        try syncDirectory((path as NSString).deletingLastPathComponent)
-    }
-
-    private static func syncDirectory(_ dir: String) throws(RestoreError) {
-        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw .checkpoint(path: dir, reason: "cannot open to sync: \(lastError())") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw .checkpoint(path: dir, reason: "cannot sync: \(lastError())") }
-    }
-
-    /// Writes all of `bytes`; false, with errno set, when a write fails.
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += n
-            }
-            return true
-        }
-    }
-
-    private static func lastError() -> String { String(cString: strerror(errno)) }
 
     /// What a checkpoint file holds.
     struct Saved: Sendable {
@@ -165,12 +127,7 @@ final class Checkpoint: Sendable {
         let bytes = Array(lines)
         try await BlockingIO.run { [self] () throws(RestoreError) in
             try file.withLock { fd throws(RestoreError) in
-                let end = lseek(fd, 0, SEEK_END)
-                guard Self.writeAll(fd, bytes), fsync(fd) == 0 else {
-                    let reason = Self.lastError()
-                    if end >= 0 { _ = ftruncate(fd, end) }  // no torn line for the next write to follow
-                    throw .checkpoint(path: path, reason: "cannot record a restored piece: \(reason)")
-                }
+                do { try DurableFile.append(bytes, to: fd) } catch { throw .checkpoint(path: path, reason: "cannot record a restored piece: \(error)") }
             }
         }
         done.withLock { pieces in

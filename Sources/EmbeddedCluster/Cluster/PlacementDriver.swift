@@ -2,6 +2,7 @@ import Foundation
 import SortedCollections
 import Failpoints
 import KeyCodec
+import ExternalStorage
 import ClusterAPI
 
 /// A PD-like placement driver: it routes keys to regions through an ordered map of end keys,
@@ -133,21 +134,8 @@ public actor PlacementDriver {
     func reserveIDs(_ count: UInt64) throws(ClusterError) {
         guard nextID + count > reservedThrough else { return }
         let through = nextID + count + Self.idBatch
-        let temp = idsPath + ".new"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io(path: temp, reason: "cannot reserve ids: \(String(cString: strerror(errno)))") }
-        let text = Array("\(through)\n".utf8)
-        let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.count && fsync(fd) == 0
-        let reason = String(cString: strerror(errno))
-        close(fd)
-        guard written, rename(temp, idsPath) == 0 else {
-            unlink(temp)
-            throw .io(path: idsPath, reason: "cannot reserve ids: \(reason)")
-        }
-        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 {
-            fsync(dir)
-            close(dir)
+        do { try DurableFile.replace(idsPath, with: Array("\(through)\n".utf8)) } catch {
+            throw .io(path: idsPath, reason: "cannot reserve ids: \(error)")
         }
         reservedThrough = through
     }

@@ -148,16 +148,7 @@ public final class ImportService: Sendable {
     /// True when the file at `path` is exactly what the backup holds (its sha256 is known and
     /// matches): then a corrupt block is the backup's own, and not worth downloading again.
     static func matchesBackup(_ path: String, _ expected: ExpectedContent) -> Bool {
-        guard !expected.sha256.isEmpty, let input = fopen(path, "rb") else { return false }
-        defer { fclose(input) }
-        let digest = SHA256Digest()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, input) }
-            guard n > 0 else { break }
-            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
-        }
-        return ferror(input) == 0 && digest.finish() == expected.sha256
+        !expected.sha256.isEmpty && SHA256Digest.hash(fileAt: path) == expected.sha256
     }
 
     /// Simulates a bad disk: flips one byte in the middle of a downloaded file.
