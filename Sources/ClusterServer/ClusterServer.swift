@@ -25,6 +25,12 @@ public final class ClusterServer: Sendable {
     private let membership: PDMembership
     /// TiKV's rules that the clients broke (none, for a client that keeps them).
     public let rules = TiKVRules()
+    /// PD's schedulers and schedule config, served by the HTTP API on PD's port.
+    public let schedule: ServedSchedule
+    /// Where each PD member's port listens (gRPC and HTTP on one port, as PD's client URL).
+    private let pdListen: [WireAddress]
+    private let muxes = Mutex<[Int: PDPortMux]>([:])
+    private let balancing = Mutex<Task<Void, Never>?>(nil)
 
     /// Wire payloads up to this size: a ScanRegions answer for thousands of regions is large.
     static let maxMessageBytes = 64 << 20
@@ -44,10 +50,12 @@ public final class ClusterServer: Sendable {
     /// may fetch.
     /// `advertiseHost`: the host that PD's members and the stores are published under (in
     /// GetMembers and GetAllStores), as TiKV's and PD's `advertise-addr`; nil publishes the bound one.
+    /// `log`: where PD's schedule changes are said.
     public init(
         cluster: Cluster, pd: WireAddress, pdMembers: Int = 1, storeHost: String, firstStorePort: Int, security: WireSecurity?, storageAccess: StorageAccess,
-        advertiseHost: String? = nil
+        advertiseHost: String? = nil, log: (@Sendable (String) -> Void)? = nil
     ) async {
+        schedule = ServedSchedule(version: PDService.tikvVersion, log: log)
         self.cluster = cluster
         self.security = security
         self.storageAccess = storageAccess.excluding(cluster.directory)
@@ -64,8 +72,10 @@ public final class ClusterServer: Sendable {
             let service = PDService(
                 cluster: cluster, clusterID: clusterID, member: member, membership: membership, addresses: { addresses.current.withLock { $0 } },
                 timestamps: timestamps, safePoints: safePoints, scheme: security == nil ? "http" : "https", faults: faults)
-            made.append(Self.endpoint(WireAddress(host: pd.host, port: member == 0 ? pd.port : 0), security: security, service: service))
+            // The member's gRPC server listens on loopback; its port's listener relays to it.
+            made.append(Self.endpoint(WireAddress(host: "127.0.0.1", port: 0), security: nil, service: service))
         }
+        pdListen = (0..<membership.count).map { WireAddress(host: pd.host, port: $0 == 0 ? pd.port : 0) }
         for (i, id) in ids.enumerated() {
             let address = WireAddress(host: storeHost, port: firstStorePort == 0 ? 0 : firstStorePort + i)
             made.append(Self.endpoint(address, security: security, service: StoreService(cluster: cluster, storeID: id, faults: faults, storageAccess: self.storageAccess, rules: rules)))
@@ -89,7 +99,16 @@ public final class ClusterServer: Sendable {
         var addresses: [WireAddress] = []
         let pdCount = membership.count
         for i in 0..<(pdCount + storeIDs.count) {
-            do { addresses.append(try await serve(i)) } catch {
+            do {
+                let bound = try await serve(i)
+                guard i < pdCount else {
+                    addresses.append(bound)
+                    continue
+                }
+                let mux = try await PDPortMux.start(on: pdListen[i], grpc: bound, security: security, api: schedule)
+                muxes.withLock { $0[i] = mux }
+                addresses.append(mux.address)
+            } catch {
                 stop()
                 throw .unreachable(what: i < pdCount ? "PD's listener" : "store \(storeIDs[i - pdCount])'s listener", address: "", reason: "cannot listen: \(error)")
             }
@@ -112,6 +131,7 @@ public final class ClusterServer: Sendable {
 
     /// Closes PD member `member`'s listener, as when that PD stops.
     public func stopServing(pdMember member: Int) async {
+        muxes.withLock { $0.removeValue(forKey: member) }?.stop()
         let (server, task) = endpoints.withLock { ($0[member].server, $0[member].task) }
         server.beginGracefulShutdown()
         await task?.value
@@ -136,7 +156,24 @@ public final class ClusterServer: Sendable {
     }
 
     public func stop() {
+        balancing.withLock { $0 }?.cancel()
+        for mux in muxes.withLock({ $0.values }) { mux.stop() }
         for endpoint in endpoints.withLock({ $0 }) { endpoint.server.beginGracefulShutdown() }
+    }
+
+    /// Runs PD's `balance-leader-scheduler` on the embedded PD every `interval`, while it is not
+    /// paused: each store comes to lead about as many regions as the others, and leaders move
+    /// under any client that is not pausing it, as in a TiKV cluster.
+    public func balanceLeaders(every interval: Duration) {
+        let (pd, schedule) = (cluster.pd, schedule)
+        let task = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled, schedule.isRunning("balance-leader-scheduler") else { continue }
+                try? await pd.balanceLeaders(pd.allRegions.map(\.id))
+            }
+        }
+        balancing.withLock { $0 = task }
     }
 
     // MARK: faults on the wire

@@ -6,7 +6,7 @@ import KeyCodec
 /// downloads go to disk without being held in memory. Not shared between threads.
 final class CurlRequest {
     enum Method: Sendable {
-        case get, head, put
+        case get, head, put, post
     }
 
     struct Response {
@@ -50,6 +50,10 @@ final class CurlRequest {
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         if let ca = settings.caFile { ccurl_setopt_string(handle, CURLOPT_CAINFO, ca) }
+        if let identity = settings.clientIdentity {
+            ccurl_setopt_string(handle, CURLOPT_SSLCERT, identity.certificatePath)
+            ccurl_setopt_string(handle, CURLOPT_SSLKEY, identity.keyPath)
+        }
         if settings.insecureSkipTLSVerify {
             ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
             ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
@@ -58,6 +62,7 @@ final class CurlRequest {
         case .get: break
         case .head: ccurl_setopt_long(handle, CURLOPT_NOBODY, 1)
         case .put: ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, "PUT")
+        case .post: ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, "POST")
         }
     }
 
@@ -65,6 +70,16 @@ final class CurlRequest {
         curl_easy_cleanup(handle)
         curl_slist_free_all(headers)
         errorBuffer.deallocate()
+    }
+
+    /// HTTP/1.1 only: a server that serves gRPC and HTTP on one port (PD) routes HTTP/2 to gRPC.
+    func useHTTP1() {
+        ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+    }
+
+    /// The whole transfer's deadline.
+    func setTimeout(seconds: Int) {
+        ccurl_setopt_long(handle, CURLOPT_TIMEOUT, seconds)
     }
 
     func addHeader(_ line: String) {
@@ -84,12 +99,11 @@ final class CurlRequest {
         if let token = credentials.sessionToken { addHeader("x-amz-security-token: \(token)") }
     }
 
-    /// Sends `body` as the request body of a PUT (curl copies it, and signs it when asked to).
-    func setBody(_ body: [UInt8]) {
+    /// Sends `body` as the request body of a PUT or POST (curl copies it, and signs it when asked to).
+    func setBody(_ body: [UInt8], contentType: String = "application/octet-stream") {
         bodySHA256 = SHA256Digest.hash(body).hexString
         // Without a type curl says form-urlencoded, and some servers then parse the body as a form.
-        addHeader("Content-Type: application/octet-stream")
-        ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, "PUT")
+        addHeader("Content-Type: \(contentType)")
         ccurl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
         body.withUnsafeBytes { _ = ccurl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) }
     }

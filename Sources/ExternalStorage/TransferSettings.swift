@@ -4,6 +4,9 @@ import KeyCodec
 public struct TransferSettings: Sendable, Equatable {
     /// An extra CA bundle (PEM) to trust, for servers with a private CA.
     public var caFile: String?
+    /// This side's certificate and key, for servers that require mutual TLS (PD's HTTP API in a
+    /// TLS cluster).
+    public var clientIdentity: ClientIdentity?
     /// Turns TLS verification off. Only by explicit request; the UI shows it.
     public var insecureSkipTLSVerify = false
     public var connectTimeoutSeconds = 10
@@ -17,6 +20,17 @@ public struct TransferSettings: Sendable, Equatable {
     public var maxBackoffSeconds = 4.0
 
     public init() {}
+}
+
+/// A client certificate and its key, PEM files.
+public struct ClientIdentity: Sendable, Equatable {
+    public var certificatePath: String
+    public var keyPath: String
+
+    public init(certificatePath: String, keyPath: String) {
+        self.certificatePath = certificatePath
+        self.keyPath = keyPath
+    }
 }
 
 /// S3 credentials. `description` never shows them.

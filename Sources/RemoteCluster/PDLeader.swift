@@ -33,6 +33,11 @@ final class PDLeader: Sendable {
 
     var address: WireAddress { state.withLock { $0.connection.address } }
 
+    /// The leader's address first, then every other member's.
+    var addresses: [WireAddress] {
+        state.withLock { s in [s.connection.address] + s.members.filter { $0 != s.connection.address } }
+    }
+
     var client: Pdpb_PD.Client<HTTP2ClientTransport.Posix> { Pdpb_PD.Client(wrapping: state.withLock { $0.connection.client }) }
 
     /// `body` on the leader; when it fails as a call to a member that does not lead (or is gone),

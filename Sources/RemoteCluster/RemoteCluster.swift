@@ -30,6 +30,8 @@ public final class RemoteCluster: ClusterClient {
     let storageCacheID = "restore-console-\(Int(Date().timeIntervalSince1970))-\(UInt64.random(in: 0...UInt64.max))"
     /// When PD's store list was last read.
     let storesRead = Mutex(ContinuousClock.now)
+    /// PD's schedulers paused for the restore, until they are set back.
+    let schedulePause = Mutex<SchedulePause?>(nil)
 
     let timeouts: WireTimeouts
 
@@ -190,8 +192,17 @@ public final class RemoteCluster: ClusterClient {
 
     func endpoint(_ store: UInt64) -> StoreEndpoint? { stores.withLock { $0[store] } }
 
-    /// Returns every store to normal mode (a quit or a failure may not have), then closes.
+    /// Sets back what the restore changed, then closes.
     public func close() async {
+        for notice in await setBack() { FileHandle.standardError.write(Data("warning: \(notice)\n".utf8)) }
+        for endpoint in stores.withLock({ Array($0.values) }) { await endpoint.connection.close() }
+        await pd.close()
+    }
+
+    /// Sets back what a restore changed on the cluster, whichever way it ends (a quit or a failure
+    /// may not have): every store in normal mode with no speed limit, PD's schedulers resumed and
+    /// its config restored. Returns what could not be set back. Calls in flight may go on.
+    public func setBack() async -> [String] {
         // The renewal stops first, so that no Import it sends can arrive after the Normal below.
         let renewal = modeRenewal.withLock { task in
             defer { task = nil }
@@ -201,9 +212,33 @@ public final class RemoteCluster: ClusterClient {
         await renewal?.value
         for endpoint in stores.withLock({ Array($0.values) }) {
             if endpoint.health.withLock({ $0.importMode }) { try? await switchMode(.normal, on: endpoint.id) }
-            await endpoint.connection.close()
+            if endpoint.health.withLock({ $0.rateLimit }) != 0 { await setDownloadSpeedLimit(0, on: endpoint.id) }
         }
-        await pd.close()
+        return await resumeSchedulers()
+    }
+
+    // MARK: PD's schedulers
+
+    var pdHTTP: PDHTTP { PDHTTP(addresses: { [pd] in pd.addresses }, security: security) }
+
+    /// Pauses PD's balance schedulers and sets its schedule config for the restore, as BR does,
+    /// recording what it changes at `recordPath` first. Returns what the operator should know.
+    public func pauseSchedulers(recordAt recordPath: String) async throws(WireError) -> [String] {
+        let (pause, notices) = try await SchedulePause.begin(pdHTTP, stores: stores.withLock(\.count), recordPath: recordPath)
+        schedulePause.withLock { $0 = pause }
+        return notices
+    }
+
+    /// Resumes what `pauseSchedulers` paused (once); returns what PD did not take.
+    public func resumeSchedulers() async -> [String] {
+        guard let pause = schedulePause.withLock({ $0.take() }) else { return [] }
+        let failures = await pause.end()
+        return failures.isEmpty ? [] : ["PD's schedule was not all set back (PD resumes each pause by itself within \(SchedulePause.pauseSeconds) s): " + failures.joined(separator: "; ")]
+    }
+
+    /// The balance schedulers that PD has paused now.
+    public func pausedSchedulers() async throws(WireError) -> [String] {
+        try await SchedulePause.pausedNow(pdHTTP)
     }
 
     // MARK: stores

@@ -47,11 +47,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("allow-endpoint"), help: "An S3 endpoint that Downloads may name, as scheme://host[:port] (repeatable). AWS's own (no endpoint) is always allowed.")
     var allowedEndpoints: [String] = []
 
+    @Option(name: .customLong("balance-interval"), help: "Seconds between runs of PD's balance-leader-scheduler, which moves leaders unless a client pauses it (0: never).")
+    var balanceInterval = 60
+
     @OptionGroup var tls: TLSOptions
 
     @OptionGroup var metrics: MetricsOptions
 
     func validate() throws {
+        guard balanceInterval >= 0 else { throw ValidationError("--balance-interval must be 0 or more seconds") }
         guard stores >= 1, replicas >= 1, replicas <= stores else { throw ValidationError("need 1 <= --replicas <= --stores") }
         guard (0...65535).contains(storePort) else { throw ValidationError("--store-port must be a port") }
         for root in storageRoots {
@@ -83,7 +87,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         let server = await ClusterServer(cluster: embedded, pd: address, storeHost: address.host, firstStorePort: storePort, security: try tls.security,
-            storageAccess: StorageAccess(localRoots: storageRoots, endpoints: allowedEndpoints), advertiseHost: advertiseHost)
+            storageAccess: StorageAccess(localRoots: storageRoots, endpoints: allowedEndpoints), advertiseHost: advertiseHost,
+            log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         let bound: (pd: WireAddress, stores: [UInt64: WireAddress])
         do { bound = try await server.start() } catch {
             await embedded.close()
@@ -93,20 +98,11 @@ struct ServeCommand: AsyncParsableCommand {
         lines += bound.stores.sorted { $0.key < $1.key }.map { "store \($0.key) \($0.value)" }
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         FileHandle.standardError.write(Data("serving \(cluster) as PD \(bound.pd); SIGINT or SIGTERM stops\n".utf8))
-        let stop = Self.onSignals([SIGINT, SIGTERM]) { server.stop() }
+        if balanceInterval > 0 { server.balanceLeaders(every: .seconds(balanceInterval)) }
+        let stop = Signals.on([SIGINT, SIGTERM]) { server.stop() }
         await server.wait()
         stop.forEach { $0.cancel() }
         await endpoint?.stop()
         await embedded.close()
-    }
-
-    static func onSignals(_ signals: [Int32], _ body: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-        signals.map { sig in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler(handler: body)
-            source.resume()
-            return source
-        }
     }
 }

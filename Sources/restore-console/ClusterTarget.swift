@@ -34,6 +34,14 @@ enum ClusterTarget {
         }
     }
 
+    /// Sets back what the restore changed on a TiKV cluster (import mode, speed limit, PD's
+    /// schedulers), for a process that ends with work in flight. An embedded cluster's stores
+    /// end with the process.
+    func setBack() async {
+        guard case let .remote(cluster, _) = self else { return }
+        for notice in await cluster.setBack() { FileHandle.standardError.write(Data("warning: \(notice)\n".utf8)) }
+    }
+
     /// Opens the target that the arguments name, without prechecks.
     static func open(_ arguments: RestoreArguments, storage: any ExternalStorage) async throws -> ClusterTarget {
         try await SurveyedTarget.survey(arguments, storage: storage).open(arguments)
@@ -87,7 +95,26 @@ struct SurveyedTarget {
         let directory = arguments.stateDirectory ?? "\(home)/.local/state/restore-console/\(cluster.clusterID)"
         // Each TiKV budgets its own files; this client holds a connection per store and little else.
         let files = RestorePreview.Check(name: "open-files", status: .passed, message: "the stores budget their own; this client needs a few")
-        return SurveyedTarget(stateDirectory: directory, checks: [files], source: .remote(cluster, pd: address))
+        let schedulers = await schedulersCheck(arguments, cluster: cluster, stateDirectory: directory)
+        return SurveyedTarget(stateDirectory: directory, checks: [files, schedulers], source: .remote(cluster, pd: address))
+    }
+
+    /// PD's HTTP API answers, so that its balance schedulers can be paused for the restore; and
+    /// whether some are paused already (an earlier restore that was killed, or another tool).
+    private static func schedulersCheck(_ arguments: RestoreArguments, cluster: RemoteCluster, stateDirectory: String) async -> RestorePreview.Check {
+        let name = "pd-schedulers"
+        if arguments.keepSchedulers { return .init(name: name, status: .skipped, message: "--keep-schedulers: PD's balance schedulers run during the restore") }
+        let paused: [String]
+        do { paused = try await cluster.pausedSchedulers() } catch {
+            return .init(name: name, status: .failed, message: "\(error) (--keep-schedulers restores without pausing them)")
+        }
+        var message = "PD's balance schedulers are paused for the restore and resumed after it"
+        if FileManager.default.fileExists(atPath: RemoteState.schedulePauseRecord(in: stateDirectory)) {
+            message += "; an earlier restore that was killed left them paused, and its record of their values is used"
+        } else if !paused.isEmpty {
+            message += "; paused now: \(paused.joined(separator: ", "))"
+        }
+        return .init(name: name, status: .passed, message: message)
     }
 
     /// Every Download carries the S3 credentials: in plaintext only to this machine, or when told.
@@ -111,7 +138,8 @@ struct SurveyedTarget {
     }
 
     /// Opens the cluster to restore into. A checkpoint made against another cluster is refused.
-    func open(_ arguments: RestoreArguments) async throws -> ClusterTarget {
+    /// `pauseSchedulers`: a TiKV cluster's PD stops balancing until the target is closed or set back.
+    func open(_ arguments: RestoreArguments, pauseSchedulers: Bool = false) async throws -> ClusterTarget {
         switch source {
         case let .embedded(survey):
             survey.close()
@@ -122,6 +150,16 @@ struct SurveyedTarget {
             } catch {
                 await cluster.close()
                 throw StartFailure("\(error)")
+            }
+            if pauseSchedulers {
+                do {
+                    for notice in try await cluster.pauseSchedulers(recordAt: RemoteState.schedulePauseRecord(in: stateDirectory)) {
+                        FileHandle.standardError.write(Data("pd: \(notice)\n".utf8))
+                    }
+                } catch {
+                    await cluster.close()
+                    throw StartFailure("cannot pause PD's schedulers: \(error) (--keep-schedulers restores without pausing them)")
+                }
             }
             return .remote(cluster, stateDirectory: stateDirectory)
         }
@@ -148,6 +186,9 @@ enum RemoteState {
             "\(directory) holds the checkpoint of cluster \(recorded), but PD at \(pd) serves cluster \(found); use another --state-dir"
         }
     }
+
+    /// What a restore paused at PD and the values it set back, while the restore lasts.
+    static func schedulePauseRecord(in directory: String) -> String { directory + "/pd-schedule-pause.json" }
 
     static func claim(_ directory: String, clusterID: UInt64, pd: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -17,8 +17,13 @@ struct DisplayOptions {
 
 enum ConsoleRunner {
     /// Runs the restore under the console or the headless printer; returns the exit code.
-    static func run(_ engine: RestoreEngine, display: DisplayOptions, during: (@Sendable () async -> Void)? = nil) async -> Int32 {
-        guard display.useConsole else { return await RestoreCommand.runHeadless(engine, json: display.json, during: during) }
+    /// `setBack`: what to undo on the cluster before a quit ends the process with work in flight.
+    /// `stop`: SIGINT and SIGTERM for the headless printer (the console watches its own).
+    static func run(
+        _ engine: RestoreEngine, display: DisplayOptions, during: (@Sendable () async -> Void)? = nil, stop: StopRequest? = nil,
+        setBack: (@Sendable () async -> Void)? = nil
+    ) async -> Int32 {
+        guard display.useConsole else { return await RestoreCommand.runHeadless(engine, json: display.json, during: during, stop: stop) }
         let command = CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
         let result = RestoreResultBox()
         let restore = Task {
@@ -51,8 +56,10 @@ enum ConsoleRunner {
                   \(command)
 
                 """.utf8))
-            // Work is still in flight: stop here, as a crash would. The checkpoint and the stores'
-            // Raft logs carry everything over to the resume, which the kill -9 test proves.
+            // Work is still in flight: stop here, as a crash would, once the cluster's import mode,
+            // speed limit and PD's schedulers are set back. The checkpoint and the stores' Raft
+            // logs carry everything over to the resume, which the kill -9 test proves.
+            await setBack?()
             exit(1)
         case .success(false):
             return RestoreCommand.printSummary(engine, outcome: await restore.value, json: display.json)

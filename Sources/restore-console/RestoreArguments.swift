@@ -26,6 +26,9 @@ struct RestoreArguments: ParsableArguments {
     @Flag(name: .customLong("insecure"), help: "With --pd and no TLS to a host that is not this machine: send the S3 credentials in plaintext anyway (a warning says so).")
     var insecure = false
 
+    @Flag(name: .customLong("keep-schedulers"), help: "With --pd: leave PD's balance schedulers and schedule config as they are (by default they are paused for the restore, as BR does, and set back after it).")
+    var keepSchedulers = false
+
     @Option(name: .long, help: "Stores of a new cluster.")
     var stores = 3
 

@@ -48,6 +48,7 @@ struct RestoreCommand: AsyncParsableCommand {
         let storage = try arguments.storageOptions.open(arguments.storage)
         let inputs: RestoreInputs
         let target: ClusterTarget
+        let stop: StopRequest
         do {
             // Everything is read and checked before anything is written.
             let surveyed = try await SurveyedTarget.survey(arguments, storage: storage)
@@ -68,7 +69,10 @@ struct RestoreCommand: AsyncParsableCommand {
                 for check in preview.checks where check.status == .failed { FileHandle.standardError.write(Data("precheck \(check.name) failed: \(check.message)\n".utf8)) }
                 throw StartFailure("a precheck failed, and nothing was written (restore --dry-run shows the plan and every check)")
             }
-            target = try await surveyed.open(arguments)
+            // From here on the cluster is changed (PD's schedulers, the checkpoint claimed): a
+            // signal stops the restore and sets the cluster back.
+            stop = StopRequest.watch()
+            target = try await surveyed.open(arguments, pauseSchedulers: !arguments.keepSchedulers)
         }
         let endpoint: MetricsEndpoint?
         do { endpoint = try await metrics.start() } catch {
@@ -77,18 +81,30 @@ struct RestoreCommand: AsyncParsableCommand {
         }
         let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments, inputs: inputs)
         engine.logEvents(to: try logging.start(in: target.stateDirectory))
-        let code = await ConsoleRunner.run(engine, display: DisplayOptions(headless: headless, json: json, theme: theme, drills: drills))
+        if stop.requested {
+            // Stopped before anything was restored: what the start changed is set back.
+            await metrics.finish(endpoint)
+            await target.close()
+            FileHandle.standardError.write(Data("restore stopped before it began\n".utf8))
+            throw RestoreExit(code: 1)
+        }
+        let display = DisplayOptions(headless: headless, json: json, theme: theme, drills: drills)
+        let code = await ConsoleRunner.run(engine, display: display, stop: stop, setBack: { await target.setBack() })
         await metrics.finish(endpoint)
         await target.close()
         if code != 0 { throw RestoreExit(code: code) }
     }
 
     /// Runs a restore with the headless printer and prints the summary; returns the exit code.
-    static func runHeadless(_ engine: RestoreEngine, json: Bool, during: (@Sendable () async -> Void)? = nil) async -> Int32 {
+    /// `stop`: a signal stops it as a quit does: in-flight work ends, the cluster is set back
+    /// (normal mode, no speed limit), and the summary says stopped.
+    static func runHeadless(_ engine: RestoreEngine, json: Bool, during: (@Sendable () async -> Void)? = nil, stop: StopRequest? = nil) async -> Int32 {
         let printer = HeadlessPrinter(engine: engine)
         let printing = Task { await printer.run() }
         let side = during.map { body in Task { await body() } }
-        let outcome = await engine.run()
+        let restore = Task { await engine.run() }
+        stop?.onStop { restore.cancel() }
+        let outcome = await restore.value
         side?.cancel()
         printing.cancel()
         _ = await printing.value

@@ -50,3 +50,4 @@ struct StartFailure: Error, CustomStringConvertible {
 
     init(_ description: String) { self.description = description }
 }
+

@@ -15,7 +15,7 @@ func runConsole(_ arguments: [String], environment: [String: String] = [:]) thro
 }
 
 /// The console started in the background, its output to `stdout` (a file) or nowhere.
-func startConsole(_ arguments: [String], stdout: String? = nil) throws -> Process {
+func startConsole(_ arguments: [String], stdout: String? = nil, stderr: String? = nil) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: consoleBinary)
     process.arguments = arguments
@@ -25,7 +25,12 @@ func startConsole(_ arguments: [String], stdout: String? = nil) throws -> Proces
     } else {
         process.standardOutput = FileHandle.nullDevice
     }
-    process.standardError = FileHandle.nullDevice
+    if let stderr {
+        _ = FileManager.default.createFile(atPath: stderr, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
+    } else {
+        process.standardError = FileHandle.nullDevice
+    }
     try process.run()
     return process
 }
