@@ -124,7 +124,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "restore-bench",
-            dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills", "ConsoleUI", "CRocksDB", "LoopbackServer"]
+            dependencies: [
+                "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills", "ConsoleUI", "CRocksDB",
+                "LoopbackServer", "KVProto", "KVProtoGRPC", "KVWire",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
         ),
         // Starts the Python servers of scripts/test-servers, and `cluster serve`, for tests, benchmarks and campaigns.
         .target(name: "LoopbackServer"),

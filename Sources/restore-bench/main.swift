@@ -44,6 +44,13 @@ if wanted("wire") {
     report.add("wire", value: w.wireMBps, baseline: w.inProcessMBps, unit: "MB/s", target: ">=0.8", met: w.wireMBps / w.inProcessMBps >= 0.8,
                note: String(format: "%.2f GiB backup over gRPC on loopback vs in process, no checksum", Double(w.backupBytes) / 1_073_741_824))
 }
+if wanted("wire-overhead") {
+    // About 20,000 regions; BR's published scatter rate is about 1,500 regions/s across 15 TiKVs.
+    let w = try await RestoreBenchmark(directory: scratch).wireOverhead(tables: 5)
+    report.add("wire-overhead", value: w.regionsPerSecond, baseline: 1_500, unit: "regions/s", target: ">=2000", met: w.regionsPerSecond >= 2_000,
+               note: String(format: "%d regions, %d files, against a cluster that answers at once; split and scatter %.1f s of %.1f s; %d calls; vs BR's published scatter rate", w.regions, w.files, w.splitSeconds, w.seconds, w.calls))
+    report.add("wire-overhead-cpu", value: w.cpuPerRegionMs, unit: "ms", target: "-", met: true, note: "the client's CPU per region (user + system), all of it")
+}
 if wanted("restore") || wanted("memory") {
     let restore = RestoreBenchmark(directory: scratch)
     if wanted("restore") {

@@ -187,6 +187,42 @@ import LoopbackServer
         #expect(after.contains("checksum=skipped"))
     }
 
+    /// Quitting a restore over gRPC in the middle (q, then y) ends the process with its work in
+    /// flight, as a crash would, but first sets PD's schedulers and config back: `cluster serve`
+    /// says each pause and each resume, and PD has nothing paused after.
+    @Test func aQuitOverGRPCSetsPDsSchedulersBack() async throws {
+        let dir = NSTemporaryDirectory() + "restore-console-tmux-\(UUID().uuidString)"
+        let binary = Self.root + "/.build/debug/restore-console"
+        defer {
+            _ = try? tmux(["kill-server"])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let backup = Process()
+        backup.executableURL = URL(fileURLWithPath: binary)
+        backup.arguments = ["backup", "--out", dir + "/backup", "--tables", "2", "--rows", "20000", "--file-size", "262144"]
+        backup.standardError = FileHandle.nullDevice
+        backup.standardOutput = FileHandle.nullDevice
+        try backup.run()
+        backup.waitUntilExit()
+        let log = dir + "/serve.log"
+        let served = try ServedCluster(binary: binary, directory: dir + "/cluster", arguments: ["--storage-root", dir + "/backup"], stderr: log)
+        defer { served.stop() }
+        let command = "\(binary) restore --storage \(dir)/backup --pd \(served.pd) --state-dir \(dir)/state --rate 256K --merge-size 512K --table-id-map 100:1100,101:1101; echo EXITED $?; sleep 60"
+        try tmux(["new-session", "-d", "-s", "e2e", "-x", "160", "-y", "36", command])
+        try await waitFor(matching: Self.downloadingPeer, timeout: .seconds(60))
+        try keys("q")
+        try keys("y")
+        let after = try await waitFor("EXITED 1")
+        #expect(after.contains("Resume with the same command"))
+        let changes = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("pd: ") }
+        for scheduler in ["balance-hot-region-scheduler", "balance-leader-scheduler", "balance-region-scheduler"] {
+            let paused = changes.firstIndex(of: "pd: paused \(scheduler) for 300 s"), resumed = changes.lastIndex(of: "pd: resumed \(scheduler)")
+            #expect(paused != nil && resumed != nil && resumed! > paused!, "\(changes)")
+        }
+        #expect(changes.last?.hasPrefix("pd: config set back: ") == true, "\(changes)")
+    }
+
     /// A restore with 7 stores and a few hundred regions at 140x36: while it runs, the top rows are
     /// never ingested regions while others still wait or move, every store has its row and rate in
     /// the Stores panel, and each peer cell names its store.

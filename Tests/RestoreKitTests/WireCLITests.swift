@@ -65,7 +65,7 @@ func wireTableIDs(_ tables: Int) -> [String] {
         #expect(stores.allSatisfy { (($0["available"] as? NSNumber)?.uint64Value ?? 0) > 0 }, "free space from PD: \(stores)")
         let checks = try #require(plan["checks"] as? [[String: Any]])
         let byName = Dictionary(uniqueKeysWithValues: checks.compactMap { c in (c["name"] as? String).map { ($0, c["status"] as? String ?? "") } })
-        #expect(byName == ["disk": "passed", "open-files": "passed", "existing-data": "unknown", "storage": "passed", "checksums": "passed"], "\(checks)")
+        #expect(byName == ["disk": "passed", "open-files": "passed", "existing-data": "unknown", "storage": "passed", "checksums": "passed", "pd-schedulers": "passed"], "\(checks)")
         #expect(served.stop() == 0)
     }
 

@@ -1,0 +1,59 @@
+import Foundation
+
+/// The client alone over the wire: `restore --pd` against an `InstantCluster` in this process,
+/// which answers every call at once and does no data work, so that the time and the CPU left are
+/// the client's (its split, scatter, Downloads to every peer, MultiIngests and checkpoint).
+extension RestoreBenchmark {
+    struct WireOverhead {
+        var regions = 0
+        var files = 0
+        var seconds = 0.0
+        var splitSeconds = 0.0
+        /// The client process's user and system CPU.
+        var clientCPUSeconds = 0.0
+        var calls = 0
+
+        var regionsPerSecond: Double { Double(regions) / seconds }
+        var cpuPerRegionMs: Double { clientCPUSeconds * 1_000 / Double(max(1, regions)) }
+    }
+
+    /// A backup of `tables` tables in 8 KiB files, one region per file set.
+    func wireOverhead(tables: Int) async throws -> WireOverhead {
+        let backup = "\(directory)/backup-wire-overhead"
+        defer {
+            try? FileManager.default.removeItem(atPath: backup)
+            try? FileManager.default.removeItem(atPath: "\(directory)/state-wire-overhead")
+        }
+        try run(binary, ["backup", "--out", backup, "--tables", "\(tables)", "--rows", "100000", "--file-size", "8K"])
+        let cluster = InstantCluster()
+        let pd = try await cluster.serve()
+        let ids = (0..<tables).map { "\(100 + $0):\(1100 + $0)" }.joined(separator: ",")
+        let before = Self.childrenCPU()
+        let start = ContinuousClock.now
+        // The schedulers stay: the instant cluster serves no HTTP API, and pausing is 7 calls.
+        try run(binary, [
+            "restore", "--storage", backup, "--pd", pd.description, "--state-dir", "\(directory)/state-wire-overhead", "--headless", "--json",
+            "--merge-size", "1", "--keep-schedulers", "--table-id-map", ids,
+        ])
+        var result = WireOverhead()
+        result.seconds = RewriteBenchmark.seconds(ContinuousClock.now - start)
+        result.clientCPUSeconds = Self.childrenCPU() - before
+        result.calls = cluster.calls.load(ordering: .relaxed)
+        let output = (try? String(contentsOfFile: directory + "/child.log", encoding: .utf8)) ?? ""
+        guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], json["status"] as? String == "ok"
+        else { throw BenchError.failed("the restore did not end ok:\n\(output.suffix(2000))") }
+        result.regions = json["regions_total"] as? Int ?? 0
+        result.files = json["files"] as? Int ?? 0
+        result.splitSeconds = json["split_s"] as? Double ?? 0
+        return result
+    }
+
+    /// User and system CPU of the children this process has waited for.
+    static func childrenCPU() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
