@@ -15,7 +15,7 @@ public final class ServedSchedule: Sendable {
     /// The schedule config a restore reads and changes, with PD v8.5's defaults
     /// (tikv/pd pkg/schedule/config/config.go). Booleans are JSON strings, as PD tags them.
     static let defaultConfig: [String: ConfigValue] = [
-        "max-merge-region-keys": .int(540_000), "max-merge-region-size": .int(54), "leader-schedule-limit": .int(4),
+        "max-merge-region-keys": .int(540_000), "max-merge-region-size": .int(54), "merge-schedule-limit": .int(8), "leader-schedule-limit": .int(4),
         "region-schedule-limit": .int(2_048), "max-snapshot-count": .int(64), "max-pending-peer-count": .int(64),
         "enable-location-replacement": .string("true"), "split-merge-interval": .string("1h0m0s"),
     ]

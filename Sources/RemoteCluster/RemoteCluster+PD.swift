@@ -20,7 +20,11 @@ extension RemoteCluster {
         // Newer PDs fill `regions`; older ones only `region_metas` with `leaders` beside them.
         let found = response.regions.isEmpty
             ? response.regionMetas.enumerated().map { i, meta in Route(meta, leader: i < response.leaders.count ? response.leaders[i] : nil) }
-            : response.regions.map { Route($0.region, leader: $0.hasLeader ? $0.leader : nil) }
+            : response.regions.map { entry in
+                var route = Route(entry.region, leader: entry.hasLeader ? entry.leader : nil)
+                route.pendingPeers = entry.pendingPeers.count
+                return route
+            }
         remember(found)
         return found
     }
@@ -34,12 +38,17 @@ extension RemoteCluster {
     /// What comes back covers a prefix of the range; the driver queues again what no region
     /// covered (`RestoreEngine.requeueUncovered`).
     public func regions(overlapping range: KeyRange) async -> [Region] {
+        await routes(overlapping: range, page: 128).map(\.region)
+    }
+
+    /// The routes of the regions that overlap `range`, as `regions(overlapping:)` reads them.
+    func routes(overlapping range: KeyRange, page limit: Int32) async -> [Route] {
         let end = range.endInclusive && !range.end.isEmpty ? Self.after(range.end) : range.end
-        var out: [Region] = []
+        var out: [Route] = []
         var start = range.start
         var holes = 0
         while true {
-            guard let page = try? await retrying({ try await scan(KeyRange(start: start, end: end), limit: 128) }), let first = page.first else { break }
+            guard let page = try? await retrying({ try await scan(KeyRange(start: start, end: end), limit: limit) }), let first = page.first else { break }
             // The first region must hold `start`, and each must begin where the one before ended.
             let contiguous = !keyLess(start, first.region.startKey)
                 && zip(page, page.dropFirst()).allSatisfy { $0.region.endKey == $1.region.startKey }
@@ -49,13 +58,20 @@ extension RemoteCluster {
                 try? await Task.sleep(for: .milliseconds(100 * holes))
                 continue
             }
-            if out.last?.id == first.region.id { out.removeLast() }  // the newer copy wins
-            out += page.map(\.region)
+            if out.last?.region.id == first.region.id { out.removeLast() }  // the newer copy wins
+            out += page
             let last = page[page.count - 1].region
             guard !last.endKey.isEmpty, end.isEmpty || keyLess(last.endKey, end), keyLess(start, last.endKey) else { break }
             start = last.endKey
         }
         return out
+    }
+
+    /// The range from the first region's start to the last one's end.
+    static func span(of regions: [Region]) -> KeyRange? {
+        guard let start = regions.map(\.startKey).min(by: keyLess) else { return nil }
+        let end = regions.contains { $0.endKey.isEmpty } ? [] : regions.map(\.endKey).max(by: keyLess) ?? []
+        return KeyRange(start: start, end: end)
     }
 
     public func region(id: UInt64) async -> Region? {
@@ -215,14 +231,17 @@ extension RemoteCluster {
 
     /// Waits (a little) until PD knows each new region with a leader and no pending peer, as BR
     /// waits before it scatters (tidb br/pkg/restore/split `hasHealthyRegion`: the region known
-    /// and `pending_peers` empty), going on anyway after the wait as BR does.
+    /// and `pending_peers` empty), going on anyway after the wait as BR does. The regions are
+    /// read in pages of ScanRegions over their span, not one GetRegionByID each.
     private func waitUntilKnown(_ regions: [Region]) async {
-        for region in regions {
-            let deadline = ContinuousClock.now + .seconds(5)
-            while ContinuousClock.now < deadline {
-                if let route = await fetchRoute(region.id), route.leader != nil, route.pendingPeers == 0 { break }
-                try? await Task.sleep(for: .milliseconds(20))
+        guard let span = Self.span(of: regions) else { return }
+        var waiting = Set(regions.map(\.id))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !waiting.isEmpty, ContinuousClock.now < deadline {
+            for route in await routes(overlapping: span, page: 1_024) where route.leader != nil && route.pendingPeers == 0 {
+                waiting.remove(route.region.id)
             }
+            if !waiting.isEmpty { try? await Task.sleep(for: .milliseconds(20)) }
         }
     }
 
@@ -238,11 +257,15 @@ extension RemoteCluster {
         var rescatters = 0
         while !running.isEmpty, ContinuousClock.now < deadline {
             var again: [UInt64] = []
-            for id in running.sorted() {
+            // PD answers each region's operator on its own; many are asked at once.
+            let operators = await Self.concurrently(running.sorted(), width: 64) { id in
                 var op = Pdpb_GetOperatorRequest()
-                op.header = header
+                op.header = self.header
                 op.regionID = id
-                guard let response = try? await pd.call({ try await $0.getOperator(op, options: WireConnection.options(timeout: timeouts.pd)) }) else { continue }
+                return (id, try? await self.pd.call({ try await $0.getOperator(op, options: WireConnection.options(timeout: self.timeouts.pd)) }))
+            }
+            for (id, answer) in operators {
+                guard let response = answer else { continue }
                 if response.header.error.type == .regionNotFound || String(decoding: response.desc, as: UTF8.self) != "scatter-region" || response.status == .success {
                     running.remove(id)
                 } else if response.status != .running {
@@ -257,8 +280,33 @@ extension RemoteCluster {
             }
             if !running.isEmpty { try? await Task.sleep(for: .milliseconds(200)) }
         }
-        for id in regionIDs { _ = await fetchRoute(id) }
+        // The leaders moved: their routes are read again, in pages over the regions' span.
+        if let span = Self.span(of: routes.withLock { routes in regionIDs.compactMap { routes[$0]?.region } }) {
+            _ = await routes(overlapping: span, page: 1_024)
+        }
         if !running.isEmpty { throw .timeout(regionID: running.min() ?? 0, after: .seconds(60)) }
+    }
+
+    /// `body` for each item, at most `width` at once; the results in the items' order.
+    static func concurrently<Item: Sendable, Output: Sendable>(_ items: [Item], width: Int, _ body: @escaping @Sendable (Item) async -> Output) async -> [Output] {
+        await withTaskGroup(of: (Int, Output).self) { group in
+            var results = [Output?](repeating: nil, count: items.count)
+            var next = 0
+            while next < min(width, items.count) {
+                let (i, item) = (next, items[next])
+                group.addTask { (i, await body(item)) }
+                next += 1
+            }
+            for await (i, output) in group {
+                results[i] = output
+                if next < items.count {
+                    let (j, item) = (next, items[next])
+                    group.addTask { (j, await body(item)) }
+                    next += 1
+                }
+            }
+            return results.map { $0! }
+        }
     }
 
     static let maxRescatters = 3

@@ -4,9 +4,9 @@ import ExternalStorage
 import KVWire
 
 /// PD's schedulers that move leaders and peers, and the schedule limits that merge and move
-/// regions, paused for a restore and set back after it, as BR does it through PD's HTTP API (tidb
-/// br/pkg/pdutil/pd.go: `RemoveSchedulersWithOrigin`, `pauseSchedulersAndConfigWith`,
-/// `restoreSchedulers`). Each pause lasts 5 minutes and is renewed every 100 s, so that PD
+/// regions, paused for a restore and set back after it, as BR v8 does it through PD's HTTP API
+/// (tidb br/pkg/pdutil/pd.go: `Schedulers`, `expectPDCfgGenerators`, `RemoveSchedulersWithOrigin`,
+/// `pauseSchedulersAndConfigWith`, `restoreSchedulers`). Each pause lasts 5 minutes and is renewed every 100 s, so that PD
 /// resumes everything by itself if the client dies. What is paused, and the values it had, are
 /// recorded in the state directory before anything is changed: a run after one that was killed
 /// says so and sets back the recorded values, not the paused ones it would read.
@@ -14,7 +14,7 @@ final class SchedulePause: Sendable {
     /// The schedulers BR pauses (pd.go `Schedulers`), those of them that PD runs.
     static let schedulers: Set<String> = [
         "balance-leader-scheduler", "balance-hot-region-scheduler", "balance-region-scheduler",
-        "shuffle-leader-scheduler", "shuffle-region-scheduler", "shuffle-hot-region-scheduler",
+        "shuffle-leader-scheduler", "shuffle-region-scheduler", "shuffle-hot-region-scheduler", "evict-slow-store-scheduler",
     ]
     /// How long each pause lasts at PD (pd.go `pauseTimeout`), renewed every third of it.
     static let pauseSeconds = 300
@@ -36,11 +36,11 @@ final class SchedulePause: Sendable {
         self.record = record
     }
 
-    /// The values the restore sets (pd.go `expectPDCfg`): no merging, limits times the stores (at
-    /// most 40), no location replacement, pending peers unlimited.
+    /// The values the restore sets (pd.go `expectPDCfgGenerators`): no merging, limits times the
+    /// stores (at most 40), no location replacement, pending peers unlimited.
     static func pausedValue(_ key: String, current: ScheduleValue, stores: Int) -> ScheduleValue? {
         switch key {
-        case "max-merge-region-keys", "max-merge-region-size": return .int(0)
+        case "merge-schedule-limit": return .int(0)
         case "leader-schedule-limit", "region-schedule-limit", "max-snapshot-count":
             guard let value = current.number else { return nil }
             return .number(min(40, value * Double(stores)))
@@ -50,7 +50,7 @@ final class SchedulePause: Sendable {
         }
     }
 
-    static let configKeys = ["max-merge-region-keys", "max-merge-region-size", "leader-schedule-limit", "region-schedule-limit", "max-snapshot-count", "enable-location-replacement", "max-pending-peer-count"]
+    static let configKeys = ["merge-schedule-limit", "leader-schedule-limit", "region-schedule-limit", "max-snapshot-count", "enable-location-replacement", "max-pending-peer-count"]
 
     /// The schedulers of BR's list that PD says are paused now (`GET /schedulers?status=paused`).
     static func pausedNow(_ api: PDHTTP) async throws(WireError) -> [String] {

@@ -33,8 +33,14 @@ extension RestoreEngine {
 
     func enqueueInitialWork() async {
         var queued = 0
+        // The regions are read once, over the span of every range (one ScanRegions page per many
+        // regions, not one call per range), and matched to the ranges in key order.
+        var regions: [Region] = []
+        if let span = Self.span(of: plan.ranges.map(\.range)) { regions = await cluster.regions(overlapping: span) }
+        var first = 0
         for merged in plan.ranges {
-            for region in await cluster.regions(overlapping: merged.range) {
+            while first < regions.count, !regions[first].endKey.isEmpty, compareKeys(regions[first].endKey, merged.range.start) <= 0 { first += 1 }
+            for region in regions[first...].prefix(while: { $0.range.overlaps(merged.range) }) {
                 let clipped = Self.clip(merged.range, to: region.range)
                 let sets = merged.fileSets.filter { !checkpoint.isDone(set: $0, range: clipped) }
                 let leader = await cluster.leader(of: region.id)
@@ -194,6 +200,12 @@ extension RestoreEngine {
             peers: region.peers.map { PeerProgress(storeID: $0.storeID, phase: phase == .ingested ? .ingested : .queued, isLeader: $0.storeID == leader?.storeID) },
             phase: phase, attempts: 0, lastError: nil, waitingFor: nil, since: Date(), fileSetsDone: done, fileSetsTotal: fileSets,
             bytes: 0, history: [])
+    }
+
+    /// From the first range's start to the last one's end (ranges in key order).
+    static func span(of ranges: [KeyRange]) -> KeyRange? {
+        guard let first = ranges.first, let last = ranges.last else { return nil }
+        return KeyRange(start: first.start, end: last.end, endInclusive: last.endInclusive)
     }
 
     static func clip(_ range: KeyRange, to region: KeyRange) -> KeyRange {

@@ -25,8 +25,8 @@ final class InstantCluster: Sendable {
 
     private let layout = Mutex(Layout())
     private let published = Mutex(WireAddress(host: "127.0.0.1", port: 0))
-    /// Calls answered, for the report.
-    let calls = Atomic<Int>(0)
+    /// Calls answered, by method, for the report.
+    let calls = Mutex<[String: Int]>([:])
 
     init() {
         let peers = Self.storeIDs.map { PeerMeta(id: $0, storeID: $0) }
@@ -114,8 +114,8 @@ private struct Service: RegistrableRPCService {
         typealias PD = Pdpb_PD.Method
         typealias Import = ImportSstpb_ImportSST.Method
         let cluster = cluster
+        @Sendable func count(_ method: String) { cluster.calls.withLock { $0[method, default: 0] += 1 } }
         @Sendable func header() -> Pdpb_ResponseHeader {
-            cluster.calls.add(1, ordering: .relaxed)
             var header = Pdpb_ResponseHeader()
             header.clusterID = InstantCluster.clusterID
             return header
@@ -140,6 +140,7 @@ private struct Service: RegistrableRPCService {
             return response
         }
         router.unary(PD.GetMembers.descriptor) { (_: Pdpb_GetMembersRequest) in
+            count("GetMembers")
             var response = Pdpb_GetMembersResponse()
             response.header = header()
             var member = Pdpb_Member()
@@ -152,12 +153,14 @@ private struct Service: RegistrableRPCService {
             return response
         }
         router.unary(PD.GetAllStores.descriptor) { (_: Pdpb_GetAllStoresRequest) in
+            count("GetAllStores")
             var response = Pdpb_GetAllStoresResponse()
             response.header = header()
             response.stores = InstantCluster.storeIDs.map(store)
             return response
         }
         router.unary(PD.GetStore.descriptor) { (request: Pdpb_GetStoreRequest) in
+            count("GetStore")
             var response = Pdpb_GetStoreResponse()
             response.header = header()
             response.store = store(request.storeID)
@@ -167,12 +170,15 @@ private struct Service: RegistrableRPCService {
             return response
         }
         router.unary(PD.GetRegion.descriptor) { (request: Pdpb_GetRegionRequest) in
-            regionResponse(cluster.region(containing: Array(request.regionKey)))
+            count("GetRegion")
+            return regionResponse(cluster.region(containing: Array(request.regionKey)))
         }
         router.unary(PD.GetRegionByID.descriptor) { (request: Pdpb_GetRegionByIDRequest) in
-            regionResponse(cluster.region(id: request.regionID))
+            count("GetRegionByID")
+            return regionResponse(cluster.region(id: request.regionID))
         }
         router.unary(PD.ScanRegions.descriptor) { (request: Pdpb_ScanRegionsRequest) in
+            count("ScanRegions")
             var response = Pdpb_ScanRegionsResponse()
             response.header = header()
             for region in cluster.regions(from: Array(request.startKey), to: Array(request.endKey), limit: Int(request.limit)) {
@@ -186,12 +192,14 @@ private struct Service: RegistrableRPCService {
             return response
         }
         router.unary(PD.ScatterRegion.descriptor) { (_: Pdpb_ScatterRegionRequest) in
+            count("ScatterRegion")
             var response = Pdpb_ScatterRegionResponse()
             response.header = header()
             response.finishedPercentage = 100
             return response
         }
         router.unary(PD.GetOperator.descriptor) { (request: Pdpb_GetOperatorRequest) in
+            count("GetOperator")
             var response = Pdpb_GetOperatorResponse()
             response.header = header()
             response.regionID = request.regionID
@@ -200,8 +208,8 @@ private struct Service: RegistrableRPCService {
             return response
         }
         router.unary(TikvService.splitRegion) { (request: Kvrpcpb_SplitRegionRequest) in
+            count("SplitRegion")
             var response = Kvrpcpb_SplitRegionResponse()
-            _ = header()
             var keys = request.splitKeys.map { Array($0) }
             if !request.splitKey.isEmpty { keys.append(Array(request.splitKey)) }
             if !request.isRawKv { keys = keys.map { Memcomparable.encode($0) } }
@@ -212,16 +220,16 @@ private struct Service: RegistrableRPCService {
             return response
         }
         router.unary(Import.SwitchMode.descriptor) { (_: ImportSstpb_SwitchModeRequest) in
-            _ = header()
+            count("SwitchMode")
             return ImportSstpb_SwitchModeResponse()
         }
         router.unary(Import.SetDownloadSpeedLimit.descriptor) { (_: ImportSstpb_SetDownloadSpeedLimitRequest) in
-            _ = header()
+            count("SetDownloadSpeedLimit")
             return ImportSstpb_SetDownloadSpeedLimitResponse()
         }
         // The SST's range with the rule's prefix, as TiKV answers once it has rewritten the file.
         router.unary(Import.Download.descriptor) { (request: ImportSstpb_DownloadRequest) in
-            _ = header()
+            count("Download")
             var response = ImportSstpb_DownloadResponse()
             let rule = request.rewriteRule
             func rewritten(_ key: Data) -> Data {
@@ -233,7 +241,7 @@ private struct Service: RegistrableRPCService {
             return response
         }
         router.unary(Import.MultiIngest.descriptor) { (_: ImportSstpb_MultiIngestRequest) in
-            _ = header()
+            count("MultiIngest")
             return ImportSstpb_IngestResponse()
         }
     }

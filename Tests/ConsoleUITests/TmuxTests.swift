@@ -216,7 +216,7 @@ import LoopbackServer
         let after = try await waitFor("EXITED 1")
         #expect(after.contains("Resume with the same command"))
         let changes = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("pd: ") }
-        for scheduler in ["balance-hot-region-scheduler", "balance-leader-scheduler", "balance-region-scheduler"] {
+        for scheduler in ["balance-hot-region-scheduler", "balance-leader-scheduler", "balance-region-scheduler", "evict-slow-store-scheduler"] {
             let paused = changes.firstIndex(of: "pd: paused \(scheduler) for 300 s"), resumed = changes.lastIndex(of: "pd: resumed \(scheduler)")
             #expect(paused != nil && resumed != nil && resumed! > paused!, "\(changes)")
         }

@@ -5,15 +5,17 @@ import Testing
 import LoopbackServer
 
 /// PD's schedulers and schedule config, as a restore over `--pd` leaves them on every way it can
-/// end. What BR does, and so what the client must do, is in tidb br/pkg/pdutil/pd.go: pause the
-/// balance and shuffle schedulers PD runs (`Schedulers`) for 300 s, set `expectPDCfg`'s values
-/// with a TTL, renew both, and set back the values read first (`restoreSchedulers`). PD's side
+/// end. What BR v8 does, and so what the client must do, is in tidb br/pkg/pdutil/pd.go: pause
+/// the balance, shuffle and evict-slow-store schedulers PD runs (`Schedulers`) for 300 s, set
+/// `expectPDCfgGenerators`' values with a TTL, renew both, and set back the values read first
+/// (`restoreSchedulers`). PD's side
 /// is read by Python's urllib, not by the client under test.
 @Suite(.serialized) struct SchedulePauseTests {
-    /// BR's pause, for the embedded PD's defaults (4, 2048, 64) and 3 stores: limits times the
+    /// BR's pause, for the embedded PD's defaults (4, 2048, 64, 8) and 3 stores: limits times the
     /// stores up to 40, no merging, no location replacement, pending peers unlimited.
-    static let pausedConfig = "pd: config enable-location-replacement=false leader-schedule-limit=12 max-merge-region-keys=0 max-merge-region-size=0 max-pending-peer-count=2147483647 max-snapshot-count=40 region-schedule-limit=40 for 300 s"
-    static let balanceSchedulers = ["balance-hot-region-scheduler", "balance-leader-scheduler", "balance-region-scheduler"]
+    static let pausedConfig = "pd: config enable-location-replacement=false leader-schedule-limit=12 max-pending-peer-count=2147483647 max-snapshot-count=40 merge-schedule-limit=0 region-schedule-limit=40 for 300 s"
+    /// The schedulers of BR's list that the embedded PD runs.
+    static let balanceSchedulers = ["balance-hot-region-scheduler", "balance-leader-scheduler", "balance-region-scheduler", "evict-slow-store-scheduler"]
 
     struct Setup {
         let dir: TemporaryDirectory
@@ -90,18 +92,18 @@ import LoopbackServer
         }
     }
 
-    /// A restore over mutual TLS pauses exactly BR's schedulers (those PD runs: not
-    /// evict-slow-store) and sets BR's config, then sets every value back.
+    /// A restore over mutual TLS pauses exactly BR's schedulers (those of its list that PD runs)
+    /// and sets BR's config, then sets every value back.
     @Test func aRestorePausesPDsSchedulersAsBRDoesAndSetsThemBack() async throws {
         let s = try Setup(tls: true)
         let original = try s.config()
-        #expect(original["max-merge-region-keys"] as? Int == 540_000)
+        #expect(original["merge-schedule-limit"] as? Int == 8)
         let out = try runConsole(s.restore)
         #expect(out.status == 0, "\(out.stderr)")
         let changes = s.changes
         for scheduler in Self.balanceSchedulers { #expect(changes.contains("pd: paused \(scheduler) for 300 s"), "\(changes)") }
         #expect(changes.contains(Self.pausedConfig), "\(changes)")
-        #expect(!changes.contains { $0.contains("evict-slow-store") }, "BR leaves evict-slow-store-scheduler running")
+        #expect(changes.filter { $0.hasPrefix("pd: paused ") }.count == Self.balanceSchedulers.count, "\(changes)")
         try s.expectSetBack(to: original)
         #expect(!FileManager.default.fileExists(atPath: s.dir.file("state/pd-schedule-pause.json")), "the record goes with the pause")
         #expect(s.served.stop() == 0)
@@ -146,14 +148,14 @@ import LoopbackServer
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(try s.paused() == Self.balanceSchedulers)
-        #expect(try s.config()["max-merge-region-keys"] as? Int == 0)
+        #expect(try s.config()["merge-schedule-limit"] as? Int == 0)
         #expect(FileManager.default.fileExists(atPath: s.dir.file("state/pd-schedule-pause.json")))
 
         let dry = try runConsole(s.restore + ["--dry-run"])
         #expect(dry.stdout.contains("an earlier restore that was killed left them paused"), "\(dry.stdout)")
         let resumed = try runConsole(s.restore)
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(resumed.stderr.contains("an earlier restore paused PD's balance-hot-region-scheduler, balance-leader-scheduler, balance-region-scheduler"), "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("an earlier restore paused PD's balance-hot-region-scheduler, balance-leader-scheduler, balance-region-scheduler, evict-slow-store-scheduler"), "\(resumed.stderr)")
         try s.expectSetBack(to: original, "\(resumed.stderr)")
         #expect(s.served.stop() == 0)
     }
