@@ -12,12 +12,17 @@ public struct BackupFile: Sendable, Hashable, Codable {
     public var endVersion: UInt64
     public var checksum: KVChecksum
     public var cf: ColumnFamily
+    /// The stored object's size; for an encrypted file, its ciphertext's (the same length).
     public var size: UInt64
+    /// The first AES-CTR counter block of an encrypted file (TiKV writes one for every file, and
+    /// it means something only with the backup's key); empty when none.
+    public var cipherIV: [UInt8] = []
 
     public init(
         name: String, sha256: [UInt8], startKey: [UInt8], endKey: [UInt8], startVersion: UInt64 = 0,
-        endVersion: UInt64, checksum: KVChecksum, cf: ColumnFamily, size: UInt64
+        endVersion: UInt64, checksum: KVChecksum, cf: ColumnFamily, size: UInt64, cipherIV: [UInt8] = []
     ) {
+        self.cipherIV = cipherIV
         self.name = name
         self.sha256 = sha256
         self.startKey = startKey

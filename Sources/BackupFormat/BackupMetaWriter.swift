@@ -11,6 +11,10 @@ public struct BackupMetaWriter: Sendable {
     public let storage: any ExternalStorage
     /// File entries per meta file in version 2.
     public var entriesPerMetaFile = 1024
+    /// Encrypts the meta files and the backupmeta as BR does (tidb br/pkg/metautil/metafile.go):
+    /// a meta file is stored as ciphertext with its iv, size and plaintext sha256 in the index;
+    /// the backupmeta as its iv followed by the ciphertext.
+    public var cipher: BackupCipher?
 
     public init(storage: any ExternalStorage) {
         self.storage = storage
@@ -35,7 +39,13 @@ public struct BackupMetaWriter: Sendable {
             meta.files = entries
             meta.schemas = schemas
         }
-        try put(BackupReader.metaName, meta)
+        let bytes = try Self.encode(BackupReader.metaName, meta)
+        if let cipher {
+            let iv = BackupCipher.randomIV()
+            try store(BackupReader.metaName, iv + cipher.apply(bytes, iv: iv))
+        } else {
+            try store(BackupReader.metaName, bytes)
+        }
     }
 
     static func entry(_ file: BackupFile) -> Backup_File {
@@ -51,6 +61,7 @@ public struct BackupMetaWriter: Sendable {
         e.totalBytes = file.checksum.totalBytes
         e.cf = file.cf.name
         e.size = file.size
+        e.cipherIv = Data(file.cipherIV)
         return e
     }
 
@@ -64,11 +75,18 @@ public struct BackupMetaWriter: Sendable {
             var chunk = Backup_MetaFile()
             fill(&chunk, Array(items[start..<end]))
             let name = String(format: "backupmeta.%@.%09d", kind, number)
-            let bytes = try put(name, chunk)
+            let bytes = try Self.encode(name, chunk)
             var ref = Backup_File()
             ref.name = name
             ref.size = UInt64(bytes.count)
             ref.sha256 = Data(SHA256Digest.hash(bytes))
+            if let cipher {
+                let iv = BackupCipher.randomIV()
+                ref.cipherIv = Data(iv)
+                try store(name, cipher.apply(bytes, iv: iv))
+            } else {
+                try store(name, bytes)
+            }
             index.metaFiles.append(ref)
             start = end
             number += 1
@@ -76,11 +94,11 @@ public struct BackupMetaWriter: Sendable {
         return index
     }
 
-    @discardableResult
-    private func put(_ name: String, _ message: some SwiftProtobuf.Message) throws(BackupError) -> [UInt8] {
-        let bytes: [UInt8]
-        do { bytes = try message.serializedBytes() } catch { throw .production(reason: "cannot encode \(name): \(error)") }
+    private static func encode(_ name: String, _ message: some SwiftProtobuf.Message) throws(BackupError) -> [UInt8] {
+        do { return try message.serializedBytes() } catch { throw .production(reason: "cannot encode \(name): \(error)") }
+    }
+
+    private func store(_ name: String, _ bytes: [UInt8]) throws(BackupError) {
         do { try storage.write(name, contents: bytes) } catch { throw .storage(error) }
-        return bytes
     }
 }

@@ -23,6 +23,9 @@ public struct BackupProducer: Sendable {
         public var metaVersion = 2
         public var firstTableID: Int64 = 100
         public var database = "demo"
+        /// Encrypts the backup as BR's `--crypter.method` does: each SST by TiKV's backup writer
+        /// (its sha256 over the ciphertext), the meta files and the backupmeta by BR.
+        public var cipher: BackupCipher?
 
         public init() {}
 
@@ -96,7 +99,9 @@ public struct BackupProducer: Sendable {
             clusterID: 6_800_000_000_000_000_000 &+ options.seed, clusterVersion: "restore-console synthetic",
             brVersion: "restore-console", metaVersion: options.metaVersion, startVersion: 0, endVersion: backupTS,
             isRawKV: options.raw, apiVersion: .v1, files: files, tables: tables)
-        try BackupMetaWriter(storage: storage).write(backup, schemas: schemas)
+        var writer = BackupMetaWriter(storage: storage)
+        writer.cipher = options.cipher
+        try writer.write(backup, schemas: schemas)
         return backup
     }
 
@@ -289,6 +294,12 @@ struct ChunkWriter {
         let path = pending.writer.path
         let size: UInt64
         do { size = try pending.writer.finish() } catch { throw .production(reason: error.description) }
+        // As TiKV's backup writer: a fresh iv per file, and the sha256 of what is stored, the
+        // ciphertext (tikv components/backup/src/writer.rs `save_and_build_file`).
+        let iv = producer.options.cipher.map { _ in BackupCipher.randomIV() } ?? []
+        if let cipher = producer.options.cipher {
+            do { try cipher.applyInPlace(path: path, iv: iv) } catch { throw .storage(error) }
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .production(reason: "cannot read back \(path)")
         }
@@ -298,6 +309,6 @@ struct ChunkWriter {
         do { try producer.storage.move(name, fromFile: path) } catch { throw .storage(error) }
         return BackupFile(
             name: name, sha256: sha, startKey: start, endKey: end, startVersion: 0, endVersion: producer.backupTS,
-            checksum: pending.checksum, cf: pending.cf, size: size)
+            checksum: pending.checksum, cf: pending.cf, size: size, cipherIV: iv)
     }
 }

@@ -18,9 +18,12 @@ public struct BackupReader: Sendable {
     public static let maxBackupFigure: UInt64 = 1 << 56
 
     public let storage: any ExternalStorage
+    /// The backup's key, for a backup BR encrypted (`--crypter.method`); nil for a plain one.
+    public let cipher: BackupCipher?
 
-    public init(storage: any ExternalStorage) {
+    public init(storage: any ExternalStorage, cipher: BackupCipher? = nil) {
         self.storage = storage
+        self.cipher = cipher
     }
 
     public func read() throws(BackupError) -> Backup {
@@ -29,7 +32,7 @@ public struct BackupReader: Sendable {
             if case .notFound = error { throw .metaMissing(storage: storage.displayName) }
             throw .storage(error)
         }
-        let meta: Backup_BackupMeta = try Self.decode(metaBytes, object: Self.metaName)
+        let meta = try decodeMeta(metaBytes)
 
         var dataFiles = meta.files
         var schemas = meta.schemas
@@ -68,17 +71,38 @@ public struct BackupReader: Sendable {
         body(index)
         for ref in index.metaFiles {
             do { try ObjectName.validate(ref.name) } catch { throw .invalidFile(name: ref.name, reason: error.description) }
-            guard ref.cipherIv.isEmpty else { throw .encrypted(object: ref.name) }
-            let bytes: [UInt8]
+            var bytes: [UInt8]
             do { bytes = try storage.read(ref.name) } catch { throw .storage(error) }
+            // BR stores a meta file encrypted with the iv in its index entry, and its size and
+            // sha256 are the plaintext's (tidb br/pkg/metautil/metafile.go `flushMetasV2`).
+            if !ref.cipherIv.isEmpty {
+                guard let cipher else { throw .encrypted(object: ref.name) }
+                guard ref.cipherIv.count == BackupCipher.ivLength else { throw .malformedMeta(object: ref.name, reason: "its cipher iv is \(ref.cipherIv.count) bytes, not 16") }
+                bytes = cipher.apply(bytes, iv: [UInt8](ref.cipherIv))
+            }
             if ref.size != 0, UInt64(bytes.count) != ref.size {
                 throw .malformedMeta(object: ref.name, reason: "is \(bytes.count) bytes, the index says \(ref.size)")
             }
             if !ref.sha256.isEmpty, SHA256Digest.hash(bytes) != [UInt8](ref.sha256) {
+                if !ref.cipherIv.isEmpty, let cipher { throw .wrongKey(object: ref.name, cipher: cipher.method.name, reason: "its sha256 after decryption does not match the index") }
                 throw .malformedMeta(object: ref.name, reason: "sha256 does not match the index")
             }
             let child: Backup_MetaFile = try Self.decode(bytes, object: ref.name)
             try collect(child, object: ref.name, depth: depth + 1, body)
+        }
+    }
+
+    /// The top-level backupmeta: BR writes an encrypted one as its iv followed by the ciphertext
+    /// (tidb br/pkg/metautil/metafile.go `FlushBackupMeta`); a wrong key shows as a protobuf that
+    /// does not parse, as BR finds it ("wrong aes cipher").
+    func decodeMeta(_ bytes: [UInt8]) throws(BackupError) -> Backup_BackupMeta {
+        guard let cipher else { return try Self.decode(bytes, object: Self.metaName) }
+        guard bytes.count > BackupCipher.ivLength else {
+            throw .malformedMeta(object: Self.metaName, reason: "\(bytes.count) bytes, too short for an encrypted backupmeta (a 16-byte iv and the ciphertext)")
+        }
+        let plain = cipher.apply(Array(bytes.dropFirst(BackupCipher.ivLength)), iv: Array(bytes.prefix(BackupCipher.ivLength)))
+        do { return try Backup_BackupMeta(serializedBytes: plain) } catch {
+            throw .wrongKey(object: Self.metaName, cipher: cipher.method.name, reason: "it does not parse as a backupmeta after decryption")
         }
     }
 
@@ -87,7 +111,7 @@ public struct BackupReader: Sendable {
         do {
             return try M(serializedBytes: bytes)
         } catch {
-            throw .malformedMeta(object: object, reason: "not a valid \(M.protoMessageName) protobuf (\(error)); truncated, not a backupmeta, or encrypted (BR's --crypter.method writes it as iv || ciphertext, which restore-console cannot read yet)?")
+            throw .malformedMeta(object: object, reason: "not a valid \(M.protoMessageName) protobuf (\(error)); truncated, not a backupmeta, or encrypted (then give --crypter.method and --crypter.key)?")
         }
     }
 
@@ -98,7 +122,8 @@ public struct BackupReader: Sendable {
         func invalid(_ reason: String) -> BackupError { .invalidFile(name: name, reason: reason) }
         do { try ObjectName.validate(name) } catch { throw invalid(error.description) }
         guard name.hasSuffix(".sst") else { throw invalid("not an .sst file") }
-        guard entry.cipherIv.isEmpty else { throw .encrypted(object: name) }
+        // TiKV writes an iv for every file, encrypted or not; only the backup's key gives it a use.
+        guard entry.cipherIv.isEmpty || entry.cipherIv.count == BackupCipher.ivLength else { throw invalid("its cipher iv is \(entry.cipherIv.count) bytes, not 16") }
         guard entry.size > 0 else { throw invalid("size is 0") }
         for (field, value) in [("size", entry.size), ("total_kvs", entry.totalKvs), ("total_bytes", entry.totalBytes)] where value > maxFileFigure {
             throw invalid("\(field) \(value) is above 2^48")
@@ -123,7 +148,7 @@ public struct BackupReader: Sendable {
             name: name, sha256: [UInt8](entry.sha256), startKey: start, endKey: end,
             startVersion: entry.startVersion, endVersion: entry.endVersion,
             checksum: KVChecksum(crc64xor: entry.crc64Xor, totalKVs: entry.totalKvs, totalBytes: entry.totalBytes),
-            cf: cf, size: entry.size)
+            cf: cf, size: entry.size, cipherIV: [UInt8](entry.cipherIv))
     }
 
     static func tables(from schemas: [Backup_Schema]) throws(BackupError) -> [BackupTable] {

@@ -35,6 +35,10 @@ public struct DownloadRequest: Sendable {
     /// The API version of the keys, as kvrpcpb.APIVersion numbers it (V1 0, V1TTL 1, V2 2): a raw
     /// backup's own, V1 for TiDB's keys. TiKV refuses raw keys of another version than its own.
     public var apiVersion = 0
+    /// The backup's key, for an encrypted backup (`DownloadRequest.cipher_info`), and the file's
+    /// own iv (`SSTMeta.cipher_iv`): the store decrypts what it fetched before it rewrites it.
+    public var cipher: BackupCipher?
+    public var cipherIV: [UInt8] = []
     /// Bytes received so far, while the download runs.
     public var progress: (@Sendable (UInt64) -> Void)?
 

@@ -128,11 +128,12 @@ struct StoreService: RegistrableRPCService {
             let rules: RewriteRules
             do { rules = try RewriteRules([WireRewrite.rule(request.rewriteRule)]) } catch { throw .rewrite(name: request.name, error: error) }
             let expected = request.sst.length > 0 ? ExpectedContent(size: request.sst.length, sha256: []) : nil
-            let result = try await cluster.download(
-                DownloadRequest(
-                    sst: sst, name: request.name, storage: storage, expected: expected, rules: rules,
-                    mode: request.requestType == .keyspace ? .keyspace : .legacy, format: request.isRawKv ? .raw : .transactional),
-                on: storeID)
+            var download = DownloadRequest(
+                sst: sst, name: request.name, storage: storage, expected: expected, rules: rules,
+                mode: request.requestType == .keyspace ? .keyspace : .legacy, format: request.isRawKv ? .raw : .transactional)
+            do { download.cipher = try BackupCipher.from(wire: request.cipherInfo) } catch { throw .invalidRequest(reason: error.description) }
+            download.cipherIV = Array(request.sst.cipherIv)
+            let result = try await cluster.download(download, on: storeID)
             response.isEmpty = result.isEmpty
             response.range.start = Data(result.range.start)
             response.range.end = Data(result.range.end)

@@ -21,6 +21,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A backupmeta taken all the way a dry run takes it: read, selected, rules, plan, preview
     /// with its checks, and the checksum figures the end of a restore compares.
     case plan
+    /// The input as an encrypted backupmeta, and as an encrypted meta file that one lists, read
+    /// with a key: decryption, then the parse of whatever it makes.
+    case encryptedMeta = "encrypted-meta"
 
     public func run(_ data: [UInt8]) {
         switch self {
@@ -50,7 +53,19 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = try? RuleArguments.tableIDMap(String(decoding: data, as: UTF8.self))
         case .plan:
             Self.plan(data)
+        case .encryptedMeta:
+            Self.encryptedMeta(data)
         }
+    }
+
+    private static func encryptedMeta(_ data: [UInt8]) {
+        guard let cipher = try? BackupCipher(method: .aes128CTR, key: Array(0..<16)) else { return }
+        _ = try? BackupReader(storage: MemoryStorage(["backupmeta": data]), cipher: cipher).read()
+        // A backupmeta whose file_index lists meta file "m1" with a cipher iv of zeros.
+        let iv = [UInt8](repeating: 0, count: BackupCipher.ivLength)
+        let file: [UInt8] = [0x0A, 0x02, 0x6D, 0x31, 0x62, 0x10] + iv
+        let index: [UInt8] = [0x6A, UInt8(file.count + 2), 0x0A, UInt8(file.count)] + file
+        _ = try? BackupReader(storage: MemoryStorage(["backupmeta": iv + cipher.apply(index, iv: iv), "m1": data]), cipher: cipher).read()
     }
 
     /// A dry run of the bytes as a backupmeta against a cluster of three empty stores: every sum

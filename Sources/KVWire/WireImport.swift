@@ -73,3 +73,26 @@ public enum WireRewrite {
         RewriteRule(oldPrefix: Array(wire.oldKeyPrefix), newPrefix: Array(wire.newKeyPrefix), newTimestamp: wire.newTimestamp)
     }
 }
+
+extension BackupCipher {
+    /// `brpb.CipherInfo`, as BR puts it in every Download of an encrypted backup.
+    public var wire: Backup_CipherInfo {
+        var info = Backup_CipherInfo()
+        info.cipherType = Encryptionpb_EncryptionMethod(rawValue: method.rawValue) ?? .unknown
+        info.cipherKey = Data(key)
+        return info
+    }
+
+    /// The cipher a Download names: nil for none or plaintext (TiKV ignores those, as
+    /// tikv src/import/sst_service.rs filters them); an error for a method or key TiKV refuses.
+    public static func from(wire info: Backup_CipherInfo) throws(KeyError) -> BackupCipher? {
+        switch info.cipherType {
+        case .unknown, .plaintext: return nil
+        default:
+            guard let method = Method(rawValue: info.cipherType.rawValue) else {
+                throw KeyError(description: "cipher type \(info.cipherType) is not supported (AES-CTR 128, 192 or 256 only)")
+            }
+            return try BackupCipher(method: method, key: [UInt8](info.cipherKey))
+        }
+    }
+}

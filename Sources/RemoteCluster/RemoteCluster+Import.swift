@@ -29,6 +29,12 @@ extension RemoteCluster {
         wire.isRawKv = request.format == .raw
         wire.storageCacheID = storageCacheID
         wire.sst.apiVersion = Kvrpcpb_APIVersion(rawValue: request.apiVersion) ?? .v1
+        // As BR: the key in cipher_info, each file's iv in its SSTMeta (tidb br/pkg/restore/
+        // snap_client/import.go `buildDownloadRequest`, `getSSTMetaFromFile`).
+        if let cipher = request.cipher {
+            wire.cipherInfo = cipher.wire
+            wire.sst.cipherIv = Data(request.cipherIV)
+        }
         wire.context.requestSource = Self.requestSource
         if wire.requestType == .keyspace, !wire.isRawKv {
             // A Keyspace download names its range in plain keys: TiKV encodes them itself.

@@ -31,6 +31,8 @@ struct PieceRestorer: Sendable {
     let format: KeyRewriter.KeyFormat
     /// The keys' API version for each Download (`DownloadRequest.apiVersion`).
     var apiVersion = 0
+    /// The backup's key, when BR encrypted it: each Download carries it with the file's iv.
+    var cipher: BackupCipher?
     let retries: RetryTable
     let reporter: ProgressReporter
     let control: RestoreControl
@@ -204,6 +206,10 @@ struct PieceRestorer: Sendable {
                     reporter.report(.peer(region: region.id, store: store, bytes >= file.size ? .rewriting : .downloading(percent: min(99, percent))))
                 })
             request.apiVersion = apiVersion
+            if let cipher {
+                request.cipher = cipher
+                request.cipherIV = file.cipherIV
+            }
             do {
                 let response = try await cluster.download(request, on: store)
                 record(region.id, store, .download, set.id, started, clock, bytes: file.size, error: nil)

@@ -100,7 +100,8 @@ public final class RestoreEngine: Sendable {
         self.options = options
         self.checkpoint = checkpoint
         self.backupKey = backupKey
-        let monitor = RestoreMonitor(source: storage.displayName, clusterLocation: cluster.location, storeCount: storeIDs.count, replicas: cluster.replicas, insecureTLS: insecureTLS)
+        let source = storage.displayName + (options.cipher.map { " (encrypted, \($0.method.name))" } ?? "")
+        let monitor = RestoreMonitor(source: source, clusterLocation: cluster.location, storeCount: storeIDs.count, replicas: cluster.replicas, insecureTLS: insecureTLS)
         self.monitor = monitor
         reporter = ProgressReporter(monitor: monitor)
         reporter.report(.totals(bytes: plan.totalSize, kvs: plan.totalKVs))
@@ -112,6 +113,7 @@ public final class RestoreEngine: Sendable {
             ingestSlots: AsyncSemaphore(options.concurrentIngests), backupKey: backupKey)
         // As BR: a raw backup's keys are of its own API version; TiDB's keys are V1's.
         pieces.apiVersion = backup.isRawKV ? backup.apiVersion.rawValue : 0
+        pieces.cipher = options.cipher
         self.pieces = pieces
     }
 

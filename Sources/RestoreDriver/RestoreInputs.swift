@@ -23,7 +23,7 @@ public struct RestoreInputs: Sendable {
         storage: any ExternalStorage, survey: any ClusterSurvey, stateDirectory: String, options: RestoreOptions
     ) async throws(RestoreError) -> RestoreInputs {
         let whole: Backup
-        do { whole = try await BlockingIO.run { () throws(BackupError) -> Backup in try BackupReader(storage: storage).read() } } catch {
+        do { whole = try await BlockingIO.run { () throws(BackupError) -> Backup in try BackupReader(storage: storage, cipher: options.cipher).read() } } catch {
             throw .backup(error)
         }
         let backup = try BackupSelection.apply(options, to: whole)

@@ -1,4 +1,5 @@
 import KeyCodec
+import ExternalStorage
 
 /// Everything a restore can be told: rules, limits, retry budgets and pacing.
 public struct RestoreOptions: Sendable {
@@ -14,6 +15,9 @@ public struct RestoreOptions: Sendable {
     public var insertPrefix: [UInt8]?
     /// A new timestamp for every restored version (0 keeps the backup's).
     public var newTimestamp: UInt64 = 0
+    /// The key of a backup BR encrypted (`--crypter.method`, `--crypter.key`): it decrypts the
+    /// backupmeta here and each file on the stores. Never written anywhere.
+    public var cipher: BackupCipher?
     /// Whether tables without a `tableIDMap` entry get ids above the highest in use. Only an
     /// embedded cluster may guess; in a TiDB cluster the ids are TiDB's.
     public var guessTableIDs = true

@@ -103,7 +103,7 @@ public struct RestorePreview: Sendable, Codable {
         }
 
         var preview = RestorePreview(
-            source: storage.displayName, cluster: survey.location, kind: backup.isRawKV ? "raw" : "transactional", selection: selection, resume: inputs.isResume,
+            source: storage.displayName, cluster: survey.location, kind: (backup.isRawKV ? "raw" : "transactional") + (options.cipher.map { ", encrypted (\($0.method.name))" } ?? ""), selection: selection, resume: inputs.isResume,
             files: backup.filesByCF().reduce(into: [:]) { $0[$1.key.name] = $1.value }, bytes: plan.totalSize, kvs: plan.totalKVs, tables: tables,
             rewriteMode: rules.mode == .legacy ? "legacy" : "keyspace", rules: rules.userRules.rules.map(\.description),
             ranges: plan.ranges.count, regionsNow: regions.count, newSplitKeys: plan.splitKeys.filter { !boundaries.contains($0) }.map(\.hexString),

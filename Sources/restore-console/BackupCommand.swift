@@ -39,6 +39,8 @@ struct BackupCommand: ParsableCommand {
 
     @OptionGroup var storageOptions: StorageOptions
 
+    @OptionGroup var crypter: CrypterOptions
+
     func validate() throws {
         guard tables >= 1 else { throw ValidationError("--tables must be at least 1") }
         guard rows >= 0, indexes >= 0 else { throw ValidationError("--rows and --indexes must not be negative") }
@@ -61,6 +63,7 @@ struct BackupCommand: ParsableCommand {
         options.seed = seed
         options.raw = raw
         options.metaVersion = metaVersion
+        options.cipher = try crypter.cipher()
         let start = ContinuousClock.now
         let onTerminal = isatty(STDERR_FILENO) == 1
         let backup = try BackupProducer(storage: storage, options: options).produce { p in

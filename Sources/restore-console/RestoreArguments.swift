@@ -103,6 +103,8 @@ struct RestoreArguments: ParsableArguments {
 
     @OptionGroup var storageOptions: StorageOptions
 
+    @OptionGroup var crypter: CrypterOptions
+
     func validate() throws {
         guard (cluster == nil) != (pd == nil) else { throw ValidationError("give one of --cluster DIR (embedded) or --pd HOST:PORT (a TiKV cluster)") }
         guard pd != nil || stateDirectory == nil else { throw ValidationError("--state-dir is for --pd; an embedded cluster keeps its checkpoint in its directory") }
@@ -143,6 +145,7 @@ struct RestoreArguments: ParsableArguments {
             o.keyRange = KeyRange(start: try Self.parseKey(startKey, what: "--start-key"), end: try Self.parseKey(endKey, what: "--end-key"))
         }
         o.newTimestamp = newTimestamp
+        o.cipher = try crypter.cipher()
         o.guessTableIDs = pd == nil
         o.rateLimit = try Self.parseSize(rate, what: "--rate")
         // A TiKV cluster budgets its own work; BR keeps 128 calls in flight per store.

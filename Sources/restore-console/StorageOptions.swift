@@ -43,3 +43,21 @@ struct StorageOptions: ParsableArguments {
         }
     }
 }
+
+/// BR's crypter flags (tidb br/pkg/task/common.go), for a backup it encrypted. The key is never
+/// printed, logged or written: errors name the method and lengths only.
+struct CrypterOptions: ParsableArguments {
+    @Option(name: .customLong("crypter.method"), help: "How the backup is encrypted, as BR's flag: plaintext, aes128-ctr, aes192-ctr or aes256-ctr.")
+    var method = "plaintext"
+
+    @Option(name: .customLong("crypter.key"), help: "The key, in hex (a command line is visible to other users: prefer --crypter.key-file).")
+    var key: String?
+
+    @Option(name: .customLong("crypter.key-file"), help: "A file that holds the key, in hex.")
+    var keyFile: String?
+
+    /// The cipher the flags name; nil for plaintext.
+    func cipher() throws -> BackupCipher? {
+        do { return try BackupCipher.parse(method: method, key: key, keyFile: keyFile) } catch { throw ValidationError(error.description) }
+    }
+}

@@ -94,6 +94,12 @@ public final class ImportService: Sendable {
         let (storage, meter, limiter, progress) = (request.storage, meter, limiter, request.progress)
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
         let name = request.name, range = sst.range, storeID = store.id
+        // An encrypted file is decrypted once fetched (its sha256 is the ciphertext's), as TiKV's
+        // download does with `cipher_info` and the SST's `cipher_iv` (tikv components/sst_importer).
+        let decryption = request.cipher.flatMap { cipher in request.cipherIV.isEmpty ? nil : (cipher, request.cipherIV) }
+        if decryption != nil, request.cipherIV.count != BackupCipher.ivLength {
+            throw .invalidRequest(reason: "\(name): a cipher iv of \(request.cipherIV.count) bytes, not 16")
+        }
         let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles] () throws(ImportError) -> SSTRewriter.Result? in
             defer { downloadFiles.give(back: temp) }
             let received = Mutex<UInt64>(0)
@@ -112,11 +118,18 @@ public final class ImportService: Sendable {
             if case let .failure(error) = fetched { throw .storage(error) }
             ImportMetrics.stage("download", store: storeID, started: fetching)
             ImportMetrics.downloaded(bytes: received.withLock { $0 }, store: storeID)
+            if let decryption {
+                do throws(StorageError) { try decryption.0.applyInPlace(path: temp, iv: decryption.1) } catch { throw .storage(error) }
+            }
             if corrupt { Self.flipByte(in: temp) }
             let rewriting = ContinuousClock.now
             defer { ImportMetrics.stage("rewrite", store: storeID, started: rewriting) }
             let rewrite: SSTRewriter.Result?
             do throws(ImportError) { rewrite = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) } catch let .corruptFile(_, reason) {
+                // What was fetched matched the backup's sha256: decrypted, it is what the key makes of it.
+                if let decryption, !expected.sha256.isEmpty, !corrupt {
+                    throw .corruptBackupFile(name: name, reason: "\(reason), once decrypted with the \(decryption.0.method.name) key given: a wrong --crypter.key reads so")
+                }
                 throw Self.matchesBackup(temp, expected) ? .corruptBackupFile(name: name, reason: reason) : .corruptFile(name: name, reason: reason)
             }
             guard let result = rewrite else { return nil }
