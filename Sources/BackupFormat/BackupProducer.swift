@@ -23,6 +23,11 @@ public struct BackupProducer: Sendable {
         public var metaVersion = 2
         public var firstTableID: Int64 = 100
         public var database = "demo"
+        /// An incremental backup on top of the full one of the same seed, as `br backup
+        /// --lastbackupts` writes it: the rows whose handle ends in 0 updated, those ending in 5
+        /// deleted (a Delete record, their index entries too), committed between the full
+        /// backup's timestamp (its start version) and its own.
+        public var incremental = false
         /// Encrypts the backup as BR's `--crypter.method` does: each SST by TiKV's backup writer
         /// (its sha256 over the ciphertext), the meta files and the backupmeta by BR.
         public var cipher: BackupCipher?
@@ -52,14 +57,19 @@ public struct BackupProducer: Sendable {
         self.workDirectory = workDirectory
     }
 
-    /// The backup's timestamp: every commit happened before it.
-    public var backupTS: UInt64 { 450_000_000_000_000_000 &+ options.seed }
+    /// The full backup's timestamp: every commit of it happened before it.
+    public var fullBackupTS: UInt64 { 450_000_000_000_000_000 &+ options.seed }
+    /// This backup's timestamp: an incremental one's commits are after the full one's.
+    public var backupTS: UInt64 { options.incremental ? fullBackupTS + 1_000_000 : fullBackupTS }
+    /// Where an incremental backup starts: 0 for a full one.
+    public var startVersion: UInt64 { options.incremental ? fullBackupTS : 0 }
 
     @discardableResult
     public func produce(progress: (@Sendable (Progress) -> Void)? = nil) throws(BackupError) -> Backup {
         guard options.tables > 0, options.rows >= 0, options.indexes >= 0, options.fileSize > 0, !options.fileSizesByTable.contains(0) else {
             throw .production(reason: "tables must be at least 1; rows, indexes and file size must not be negative")
         }
+        guard !(options.incremental && options.raw) else { throw .production(reason: "a raw backup has no versions to be incremental over") }
         let scratch = (workDirectory as NSString).appendingPathComponent("restore-console-backup-\(UUID().uuidString)")
         do { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
             throw .production(reason: "cannot create scratch directory \(scratch)")
@@ -97,7 +107,7 @@ public struct BackupProducer: Sendable {
         }
         let backup = Backup(
             clusterID: 6_800_000_000_000_000_000 &+ options.seed, clusterVersion: "restore-console synthetic",
-            brVersion: "restore-console", metaVersion: options.metaVersion, startVersion: 0, endVersion: backupTS,
+            brVersion: "restore-console", metaVersion: options.metaVersion, startVersion: startVersion, endVersion: backupTS,
             isRawKV: options.raw, apiVersion: .v1, files: files, tables: tables)
         var writer = BackupMetaWriter(storage: storage)
         writer.cipher = options.cipher
@@ -120,15 +130,19 @@ public struct BackupProducer: Sendable {
         options.raw ? Array("raw/t\(id)/".utf8) : TableCodec.tablePrefix(id) + [UInt8(ascii: "_")]
     }
 
-    /// A table's entries in key order: every index (by value, then handle), then the rows.
-    func tableEntries(_ id: Int64) -> some Sequence<([UInt8], [UInt8], UInt64)> {
+    /// A table's entries in key order: every index (by value, then handle), then the rows; a nil
+    /// value is a delete. An incremental backup holds only what changed.
+    func tableEntries(_ id: Int64) -> some Sequence<([UInt8], [UInt8]?, UInt64)> {
         let rows = options.rows
         let seed = options.seed
         let ts = backupTS
         let commitTS = { (h: Int) in ts - 1 - UInt64(h % 997) }
+        let incremental = options.incremental
+        // In an incremental backup, what happened to row `h`: nil (nothing), updated, or deleted.
+        let change = { (h: Int) -> Change? in incremental ? (h % 10 == 0 ? .updated : h % 10 == 5 ? .deleted : nil) : .written }
         if options.raw {
             let prefix = tableKeyPrefix(id)
-            return AnySequence((0..<rows).lazy.map { h in
+            return AnySequence((0..<rows).lazy.map { h -> ([UInt8], [UInt8]?, UInt64) in
                 (prefix + Array(String(format: "%010d", h).utf8), Self.rowValue(seed: seed, table: id, handle: h), UInt64(0))
             })
         }
@@ -137,23 +151,32 @@ public struct BackupProducer: Sendable {
             let sorted = (0..<rows).map { h in
                 (value: Int64(SyntheticRandom.mix(seed, UInt64(id), UInt64(indexID), UInt64(h)) % UInt64(max(1, rows * 4))), handle: h)
             }.sorted { ($0.value, $0.handle) < ($1.value, $1.handle) }
-            return sorted.lazy.map { entry in
+            // An update keeps the row's indexed value: only a delete changes its index entries.
+            return sorted.lazy.filter { change($0.handle) == .written || change($0.handle) == .deleted }.map { entry -> ([UInt8], [UInt8]?, UInt64) in
                 (TableCodec.indexKey(tableID: id, indexID: indexID, encodedValues: TableCodec.intDatum(entry.value) + TableCodec.intDatum(Int64(entry.handle))),
-                 Array("0".utf8), commitTS(entry.handle))
+                 change(entry.handle) == .deleted ? nil : Array("0".utf8), commitTS(entry.handle))
             }
         }
-        let recordEntries = (0..<rows).lazy.map { h in
-            (TableCodec.recordKey(tableID: id, handle: Int64(h)), Self.rowValue(seed: seed, table: id, handle: h), commitTS(h))
+        let recordEntries = (0..<rows).lazy.compactMap { h -> ([UInt8], [UInt8]?, UInt64)? in
+            guard let what = change(h) else { return nil }
+            let value: [UInt8]? = what == .deleted ? nil : Self.rowValue(seed: seed, table: id, handle: h, version: what == .updated ? 1 : 0)
+            return (TableCodec.recordKey(tableID: id, handle: Int64(h)), value, commitTS(h))
         }
         return AnySequence(indexEntries.map { $0 } + recordEntries.map { $0 })
     }
 
+    /// What an entry of the backup does to its row.
+    enum Change {
+        case written, updated, deleted
+    }
+
     /// A row's value: 8 to 407 bytes, so that some stay inline in `write` and some go to `default`.
-    static func rowValue(seed: UInt64, table: Int64, handle: Int) -> [UInt8] {
-        var random = SyntheticRandom(seed: SyntheticRandom.mix(seed, UInt64(table), 0xFFFF, UInt64(handle)))
+    /// `version` 1 is the value an incremental backup updates it to.
+    public static func rowValue(seed: UInt64, table: Int64, handle: Int, version: Int = 0) -> [UInt8] {
+        var random = SyntheticRandom(seed: SyntheticRandom.mix(seed, UInt64(table), 0xFFFF &- UInt64(version), UInt64(handle)))
         let length = 8 + Int(random.next() % 400)
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
-        var value = Array("t\(table)r\(handle):".utf8)
+        var value = Array((version == 0 ? "t\(table)r\(handle):" : "t\(table)r\(handle)v\(version):").utf8)
         while value.count < length { value.append(alphabet[Int(random.next() % UInt64(alphabet.count))]) }
         return Array(value.prefix(length))
     }
@@ -232,17 +255,22 @@ struct ChunkWriter {
 
     var chunkSize: UInt64 { (writeFile?.estimatedSize ?? 0) + (defaultFile?.estimatedSize ?? 0) }
 
-    mutating func add(userKey: [UInt8], value: [UInt8], commitTS: UInt64) throws(BackupError) {
+    mutating func add(userKey: [UInt8], value: [UInt8]?, commitTS: UInt64) throws(BackupError) {
         if startKey != nil, chunkSize >= fileSize {
             try finishChunk(end: userKey)
         }
         if startKey == nil { startKey = userKey }
         do {
-            if producer.options.raw {
+            if producer.options.raw, let value {
                 try file(.default).put(key: DataKey.make(userKey), value: value, userKey: userKey, counted: value)
                 return
             }
             let startTS = commitTS - 1
+            guard let value else {
+                let record = WriteRecord(kind: .delete, startTS: startTS)
+                try file(.write).put(key: mvccDataKey(userKey, commitTS), value: record.encoded, userKey: userKey, counted: nil)
+                return
+            }
             if value.count <= WriteRecord.shortValueMaxLength {
                 let record = WriteRecord(kind: .put, startTS: startTS, shortValue: value)
                 try file(.write).put(key: mvccDataKey(userKey, commitTS), value: record.encoded, userKey: userKey, counted: value)
@@ -308,7 +336,7 @@ struct ChunkWriter {
         let name = "1_\(region)_1_\(keyHash)_\(producer.backupTS)_\(pending.cf.name).sst"
         do { try producer.storage.move(name, fromFile: path) } catch { throw .storage(error) }
         return BackupFile(
-            name: name, sha256: sha, startKey: start, endKey: end, startVersion: 0, endVersion: producer.backupTS,
+            name: name, sha256: sha, startKey: start, endKey: end, startVersion: producer.startVersion, endVersion: producer.backupTS,
             checksum: pending.checksum, cf: pending.cf, size: size, cipherIV: iv)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import KeyCodec
 
 /// The one seam between the restore driver and a cluster. Its operations have the shapes of
@@ -56,6 +57,17 @@ public protocol ClusterSurvey: Sendable {
     func holdsData(in range: KeyRange) async -> Bool?
     /// The room on the disk of the store's data; nil when unknown.
     func disk(ofStore store: UInt64) async -> StoreDisk?
+    /// A timestamp newer than every version in the cluster, as PD's TSO gives one (its physical
+    /// milliseconds shifted left 18 bits, plus a logical count); nil when none can be had.
+    func timestamp() async -> UInt64?
+}
+
+extension ClusterSurvey {
+    /// A cluster without a TSO of its own (an embedded one) takes the clock, as PD's TSO does:
+    /// every version it holds came from a backup or from an earlier restore's clock.
+    public func timestamp() async -> UInt64? {
+        UInt64(max(0, Date().timeIntervalSince1970 * 1_000)) << 18
+    }
 }
 
 /// A store's SST files: how many, and their bytes on disk.

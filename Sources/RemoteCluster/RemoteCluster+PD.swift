@@ -345,6 +345,24 @@ extension RemoteCluster {
     /// The smallest key after `key`.
     static func after(_ key: [UInt8]) -> [UInt8] { key + [0] }
 
+    /// A timestamp from PD's TSO stream (as BR takes an incremental restore's new timestamp).
+    public func timestamp() async -> UInt64? {
+        var asked = Pdpb_TsoRequest()
+        asked.header = header
+        asked.count = 1
+        let request = asked
+        let answer = try? await retrying {
+            try await pd.call { client in
+                try await client.tso(request: StreamingClientRequest { writer in try await writer.write(request) }, options: WireConnection.options(timeout: timeouts.pd)) { response in
+                    for try await message in response.messages { return message }
+                    throw RPCError(code: .unavailable, message: "PD's TSO stream ended without a timestamp")
+                }
+            }
+        }
+        guard let answer, answer.header.error.type == .ok, answer.hasTimestamp else { return nil }
+        return UInt64(answer.timestamp.physical) << 18 + UInt64(answer.timestamp.logical)
+    }
+
     /// The store's free bytes, from the stats of its last heartbeat that PD keeps (GetStore).
     public func disk(ofStore store: UInt64) async -> StoreDisk? {
         var request = Pdpb_GetStoreRequest()

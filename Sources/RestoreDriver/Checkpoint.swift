@@ -13,6 +13,9 @@ final class Checkpoint: Sendable {
         var backup: String
         var tableIDs: [String: Int64]
         var rules: [String]
+        /// The new timestamp every version is rewritten to, when one was taken (an incremental
+        /// backup's, from PD's TSO): a resume keeps it.
+        var newTimestamp: UInt64? = nil
     }
 
     struct Piece: Codable, Hashable {

@@ -65,7 +65,7 @@ public final class RestoreEngine: Sendable {
         let rules = inputs.rules
         let header = Checkpoint.Header(
             backup: inputs.backupKey, tableIDs: Dictionary(uniqueKeysWithValues: rules.tableIDs.map { (String($0.key), $0.value) }),
-            rules: rules.userRules.rules.map(\.description))
+            rules: rules.userRules.rules.map(\.description), newTimestamp: inputs.newTimestamp == 0 ? nil : inputs.newTimestamp)
         let checkpoint = try Checkpoint(clusterDirectory: stateDirectory, header: header)
         guard checkpoint.header.rules == header.rules else {
             throw .checkpoint(path: checkpoint.path, reason: "was made with other rewrite rules (\(checkpoint.header.rules.joined(separator: ", "))); restore with the same options, or into a new cluster")
@@ -100,7 +100,8 @@ public final class RestoreEngine: Sendable {
         self.options = options
         self.checkpoint = checkpoint
         self.backupKey = backupKey
-        let source = storage.displayName + (options.cipher.map { " (encrypted, \($0.method.name))" } ?? "")
+        var source = storage.displayName + (options.cipher.map { " (encrypted, \($0.method.name))" } ?? "")
+        if backup.startVersion != 0 { source += " (incremental, at timestamp \(rules.userRules.rules.first?.newTimestamp ?? 0))" }
         let monitor = RestoreMonitor(source: source, clusterLocation: cluster.location, storeCount: storeIDs.count, replicas: cluster.replicas, insecureTLS: insecureTLS)
         self.monitor = monitor
         reporter = ProgressReporter(monitor: monitor)

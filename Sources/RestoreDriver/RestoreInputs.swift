@@ -12,6 +12,9 @@ public struct RestoreInputs: Sendable {
     public let backupKey: String
     public let rules: RuleBuilder
     public let plan: RestorePlan
+    /// The timestamp every restored version gets (0: the backup's own), and where it came from.
+    public let newTimestamp: UInt64
+    public let timestampSource: String
     /// The checkpoint of an earlier run of the same restore, if one is there.
     let earlier: Checkpoint.Saved?
 
@@ -34,9 +37,23 @@ public struct RestoreInputs: Sendable {
         // A resume keeps the table ids of the first run, whatever is in use by now.
         var effective = options
         for (old, new) in earlier?.header.tableIDs ?? [:] { if let o = Int64(old) { effective.tableIDMap[o] = new } }
+        // An incremental backup's rows must be newer than what they change: BR restores them at
+        // a timestamp from PD's TSO (tidb br/pkg/task/restore.go); a resume keeps the first run's.
+        var source = options.newTimestamp == 0 ? "the backup's own versions" : "--new-ts"
+        if let kept = earlier?.header.newTimestamp {
+            effective.newTimestamp = kept
+            source = "the first run of this restore"
+        } else if backup.startVersion != 0, !backup.isRawKV, effective.newTimestamp == 0 {
+            guard let taken = await survey.timestamp() else {
+                throw .rules("the backup is incremental and \(survey.location) gave no timestamp from its TSO: give --new-ts, above every version in the cluster")
+            }
+            effective.newTimestamp = taken
+            source = "the cluster's TSO"
+        }
         let rules = try RuleBuilder(backup: backup, options: effective, highestTableIDInUse: await survey.highestTableIDInUse())
         let plan = try RestorePlan(backup: backup, rules: rules, mergeSize: options.mergeSize, keyRange: options.keyRange)
-        return RestoreInputs(backup: backup, backupKey: key, rules: rules, plan: plan, earlier: earlier)
+        return RestoreInputs(
+            backup: backup, backupKey: key, rules: rules, plan: plan, newTimestamp: effective.newTimestamp, timestampSource: source, earlier: earlier)
     }
 
     /// The file sets that the earlier run did not finish (every one, when there was none).

@@ -103,7 +103,7 @@ public struct RestorePreview: Sendable, Codable {
         }
 
         var preview = RestorePreview(
-            source: storage.displayName, cluster: survey.location, kind: (backup.isRawKV ? "raw" : "transactional") + (options.cipher.map { ", encrypted (\($0.method.name))" } ?? ""), selection: selection, resume: inputs.isResume,
+            source: storage.displayName, cluster: survey.location, kind: Self.kind(inputs, options: options), selection: selection, resume: inputs.isResume,
             files: backup.filesByCF().reduce(into: [:]) { $0[$1.key.name] = $1.value }, bytes: plan.totalSize, kvs: plan.totalKVs, tables: tables,
             rewriteMode: rules.mode == .legacy ? "legacy" : "keyspace", rules: rules.userRules.rules.map(\.description),
             ranges: plan.ranges.count, regionsNow: regions.count, newSplitKeys: plan.splitKeys.filter { !boundaries.contains($0) }.map(\.hexString),
@@ -165,6 +165,7 @@ struct Prechecks {
     func existingData() async -> RestorePreview.Check {
         let name = "existing-data"
         if inputs.isResume { return .init(name: name, status: .passed, message: "a resume: the data already there is this restore's own") }
+        if inputs.backup.startVersion != 0 { return .init(name: name, status: .passed, message: "an incremental backup: it goes on top of the data it changes") }
         if options.allowExistingData { return .init(name: name, status: .skipped, message: "not checked (--allow-existing-data)") }
         let rules = inputs.rules
         var targets: [(what: String, range: KeyRange)] = []
@@ -220,5 +221,18 @@ struct Prechecks {
             return .init(name: "checksums", status: .failed, message: "\(without.count) of \(inputs.plan.fileSets.count) file sets have no checksum in the backupmeta (0 kvs in all their files), e.g. \(names): the checksum at the end could not match; restore without it (--no-checksum)")
         }
         return .init(name: "checksums", status: .passed, message: "every file set has its crc64xor, kvs and bytes")
+    }
+}
+
+extension RestorePreview {
+    /// What the backup is: raw or transactional, encrypted (the method, never the key), and an
+    /// incremental one's versions with the timestamp they are restored at, and whence it came.
+    static func kind(_ inputs: RestoreInputs, options: RestoreOptions) -> String {
+        let backup = inputs.backup
+        var kind = backup.isRawKV ? "raw" : "transactional"
+        if let cipher = options.cipher { kind += ", encrypted (\(cipher.method.name))" }
+        if backup.startVersion != 0 { kind += ", incremental (versions \(backup.startVersion) to \(backup.endVersion))" }
+        if inputs.newTimestamp != 0 { kind += ", restored at timestamp \(inputs.newTimestamp) (from \(inputs.timestampSource))" }
+        return kind
     }
 }

@@ -34,6 +34,9 @@ struct BackupCommand: ParsableCommand {
     @Flag(name: .long, help: "Write a raw-KV (API v1) backup instead of transactional tables.")
     var raw = false
 
+    @Flag(name: .long, help: "Write the incremental backup on top of the full one of the same --seed: rows ending in 0 updated, in 5 deleted.")
+    var incremental = false
+
     @Option(name: .customLong("meta-version"), help: "backupmeta version: 1 (files inline) or 2 (meta files).")
     var metaVersion = 2
 
@@ -62,6 +65,7 @@ struct BackupCommand: ParsableCommand {
         options.fileSizesByTable = try fileSizes()
         options.seed = seed
         options.raw = raw
+        options.incremental = incremental
         options.metaVersion = metaVersion
         options.cipher = try crypter.cipher()
         let start = ContinuousClock.now
