@@ -6,8 +6,8 @@ import KVWire
 /// PD's schedulers that move leaders and peers, and the schedule limits that merge and move
 /// regions, paused for a restore and set back after it, as BR v8 does it through PD's HTTP API
 /// (tidb br/pkg/pdutil/pd.go: `Schedulers`, `expectPDCfgGenerators`, `RemoveSchedulersWithOrigin`,
-/// `pauseSchedulersAndConfigWith`, `restoreSchedulers`). Each pause lasts 5 minutes and is renewed every 100 s, so that PD
-/// resumes everything by itself if the client dies. What is paused, and the values it had, are
+/// `pauseSchedulersAndConfigWith`, `restoreSchedulers`). Each pause lasts 5 minutes and is
+/// renewed every 100 s, so that PD resumes everything by itself if the client dies. What is paused, and the values it had, are
 /// recorded in the state directory before anything is changed: a run after one that was killed
 /// says so and sets back the recorded values, not the paused ones it would read.
 final class SchedulePause: Sendable {
@@ -22,7 +22,12 @@ final class SchedulePause: Sendable {
     /// What a restore pauses and what it sets back: BR's `ClusterConfig`, in its JSON shape.
     struct Record: Codable, Equatable {
         var schedulers: [String]
-        var schedule_cfg: [String: ScheduleValue]
+        var scheduleConfig: [String: ScheduleValue]
+
+        enum CodingKeys: String, CodingKey {
+            case schedulers
+            case scheduleConfig = "schedule_cfg"
+        }
     }
 
     private let api: PDHTTP
@@ -70,14 +75,17 @@ final class SchedulePause: Sendable {
         } else if !leftover.isEmpty {
             notices.append("PD's \(leftover.joined(separator: ", ")) are paused already (by another tool, or a restore that left no record): this restore resumes them when it ends")
         }
-        var record = earlier ?? Record(schedulers: [], schedule_cfg: [:])
+        var record = earlier ?? Record(schedulers: [], scheduleConfig: [:])
         record.schedulers = Array(Set(record.schedulers).union(running)).sorted()
-        for key in configKeys where record.schedule_cfg[key] == nil { record.schedule_cfg[key] = config[key] }
+        for key in configKeys where record.scheduleConfig[key] == nil { record.scheduleConfig[key] = config[key] }
         do { try DurableFile.replace(recordPath, with: Array(try JSONEncoder().encode(record))) } catch {
             throw .usage("cannot record PD's schedule in \(recordPath): \(error)")
         }
         let pause = SchedulePause(api: api, recordPath: recordPath, record: record)
-        try await pause.apply(stores: stores)
+        do { try await pause.apply(stores: stores) } catch {
+            _ = await pause.end()  // what PD took before the failure goes back
+            throw error
+        }
         pause.renewal.withLock { task in
             task = Task {
                 while !Task.isCancelled {
@@ -96,7 +104,7 @@ final class SchedulePause: Sendable {
         let delay = Array("{\"delay\":\(Self.pauseSeconds)}".utf8)
         for scheduler in record.schedulers { try await api.send(.post, "schedulers/\(scheduler)", body: delay) }
         var values: [String: ScheduleValue] = [:]
-        for (key, current) in record.schedule_cfg {
+        for (key, current) in record.scheduleConfig {
             if let value = Self.pausedValue(key, current: current, stores: stores) { values["schedule.\(key)"] = value }
         }
         try await api.send(.post, "config?ttlSecond=\(Self.pauseSeconds)", body: Array((try? JSONEncoder().encode(values)) ?? Data()))
@@ -115,7 +123,7 @@ final class SchedulePause: Sendable {
         for scheduler in record.schedulers {
             do { try await api.send(.post, "schedulers/\(scheduler)", body: Array("{\"delay\":0}".utf8)) } catch { failures.append("\(scheduler): \(error)") }
         }
-        let original = Dictionary(uniqueKeysWithValues: record.schedule_cfg.map { ("schedule.\($0.key)", $0.value) })
+        let original = Dictionary(uniqueKeysWithValues: record.scheduleConfig.map { ("schedule.\($0.key)", $0.value) })
         do { try await api.send(.post, "config?ttlSecond=0", body: Array((try? JSONEncoder().encode(original)) ?? Data())) } catch {
             failures.append("schedule config: \(error)")
         }

@@ -151,6 +151,21 @@ import LoopbackServer
         #expect(!after.contains("Regions (sort:"), "the terminal is restored")
     }
 
+    /// A backup of `tables` tables of 20,000 rows in `dir`/backup, and `cluster serve` of
+    /// `dir`/cluster that may read it.
+    static func serveWithBackup(binary: String, in dir: String, tables: Int, log: String? = nil) throws -> ServedCluster {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let backup = Process()
+        backup.executableURL = URL(fileURLWithPath: binary)
+        backup.arguments = ["backup", "--out", dir + "/backup", "--tables", "\(tables)", "--rows", "20000", "--file-size", "262144"]
+        backup.standardError = FileHandle.nullDevice
+        backup.standardOutput = FileHandle.nullDevice
+        try backup.run()
+        backup.waitUntilExit()
+        #expect(backup.terminationStatus == 0)
+        return try ServedCluster(binary: binary, directory: dir + "/cluster", arguments: ["--storage-root", dir + "/backup"], stderr: log)
+    }
+
     /// The same console over kvproto's gRPC: `cluster serve` in the background, `restore --pd` in
     /// the terminal. The header names PD, regions and peers show, and the checksum says skipped.
     @Test func aRestoreOverGRPCInARealTerminal() async throws {
@@ -160,17 +175,7 @@ import LoopbackServer
             _ = try? tmux(["kill-server"])
             try? FileManager.default.removeItem(atPath: dir)
         }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let backup = Process()
-        backup.executableURL = URL(fileURLWithPath: binary)
-        backup.arguments = ["backup", "--out", dir + "/backup", "--tables", "3", "--rows", "20000", "--file-size", "262144"]
-        backup.standardError = FileHandle.nullDevice
-        backup.standardOutput = FileHandle.nullDevice
-        try backup.run()
-        backup.waitUntilExit()
-        #expect(backup.terminationStatus == 0)
-
-        let served = try ServedCluster(binary: binary, directory: dir + "/cluster", arguments: ["--storage-root", dir + "/backup"])
+        let served = try Self.serveWithBackup(binary: binary, in: dir, tables: 3)
         defer { served.stop() }
         let pd = served.pd
 
@@ -197,16 +202,8 @@ import LoopbackServer
             _ = try? tmux(["kill-server"])
             try? FileManager.default.removeItem(atPath: dir)
         }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let backup = Process()
-        backup.executableURL = URL(fileURLWithPath: binary)
-        backup.arguments = ["backup", "--out", dir + "/backup", "--tables", "2", "--rows", "20000", "--file-size", "262144"]
-        backup.standardError = FileHandle.nullDevice
-        backup.standardOutput = FileHandle.nullDevice
-        try backup.run()
-        backup.waitUntilExit()
         let log = dir + "/serve.log"
-        let served = try ServedCluster(binary: binary, directory: dir + "/cluster", arguments: ["--storage-root", dir + "/backup"], stderr: log)
+        let served = try Self.serveWithBackup(binary: binary, in: dir, tables: 2, log: log)
         defer { served.stop() }
         let command = "\(binary) restore --storage \(dir)/backup --pd \(served.pd) --state-dir \(dir)/state --rate 256K --merge-size 512K --table-id-map 100:1100,101:1101; echo EXITED $?; sleep 60"
         try tmux(["new-session", "-d", "-s", "e2e", "-x", "160", "-y", "36", command])
