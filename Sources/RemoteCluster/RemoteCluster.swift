@@ -210,11 +210,17 @@ public final class RemoteCluster: ClusterClient {
         }
         renewal?.cancel()
         await renewal?.value
-        for endpoint in stores.withLock({ Array($0.values) }) {
-            if endpoint.health.withLock({ $0.importMode }) { try? await switchMode(.normal, on: endpoint.id) }
-            if endpoint.health.withLock({ $0.rateLimit }) != 0 { await setDownloadSpeedLimit(0, on: endpoint.id) }
+        // PD first (its pauses would hold for 5 minutes more), then every store at once.
+        let notices = await resumeSchedulers()
+        await withTaskGroup(of: Void.self) { group in
+            for endpoint in stores.withLock({ Array($0.values) }) {
+                group.addTask {
+                    if endpoint.health.withLock({ $0.importMode }) { try? await self.switchMode(.normal, on: endpoint.id) }
+                    if endpoint.health.withLock({ $0.rateLimit }) != 0 { await self.setDownloadSpeedLimit(0, on: endpoint.id) }
+                }
+            }
         }
-        return await resumeSchedulers()
+        return notices
     }
 
     // MARK: PD's schedulers

@@ -59,6 +59,9 @@ enum ConsoleRunner {
             // Work is still in flight: stop here, as a crash would, once the cluster's import mode,
             // speed limit and PD's schedulers are set back. The checkpoint and the stores' Raft
             // logs carry everything over to the resume, which the kill -9 test proves.
+            // The restore's calls are cancelled first: they hold the stores' connections, where
+            // the calls that set the cluster back would otherwise queue behind them.
+            restore.cancel()
             await setBack?()
             exit(1)
         case .success(false):
