@@ -60,7 +60,7 @@ func expectEachSSTAppliedOnce(clusterDirectory: String) async throws {
 
 /// A small backup (2 tables) in a new bucket of the S3 server on `port`, written with these
 /// credentials; returns its URL.
-func makeS3Backup(port: Int, prefix: String, key: String, secret: String) throws -> String {
+func makeS3Backup(port: Int, prefix: String, key: String, secret: String, cipher: BackupCipher? = nil) throws -> String {
     let url = "s3://restore-bk/\(prefix)?endpoint=http://127.0.0.1:\(port)"
     let storage = S3Storage(location: try #require({ if case let .s3(l) = try StorageLocation.parse(url) { l } else { nil } }()), credentials: S3Credentials(accessKey: key, secretKey: secret))
     try storage.createBucket()
@@ -68,6 +68,7 @@ func makeS3Backup(port: Int, prefix: String, key: String, secret: String) throws
     o.tables = 2
     o.rows = 2_000
     o.fileSize = 128 << 10
+    o.cipher = cipher
     try BackupProducer(storage: storage, options: o).produce()
     return url
 }

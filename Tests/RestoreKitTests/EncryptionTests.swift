@@ -71,6 +71,24 @@ import LoopbackServer
         #expect(verify.status == 0 && verify.stdout.contains("checksum matched"), "\(verify.stdout)\(verify.stderr)")
     }
 
+    /// An encrypted backup in S3 (the S3-compatible server on loopback), in process and over
+    /// gRPC: the stores fetch the ciphertext with the credentials and decrypt it with the key.
+    @Test func anEncryptedBackupInS3Restores() throws {
+        let s3 = try TestServer(script: "s3_server.py", [])
+        let (access, secret) = ("AKIAENCRYPTEDS3TEST", "encrypted-s3-secret-key")
+        let cipher = try BackupCipher(method: .aes256CTR, key: [UInt8](hex: Self.key)!)
+        let url = try makeS3Backup(port: s3.port, prefix: "encrypted", key: access, secret: secret, cipher: cipher)
+        let dir = try TemporaryDirectory()
+        let env = ["AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret]
+        let crypter = ["--crypter.method", "aes256-ctr", "--crypter.key", Self.key]
+        let local = try runConsole(["restore", "--headless", "--json", "--storage", url, "--cluster", dir.file("cluster")] + crypter, environment: env)
+        #expect(local.status == 0 && local.stdout.contains("\"checksum_match\":true"), "\(local.stderr)")
+        let served = try ServedCluster(directory: dir.file("served"), extra: ["--allow-endpoint", "http://127.0.0.1:\(s3.port)"])
+        let wire = try runConsole(["restore", "--headless", "--storage", url, "--pd", served.pd, "--state-dir", dir.file("state")] + wireTableIDs(2) + crypter, environment: env)
+        #expect(wire.status == 0, "\(wire.stderr)")
+        #expect(served.stop() == 0)
+    }
+
     /// A wrong key, a wrong method or no key: refused at start (exit 2) with what is wrong, and
     /// nothing written, for both backupmeta versions.
     @Test(arguments: [1, 2]) func aWrongOrMissingKeyIsRefusedAtStart(metaVersion: Int) throws {
