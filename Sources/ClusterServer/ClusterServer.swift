@@ -34,8 +34,10 @@ public final class ClusterServer: Sendable {
 
     /// Wire payloads up to this size: a ScanRegions answer for thousands of regions is large.
     static let maxMessageBytes = 64 << 20
-    /// Calls in flight on one connection: BR's 128 downloads per store, and room for PD's calls.
-    static let maxStreamsPerConnection = 256
+    /// Calls in flight on one connection, as TiKV's `server.grpc-concurrent-stream` default
+    /// (tikv etc/config-template.toml): BR's 128 Downloads and 128 MultiIngests per store, with
+    /// room for the calls that switch modes and set limits beside them.
+    static let maxStreamsPerConnection = 1_024
 
     /// One listener and the server on it.
     private struct Endpoint {
