@@ -155,12 +155,3 @@ public protocol StoreDataReader: Sendable {
 public protocol DataCursor {
     func value(at key: [UInt8]) throws -> [UInt8]?
 }
-
-/// Fault drills that only the embedded cluster allows: the console's drill keys, the demo, chaos.
-public protocol ClusterDrills: ClusterClient {
-    func setStore(_ id: UInt64, up: Bool) async throws
-    func transferLeader(regionID: UInt64, toStore store: UInt64) async throws(RegionError)
-    func split(regionID: UInt64, at keys: [[UInt8]]) async throws(RegionError) -> [Region]
-    func makeBusy(store: UInt64, for duration: Duration)
-    func failNextDownloads(onStore store: UInt64, count: Int)
-}

@@ -1,13 +1,11 @@
 import KeyCodec
 import ClusterAPI
+import EmbeddedCluster
 import RestoreDriver
 
 /// Fault drills an operator (or the demo) can run against the live cluster; each one is logged.
 /// Only a cluster that offers `ClusterDrills` (the embedded one) runs them; elsewhere they say so.
 extension RestoreEngine {
-    /// True when the cluster allows the drills.
-    public var offersDrills: Bool { cluster is any ClusterDrills }
-
     private func drills(_ what: String) -> (any ClusterDrills)? {
         guard let drills = cluster as? any ClusterDrills else {
             monitor.event(.info, "drill \(what): \(cluster.location) does not allow fault drills")

@@ -29,8 +29,6 @@ extension RestoreEngine {
         reporter.report(.log(.info, "all regions resumed by operator"))
     }
 
-    public func isPaused(region id: UInt64) -> Bool { control.isPaused(id) }
-
     /// Puts a Failed region back to work; returns false when it is not Failed.
     @discardableResult
     public func retry(region id: UInt64) async -> Bool {

@@ -50,7 +50,7 @@ import Testing
                 try writer.put(key: DataKey.make(bytes(String(format: "t%05d_%03d", span, row))), value: [UInt8](repeating: UInt8(row), count: 200))
             }
             try writer.finish()
-            try db.ingest([sst], cf: .write, move: true)
+            try db.ingest([(cf: .write, path: sst)], move: true)
             if n % 64 == 63 { compactor.mergeSmallTables() }
         }
         compactor.mergeSmallTables()

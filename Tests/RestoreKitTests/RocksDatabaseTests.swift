@@ -15,7 +15,7 @@ import Testing
 
         do {
             let db = try RocksDatabase(path: dbPath)
-            try db.ingest([sst], cf: .write, move: true)
+            try db.ingest([(cf: .write, path: sst)], move: true)
             #expect(!FileManager.default.fileExists(atPath: sst), "move semantics: the import file is gone")
             #expect(try db.get(bytes("zk0042"), cf: .write) == bytes("v42"))
             #expect(try db.get(bytes("zk0042"), cf: .default) == nil)
@@ -45,7 +45,7 @@ import Testing
     @Test func ingestOfAMissingFileIsAnError() throws {
         let dir = try TemporaryDirectory()
         let db = try RocksDatabase(path: dir.file("db"))
-        #expect { try db.ingest([dir.file("nope.sst")], cf: .default) } throws: {
+        #expect { try db.ingest([(cf: .default, path: dir.file("nope.sst"))]) } throws: {
             ($0 as? DatabaseError)?.description.contains("nope.sst") == true
         }
     }

@@ -97,6 +97,16 @@ extension Cluster: ClusterInspection {
     }
 }
 
+/// Fault drills that only the embedded cluster allows: the console's drill keys, the demo, chaos.
+/// They live here, not in the ClusterAPI seam: no other cluster offers them.
+public protocol ClusterDrills: ClusterClient {
+    func setStore(_ id: UInt64, up: Bool) async throws
+    func transferLeader(regionID: UInt64, toStore store: UInt64) async throws(RegionError)
+    func split(regionID: UInt64, at keys: [[UInt8]]) async throws(RegionError) -> [Region]
+    func makeBusy(store: UInt64, for duration: Duration)
+    func failNextDownloads(onStore store: UInt64, count: Int)
+}
+
 extension Cluster: ClusterDrills {
     public func transferLeader(regionID: UInt64, toStore store: UInt64) async throws(RegionError) {
         try await pd.transferLeader(regionID: regionID, toStore: store)

@@ -129,11 +129,6 @@ public final class RocksDatabase: @unchecked Sendable {
         guard ok == 1 else { throw .ingest(path: path, files: files.map(\.path), reason: takeRocksDBError(err)) }
     }
 
-    /// Ingests SST files into one column family (see `ingest(_:move:)`).
-    public func ingest(_ files: [String], cf: ColumnFamily, move: Bool = true) throws(DatabaseError) {
-        try ingest(files.map { (cf, $0) }, move: move)
-    }
-
     /// Deletes every key of `cf` in [begin, end).
     public func deleteRange(_ begin: [UInt8], _ end: [UInt8], cf: ColumnFamily) throws(DatabaseError) {
         try checkOpen()
