@@ -3,6 +3,8 @@ import Testing
 @testable import BackupFormat
 @testable import ExternalStorage
 import LoopbackServer
+import KVWire
+@testable import RemoteCluster
 
 /// PD's schedulers and schedule config, as a restore over `--pd` leaves them on every way it can
 /// end. What BR v8 does, and so what the client must do, is in tidb br/pkg/pdutil/pd.go: pause
@@ -158,5 +160,21 @@ import LoopbackServer
         #expect(resumed.stderr.contains("an earlier restore paused PD's balance-hot-region-scheduler, balance-leader-scheduler, balance-region-scheduler, evict-slow-store-scheduler"), "\(resumed.stderr)")
         try s.expectSetBack(to: original, "\(resumed.stderr)")
         #expect(s.served.stop() == 0)
+    }
+}
+
+/// PD's HTTP API that does not answer: the error names the API, each address tried and why, so
+/// that the precheck (and `--keep-schedulers`) can say what to do.
+@Suite struct PDHTTPTests {
+    @Test func anUnreachableHTTPAPIIsNamed() async throws {
+        let closed = try freePort()
+        let api = PDHTTP(addresses: { [WireAddress(host: "127.0.0.1", port: closed)] }, security: nil)
+        do {
+            _ = try await SchedulePause.pausedNow(api)
+            Issue.record("a closed port answered")
+        } catch {
+            #expect(error.description.contains("cannot reach PD's HTTP API at 127.0.0.1:\(closed)"), "\(error)")
+            #expect(error.description.contains("GET http://127.0.0.1:\(closed)/pd/api/v1/schedulers?status=paused"), "\(error)")
+        }
     }
 }
