@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import KeyCodec
+import ExternalStorage
 import ClusterAPI
 import KVProto
 import KVProtoGRPC
@@ -258,7 +259,7 @@ extension RemoteCluster {
         while !running.isEmpty, ContinuousClock.now < deadline {
             var again: [UInt64] = []
             // PD answers each region's operator on its own; many are asked at once.
-            let operators = await Self.concurrently(running.sorted(), width: 64) { id in
+            let operators = await BoundedConcurrency.map(running.sorted(), width: 64) { id in
                 var op = Pdpb_GetOperatorRequest()
                 op.header = self.header
                 op.regionID = id
@@ -285,28 +286,6 @@ extension RemoteCluster {
             _ = await routes(overlapping: span, page: 1_024)
         }
         if !running.isEmpty { throw .timeout(regionID: running.min() ?? 0, after: .seconds(60)) }
-    }
-
-    /// `body` for each item, at most `width` at once; the results in the items' order.
-    static func concurrently<Item: Sendable, Output: Sendable>(_ items: [Item], width: Int, _ body: @escaping @Sendable (Item) async -> Output) async -> [Output] {
-        await withTaskGroup(of: (Int, Output).self) { group in
-            var results = [Output?](repeating: nil, count: items.count)
-            var next = 0
-            while next < min(width, items.count) {
-                let (i, item) = (next, items[next])
-                group.addTask { (i, await body(item)) }
-                next += 1
-            }
-            for await (i, output) in group {
-                results[i] = output
-                if next < items.count {
-                    let (j, item) = (next, items[next])
-                    group.addTask { (j, await body(item)) }
-                    next += 1
-                }
-            }
-            return results.map { $0! }
-        }
     }
 
     static let maxRescatters = 3

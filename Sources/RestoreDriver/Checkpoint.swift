@@ -28,13 +28,17 @@ final class Checkpoint: Sendable {
     let header: Header
     /// The pieces restored, for readers; updated once their line is on disk.
     private let done: Mutex<[Int: [KeyRange]]>
-    /// The open file, for the writer alone (readers never wait for a write).
-    private let file: Mutex<Int32>
+    /// The open file, written by `commits` alone (readers never wait for a write).
+    private let fd: Int32
+    /// Lines are appended and synced in group commits: one fsync for every piece recorded while
+    /// the last one synced.
+    private let commits: GroupCommit<[UInt8], RestoreError>
 
     /// Opens the checkpoint for `backupKey`; a new one when none exists.
     init(clusterDirectory: String, header proposed: Header) throws(RestoreError) {
         let dir = clusterDirectory + "/checkpoints"
-        path = "\(dir)/\(proposed.backup).log"
+        let path = "\(dir)/\(proposed.backup).log"
+        self.path = path
         if !FileManager.default.fileExists(atPath: dir) {
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
                 throw .checkpoint(path: dir, reason: "cannot create directory: \(error.localizedDescription)")
@@ -55,11 +59,18 @@ final class Checkpoint: Sendable {
         }
         let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw .checkpoint(path: path, reason: "cannot open for writing: \(String(cString: strerror(errno)))") }
-        file = Mutex(fd)
+        self.fd = fd
+        commits = GroupCommit(label: "restore-console.checkpoint") { batches in
+            do { try DurableFile.append(Array(batches.joined()), to: fd) } catch {
+                return .checkpoint(path: path, reason: "cannot record a restored piece: \(error)")
+            }
+            return nil
+        }
         done = Mutex(pieces)
     }
 
-    deinit { file.withLock { _ = close($0) } }
+    // A commit runs only while a `markDone` awaits it, which holds the checkpoint: none is left.
+    deinit { close(fd) }
 
 
     /// What a checkpoint file holds.
@@ -116,8 +127,8 @@ final class Checkpoint: Sendable {
     /// How long ago the last piece was recorded.
     var sinceLastWrite: Duration { ContinuousClock.now - lastWrite.withLock { $0 } }
 
-    /// Records that `sets` were restored within `range`, in a synced write on Dispatch's threads
-    /// that carries every piece recorded meanwhile (one fsync for many regions). A write that
+    /// Records that `sets` were restored within `range`, in a synced write off the cooperative
+    /// pool that carries every piece recorded meanwhile (one fsync for many regions). A write that
     /// fails (a full disk, an I/O error) leaves the file as it was and throws to each piece in
     /// it: the caller waits and tries again, as the data it records is in the stores already.
     func markDone(sets: [Int], range: KeyRange) async throws(RestoreError) {
@@ -128,50 +139,11 @@ final class Checkpoint: Sendable {
             lines += (try? encoder.encode(Piece(set: set, start: start, end: end))) ?? Data()
             lines += Data("\n".utf8)
         }
-        let bytes = Array(lines)
-        let written: Result<Void, RestoreError> = await withCheckedContinuation { continuation in
-            let lead = commits.withLock { queue in
-                queue.lines += bytes
-                queue.waiting.append(continuation)
-                defer { queue.writing = true }
-                return !queue.writing
-            }
-            if lead { DispatchQueue.global().async { self.writeQueued() } }
-        }
-        try written.get()
+        if let failure = await commits.submit(Array(lines)) { throw failure }
         done.withLock { pieces in
             for set in sets { pieces[set, default: []].append(range) }
         }
         lastWrite.withLock { $0 = .now }
-    }
-
-    /// Lines waiting for the next synced write, the pieces that wait for it, and whether a
-    /// writer is at work.
-    private struct CommitQueue {
-        var lines: [UInt8] = []
-        var waiting: [CheckedContinuation<Result<Void, RestoreError>, Never>] = []
-        var writing = false
-    }
-
-    private let commits = Mutex(CommitQueue())
-
-    /// Writes and syncs what is queued, round after round, until nothing is.
-    private func writeQueued() {
-        while true {
-            let (bytes, waiting) = commits.withLock { queue in
-                let taken = (queue.lines, queue.waiting)
-                queue.lines = []
-                queue.waiting = []
-                if taken.1.isEmpty { queue.writing = false }
-                return taken
-            }
-            guard !waiting.isEmpty else { return }
-            let result = file.withLock { fd -> Result<Void, RestoreError> in
-                do { try DurableFile.append(bytes, to: fd) } catch { return .failure(.checkpoint(path: path, reason: "cannot record a restored piece: \(error)")) }
-                return .success(())
-            }
-            for continuation in waiting { continuation.resume(returning: result) }
-        }
     }
 
     /// Parts of `range` of file set `set` not yet restored.

@@ -3,6 +3,7 @@ import Testing
 @testable import KeyCodec
 @testable import ClusterAPI
 @testable import EmbeddedCluster
+@testable import ExternalStorage
 
 /// A store's applies of many regions go into one RocksDB ingest.
 @Suite(.serialized) struct IngestWriterTests {

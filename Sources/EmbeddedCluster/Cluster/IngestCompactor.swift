@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import KeyCodec
+import ExternalStorage
 import ClusterAPI
 
 /// One table of a column family: its smallest and largest key, and its size.

@@ -1,3 +1,5 @@
+import ExternalStorage
+
 /// Ingests a store's applies with group commit, as `RaftLogWriter` writes its Raft state: the
 /// applies of other regions that arrive while one RocksDB ingest is on its way go together in the
 /// next, with one apply record, one MANIFEST write and one sync for all of them, instead of each.

@@ -331,30 +331,13 @@ public actor PlacementDriver {
         defer { try? persist() }
         // Parents side by side: their Raft writes share each store's group commit.
         let parents = byRegion.sorted { $0.key < $1.key }
-        let splits = await concurrently(Array(parents.indices)) { i -> (Int, Result<[Region], RegionError>) in
+        let splits = await BoundedConcurrency.map(Array(parents.indices)) { i -> (Int, Result<[Region], RegionError>) in
             let (id, regionKeys) = parents[i]
             do throws(RegionError) { return (i, .success(try await self.splitWithoutPersisting(regionID: id, at: regionKeys, timeout: timeout))) } catch { return (i, .failure(error)) }
         }
         var created: [Region] = []
         for (_, split) in splits.sorted(by: { $0.0 < $1.0 }) { created += try split.get().dropFirst() }
         return created
-    }
-
-    /// `body` for each of `items`, up to `width` at a time; the results in the order they end.
-    private func concurrently<Item: Sendable, Output: Sendable>(_ items: [Item], width: Int = 64, _ body: @escaping @Sendable (Item) async -> Output) async -> [Output] {
-        await withTaskGroup(of: Output.self) { group in
-            var rest = items.makeIterator()
-            for _ in 0..<width {
-                guard let item = rest.next() else { break }
-                group.addTask { await body(item) }
-            }
-            var outputs: [Output] = []
-            for await output in group {
-                outputs.append(output)
-                if let item = rest.next() { group.addTask { await body(item) } }
-            }
-            return outputs
-        }
     }
 
     /// Spreads peers evenly over the up stores (a peer move bumps conf_ver) and then leaders evenly
@@ -424,7 +407,7 @@ public actor PlacementDriver {
         for id in layout.keys where !moving.contains(id) {
             if let l = await groups[id]?.leader { leaders[l.storeID, default: 0] += 1 }
         }
-        let elected = await concurrently(regionIDs) { id in (id, try? await self.waitForLeader(id, timeout: timeout)) }
+        let elected = await BoundedConcurrency.map(regionIDs) { id in (id, try? await self.waitForLeader(id, timeout: timeout)) }
         let current = Dictionary(elected.compactMap { id, leader in leader.map { (id, $0) } }, uniquingKeysWith: { a, _ in a })
         var moves: [(region: UInt64, to: UInt64)] = []
         for id in regionIDs {
@@ -439,7 +422,7 @@ public actor PlacementDriver {
             moves.append((id, target))
             leaders[target, default: 0] += 1
         }
-        _ = await concurrently(moves) { move in try? await self.transferLeader(regionID: move.region, toStore: move.to, timeout: timeout) }
+        _ = await BoundedConcurrency.map(moves) { move in try? await self.transferLeader(regionID: move.region, toStore: move.to, timeout: timeout) }
     }
 
     public func transferLeader(regionID: UInt64, toStore storeID: UInt64, timeout: Duration = .seconds(5)) async throws(RegionError) {

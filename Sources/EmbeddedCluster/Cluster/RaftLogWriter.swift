@@ -1,3 +1,5 @@
+import ExternalStorage
+
 /// Writes a store's Raft state for all its regions with group commit, as TiKV's store writers do:
 /// the writes that arrive while one synced write is on its way go together in the next, so a
 /// thousand regions electing leaders after a split cost a few fsyncs, not thousands. A writer

@@ -1,10 +1,11 @@
 import Synchronization
 
-/// Group commit on a store's serial background queue: the items that arrive while one batch is on
+/// Group commit on a serial background queue (a store's Raft log and ingests, a restore's
+/// checkpoint): the items that arrive while one batch is on
 /// its way go together in the next, and each submitter hears back once its batch is done. A batch
 /// takes up to `maxBatch` of the oldest items, never two that `conflict` (when given): an item that
 /// conflicts with an earlier one waits for a later batch, and keeps its place.
-final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
+public final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
     private struct Pending {
         var item: Item
         var done: CheckedContinuation<Failure?, Never>
@@ -21,7 +22,7 @@ final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
     private let conflict: (@Sendable (Item, Item) -> Bool)?
     private let commit: @Sendable ([Item]) -> Failure?
 
-    init(label: String, maxBatch: Int = .max, conflict: (@Sendable (Item, Item) -> Bool)? = nil, commit: @escaping @Sendable ([Item]) -> Failure?) {
+    public init(label: String, maxBatch: Int = .max, conflict: (@Sendable (Item, Item) -> Bool)? = nil, commit: @escaping @Sendable ([Item]) -> Failure?) {
         background = BackgroundWork(label: label)
         self.maxBatch = maxBatch
         self.conflict = conflict
@@ -29,7 +30,7 @@ final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
     }
 
     /// Returns once `item`'s batch is committed: nil, or why not.
-    func submit(_ item: Item) async -> Failure? {
+    public func submit(_ item: Item) async -> Failure? {
         await withCheckedContinuation { done in
             let start = state.withLock { s in
                 s.pending.append(Pending(item: item, done: done))
@@ -79,5 +80,5 @@ final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
     }
 
     /// Returns when no batch is on its way (before the DB closes).
-    func finish() { background.wait() }
+    public func finish() { background.wait() }
 }

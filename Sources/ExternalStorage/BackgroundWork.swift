@@ -1,15 +1,15 @@
 import Dispatch
 
-/// A store's serial background queue whose work can be waited for, before its DB closes.
-final class BackgroundWork: Sendable {
+/// A serial background queue whose work can be waited for (a store's, before its DB closes).
+public final class BackgroundWork: Sendable {
     private let queue: DispatchQueue
     private let idle = DispatchGroup()
 
-    init(label: String, qos: DispatchQoS = .unspecified) {
+    public init(label: String, qos: DispatchQoS = .unspecified) {
         queue = DispatchQueue(label: label, qos: qos)
     }
 
-    func run(_ work: @escaping @Sendable () -> Void) {
+    public func run(_ work: @escaping @Sendable () -> Void) {
         idle.enter()
         queue.async {
             work()
@@ -18,5 +18,5 @@ final class BackgroundWork: Sendable {
     }
 
     /// Returns when nothing runs or waits.
-    func wait() { idle.wait() }
+    public func wait() { idle.wait() }
 }
