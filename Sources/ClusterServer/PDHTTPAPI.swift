@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import KVWire
 
 /// The part of PD's HTTP API (`/pd/api/v1/...`, on PD's client port beside gRPC) that a restore
 /// uses: listing and pausing schedulers, and reading and changing the schedule config for a while.
@@ -14,7 +15,7 @@ public final class ServedSchedule: Sendable {
     static let defaultSchedulers = ["balance-region-scheduler", "balance-leader-scheduler", "balance-hot-region-scheduler", "evict-slow-store-scheduler"]
     /// The schedule config a restore reads and changes, with PD v8.5's defaults
     /// (tikv/pd pkg/schedule/config/config.go). Booleans are JSON strings, as PD tags them.
-    static let defaultConfig: [String: ConfigValue] = [
+    static let defaultConfig: [String: ScheduleValue] = [
         "max-merge-region-keys": .int(540_000), "max-merge-region-size": .int(54), "merge-schedule-limit": .int(8), "leader-schedule-limit": .int(4),
         "region-schedule-limit": .int(2_048), "max-snapshot-count": .int(64), "max-pending-peer-count": .int(64),
         "enable-location-replacement": .string("true"), "split-merge-interval": .string("1h0m0s"),
@@ -24,7 +25,7 @@ public final class ServedSchedule: Sendable {
         var pausedUntil: [String: ContinuousClock.Instant] = [:]
         var config = ServedSchedule.defaultConfig
         /// Values set with a TTL, and when each lapses.
-        var temporary: [String: (value: ConfigValue, until: ContinuousClock.Instant)] = [:]
+        var temporary: [String: (value: ScheduleValue, until: ContinuousClock.Instant)] = [:]
         /// Every change, in order, for the log and the tests.
         var changes: [String] = []
     }
@@ -50,7 +51,7 @@ public final class ServedSchedule: Sendable {
     }
 
     /// The config in effect: the temporary values that have not lapsed over the stored ones.
-    public func effectiveConfig(now: ContinuousClock.Instant = .now) -> [String: ConfigValue] {
+    public func effectiveConfig(now: ContinuousClock.Instant = .now) -> [String: ScheduleValue] {
         state.withLock { s in s.config.merging(s.temporary.filter { $0.value.until > now }.mapValues(\.value)) { _, temporary in temporary } }
     }
 
@@ -81,7 +82,9 @@ public final class ServedSchedule: Sendable {
         case let ("POST", route) where route.count == 2 && route[0] == "schedulers":
             return pause(route[1], body: body)
         case ("GET", ["config", "schedule"]):
-            return Self.json(effectiveConfig().mapValues(\.jsonObject))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return Answer(status: 200, json: Array((try? encoder.encode(effectiveConfig())) ?? Data("{}".utf8)))
         case ("POST", ["config"]):
             return setConfig(body: body, ttl: query["ttlSecond"])
         default:
@@ -104,10 +107,12 @@ public final class ServedSchedule: Sendable {
 
     /// `schedule.`-prefixed keys; with `ttlSecond` the values last that long (0: dropped now).
     private func setConfig(body: [UInt8], ttl: String?) -> Answer {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return Self.error(400, "the body must be a JSON object") }
-        var values: [String: ConfigValue] = [:]
-        for (key, raw) in object {
-            guard key.hasPrefix("schedule."), let value = ConfigValue(json: raw) else { return Self.error(400, "config item \(key) not found") }
+        guard let object = try? JSONDecoder().decode([String: ScheduleValue].self, from: Data(body)) else {
+            return Self.error(400, "the body must be a JSON object of config items, each a number or a string")
+        }
+        var values: [String: ScheduleValue] = [:]
+        for (key, value) in object {
+            guard key.hasPrefix("schedule.") else { return Self.error(400, "config item \(key) not found") }
             let name = String(key.dropFirst("schedule.".count))
             guard Self.defaultConfig[name] != nil else { return Self.error(400, "config item \(key) not found") }
             values[name] = value
@@ -142,38 +147,5 @@ public final class ServedSchedule: Sendable {
         var answer = json(message)
         answer.status = status
         return answer
-    }
-}
-
-/// A schedule config value as PD's JSON has it: a number or a string.
-public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
-    case int(Int64)
-    case double(Double)
-    case string(String)
-
-    init?(json: Any) {
-        switch json {
-        case let text as String: self = .string(text)
-        case let number as NSNumber:
-            let double = number.doubleValue
-            self = double == double.rounded() && abs(double) < 1e15 ? .int(Int64(double)) : .double(double)
-        default: return nil
-        }
-    }
-
-    var jsonObject: Any {
-        switch self {
-        case let .int(value): value
-        case let .double(value): value
-        case let .string(value): value
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case let .int(value): "\(value)"
-        case let .double(value): "\(value)"
-        case let .string(value): value
-        }
     }
 }

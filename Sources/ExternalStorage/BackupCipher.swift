@@ -76,7 +76,7 @@ public struct BackupCipher: Sendable, Equatable, CustomStringConvertible {
         return iv
     }
 
-    /// A stream of `data` en- or decrypted from `offset` (counter mode is its own inverse). The iv
+    /// A stream that en- or decrypts consecutive chunks (counter mode is its own inverse). The iv
     /// is the whole first counter block, which goes up as one 128-bit big-endian number, as in
     /// OpenSSL, Go's crypto/cipher and TiKV's `Iv::add_offset`.
     public func stream(iv: [UInt8]) -> CTRStream { CTRStream(cipher: self, iv: iv) }

@@ -132,46 +132,6 @@ final class SchedulePause: Sendable {
     }
 }
 
-/// A schedule config value as PD's JSON has it: a number or a string (PD writes its booleans as
-/// strings, `json:",string"`).
-enum ScheduleValue: Codable, Equatable, Sendable {
-    case int(Int64)
-    case number(Double)
-    case string(String)
-
-    var number: Double? {
-        switch self {
-        case let .int(value): Double(value)
-        case let .number(value): value
-        case .string: nil
-        }
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let value = try? container.decode(Int64.self) {
-            self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(Bool.self) {
-            self = .string(value ? "true" : "false")
-        } else {
-            self = .string(try container.decode(String.self))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case let .int(value): try container.encode(value)
-        case let .number(value):
-            // A whole number goes as one, as PD wrote it.
-            if value == value.rounded(), abs(value) < 1e15 { try container.encode(Int64(value)) } else { try container.encode(value) }
-        case let .string(value): try container.encode(value)
-        }
-    }
-}
-
 /// PD's HTTP API (`/pd/api/v1/...`) on the members' client URLs, the leader first: https with
 /// this client's certificate in a TLS cluster, as BR's `pdRequest` (br/pkg/pdutil/pd.go) sends it.
 struct PDHTTP: Sendable {
