@@ -18,7 +18,7 @@ public final class ClusterServer: Sendable {
     private let storageAccess: StorageAccess
     private let storeIDs: [UInt64]
     private let bound = AddressBook()
-    private let faults = WireFaults()
+    let faults = WireFaults()
     /// PD's members' endpoints first, then each store's, in `storeIDs` order.
     private let endpoints: Mutex<[Endpoint]>
     /// Which PD member leads: the others answer UNAVAILABLE "not leader", as PD's followers do.
@@ -200,6 +200,11 @@ public final class ClusterServer: Sendable {
     /// when a scatter's steps do not finish.
     public func timeOutScatters(_ count: Int) { faults.scatterTimeouts.withLock { $0 = count } }
 
+    /// The next `count` checksums race a change of their region: before each is read, the region's
+    /// leader moves to another store (then its split, for the next), as they may between a
+    /// client's lookup and its request; the request then finds NotLeader or EpochNotMatch.
+    public func raceChecksums(_ count: Int) { faults.checksumRaces.withLock { $0 = count } }
+
     /// How many times PD was asked to scatter each region.
     public var scatterRequests: [UInt64: Int] { faults.scattered.withLock { $0 } }
 
@@ -244,4 +249,17 @@ final class WireFaults: Sendable {
     /// Scatter operators still to report as timed out (then as done), and the scatters asked.
     let scatterTimeouts = Mutex(0)
     let scattered = Mutex<[UInt64: Int]>([:])
+    /// Checksums still to race a change of their region, and how many have.
+    let checksumRaces = Mutex(0)
+    let checksumRaced = Atomic(0)
+
+    /// Takes one race: nil when none is left, else its ordinal (0, 1, ...).
+    func takeChecksumRace() -> Int? {
+        let taken = checksumRaces.withLock { left -> Bool in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+        return taken ? checksumRaced.add(1, ordering: .relaxed).oldValue : nil
+    }
 }

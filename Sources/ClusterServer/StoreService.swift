@@ -8,8 +8,8 @@ import KVProto
 import KVProtoGRPC
 import KVWire
 
-/// One embedded store on the wire: TiKV's `Tikv/SplitRegion` and the ImportSST methods that a
-/// restore calls. Errors travel inside the responses, as TiKV sends them; a store that is down
+/// One embedded store on the wire: TiKV's `Tikv/SplitRegion` and `Tikv/Coprocessor` (the
+/// checksum) and the ImportSST methods that a restore calls. Errors travel inside the responses, as TiKV sends them; a store that is down
 /// answers UNAVAILABLE, and a panicked one says why in the status and its metadata.
 struct StoreService: RegistrableRPCService {
     let cluster: Cluster
@@ -26,6 +26,10 @@ struct StoreService: RegistrableRPCService {
         router.unary(TikvService.splitRegion) { (request: Kvrpcpb_SplitRegionRequest) in
             try await checkUp()
             return await split(request)
+        }
+        router.unary(TikvService.coprocessor) { (request: Coprocessor_Request) in
+            try await checkUp()
+            return await coprocessor(request)
         }
         router.unary(M.SwitchMode.descriptor) { (request: ImportSstpb_SwitchModeRequest) in
             try await checkUp()

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import KeyCodec
 import ClusterAPI
 import EmbeddedCluster
 
@@ -32,5 +33,27 @@ public final class TiKVRules: Sendable {
             }
         }
         return nil
+    }
+
+    /// A checksum must name a timestamp and ranges inside its region: TiKV reads a range past the
+    /// region's end only up to that end and answers without an error (its region snapshot bounds
+    /// the scan: tikv components/raftstore/src/store/region_snapshot.rs), and at timestamp 0 it
+    /// reads no version at all. A client would take a part for the whole.
+    func checkChecksumRequest(_ request: RegionChecksumRequest, in cluster: Cluster) async -> String? {
+        let violation: String
+        if request.readTS == 0 {
+            violation = "checksum of region \(request.regionID) at start_ts 0: TiKV reads no version and answers an empty checksum"
+        } else if request.ranges.isEmpty {
+            violation = "checksum of region \(request.regionID) with no range: TiKV answers an empty checksum"
+        } else {
+            // Another epoch is refused with EpochNotMatch, a start outside with KeyNotInRegion.
+            guard let region = await cluster.refreshRegion(id: request.regionID), region.epoch.version == request.epoch.version,
+                  !region.endKey.isEmpty,
+                  let past = request.ranges.first(where: { $0.end.isEmpty || keyLess(region.endKey, Memcomparable.encode($0.end)) })
+            else { return nil }
+            violation = "checksum of region \(request.regionID) over a range that ends past the region (\(KeyDescription(past.end).summary)): TiKV reads up to the region's end and answers a partial checksum without an error"
+        }
+        broken.withLock { $0.append(violation) }
+        return violation
     }
 }

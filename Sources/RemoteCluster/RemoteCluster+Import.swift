@@ -92,18 +92,24 @@ extension RemoteCluster {
         endpoint.noteCall(nil)
         guard response.hasError else { return }
         let error = ImportError(response.error, storeID: store)
-        switch error {
-        case .region(.staleCommand):
+        if case .region(.staleCommand) = error {
             throw .fileNotDownloaded(storeID: store, name: request.files[0].fileName(regionID: request.regionID, epoch: request.epoch))
-        case let .region(.notLeader(_, leader?)):
-            routes.withLock { $0[request.regionID]?.leader = leader }
-            throw error
-        case .region(.epochNotMatch(_, let current)):
-            _ = routes.withLock { $0.removeValue(forKey: request.regionID) }
+        }
+        if case let .region(regionError) = error { learn(from: regionError, regionID: request.regionID) }
+        throw error
+    }
+
+    /// What a region error tells of the route: the leader NotLeader names, the regions
+    /// EpochNotMatch lists in place of the stale one.
+    func learn(from error: RegionError, regionID: UInt64) {
+        switch error {
+        case let .notLeader(_, leader?):
+            routes.withLock { $0[regionID]?.leader = leader }
+        case let .epochNotMatch(_, current):
+            _ = routes.withLock { $0.removeValue(forKey: regionID) }
             remember(current.map { Route(region: $0, leader: nil) })
-            throw error
         default:
-            throw error
+            break
         }
     }
 

@@ -274,6 +274,9 @@ public struct WireTimeouts: Sendable {
     public var download = Duration.seconds(1_500)
     /// MultiIngest: BR sets no deadline of its own; ours is as long as a Download's.
     public var ingest = Duration.seconds(1_500)
+    /// A region's checksum: a scan of the region, client-go's `ReadTimeoutMedium` for requests
+    /// that may scan a region (tikv/client-go internal/client/client.go).
+    public var checksum = Duration.seconds(60)
 
     public init() {}
 }

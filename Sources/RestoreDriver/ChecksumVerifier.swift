@@ -13,6 +13,15 @@ public struct ChecksumVerifier: Sendable {
         public var scope: String
         public var expected: KVChecksum
         public var actual: KVChecksum
+        /// The tables the mismatch is in, by (physical) id.
+        public var tables: Set<Int64>
+
+        public init(scope: String, expected: KVChecksum, actual: KVChecksum, tables: Set<Int64> = []) {
+            self.scope = scope
+            self.expected = expected
+            self.actual = actual
+            self.tables = tables
+        }
 
         public var description: String {
             "\(scope): expected crc64xor=\(expected.crc64xor) kvs=\(expected.totalKVs) bytes=\(expected.totalBytes), "
@@ -24,19 +33,15 @@ public struct ChecksumVerifier: Sendable {
         public var total: KVChecksum
         public var expected: KVChecksum
         public var mismatches: [Mismatch]
-        /// Tables with a mismatch of their own or in one of their files, by id.
-        public var mismatchedTables: Set<Int64> = []
         public var isMatch: Bool { mismatches.isEmpty && total == expected }
+        /// Tables with a mismatch of their own or in one of their files, by id.
+        public var mismatchedTables: Set<Int64> { mismatches.reduce(into: []) { $0.formUnion($1.tables) } }
     }
 
     let cluster: any ClusterInspection
-    let plan: RestorePlan
     let rules: RuleBuilder
-    let backup: Backup
-    /// What the parts of file sets that a key selection cuts must hold, by set id.
-    var selectedParts: [Int: KVChecksum] = [:]
-
-    func expected(_ set: FileSet) -> KVChecksum { selectedParts[set.id] ?? set.checksum }
+    let expectation: ChecksumExpectation
+    var plan: RestorePlan { expectation.plan }
 
     /// Checksums of one part of the restored data, merged as the parts finish.
     struct Tally: Sendable {
@@ -96,29 +101,19 @@ public struct ChecksumVerifier: Sendable {
             }
         }
         var mismatches: [Mismatch] = []
-        var mismatchedTables = Set<Int64>()
-        for set in plan.fileSets where tally.perSet[set.id] != expected(set) {
-            if let table = set.tableID { mismatchedTables.insert(table) }
+        for set in plan.fileSets where tally.perSet[set.id] != expectation.of(set) {
             let names = set.files.map(\.name).joined(separator: " + ")
-            mismatches.append(Mismatch(scope: "file \(names)\(set.isPartial ? " (the selected keys)" : "")", expected: expected(set), actual: tally.perSet[set.id]))
+            mismatches.append(
+                Mismatch(
+                    scope: "file \(names)\(set.isPartial ? " (the selected keys)" : "")", expected: expectation.of(set), actual: tally.perSet[set.id],
+                    tables: set.tableID.map { [$0] } ?? []))
         }
-        for table in backup.tables {
-            let ids = Set(table.physicalIDs)
-            let actual = ids.reduce(into: KVChecksum()) { $0.merge(tally.perTable[$1] ?? KVChecksum()) }
-            // A table that a key selection cuts expects what its selected parts hold.
-            let sets = plan.fileSets.filter { $0.tableID.map(ids.contains) ?? false }
-            let wanted = sets.contains(where: \.isPartial) ? sets.reduce(into: KVChecksum()) { $0.merge(expected($1)) } : table.checksum
-            if actual != wanted, wanted.totalKVs > 0 {
-                mismatchedTables.insert(table.id)
-                mismatches.append(Mismatch(scope: "table \(table.qualifiedName)", expected: wanted, actual: actual))
-            }
-        }
+        mismatches += expectation.tableMismatches(actual: tally.perTable)
         if tally.stray.totalKVs > 0 {
             mismatches.append(Mismatch(scope: "keys outside every backup file", expected: KVChecksum(), actual: tally.stray))
         }
         let total = tally.perSet.reduce(into: tally.stray) { $0.merge($1) }
-        return Report(
-            total: total, expected: plan.fileSets.reduce(into: KVChecksum()) { $0.merge(expected($1)) }, mismatches: mismatches, mismatchedTables: mismatchedTables)
+        return Report(total: total, expected: expectation.total, mismatches: mismatches)
     }
 
     /// Reads one part and sorts each pair into its file set (`starts`: each set's first old key)
@@ -145,37 +140,18 @@ public struct ChecksumVerifier: Sendable {
         return tally
     }
 
-    /// Calls `body` with each restored pair in [start, end) (region bounds), as (old user key, value).
+    /// Calls `body` with each restored pair in [start, end) (region bounds), as (old user key,
+    /// value): the newest version of each key, as a read now sees it.
     private func scan(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], _ body: ([UInt8], [UInt8]) throws -> Void) throws {
-        let dataStart = DataKey.make(start)
-        let dataEnd = end.isEmpty ? [DataKey.prefix + 1] : DataKey.make(end)
-        if rules.format == .raw {
-            try store.scan(cf: .default, from: dataStart) { key, value in
-                guard compareKeys(key, dataEnd) < 0 else { return false }
-                try body(try rules.userRules.undoRewriteKey(Array(key.dropFirst())), Array(value))
-                return true
-            }
-            return
-        }
-        let values = try store.makeCursor(cf: .default)
-        try store.scan(cf: .write, from: dataStart) { key, value in
-            guard compareKeys(key, dataEnd) < 0 else { return false }
-            let mvcc = try MVCCKey(decoding: key.dropFirst())
-            let record = try WriteRecord(decoding: value)
-            guard record.kind == .put else { return true }
-            let data: [UInt8]
-            if let short = record.shortValue {
-                data = short
+        let undo = { (key: [UInt8], value: [UInt8]) throws in try body(try rules.userRules.undoRewriteKey(key), value) }
+        do {
+            if rules.format == .raw {
+                try store.forEachRawPair(from: start, to: end, undo)
             } else {
-                var defaultKey = DataKey.make(Memcomparable.encode(mvcc.userKey))
-                DescendingTimestamp.append(record.startTS, to: &defaultKey)
-                guard let long = try values.value(at: defaultKey) else {
-                    throw RestoreError.rules("restored key \(KeyDescription(mvcc.userKey).summary) has no value at start_ts \(record.startTS) in the default CF")
-                }
-                data = long
+                try store.forEachVisibleRow(from: start, to: end, readAt: .max, undo)
             }
-            try body(try rules.userRules.undoRewriteKey(mvcc.userKey), data)
-            return true
+        } catch let missing as MissingValue {
+            throw RestoreError.rules("restored \(missing)")
         }
     }
 }

@@ -101,7 +101,9 @@ public final class RestoreEngine: Sendable {
         self.checkpoint = checkpoint
         self.backupKey = backupKey
         var source = storage.displayName + (options.cipher.map { " (encrypted, \($0.method.name))" } ?? "")
-        if backup.startVersion != 0 { source += " (incremental, at timestamp \(rules.userRules.rules.first?.newTimestamp ?? 0))" }
+        if backup.startVersion != 0 {
+            source += " (incremental: versions \(backup.startVersion) to \(backup.endVersion), at timestamp \(rules.userRules.rules.first?.newTimestamp ?? 0))"
+        }
         let monitor = RestoreMonitor(source: source, clusterLocation: cluster.location, storeCount: storeIDs.count, replicas: cluster.replicas, insecureTLS: insecureTLS)
         self.monitor = monitor
         reporter = ProgressReporter(monitor: monitor)

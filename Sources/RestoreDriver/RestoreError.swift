@@ -11,6 +11,8 @@ public enum RestoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case checkpoint(path: String, reason: String)
     /// `--filter`, `--start-key` or `--end-key` that select nothing, or that a backup cannot take.
     case selection(String)
+    /// The checksum could not be taken (not a mismatch: that is a result).
+    case checksum(String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,7 @@ public enum RestoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .split(e): "cannot split regions: \(e)"
         case let .checkpoint(path, reason): "checkpoint \(path): \(reason)"
         case let .selection(reason): reason
+        case let .checksum(reason): "checksum: \(reason)"
         }
     }
 }

@@ -94,7 +94,7 @@ struct RestoreBenchmark {
         for round in 0..<2 {
             let cluster = "\(directory)/cluster-wire-\(round)"
             var start = ContinuousClock.now
-            try run(binary, ["restore", "--storage", backup, "--cluster", cluster, "--headless", "--no-checksum"])
+            try run(binary, ["restore", "--storage", backup, "--cluster", cluster, "--headless", "--checksum=false"])
             inProcess.append(mb / RewriteBenchmark.seconds(ContinuousClock.now - start))
             try? FileManager.default.removeItem(atPath: cluster)
 

@@ -92,8 +92,8 @@ struct RestoreArguments: ParsableArguments {
     @Option(name: .customLong("region-deadline"), help: "Seconds a region may spend in retries before it fails.")
     var regionDeadline = 600
 
-    @Flag(name: .customLong("no-checksum"), help: "Skip the checksum at the end.")
-    var noChecksum = false
+    @Option(name: .customLong("checksum"), help: "Check the restored data against the backup's figures at the end, as BR's --checksum; --checksum=false skips it.")
+    var checksum = true
 
     @Flag(name: .customLong("allow-existing-data"), help: "Restore where the cluster already holds data (the precheck refuses it otherwise).")
     var allowExistingData = false
@@ -155,7 +155,7 @@ struct RestoreArguments: ParsableArguments {
         o.download.attempts = downloadAttempts
         o.ingest.attempts = ingestAttempts
         o.regionDeadline = .seconds(regionDeadline)
-        o.verifyChecksum = !noChecksum
+        o.verifyChecksum = checksum
         o.allowExistingData = allowExistingData
         for name in skippedPrechecks where !RestorePreview.checkNames.contains(name) {
             throw ValidationError("--skip-precheck takes \(RestorePreview.checkNames.joined(separator: ", ")), not '\(name)'")

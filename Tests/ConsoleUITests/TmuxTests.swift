@@ -185,11 +185,16 @@ import LoopbackServer
         #expect(!header.contains("drill"), "a TiKV cluster offers no drills")
         try await waitFor(matching: Self.downloadingPeer, timeout: .seconds(30))
         for _ in 0..<6 { try keys("+") }
-        try await waitFor("checksum [skipped]", timeout: .seconds(180))
+        // The checksum that each region's leader takes, per table in the tables view.
+        try await waitFor("checksum [match]", timeout: .seconds(180))
+        try keys("T")
+        let tables = try await waitFor("Tables 3")
+        #expect(tables.split(separator: "\n").filter { $0.contains("->110") && $0.contains(" matched") }.count == 3, "\(tables)")
+        try keys("x")
         try keys("q")
         let after = try await waitFor("EXITED 0")
         #expect(after.contains("[restore ok]"))
-        #expect(after.contains("checksum=skipped"))
+        #expect(after.contains("checksum=match"))
     }
 
     /// Quitting a restore over gRPC in the middle (q, then y) ends the process with its work in

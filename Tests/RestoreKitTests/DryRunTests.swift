@@ -166,7 +166,7 @@ import KVProto
         let first = try runConsole(["restore", "--headless", "--storage", backup, "--cluster", cluster, "--filter", "demo.t2", "--table-id-map", "101:500"])
         #expect(first.status == 0, "\(first.stderr)")
         let before = try snapshot(cluster)
-        let over = ["restore", "--headless", "--storage", backup, "--cluster", cluster, "--filter", "demo.t3", "--table-id-map", "102:500", "--no-checksum"]
+        let over = ["restore", "--headless", "--storage", backup, "--cluster", cluster, "--filter", "demo.t3", "--table-id-map", "102:500", "--checksum=false"]
         let refused = try runConsole(over)
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains("precheck existing-data failed: the cluster already holds data where the restore would write: table demo.t3 as id 500"), "\(refused.stderr)")
@@ -258,10 +258,10 @@ import KVProto
         #expect(unchecked.status == 2, "\(unchecked.stderr)")
         #expect(unchecked.stderr.contains("precheck checksums failed: 1 of \(sets) file sets have no checksum in the backupmeta (0 kvs in all their files), e.g. "), "\(unchecked.stderr)")
         #expect(unchecked.stderr.contains(meta.files[3].name))
-        #expect(unchecked.stderr.contains("--no-checksum"))
+        #expect(unchecked.stderr.contains("--checksum=false"))
         #expect(!FileManager.default.fileExists(atPath: cluster))
-        let plan = try runConsole(["restore", "--storage", backup, "--cluster", cluster, "--dry-run", "--no-checksum"])
+        let plan = try runConsole(["restore", "--storage", backup, "--cluster", cluster, "--dry-run", "--checksum=false"])
         #expect(plan.status == 0, "\(plan.stderr)")
-        #expect(plan.stdout.contains("skipped checksums: no checksum at the end (--no-checksum)"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("skipped checksums: no checksum at the end (--checksum=false)"), "\(plan.stdout)")
     }
 }

@@ -72,12 +72,13 @@ final class RestoreFixture {
         try await RestoreEngine.prepare(storage: storage, cluster: client, stateDirectory: stateDirectory, options: options)
     }
 
-    /// True when the restored data matches the backup: the engine's own checksum in process;
-    /// over the wire, where a client cannot read the stores, a checksum run in process against
-    /// the served cluster with the remote restore's checkpoint (and so its table ids).
+    /// True when the restored data matches the backup: the engine's own checksum. Over the wire,
+    /// where that checksum is each region leader's (TiKV's coprocessor), the served cluster's
+    /// stores are also read in process (with the remote restore's checkpoint, and so its table
+    /// ids): the two must agree, figure for figure. A raw backup has no checksum over the wire.
     func checksumMatches(_ engine: RestoreEngine) async throws -> Bool {
-        guard transport == .grpc else { return engine.monitor.snapshot().checksumMatch == true }
-        #expect(engine.monitor.snapshot().checksumMatch == nil, "a remote restore has no checksum of its own")
+        let own = engine.monitor.snapshot().checksumMatch
+        guard transport == .grpc else { return own == true }
         let verifier = try await RestoreEngine.prepare(storage: storage, cluster: cluster, stateDirectory: stateDirectory, options: options)
         let matched = await verifier.verifyChecksum()
         if !matched {
@@ -85,7 +86,14 @@ final class RestoreFixture {
             let events = engine.monitor.snapshot().events.map { "r\($0.regionID ?? 0) s\($0.storeID ?? 0) \($0.message)" }
             Issue.record("over the wire: \(verifier.monitor.snapshot().events.map(\.message).suffix(5)); regions \(regions); events \(events)")
         }
-        return matched
+        if backup.isRawKV || !options.verifyChecksum { return matched && own == nil }
+        #expect(Self.matchedFigures(engine) == Self.matchedFigures(verifier), "the wire checksum and the stores read in process agree: \(engine.monitor.snapshot().events.map(\.message).suffix(4))")
+        return matched && own == true
+    }
+
+    /// The figures of the checksum that matched, as the engine logs them.
+    static func matchedFigures(_ engine: RestoreEngine) -> String? {
+        engine.monitor.snapshot().events.map(\.message).first { $0.hasPrefix("checksum matched:") }
     }
 
     /// Closes the client, the server and the cluster.

@@ -33,7 +33,8 @@ func wireTableIDs(_ tables: Int) -> [String] {
         return dir.file("backup")
     }
 
-    /// A restore over gRPC into `cluster serve`, then the checksum in process on the served cluster.
+    /// A restore over gRPC into `cluster serve`, its checksum taken by each region's leader, then
+    /// the checksum in process on the served cluster.
     @Test func aRestoreOverGRPCMatchesTheBackup() throws {
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir)
@@ -43,8 +44,16 @@ func wireTableIDs(_ tables: Int) -> [String] {
         let json = try #require(try JSONSerialization.jsonObject(with: Data((out.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
         #expect(json["status"] as? String == "ok")
         #expect(json["kvs"] as? Int == 2 * 3_000 * 2)
-        #expect(json["checksum_match"] == nil || json["checksum_match"] is NSNull, "a client cannot read remote stores")
-        #expect(out.stderr.contains("checksum skipped: PD \(served.pd)"))
+        #expect(json["checksum_match"] as? Bool == true, "each region's leader took its checksum: \(out.stderr)")
+        // The checksum again, alone, over the wire; and a restore told to skip it.
+        let verify = try runConsole(["verify", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state")] + wireTableIDs(2))
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("checksum: each region's leader reads its keys at "), "\(verify.stdout)")
+        #expect(verify.stdout.contains("checksum matched: crc64xor="), "\(verify.stdout)")
+        let unchecked = try runConsole(["restore", "--headless", "--json", "--storage", backup, "--pd", served.pd, "--state-dir", dir.file("state"), "--checksum=false"] + wireTableIDs(2))
+        #expect(unchecked.status == 0, "\(unchecked.stderr)")
+        let skipped = try #require(try JSONSerialization.jsonObject(with: Data((unchecked.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+        #expect(skipped["checksum_match"] == nil || skipped["checksum_match"] is NSNull, "--checksum=false skips it")
         #expect(served.stop() == 0)
 
         try expectServedClusterMatches(backup: backup, cluster: dir.file("cluster"), state: dir.file("state"))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A mutation fuzzer for `cluster serve`'s wire: it builds one valid request for each method a
-restore calls (PD's, SplitRegion, and ImportSST's), with kvproto's own protos, then sends RUNS
+restore calls (PD's, SplitRegion, Coprocessor's checksum and ImportSST's), with kvproto's and
+tipb's own protos, then sends RUNS
 mutated copies: half with their bytes mutated (bits flipped, bytes set, inserted, deleted,
 duplicated, spliced, varints made huge) as raw gRPC payloads, so that the server's protobuf
 parsing is fuzzed too; half with their fields mutated (numbers set to 0, 1, 2^31, 2^63, 2^64-1;
@@ -18,9 +19,12 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "kvproto"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tipb"))
 
 import grpc  # noqa: E402
 import brpb_pb2  # noqa: E402
+import checksum_pb2  # noqa: E402  (tipb)
+import coprocessor_pb2  # noqa: E402
 import import_sstpb_pb2  # noqa: E402
 import kvrpcpb_pb2  # noqa: E402
 import pdpb_pb2  # noqa: E402
@@ -136,6 +140,9 @@ def main():
         ("pd", "/pdpb.PD/ScatterRegion"): pdpb_pb2.ScatterRegionRequest(header=header, regions_id=[r.id]),
         ("pd", "/pdpb.PD/GetOperator"): pdpb_pb2.GetOperatorRequest(header=header, region_id=r.id),
         ("store", "/tikvpb.Tikv/SplitRegion"): kvrpcpb_pb2.SplitRegionRequest(context=context, split_keys=[b"t\x80\x00\x00\x00\x00\x00\x00\x01"]),
+        ("store", "/tikvpb.Tikv/Coprocessor"): coprocessor_pb2.Request(
+            context=context, tp=105, start_ts=1 << 60, ranges=[coprocessor_pb2.KeyRange(start=b"t\x80", end=b"t\x81")],
+            data=checksum_pb2.ChecksumRequest(rule=checksum_pb2.ChecksumRewriteRule(old_prefix=b"t\x80", new_prefix=b"t\x80")).SerializeToString()),
         ("store", "/import_sstpb.ImportSST/SwitchMode"): import_sstpb_pb2.SwitchModeRequest(mode=import_sstpb_pb2.Import),
         ("store", "/import_sstpb.ImportSST/SetDownloadSpeedLimit"): import_sstpb_pb2.SetDownloadSpeedLimitRequest(speed_limit=1 << 30),
         ("store", "/import_sstpb.ImportSST/Download"): import_sstpb_pb2.DownloadRequest(

@@ -1,0 +1,54 @@
+import KeyCodec
+
+extension StoreDataReader {
+    /// Calls `body` with each pair of a transactional store visible at `readTS` whose encoded key
+    /// lies in [`start`, `end`) (region bounds: encoded, without `z`; an empty end is unbounded), as
+    /// (user key, value), in key order: a key's newest write at or below `readTS`, when it is a put;
+    /// a delete hides the key, and locks and rollbacks pass to the write below them (TiKV's
+    /// snapshot read, tikv src/storage/mvcc/reader/point_getter.rs and scanner/forward.rs).
+    public func forEachVisibleRow(from start: [UInt8], to end: [UInt8], readAt readTS: UInt64, _ body: ([UInt8], [UInt8]) throws -> Void) throws {
+        let dataEnd = end.isEmpty ? [DataKey.prefix + 1] : DataKey.make(end)
+        let values = try makeCursor(cf: .default)
+        // The user key whose visible write is found (or hidden by a delete): its older versions pass.
+        var settled: [UInt8]?
+        try scan(cf: .write, from: DataKey.make(start)) { key, value in
+            guard compareKeys(key, dataEnd) < 0 else { return false }
+            let mvcc = try MVCCKey(decoding: key.dropFirst())
+            if mvcc.timestamp > readTS || mvcc.userKey == settled { return true }
+            let record = try WriteRecord(decoding: value)
+            switch record.kind {
+            case .lock, .rollback: return true
+            case .delete: settled = mvcc.userKey
+            case .put:
+                settled = mvcc.userKey
+                if let short = record.shortValue {
+                    try body(mvcc.userKey, short)
+                } else {
+                    var defaultKey = DataKey.make(Memcomparable.encode(mvcc.userKey))
+                    DescendingTimestamp.append(record.startTS, to: &defaultKey)
+                    guard let long = try values.value(at: defaultKey) else { throw MissingValue(key: mvcc.userKey, startTS: record.startTS) }
+                    try body(mvcc.userKey, long)
+                }
+            }
+            return true
+        }
+    }
+
+    /// Calls `body` with each pair of a raw store whose key lies in [`start`, `end`).
+    public func forEachRawPair(from start: [UInt8], to end: [UInt8], _ body: ([UInt8], [UInt8]) throws -> Void) throws {
+        let dataEnd = end.isEmpty ? [DataKey.prefix + 1] : DataKey.make(end)
+        try scan(cf: .default, from: DataKey.make(start)) { key, value in
+            guard compareKeys(key, dataEnd) < 0 else { return false }
+            try body(Array(key.dropFirst()), Array(value))
+            return true
+        }
+    }
+}
+
+/// A write record whose value should be in the default column family and is not.
+public struct MissingValue: Error, CustomStringConvertible {
+    public var key: [UInt8]
+    public var startTS: UInt64
+
+    public var description: String { "key \(KeyDescription(key).summary) has no value at start_ts \(startTS) in the default CF" }
+}
