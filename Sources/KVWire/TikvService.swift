@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCProtobuf
+import SwiftProtobuf
 import KVProto
 
 /// The two methods of TiKV's KV service (`tikvpb.Tikv`) that a restore calls: SplitRegion, and
@@ -14,18 +15,21 @@ public enum TikvService {
     public static func splitRegion<Transport: ClientTransport>(
         _ request: Kvrpcpb_SplitRegionRequest, on client: GRPCClient<Transport>, options: CallOptions
     ) async throws -> Kvrpcpb_SplitRegionResponse {
-        try await client.unary(
-            request: ClientRequest(message: request), descriptor: splitRegion,
-            serializer: ProtobufSerializer<Kvrpcpb_SplitRegionRequest>(), deserializer: ProtobufDeserializer<Kvrpcpb_SplitRegionResponse>(),
-            options: options) { try $0.message }
+        try await call(splitRegion, request, on: client, options: options)
     }
 
     public static func coprocessor<Transport: ClientTransport>(
         _ request: Coprocessor_Request, on client: GRPCClient<Transport>, options: CallOptions
     ) async throws -> Coprocessor_Response {
+        try await call(coprocessor, request, on: client, options: options)
+    }
+
+    private static func call<Transport: ClientTransport, Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ method: MethodDescriptor, _ request: Request, on client: GRPCClient<Transport>, options: CallOptions
+    ) async throws -> Response {
         try await client.unary(
-            request: ClientRequest(message: request), descriptor: coprocessor,
-            serializer: ProtobufSerializer<Coprocessor_Request>(), deserializer: ProtobufDeserializer<Coprocessor_Response>(),
+            request: ClientRequest(message: request), descriptor: method,
+            serializer: ProtobufSerializer<Request>(), deserializer: ProtobufDeserializer<Response>(),
             options: options) { try $0.message }
     }
 }

@@ -91,6 +91,20 @@ final class RestoreFixture {
         return matched && own == true
     }
 
+    /// Changes the value of a restored row (its newest write) in one store's RocksDB, behind the
+    /// cluster's back.
+    static func tamper(_ userKey: [UInt8], in db: RocksDatabase) throws {
+        var found: ([UInt8], [UInt8])?
+        try db.scan(cf: .write, from: DataKey.make(Memcomparable.encode(userKey))) { k, v in
+            found = (Array(k), Array(v))
+            return false
+        }
+        let (key, value) = try #require(found)
+        var record = try WriteRecord(decoding: value)
+        record.shortValue = Array("tampered".utf8)
+        try db.put(key, record.encoded, cf: .write)
+    }
+
     /// The figures of the checksum that matched, as the engine logs them.
     static func matchedFigures(_ engine: RestoreEngine) -> String? {
         engine.monitor.snapshot().events.map(\.message).first { $0.hasPrefix("checksum matched:") }
@@ -337,17 +351,7 @@ final class RestoreFixture {
         // Change one restored row's value on every replica behind the importer's back.
         let table = try #require(engine.rules.tableIDs[100])
         let userKey = TableCodec.recordKey(tableID: table, handle: 7)
-        for store in f.cluster.stores.values {
-            var found: ([UInt8], [UInt8])?
-            try store.db.scan(cf: .write, from: DataKey.make(Memcomparable.encode(userKey))) { k, v in
-                found = (Array(k), Array(v))
-                return false
-            }
-            let (key, value) = try #require(found)
-            var record = try WriteRecord(decoding: value)
-            record.shortValue = Array("tampered".utf8)
-            try store.db.put(key, record.encoded, cf: .write)
-        }
+        for store in f.cluster.stores.values { try RestoreFixture.tamper(userKey, in: store.db) }
         #expect(await engine.verifyChecksum() == false)
         let mismatches = engine.checksumMismatches.map(\.description)
         #expect(mismatches.contains { $0.hasPrefix("file ") && $0.contains("expected crc64xor=") })

@@ -54,16 +54,7 @@ import Testing
         let userKey = TableCodec.recordKey(tableID: table, handle: 7)
         let region = try #require(await f.cluster.region(containing: Memcomparable.encode(userKey)))
         let leader = try await f.cluster.readBarrier(region.id)
-        let store = try #require(f.cluster.stores[leader.storeID])
-        var found: ([UInt8], [UInt8])?
-        try store.db.scan(cf: .write, from: DataKey.make(Memcomparable.encode(userKey))) { k, v in
-            found = (Array(k), Array(v))
-            return false
-        }
-        let (key, value) = try #require(found)
-        var record = try WriteRecord(decoding: value)
-        record.shortValue = Array("tampered".utf8)
-        try store.db.put(key, record.encoded, cf: .write)
+        try RestoreFixture.tamper(userKey, in: try #require(f.cluster.stores[leader.storeID]).db)
 
         #expect(await engine.verifyChecksum() == false)
         #expect(engine.checksumMismatches.map(\.description).contains { $0.hasPrefix("table `demo`.`t1`: expected crc64xor=") }, "\(engine.checksumMismatches)")
