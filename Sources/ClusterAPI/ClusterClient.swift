@@ -30,6 +30,11 @@ public protocol ClusterClient: ClusterSurvey {
     // MARK: each store's ImportSST
 
     func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse
+    /// BatchDownload: `request.batch`'s files, each rewritten for the region, merged into one SST
+    /// (tikv src/import/sst_service.rs `batch_download`). One bad file fails the whole batch.
+    func batchDownload(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse
+    /// True when the store takes BatchDownload (a TiKV before v8.5.5 answers UNIMPLEMENTED).
+    func offersBatchDownload(store: UInt64) -> Bool
     /// MultiIngest on the region's leader.
     func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError)
     func setDownloadSpeedLimit(_ bytesPerSecond: UInt64, on store: UInt64) async

@@ -21,7 +21,9 @@ public struct SSTMeta: Hashable, Sendable, Codable {
     public var fileName: String { IngestFile(uuid: uuid, cf: cf, range: range).fileName(regionID: regionID, epoch: epoch) }
 }
 
-/// `import_sstpb.DownloadRequest`: fetch a backup file and rewrite it for one region.
+/// `import_sstpb.DownloadRequest`: fetch a backup file and rewrite it for one region. In a
+/// BatchDownload, `batch` names several files of one column family, merged into the one SST that
+/// `sst` names (kvproto's `ssts` map), and `name`, `expected` and `cipherIV` are unused.
 public struct DownloadRequest: Sendable {
     public var sst: SSTMeta
     /// The backup file's name in `storage`.
@@ -39,6 +41,8 @@ public struct DownloadRequest: Sendable {
     /// own iv (`SSTMeta.cipher_iv`): the store decrypts what it fetched before it rewrites it.
     public var cipher: BackupCipher?
     public var cipherIV: [UInt8] = []
+    /// A BatchDownload's files.
+    public var batch: [BatchFile] = []
     /// Bytes received so far, while the download runs.
     public var progress: (@Sendable (UInt64) -> Void)?
 
@@ -52,6 +56,19 @@ public struct DownloadRequest: Sendable {
         self.mode = mode
         self.format = format
         self.progress = progress
+    }
+}
+
+/// One file of a BatchDownload: an entry of `DownloadRequest.ssts`, its name with its length and iv.
+public struct BatchFile: Sendable, Equatable {
+    public var name: String
+    public var expected: ExpectedContent?
+    public var cipherIV: [UInt8]
+
+    public init(name: String, expected: ExpectedContent?, cipherIV: [UInt8] = []) {
+        self.name = name
+        self.expected = expected
+        self.cipherIV = cipherIV
     }
 }
 

@@ -9,7 +9,7 @@ import KVProtoGRPC
 import KVWire
 
 /// One embedded store on the wire: TiKV's `Tikv/SplitRegion` and `Tikv/Coprocessor` (the
-/// checksum) and the ImportSST methods that a restore calls. Errors travel inside the responses, as TiKV sends them; a store that is down
+/// checksum) and the ImportSST methods that a restore calls, BatchDownload among them. Errors travel inside the responses, as TiKV sends them; a store that is down
 /// answers UNAVAILABLE, and a panicked one says why in the status and its metadata.
 struct StoreService: RegistrableRPCService {
     let cluster: Cluster
@@ -46,6 +46,10 @@ struct StoreService: RegistrableRPCService {
         router.unary(M.Download.descriptor) { (request: ImportSstpb_DownloadRequest) in
             try await checkUp()
             return await download(request)
+        }
+        router.unary(M.BatchDownload.descriptor) { (request: ImportSstpb_DownloadRequest) in
+            try await checkUp()
+            return await batchDownload(request)
         }
         router.unary(M.Ingest.descriptor) { (request: ImportSstpb_IngestRequest) in
             try await checkUp()
@@ -116,28 +120,75 @@ struct StoreService: RegistrableRPCService {
     // MARK: ImportSST
 
     private func download(_ request: ImportSstpb_DownloadRequest) async -> ImportSstpb_DownloadResponse {
+        await answer { () throws(ImportError) in
+            guard request.ssts.isEmpty else { throw .remote(storeID: storeID, message: "Download takes one sst; ssts is for BatchDownload", retryable: false) }
+            var download = try downloadRequest(request, names: [request.name])
+            download.name = request.name
+            download.expected = request.sst.length > 0 ? ExpectedContent(size: request.sst.length, sha256: []) : nil
+            download.cipherIV = Array(request.sst.cipherIv)
+            return try await cluster.download(download, on: storeID)
+        }
+    }
+
+    /// As TiKV's `batch_download` (tikv src/import/sst_service.rs and `download_request_dispatcher`):
+    /// several files, each meta for the region, epoch and cf of `sst`, merged into the SST that
+    /// `sst` names over the union of their ranges.
+    private func batchDownload(_ request: ImportSstpb_DownloadRequest) async -> ImportSstpb_DownloadResponse {
+        await answer { () throws(ImportError) in
+            guard !request.ssts.isEmpty else {
+                throw .invalidRequest(reason: "batch_download method only accepts multi-file requests, use download for single-file requests")
+            }
+            let target = request.sst
+            for (name, meta) in request.ssts
+            where meta.regionID != target.regionID || meta.regionEpoch != target.regionEpoch || meta.cfName != target.cfName || meta.endKeyExclusive != target.endKeyExclusive {
+                throw .invalidRequest(reason: "sst \(name) is not for the region, epoch and column family of the batch's sst")
+            }
+            let files = request.ssts.sorted { $0.key < $1.key }
+            var download = try downloadRequest(request, names: files.map(\.key))
+            download.batch = files.map { name, meta in
+                BatchFile(name: name, expected: meta.length > 0 ? ExpectedContent(size: meta.length, sha256: []) : nil, cipherIV: Array(meta.cipherIv))
+            }
+            for (_, meta) in files {
+                let range = try Self.targetRange(of: meta, request)
+                if keyLess(range.start, download.sst.range.start) { download.sst.range.start = range.start }
+                if !download.sst.range.end.isEmpty, range.end.isEmpty || keyLess(download.sst.range.end, range.end) { download.sst.range.end = range.end }
+            }
+            return try await cluster.batchDownload(download, on: storeID)
+        }
+    }
+
+    /// What a Download and a BatchDownload carry alike, read and checked: the target SST, the
+    /// storage (each of `names` allowed to this server), the rule, the format and the cipher.
+    private func downloadRequest(_ request: ImportSstpb_DownloadRequest, names: [String]) throws(ImportError) -> DownloadRequest {
+        var sst = try SSTMeta(request.sst)
+        sst.range = try Self.targetRange(of: request.sst, request)
+        let storage: any ExternalStorage
+        do {
+            for name in names { try storageAccess.check(request.storageBackend, object: name) }
+            storage = try WireStorage.open(request.storageBackend)
+        } catch { throw .storage(error) }
+        let rules: RewriteRules
+        do { rules = try RewriteRules([WireRewrite.rule(request.rewriteRule)]) } catch { throw .rewrite(name: names.first ?? "", error: error) }
+        var download = DownloadRequest(
+            sst: sst, name: names.first ?? "", storage: storage, expected: nil, rules: rules,
+            mode: request.requestType == .keyspace ? .keyspace : .legacy, format: request.isRawKv ? .raw : .transactional)
+        do { download.cipher = try BackupCipher.from(wire: request.cipherInfo) } catch { throw .invalidRequest(reason: error.description) }
+        return download
+    }
+
+    /// The range a meta names, as region bounds: Keyspace downloads name theirs in plain keys, as
+    /// TiKV's do_pre_rewrite reads them.
+    private static func targetRange(of meta: ImportSstpb_SSTMeta, _ request: ImportSstpb_DownloadRequest) throws(ImportError) -> KeyRange {
+        let range = try SSTMeta(meta).range
+        guard request.requestType == .keyspace, !request.isRawKv else { return range }
+        return KeyRange(start: WireRewrite.encoded(range.start), end: WireRewrite.encoded(range.end), endInclusive: range.endInclusive)
+    }
+
+    /// A (Batch)Download's answer: its range, or its error as TiKV puts it in the response.
+    private func answer(_ body: () async throws(ImportError) -> DownloadResponse) async -> ImportSstpb_DownloadResponse {
         var response = ImportSstpb_DownloadResponse()
         do throws(ImportError) {
-            guard request.ssts.isEmpty else { throw .remote(storeID: storeID, message: "Download takes one sst; ssts is for BatchDownload", retryable: false) }
-            var sst = try SSTMeta(request.sst)
-            if request.requestType == .keyspace, !request.isRawKv {
-                // Keyspace downloads name their range in plain keys, as TiKV's do_pre_rewrite reads them.
-                sst.range = KeyRange(start: WireRewrite.encoded(sst.range.start), end: WireRewrite.encoded(sst.range.end), endInclusive: sst.range.endInclusive)
-            }
-            let storage: any ExternalStorage
-            do {
-                try storageAccess.check(request.storageBackend, object: request.name)
-                storage = try WireStorage.open(request.storageBackend)
-            } catch { throw .storage(error) }
-            let rules: RewriteRules
-            do { rules = try RewriteRules([WireRewrite.rule(request.rewriteRule)]) } catch { throw .rewrite(name: request.name, error: error) }
-            let expected = request.sst.length > 0 ? ExpectedContent(size: request.sst.length, sha256: []) : nil
-            var download = DownloadRequest(
-                sst: sst, name: request.name, storage: storage, expected: expected, rules: rules,
-                mode: request.requestType == .keyspace ? .keyspace : .legacy, format: request.isRawKv ? .raw : .transactional)
-            do { download.cipher = try BackupCipher.from(wire: request.cipherInfo) } catch { throw .invalidRequest(reason: error.description) }
-            download.cipherIV = Array(request.sst.cipherIv)
-            let result = try await cluster.download(download, on: storeID)
+            let result = try await body()
             response.isEmpty = result.isEmpty
             response.range.start = Data(result.range.start)
             response.range.end = Data(result.range.end)

@@ -15,53 +15,84 @@ extension RemoteCluster {
     static let requestSource = "internal_br"
 
     public func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
-        guard let endpoint = endpoint(store) else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
+        var wire = try Self.wire(request)
+        wire.name = request.name
+        wire.sst.length = request.expected?.size ?? 0
+        // As BR: the key in cipher_info, each file's iv in its SSTMeta (tidb br/pkg/restore/
+        // snap_client/import.go `buildDownloadRequest`, `getSSTMetaFromFile`).
+        if request.cipher != nil { wire.sst.cipherIv = Data(request.cipherIV) }
+        return try await send(wire, method: "Download", size: request.expected?.size, request: request, on: store)
+    }
+
+    /// As BR's `batchDownloadSST` (tidb br/pkg/restore/snap_client/import.go): `sst` names the
+    /// merged file, and `ssts` maps each backup file's name to its meta, with the file's length
+    /// and iv and the merged file's identity (TiKV requires the same region, epoch and cf).
+    public func batchDownload(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
+        var wire = try Self.wire(request)
+        for file in request.batch {
+            var meta = wire.sst
+            meta.length = file.expected?.size ?? 0
+            if request.cipher != nil { meta.cipherIv = Data(file.cipherIV) }
+            wire.ssts[file.name] = meta
+        }
+        let size = request.batch.allSatisfy { $0.expected != nil } ? request.batch.reduce(0) { $0 + ($1.expected?.size ?? 0) } : nil
+        return try await send(wire, method: "BatchDownload", size: size, request: request, on: store)
+    }
+
+    public func offersBatchDownload(store: UInt64) -> Bool {
+        endpoint(store)?.health.withLock(\.batchDownload) ?? false
+    }
+
+    /// What a Download and a BatchDownload carry alike: the target SST, the storage, the rule,
+    /// the key format, the cipher.
+    private static func wire(_ request: DownloadRequest) throws(ImportError) -> ImportSstpb_DownloadRequest {
         var wire = ImportSstpb_DownloadRequest()
         wire.sst = request.sst.wire
-        wire.sst.length = request.expected?.size ?? 0
-        wire.name = request.name
         do { wire.storageBackend = try WireStorage.backend(for: request.storage) } catch { throw .storage(error) }
         guard let rule = WireRewrite.rule(for: request.sst.range, in: request.rules, mode: request.mode, format: request.format) else {
-            throw .rewrite(name: request.name, error: .wrongKeyPrefix(key: request.sst.range.start))
+            throw .rewrite(name: request.batch.first?.name ?? request.name, error: .wrongKeyPrefix(key: request.sst.range.start))
         }
         wire.rewriteRule = WireRewrite.wire(rule)
         wire.requestType = request.mode == .keyspace ? .keyspace : .legacy
         wire.isRawKv = request.format == .raw
-        wire.storageCacheID = storageCacheID
         wire.sst.apiVersion = Kvrpcpb_APIVersion(rawValue: request.apiVersion) ?? .v1
-        // As BR: the key in cipher_info, each file's iv in its SSTMeta (tidb br/pkg/restore/
-        // snap_client/import.go `buildDownloadRequest`, `getSSTMetaFromFile`).
-        if let cipher = request.cipher {
-            wire.cipherInfo = cipher.wire
-            wire.sst.cipherIv = Data(request.cipherIV)
-        }
-        wire.context.requestSource = Self.requestSource
+        if let cipher = request.cipher { wire.cipherInfo = cipher.wire }
+        wire.context.requestSource = requestSource
         if wire.requestType == .keyspace, !wire.isRawKv {
             // A Keyspace download names its range in plain keys: TiKV encodes them itself.
             do {
                 wire.sst.range.start = Data(try WireRewrite.plain(request.sst.range.start))
                 wire.sst.range.end = Data(try WireRewrite.plain(request.sst.range.end))
             } catch {
-                throw .rewrite(name: request.name, error: .malformedKey(error))
+                throw .rewrite(name: request.batch.first?.name ?? request.name, error: .malformedKey(error))
             }
         }
+        return wire
+    }
+
+    /// Sends a (Batch)Download and reads its answer; `size`: the bytes it fetches, when known.
+    private func send(_ wire: ImportSstpb_DownloadRequest, method: String, size: UInt64?, request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
+        guard let endpoint = endpoint(store) else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
+        var wire = wire
+        wire.storageCacheID = storageCacheID
         // A remote store reports no progress until it answers: the peer shows as downloading.
         request.progress?(0)
         let response: ImportSstpb_DownloadResponse
         do {
-            response = try await importClient(endpoint).download(wire, options: WireConnection.options(timeout: timeouts.download))
+            let client = importClient(endpoint), options = WireConnection.options(timeout: timeouts.download)
+            response = try await method == "BatchDownload" ? client.batchDownload(wire, options: options) : client.download(wire, options: options)
         } catch {
             endpoint.noteCall(error)
-            throw WireFailure.importError(error, store: store, method: "Download")
+            throw WireFailure.importError(error, store: store, method: method)
         }
         endpoint.noteCall(nil)
         if response.hasError {
             let error = response.error
             throw error.hasStoreError ? ImportError(error.storeError, storeID: store) : .remote(storeID: store, message: error.message, retryable: true)
         }
-        let size = request.expected?.size ?? response.length
-        endpoint.meter.record(size)
-        request.progress?(size)
+        let bytes = size ?? response.length
+        endpoint.meter.record(bytes)
+        request.progress?(bytes)
         return DownloadResponse(
             range: KeyRange(start: Array(response.range.start), end: Array(response.range.end), endInclusive: true), isEmpty: response.isEmpty,
             entries: 0, length: response.length)

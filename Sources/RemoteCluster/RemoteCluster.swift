@@ -67,6 +67,8 @@ public final class RemoteCluster: ClusterClient {
             var reachable = true
             var rateLimit: UInt64 = 0
             var importMode = false
+            /// It answered the BatchDownload probe (TiKV v8.5.5 and newer).
+            var batchDownload = false
         }
 
         init(id: UInt64, connection: WireConnection) {
@@ -166,7 +168,22 @@ public final class RemoteCluster: ClusterClient {
             } catch {
                 endpoint.noteCall(error)
             }
+            await probeBatchDownload(endpoint)
         }
+    }
+
+    /// A BatchDownload of no files: a store that has the method refuses it in the response (tikv
+    /// src/import/sst_service.rs: "batch_download method only accepts multi-file requests"), one
+    /// without answers UNIMPLEMENTED, and its files are then downloaded one by one.
+    func probeBatchDownload(_ endpoint: StoreEndpoint) async {
+        let answered: Bool
+        do {
+            _ = try await importClient(endpoint).batchDownload(ImportSstpb_DownloadRequest(), options: WireConnection.options(timeout: .seconds(5)))
+            answered = true
+        } catch {
+            answered = false
+        }
+        endpoint.health.withLock { $0.batchDownload = answered }
     }
 
     /// An empty MultiIngest: BR's probe of the method, and the question whether a store answers.

@@ -40,6 +40,8 @@ struct PieceRestorer: Sendable {
     let ingestSlots: AsyncSemaphore
     /// A name for this restore, part of every SST's uuid.
     let backupKey: String
+    /// Which files travel in BatchDownloads, where every peer's store takes them; nil: none.
+    var batching: BatchPolicy?
 
     func restore(sets: [FileSet], regionID: UInt64, range: KeyRange, deadline: ContinuousClock.Instant) async -> Outcome {
         var downloadFailures = 0
@@ -52,7 +54,9 @@ struct PieceRestorer: Sendable {
             attempts += 1
             reporter.report(.attempts(region: regionID, attempts))
             guard let region = await cluster.region(id: regionID), region.range.covers(range) else { return .regionChanged }
-            let pending = sets.map { (set: $0, uuid: uuid(of: $0, in: region, range: range)) }.filter { !isIngested($0.set, uuid: $0.uuid, in: region) }
+            let named = sets.map { (set: $0, uuid: uuid(of: $0, in: region, range: range)) }
+            let batchable = batching != nil && region.peers.allSatisfy { cluster.offersBatchDownload(store: $0.storeID) }
+            let pending = (batching ?? BatchPolicy()).units(of: named, batching: batchable).filter { !isIngested($0, in: region) }
             if pending.isEmpty { return .done(bytes: 0) }
             // A pause asked for while the batch waits for download slots or downloads holds it
             // before its ingest (nil); on resume the downloads done are found again.
@@ -61,7 +65,7 @@ struct PieceRestorer: Sendable {
             case let .success(files):
                 if files.isEmpty { return .done(bytes: 0) }  // no key of the sets falls in the region
                 switch await ingest(files: files, region: region, deadline: deadline) {
-                case .done: return .done(bytes: pending.reduce(0) { $0 + $1.set.size })
+                case .done: return .done(bytes: pending.reduce(0) { $0 + $1.size })
                 case .downloadAgain: continue
                 case .regionChanged:
                     _ = await cluster.refreshRegion(id: regionID)
@@ -116,15 +120,15 @@ struct PieceRestorer: Sendable {
         reporter.report(.unpaused(region: region))
     }
 
-    /// After a crash a store may hold the piece though the checkpoint missed it: every file of
-    /// the set has its apply record there. Only a cluster that lets the client read its records
-    /// can say; elsewhere the piece is restored again, which TiKV's ingest takes as a no-op.
-    private func isIngested(_ set: FileSet, uuid: String, in region: Region) -> Bool {
+    /// After a crash a store may hold the piece though the checkpoint missed it: the unit's SST
+    /// has its apply record there. Only a cluster that lets the client read its records can say;
+    /// elsewhere the piece is restored again, which TiKV's ingest takes as a no-op.
+    private func isIngested(_ unit: DownloadUnit, in region: Region) -> Bool {
         guard let inspection = cluster as? any ClusterInspection else { return false }
-        return region.peers.contains { peer in set.files.allSatisfy { inspection.hasIngested(uuid: uuid + $0.cf.name, onStore: peer.storeID) } }
+        return region.peers.contains { inspection.hasIngested(uuid: unit.uuid, onStore: $0.storeID) }
     }
 
-    private func downloadEverywhere(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange) async -> Result<[IngestFile], ImportError>? {
+    private func downloadEverywhere(_ units: [DownloadUnit], region: Region, range: KeyRange) async -> Result<[IngestFile], ImportError>? {
         // Every peer, learners too: whichever store PD calls down is tried as well, and a failure
         // there holds the whole piece back until the store answers or PD replaces the peer.
         let peers = region.peers
@@ -136,7 +140,7 @@ struct PieceRestorer: Sendable {
         }
         let results = await withTaskGroup(of: Outcome.self) { group in
             for peer in peers {
-                group.addTask { .store(peer.storeID, await download(sets, region: region, range: range, store: peer.storeID)) }
+                group.addTask { .store(peer.storeID, await download(units, region: region, range: range, store: peer.storeID)) }
             }
             // A pause asked for while the stores wait for slots calls the waits off; downloads
             // under way finish, and the region holds before its ingest.
@@ -177,9 +181,9 @@ struct PieceRestorer: Sendable {
         return .success(files ?? [])
     }
 
-    /// Downloads every file of the sets on one store, one after another; nil when the region was
+    /// Downloads every unit of the piece on one store, one after another; nil when the region was
     /// paused while it waited for a slot (or its wait was called off, another store's being paused).
-    private func download(_ sets: [(set: FileSet, uuid: String)], region: Region, range: KeyRange, store: UInt64) async -> Result<[IngestFile], ImportError>? {
+    private func download(_ units: [DownloadUnit], region: Region, range: KeyRange, store: UInt64) async -> Result<[IngestFile], ImportError>? {
         let slots = downloadSlots[store]
         guard await slots.acquire() else { return nil }
         if control.isPaused(region.id) || Task.isCancelled {
@@ -194,31 +198,33 @@ struct PieceRestorer: Sendable {
         }
         var files: [IngestFile] = []
         var before: UInt64 = 0
-        let total = sets.reduce(0) { $0 + $1.set.size }
-        for (set, uuid, file) in sets.flatMap({ s in s.set.files.map { (s.set, s.uuid, $0) } }) {
+        let total = units.reduce(0) { $0 + $1.size }
+        for unit in units {
             let started = Date(), clock = ContinuousClock.now
-            let meta = SSTMeta(uuid: uuid + file.cf.name, range: range, cf: file.cf, regionID: region.id, epoch: region.epoch)
-            let (base, reporter) = (before, reporter)
+            let meta = SSTMeta(uuid: unit.uuid, range: range, cf: unit.cf, regionID: region.id, epoch: region.epoch)
+            let (base, size, reporter) = (before, unit.size, reporter)
+            let first = unit.members[0].file
             var request = DownloadRequest(
-                sst: meta, name: file.name, storage: storage, expected: file.expectedContent, rules: rules, mode: mode, format: format,
+                sst: meta, name: first.name, storage: storage, expected: first.expectedContent, rules: rules, mode: mode, format: format,
                 progress: { bytes in
                     let percent = Int(Double(base + bytes) * 100 / Double(max(1, total)))
-                    reporter.report(.peer(region: region.id, store: store, bytes >= file.size ? .rewriting : .downloading(percent: min(99, percent))))
+                    reporter.report(.peer(region: region.id, store: store, bytes >= size ? .rewriting : .downloading(percent: min(99, percent))))
                 })
             request.apiVersion = apiVersion
-            if let cipher {
-                request.cipher = cipher
-                request.cipherIV = file.cipherIV
+            request.cipher = cipher
+            if cipher != nil { request.cipherIV = first.cipherIV }
+            if unit.isBatch {
+                request.batch = unit.members.map { BatchFile(name: $0.file.name, expected: $0.file.expectedContent, cipherIV: cipher == nil ? [] : $0.file.cipherIV) }
             }
             do {
-                let response = try await cluster.download(request, on: store)
-                record(region.id, store, .download, set.id, started, clock, bytes: file.size, error: nil)
-                if !response.isEmpty { files.append(IngestFile(uuid: meta.uuid, cf: file.cf, range: response.range)) }
+                let response = try await unit.isBatch ? cluster.batchDownload(request, on: store) : cluster.download(request, on: store)
+                record(region.id, store, .download, unit.members[0].setID, started, clock, bytes: size, error: nil)
+                if !response.isEmpty { files.append(IngestFile(uuid: meta.uuid, cf: unit.cf, range: response.range)) }
             } catch {
-                record(region.id, store, .download, set.id, started, clock, bytes: 0, error: error)
+                record(region.id, store, .download, unit.members[0].setID, started, clock, bytes: 0, error: error)
                 return .failure(error)
             }
-            before += file.size
+            before += size
         }
         return .success(files)
     }

@@ -117,6 +117,7 @@ public final class RestoreEngine: Sendable {
         // As BR: a raw backup's keys are of its own API version; TiDB's keys are V1's.
         pieces.apiVersion = backup.isRawKV ? backup.apiVersion.rawValue : 0
         pieces.cipher = options.cipher
+        pieces.batching = options.batchDownload
         self.pieces = pieces
     }
 

@@ -43,6 +43,9 @@ public struct RestoreOptions: Sendable {
     /// proposal and one RocksDB ingest for many small files instead of one each.
     public var setsPerIngest = 256
     public var bytesPerIngest: UInt64 = 64 << 20
+    /// Small files of a piece travel in BatchDownloads where every peer's store takes them; nil
+    /// sends one Download a file.
+    public var batchDownload: BatchPolicy? = BatchPolicy()
 
     /// Retry budgets, as BR: downloads 8 attempts from 1 s to 4 s, ingests 16 from 40 ms to 10 s.
     public var download = RetryPolicy(attempts: 8, initialBackoff: .seconds(1), maxBackoff: .seconds(4))

@@ -11,7 +11,7 @@ import KVWire
 /// A TiKV cluster that answers at once and does no data work, for the `wire-overhead` benchmark:
 /// PD (members, stores, regions, scatter, operators) and three stores' SplitRegion and ImportSST,
 /// all on one port. Regions split as TiKV splits them (each new region a version up), Download
-/// answers with the rewritten range without fetching anything, MultiIngest answers OK: what is
+/// and BatchDownload answer with the rewritten range without fetching anything, MultiIngest answers OK: what is
 /// left to measure is the client.
 final class InstantCluster: Sendable {
     static let clusterID: UInt64 = 0x1257_A11C
@@ -238,6 +238,23 @@ private struct Service: RegistrableRPCService {
             response.range.start = rewritten(request.sst.range.start)
             response.range.end = rewritten(request.sst.range.end)
             response.length = request.sst.length
+            return response
+        }
+        // As TiKV's batch_download: no files is refused in the answer (the client's probe).
+        router.unary(Import.BatchDownload.descriptor) { (request: ImportSstpb_DownloadRequest) in
+            count("BatchDownload")
+            var response = ImportSstpb_DownloadResponse()
+            guard !request.ssts.isEmpty else {
+                response.error.message = "batch_download method only accepts multi-file requests, use download for single-file requests"
+                return response
+            }
+            let rule = request.rewriteRule
+            func rewritten(_ key: Data) -> Data {
+                key.starts(with: rule.oldKeyPrefix) ? rule.newKeyPrefix + key.dropFirst(rule.oldKeyPrefix.count) : key
+            }
+            response.range.start = rewritten(request.sst.range.start)
+            response.range.end = rewritten(request.sst.range.end)
+            response.length = request.ssts.values.reduce(0) { $0 + $1.length }
             return response
         }
         router.unary(Import.MultiIngest.descriptor) { (_: ImportSstpb_MultiIngestRequest) in

@@ -39,6 +39,11 @@ if wanted("live-frame") {
                note: String(format: "the UI thread's CPU per frame, median (p99 %.3f ms); the rest of a frame is waiting", live.cpuP99))
     report.add("live-key", value: live.slowestKey, unit: "ms", target: "<=100ms", met: live.slowestKey <= 100, note: "slowest key press to its frame")
 }
+if wanted("batch-download") {
+    let b = try await BatchDownloadBenchmark.run(directory: scratch)
+    report.add("batch-download", value: Double(b.files) / b.batchSeconds, baseline: Double(b.files) / b.singleSeconds, unit: "files/s", target: "-", met: true,
+               note: String(format: "one region's %d files of 16 KiB onto 3 peers and one MultiIngest: a BatchDownload per column family vs a Download a file (%.2f s vs %.2f s)", b.files, b.batchSeconds, b.singleSeconds))
+}
 if wanted("wire") {
     let w = try RestoreBenchmark(directory: scratch).overTheWire(backupBytes: 512 << 20)
     report.add("wire", value: w.wireMBps, baseline: w.inProcessMBps, unit: "MB/s", target: ">=0.8", met: w.wireMBps / w.inProcessMBps >= 0.8,
@@ -52,10 +57,11 @@ if wanted("wire-overhead") {
     report.add("wire-overhead-calls", value: Double(w.calls.values.reduce(0, +)) / Double(max(1, w.regions)), unit: "calls", target: "-", met: true, note: "calls per region: " + w.callsPerRegion)
     report.add("wire-overhead-cpu", value: w.cpuPerRegionMs, unit: "ms", target: "-", met: true, note: "the client's CPU per region (user + system), all of it")
     // The transport's own ceiling here: unary calls a second, client and server on these cores,
-    // over the calls a region needs at the least (a Download per file per peer, a MultiIngest,
-    // a GetOperator).
+    // over the calls a region needs at the least (a Download per file per peer, or a
+    // BatchDownload per column family per peer, a MultiIngest, a GetOperator).
     let floorCalls = try await RestoreBenchmark(directory: scratch).callFloor(seconds: 10)
-    let needed = Double((w.calls["Download"] ?? 0) + (w.calls["MultiIngest"] ?? 0) + (w.calls["GetOperator"] ?? 0)) / Double(max(1, w.regions))
+    let essential = ["Download", "BatchDownload", "MultiIngest", "GetOperator"].reduce(0) { $0 + (w.calls[$1] ?? 0) }
+    let needed = Double(essential) / Double(max(1, w.regions))
     report.add("wire-overhead-floor", value: w.regionsPerSecond, baseline: floorCalls / needed, unit: "regions/s", target: "-", met: true,
                note: String(format: "vs the transport's ceiling: %.0f empty unary calls/s (128 tasks, 3 connections, client and server on these 2 cores) over %.2f calls a region needs", floorCalls, needed))
 }

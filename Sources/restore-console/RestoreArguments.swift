@@ -92,6 +92,9 @@ struct RestoreArguments: ParsableArguments {
     @Option(name: .customLong("region-deadline"), help: "Seconds a region may spend in retries before it fails.")
     var regionDeadline = 600
 
+    @Option(name: .customLong("batch-download"), help: "Send a piece's small files of one column family in one BatchDownload, merged into one SST, where every store takes it; false sends a Download a file.")
+    var batchDownload = true
+
     @Option(name: .customLong("checksum"), help: "Check the restored data against the backup's figures at the end, as BR's --checksum; --checksum=false skips it.")
     var checksum = true
 
@@ -156,6 +159,7 @@ struct RestoreArguments: ParsableArguments {
         o.ingest.attempts = ingestAttempts
         o.regionDeadline = .seconds(regionDeadline)
         o.verifyChecksum = checksum
+        if !batchDownload { o.batchDownload = nil }
         o.allowExistingData = allowExistingData
         for name in skippedPrechecks where !RestorePreview.checkNames.contains(name) {
             throw ValidationError("--skip-precheck takes \(RestorePreview.checkNames.joined(separator: ", ")), not '\(name)'")

@@ -44,6 +44,8 @@ final class HoleyCluster: ClusterClient {
     func holdsData(in range: KeyRange) async -> Bool? { await inner.holdsData(in: range) }
     func disk(ofStore store: UInt64) async -> StoreDisk? { await inner.disk(ofStore: store) }
     func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse { try await inner.download(request, on: store) }
+    func batchDownload(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse { try await inner.batchDownload(request, on: store) }
+    func offersBatchDownload(store: UInt64) -> Bool { inner.offersBatchDownload(store: store) }
     func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) { try await inner.ingest(request, on: store) }
     func setDownloadSpeedLimit(_ bytesPerSecond: UInt64, on store: UInt64) async { await inner.setDownloadSpeedLimit(bytesPerSecond, on: store) }
     func switchMode(_ mode: ImportMode, on store: UInt64) async throws(ImportError) { try await inner.switchMode(mode, on: store) }

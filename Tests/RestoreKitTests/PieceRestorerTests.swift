@@ -219,6 +219,11 @@ final class ScriptedCluster: ClusterClient {
     func highestTableIDInUse() async -> Int64 { 0 }
     func holdsData(in range: KeyRange) async -> Bool? { false }
     func disk(ofStore store: UInt64) async -> StoreDisk? { nil }
+    /// Like a TiKV before v8.5.5: every file is downloaded alone.
+    func offersBatchDownload(store: UInt64) -> Bool { false }
+    func batchDownload(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
+        throw .remote(storeID: store, message: "does not implement BatchDownload", retryable: false)
+    }
 
     func download(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
         let answer: ImportError? = state.withLock { s in

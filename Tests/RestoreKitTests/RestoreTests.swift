@@ -200,11 +200,20 @@ final class RestoreFixture {
         try await f.cluster.setStore(3, up: true)
         #expect(await run.value == .success)
         #expect(try await f.checksumMatches(engine))
+        // The store that was down catches up through Raft, after the restore's last ingest.
         let expected = 2 * 3_000 * 2
         for store in f.cluster.stores.values {
             var count = 0
-            try store.db.scan(cf: .write, from: [DataKey.prefix]) { _, _ in count += 1; return true }
-            #expect(count == expected, "store \(store.id) holds \(count) of \(expected) keys")
+            do {
+                try await waitUntil(timeout: .seconds(20)) {
+                    for r in await f.cluster.pd.allRegions { f.cluster.pd.awake.wake(r.id) }
+                    count = 0
+                    try? store.db.scan(cf: .write, from: [DataKey.prefix]) { _, _ in count += 1; return true }
+                    return count == expected
+                }
+            } catch {
+                Issue.record("store \(store.id) holds \(count) of \(expected) keys")
+            }
         }
         await f.close()
     }

@@ -65,4 +65,37 @@ import Testing
         let reader = try SSTReader(path: destination)
         #expect(try reader.firstKey == DataKey.make(bytes("a/2")))
     }
+
+    /// A batch's files merged into one SST, in key order, each key once: files that overlap (more
+    /// than a merge reads at once, so through intermediate files) and files that do not.
+    @Test(arguments: [1, 2, 3, 7, 12]) func aBatchMergesIntoOneSSTInKeyOrder(files: Int) throws {
+        let dir = try TemporaryDirectory()
+        var sources: [SSTRewriter.Source] = []
+        var expected = Set<String>()
+        for i in 0..<files {
+            // Interleaved keys (every file overlaps the others), one key in every file, and a
+            // disjoint run of keys of its own after them all.
+            var keys = stride(from: i, to: 60, by: files).map { String(format: "a/%03d", $0) } + ["a/030"]
+            keys += (0..<5).map { String(format: "a/9%02d", i * 5 + $0) }
+            keys = Array(Set(keys)).sorted()
+            expected.formUnion(keys)
+            try writeSST(dir.file("\(i).sst"), keys: keys)
+            sources.append(SSTRewriter.Source(path: dir.file("\(i).sst"), name: "\(i).sst"))
+        }
+        let rewriter = SSTRewriter(rules: Self.rules, mode: .legacy, format: .raw, cf: .default)
+        let out = dir.file("merged.sst")
+        let result = try #require(try rewriter.merge(sources, into: out, region: KeyRange(start: bytes("x/"), end: bytes("x/950"))))
+        let inRegion = expected.filter { $0 < "a/950" }.sorted().map { "x/" + $0.dropFirst(2) }
+        var read: [String] = []
+        try SSTReader(path: out).scan { key, value in
+            read.append(String(decoding: key.dropFirst(), as: UTF8.self))
+            #expect(String(decoding: value, as: UTF8.self) == "v-a/" + String(decoding: key.dropFirst(3), as: UTF8.self))
+            return true
+        }
+        #expect(read == inRegion)
+        #expect(result.entries == UInt64(inRegion.count))
+        #expect(result.firstKey == bytes(inRegion.first!) && result.lastKey == bytes(inRegion.last!))
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".merge") }
+        #expect(left.isEmpty, "intermediate files are removed: \(left)")
+    }
 }

@@ -14,12 +14,13 @@ import Testing
         .appendingPathComponent("WireClient").path
     static let script = scriptDirectory + "/br_like_client.py"
 
-    @Test func aClientBuiltFromKvprotosProtosRestoresATableThroughOurServer() async throws {
+    /// `batch`: each region's files of a column family in one BatchDownload, merged into one SST.
+    @Test(arguments: [false, true]) func aClientBuiltFromKvprotosProtosRestoresATableThroughOurServer(batch: Bool) async throws {
         let f = try await RestoreFixture(tables: 2, rows: 4_000, transport: .grpc)
         let pd = try #require(f.pdAddress)
         let backupDir = f.dir.file("backup")
         let out = try await BlockingIO.run {
-            try runProgram("python3", [Self.script, "--pd", pd.description, "--backup", backupDir, "--old-table", "100", "--new-table", "9100", "--split-handle", "2000"])
+            try runProgram("python3", [Self.script, "--pd", pd.description, "--backup", backupDir, "--old-table", "100", "--new-table", "9100", "--split-handle", "2000"] + (batch ? ["--batch"] : []))
         }
         #expect(out.status == 0, "client: \(out.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any], "\(out.stdout)")
@@ -32,6 +33,11 @@ import Testing
         #expect(stamps.count == 2 && stamps[1] >= stamps[0] + 10, "a batch of 10 takes 10 logical values after the one before: \(stamps)")
         #expect((report["min_safe_point"] as? Int) == (stamps.first ?? 0) - 1)
         #expect((report["regions"] as? Int ?? 0) >= 2, "the split at the middle row made two regions of the table")
+        let ingested = report["ssts_ingested"] as? [String: Int] ?? [:]
+        if batch {
+            #expect(ingested["write"] == report["regions"] as? Int, "one merged write SST a region: \(ingested)")
+            #expect((report["files"] as? Int ?? 0) > (ingested["write"] ?? 0) + (ingested["default"] ?? 0), "fewer SSTs than files")
+        }
         await f.close()
 
         // The backup's own entries of table 100, read with sst_dump, with the table's prefix

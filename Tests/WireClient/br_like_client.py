@@ -120,6 +120,7 @@ def main():
     parser.add_argument("--old-table", type=int, required=True)
     parser.add_argument("--new-table", type=int, required=True)
     parser.add_argument("--split-handle", type=int, required=True)
+    parser.add_argument("--batch", action="store_true", help="BatchDownload each column family's files of a region, merged into one SST")
     args = parser.parse_args()
 
     client = Client(args.pd)
@@ -186,26 +187,50 @@ def main():
         if window is None:
             continue
         ssts = []
-        for f in files:
-            # A Keyspace download names its range in plain keys; TiKV encodes them itself.
-            plain = [decode_bytes(k) if k else b"" for k in window]
-            meta = import_sstpb_pb2.SSTMeta(
+        # A Keyspace download names its range in plain keys; TiKV encodes them itself.
+        plain = [decode_bytes(k) if k else b"" for k in window]
+
+        def region_meta(cf):
+            return import_sstpb_pb2.SSTMeta(
                 uuid=uuid.uuid4().bytes, range=import_sstpb_pb2.Range(start=plain[0], end=plain[1]),
-                cf_name=f.cf or "default", region_id=region.id, region_epoch=region.region_epoch, length=f.size, end_key_exclusive=True)
-            request = import_sstpb_pb2.DownloadRequest(
-                sst=meta, name=f.name, rewrite_rule=rule, request_type=import_sstpb_pb2.Keyspace,
-                storage_backend=brpb_pb2.StorageBackend(local=brpb_pb2.Local(path=os.path.abspath(args.backup))))
-            empty = False
+                cf_name=cf, region_id=region.id, region_epoch=region.region_epoch, end_key_exclusive=True)
+
+        def download_everywhere(request, batch):
+            empty, rng = False, None
             for peer in region.peers:
-                resp = client.importers[peer.store_id].Download(request, timeout=60)
+                call = client.importers[peer.store_id].BatchDownload if batch else client.importers[peer.store_id].Download
+                resp = call(request, timeout=60)
                 assert not resp.HasField("error"), (peer.store_id, resp.error)
-                empty = resp.is_empty
-                rng = resp.range
+                empty, rng = resp.is_empty, resp.range
             if empty:
-                continue
+                return
+            meta = request.sst
             meta.range.CopyFrom(import_sstpb_pb2.Range(start=rng.start, end=rng.end))
             meta.end_key_exclusive = False
             ssts.append(meta)
+
+        backend = brpb_pb2.StorageBackend(local=brpb_pb2.Local(path=os.path.abspath(args.backup)))
+        if args.batch:
+            # As BR's batchDownloadSST: per column family, `sst` names the merged file and
+            # `ssts` maps each file's name to its meta (the same region, epoch and cf).
+            for cf in ("default", "write"):
+                group = [f for f in files if (f.cf or "default") == cf]
+                if not group:
+                    continue
+                target = region_meta(cf)
+                request = import_sstpb_pb2.DownloadRequest(sst=target, rewrite_rule=rule, request_type=import_sstpb_pb2.Keyspace, storage_backend=backend)
+                for f in group:
+                    meta = import_sstpb_pb2.SSTMeta()
+                    meta.CopyFrom(target)
+                    meta.length = f.size
+                    request.ssts[f.name].CopyFrom(meta)
+                download_everywhere(request, batch=True)
+        else:
+            for f in files:
+                meta = region_meta(f.cf or "default")
+                meta.length = f.size
+                download_everywhere(import_sstpb_pb2.DownloadRequest(
+                    sst=meta, name=f.name, rewrite_rule=rule, request_type=import_sstpb_pb2.Keyspace, storage_backend=backend), batch=False)
         if not ssts:
             continue
         ctx = kvrpcpb_pb2.Context(region_id=region.id, region_epoch=region.region_epoch, peer=leader)
@@ -214,7 +239,7 @@ def main():
         touched.add(region.id)
         for meta in ssts:
             ingested[meta.cf_name] += 1
-    calls += ["ScanRegions", "Download(every peer)", "MultiIngest(leader)"]
+    calls += ["ScanRegions", "BatchDownload(every peer)" if args.batch else "Download(every peer)", "MultiIngest(leader)"]
 
     for importer in client.importers.values():
         importer.SwitchMode(import_sstpb_pb2.SwitchModeRequest(mode=import_sstpb_pb2.Normal), timeout=10)

@@ -50,6 +50,13 @@ extension Cluster: ClusterClient {
         return try await importer.download(request)
     }
 
+    public func batchDownload(_ request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
+        guard let importer = importers[store] else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
+        return try await importer.batchDownload(request)
+    }
+
+    public func offersBatchDownload(store: UInt64) -> Bool { true }
+
     public func ingest(_ request: IngestRequest, on store: UInt64) async throws(ImportError) {
         guard let importer = importers[store] else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
         try await importer.ingest(request)

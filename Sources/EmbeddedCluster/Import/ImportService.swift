@@ -55,93 +55,139 @@ public final class ImportService: Sendable {
     private func performDownload(_ request: DownloadRequest) async throws(ImportError) -> DownloadResponse {
         try checkAvailable()
         let sst = request.sst
-        guard let region = await pd.region(id: sst.regionID) else { throw .region(.regionNotFound(regionID: sst.regionID)) }
-        guard region.peer(onStore: store.id) != nil else { throw .region(.regionNotFound(regionID: sst.regionID)) }
-        guard region.epoch == sst.epoch else {
-            throw .region(.epochNotMatch(regionID: region.id, currentRegions: await pd.regions(overlapping: sst.range)))
-        }
+        try await checkRoute(sst)
         // Download is idempotent, as TiKV's: a file this same request already produced (it is
         // only ever renamed into place complete) is answered as it is, without fetching it again.
         if let reused = Self.existing("\(store.importDirectory)/\(sst.fileName)") {
             request.progress?(request.expected?.size ?? reused.length)
             return reused
         }
-        // The object's real size bounds what is written: a request without a length takes the
-        // storage's, and the download stops past it.
-        let size: UInt64
-        if let claimed = request.expected?.size {
-            size = claimed
-        } else {
-            let (storage, name) = (request.storage, request.name)
-            do { size = try await BlockingIO.run { () throws(StorageError) in try storage.size(of: name) } } catch { throw .storage(error) }
-        }
-        guard size <= Self.maxObjectBytes else { throw .invalidRequest(reason: "\(request.name) is said to be \(size) bytes, above any SST (2^48)") }
-        let expected = ExpectedContent(size: size, sha256: request.expected?.sha256 ?? [])
-        // The download, its rewrite and the ingest's clone.
-        let needed = size * 3
-        let available = store.availableBytes()
-        guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
-        if store.takeFault(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(request.name)") }
-
-        // Each attempt downloads and rewrites into files of its own, and only a complete rewrite is
-        // renamed to the name an ingest looks for: a failed or concurrent attempt never removes
-        // or half-writes a file that a pending ingest needs.
-        let attempt = UUID().uuidString.prefix(8)
+        let file = BatchFile(name: request.name, expected: request.expected, cipherIV: request.cipherIV)
+        let fetch = try await prepareFetch(of: [file], request)
         let temp = downloadFiles.take()
-        let rewritten = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(attempt).sst.temp"
-        let final = "\(store.importDirectory)/\(sst.fileName)"
-        let corrupt = store.takeFault(\.corruptDownloads)
-        let (storage, meter, limiter, progress) = (request.storage, meter, limiter, request.progress)
+        let rewritten = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(UUID().uuidString.prefix(8)).sst.temp"
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
-        let name = request.name, range = sst.range, storeID = store.id
-        // An encrypted file is decrypted once fetched (its sha256 is the ciphertext's), as TiKV's
-        // download does with `cipher_info` and the SST's `cipher_iv` (tikv components/sst_importer).
-        let decryption = request.cipher.flatMap { cipher in request.cipherIV.isEmpty ? nil : (cipher, request.cipherIV) }
-        if decryption != nil, request.cipherIV.count != BackupCipher.ivLength {
-            throw .invalidRequest(reason: "\(name): a cipher iv of \(request.cipherIV.count) bytes, not 16")
-        }
+        let (name, range, final) = (request.name, sst.range, "\(store.importDirectory)/\(sst.fileName)")
         let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles] () throws(ImportError) -> SSTRewriter.Result? in
             defer { downloadFiles.give(back: temp) }
-            let received = Mutex<UInt64>(0)
-            let onBytes: @Sendable (UInt64) -> Void = { bytes in
-                let delta = received.withLock { last in
-                    defer { last = bytes }
-                    return bytes - min(last, bytes)
-                }
-                meter.record(delta)
-                progress?(bytes)
-            }
-            let fetching = ContinuousClock.now
-            let fetched = Result { () throws(StorageError) in
-                try storage.download(name, to: temp, expected: expected, limiter: limiter, progress: onBytes)
-            }
-            if case let .failure(error) = fetched { throw .storage(error) }
-            ImportMetrics.stage("download", store: storeID, started: fetching)
-            ImportMetrics.downloaded(bytes: received.withLock { $0 }, store: storeID)
-            if let decryption {
-                do throws(StorageError) { try decryption.0.applyInPlace(path: temp, iv: decryption.1) } catch { throw .storage(error) }
-            }
-            if corrupt { Self.flipByte(in: temp) }
+            try fetch.fetch(0, into: temp, progressBase: 0)
             let rewriting = ContinuousClock.now
-            defer { ImportMetrics.stage("rewrite", store: storeID, started: rewriting) }
-            let rewrite: SSTRewriter.Result?
-            do throws(ImportError) { rewrite = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) } catch let .corruptFile(_, reason) {
-                // What was fetched matched the backup's sha256: decrypted, it is what the key makes of it.
-                if let decryption, !expected.sha256.isEmpty, !corrupt {
-                    throw .corruptBackupFile(name: name, reason: "\(reason), once decrypted with the \(decryption.0.method.name) key given: a wrong --crypter.key reads so")
-                }
-                throw Self.matchesBackup(temp, expected) ? .corruptBackupFile(name: name, reason: reason) : .corruptFile(name: name, reason: reason)
+            defer { ImportMetrics.stage("rewrite", store: fetch.storeID, started: rewriting) }
+            do throws(ImportError) {
+                guard let result = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) else { return nil }
+                try Self.move(rewritten, to: final)
+                return result
+            } catch {
+                throw fetch.explain(error, downloaded: [name: temp])
             }
-            guard let result = rewrite else { return nil }
-            guard rename(rewritten, final) == 0 else {
-                let reason = String(cString: strerror(errno))
-                unlink(rewritten)
-                throw .io(path: final, reason: reason)
-            }
-            return result
         }
         guard let result else { return DownloadResponse(range: sst.range, isEmpty: true, entries: 0, length: 0) }
         return DownloadResponse(range: KeyRange(start: result.firstKey, end: result.lastKey, endInclusive: true), isEmpty: false, entries: result.entries, length: result.bytes)
+    }
+
+    // MARK: BatchDownload
+
+    public func batchDownload(_ request: DownloadRequest) async throws(ImportError) -> DownloadResponse {
+        let started = ContinuousClock.now
+        do {
+            let response = try await performBatchDownload(request)
+            ImportMetrics.rpc("batch_download", store: store.id, started: started, error: nil)
+            return response
+        } catch {
+            ImportMetrics.rpc("batch_download", store: store.id, started: started, error: error)
+            throw error
+        }
+    }
+
+    /// Every file of the batch fetched, then all of them rewritten and merged into the one SST
+    /// that `request.sst` names (tikv components/sst_importer `download_files_ext_with_ssts`): one
+    /// file written and synced for the batch, where a Download each writes and syncs one apiece.
+    private func performBatchDownload(_ request: DownloadRequest) async throws(ImportError) -> DownloadResponse {
+        try checkAvailable()
+        guard !request.batch.isEmpty else {
+            throw .invalidRequest(reason: "BatchDownload takes several files (ssts); one file is Download's")
+        }
+        guard Set(request.batch.map(\.name)).count == request.batch.count else { throw .invalidRequest(reason: "BatchDownload names a file twice") }
+        let sst = request.sst
+        try await checkRoute(sst)
+        let final = "\(store.importDirectory)/\(sst.fileName)"
+        if let reused = Self.existing(final) {
+            request.progress?(request.batch.reduce(0) { $0 + ($1.expected?.size ?? 0) })
+            return reused
+        }
+        let fetch = try await prepareFetch(of: request.batch, request)
+        let temps = request.batch.map { _ in downloadFiles.take() }
+        let merged = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(UUID().uuidString.prefix(8)).sst.temp"
+        let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
+        let (names, range) = (request.batch.map(\.name), sst.range)
+        let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles] () throws(ImportError) -> SSTRewriter.Result? in
+            defer { temps.forEach(downloadFiles.give(back:)) }
+            var base: UInt64 = 0
+            for (i, temp) in temps.enumerated() {
+                try fetch.fetch(i, into: temp, progressBase: base)
+                base += fetch.sizes[i]
+            }
+            let rewriting = ContinuousClock.now
+            defer { ImportMetrics.stage("rewrite", store: fetch.storeID, started: rewriting) }
+            do throws(ImportError) {
+                let sources = zip(temps, names).map { SSTRewriter.Source(path: $0, name: $1) }
+                guard let result = try rewriter.merge(sources, into: merged, region: range) else { return nil }
+                try Self.move(merged, to: final)
+                return result
+            } catch {
+                throw fetch.explain(error, downloaded: Dictionary(uniqueKeysWithValues: zip(names, temps)))
+            }
+        }
+        guard let result else { return DownloadResponse(range: sst.range, isEmpty: true, entries: 0, length: 0) }
+        return DownloadResponse(range: KeyRange(start: result.firstKey, end: result.lastKey, endInclusive: true), isEmpty: false, entries: result.entries, length: result.bytes)
+    }
+
+    // MARK: Fetching
+
+    /// The region must be here, on this store, at the request's epoch.
+    private func checkRoute(_ sst: SSTMeta) async throws(ImportError) {
+        guard let region = await pd.region(id: sst.regionID) else { throw .region(.regionNotFound(regionID: sst.regionID)) }
+        guard region.peer(onStore: store.id) != nil else { throw .region(.regionNotFound(regionID: sst.regionID)) }
+        guard region.epoch == sst.epoch else {
+            throw .region(.epochNotMatch(regionID: region.id, currentRegions: await pd.regions(overlapping: sst.range)))
+        }
+    }
+
+    /// What fetching `files` takes, checked before anything is fetched: each object's size (the
+    /// claimed one, or the storage's: the download stops past it), the room on disk for the
+    /// downloads, their rewrite and the ingest's clone, and the key for encrypted ones.
+    private func prepareFetch(of files: [BatchFile], _ request: DownloadRequest) async throws(ImportError) -> DownloadFetch {
+        var sizes: [UInt64] = []
+        for file in files {
+            let size: UInt64
+            if let claimed = file.expected?.size {
+                size = claimed
+            } else {
+                let (storage, name) = (request.storage, file.name)
+                do { size = try await BlockingIO.run { () throws(StorageError) in try storage.size(of: name) } } catch { throw .storage(error) }
+            }
+            guard size <= Self.maxObjectBytes else { throw .invalidRequest(reason: "\(file.name) is said to be \(size) bytes, above any SST (2^48)") }
+            if request.cipher != nil, !file.cipherIV.isEmpty, file.cipherIV.count != BackupCipher.ivLength {
+                throw .invalidRequest(reason: "\(file.name): a cipher iv of \(file.cipherIV.count) bytes, not 16")
+            }
+            sizes.append(size)
+        }
+        let needed = sizes.reduce(0, +) * 3
+        let available = store.availableBytes()
+        guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
+        if store.takeFault(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(files.map(\.name).joined(separator: ", "))") }
+        return DownloadFetch(
+            files: files, sizes: sizes, storage: request.storage, cipher: request.cipher, limiter: limiter, meter: meter, progress: request.progress,
+            storeID: store.id, corrupt: store.takeFault(\.corruptDownloads))
+    }
+
+    /// Renames a complete rewrite to the name an ingest looks for.
+    static func move(_ path: String, to final: String) throws(ImportError) {
+        guard rename(path, final) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(path)
+            throw .io(path: final, reason: reason)
+        }
     }
 
     /// The response for an import file already in place, or nil when there is none (or it is not

@@ -89,14 +89,19 @@ public struct SSTRewriter: Sendable {
             throw .io(path: destination, reason: "\(error)")
         }
         guard let output, result.entries > 0 else { return nil }
+        try Self.seal(output, into: &result)
+        succeeded = true
+        return result
+    }
+
+    /// Finishes a rewrite's SST: its last key and size into `result`.
+    static func seal(_ output: SSTWriter, into result: inout Result) throws(ImportError) {
         do {
             result.lastKey = Array(output.lastKey?.dropFirst() ?? [])
             result.bytes = try output.finish()
         } catch {
-            throw .io(path: destination, reason: error.description)
+            throw .io(path: output.path, reason: error.description)
         }
-        succeeded = true
-        return result
     }
 
     /// True when a rewritten data key (`z` + key) lies in the region.
