@@ -98,4 +98,25 @@ import Testing
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".merge") }
         #expect(left.isEmpty, "intermediate files are removed: \(left)")
     }
+
+    /// Files that do not overlap, given in key order (read one after another) or not (merged).
+    @Test(arguments: [false, true]) func disjointFilesMergeInKeyOrderWhateverTheirOrder(reversed: Bool) throws {
+        let dir = try TemporaryDirectory()
+        var sources: [SSTRewriter.Source] = []
+        for i in 0..<5 {
+            try writeSST(dir.file("\(i).sst"), keys: (0..<10).map { String(format: "a/%d%02d", i, $0) })
+            sources.append(SSTRewriter.Source(path: dir.file("\(i).sst"), name: "\(i).sst"))
+        }
+        if reversed { sources.reverse() }
+        let rewriter = SSTRewriter(rules: Self.rules, mode: .legacy, format: .raw, cf: .default)
+        let out = dir.file("merged.sst")
+        let result = try #require(try rewriter.merge(sources, into: out, region: KeyRange(start: bytes("x/"), end: bytes("y/"))))
+        var read: [String] = []
+        try SSTReader(path: out).scan { key, _ in
+            read.append(String(decoding: key.dropFirst(), as: UTF8.self))
+            return true
+        }
+        #expect(read == (0..<5).flatMap { i in (0..<10).map { String(format: "x/%d%02d", i, $0) } })
+        #expect(result.entries == 50)
+    }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A mutation fuzzer for `cluster serve`'s wire: it builds one valid request for each method a
-restore calls (PD's, SplitRegion, Coprocessor's checksum and ImportSST's), with kvproto's and
+restore calls (PD's, SplitRegion, Coprocessor's checksum and ImportSST's, BatchDownload among them), with kvproto's and
 tipb's own protos, then sends RUNS
 mutated copies: half with their bytes mutated (bits flipped, bytes set, inserted, deleted,
 duplicated, spliced, varints made huge) as raw gRPC payloads, so that the server's protobuf
@@ -147,6 +147,9 @@ def main():
         ("store", "/import_sstpb.ImportSST/SetDownloadSpeedLimit"): import_sstpb_pb2.SetDownloadSpeedLimitRequest(speed_limit=1 << 30),
         ("store", "/import_sstpb.ImportSST/Download"): import_sstpb_pb2.DownloadRequest(
             sst=meta, name=args.file, storage_backend=brpb_pb2.StorageBackend(local=brpb_pb2.Local(path=os.path.abspath(args.backup)))),
+        ("store", "/import_sstpb.ImportSST/BatchDownload"): import_sstpb_pb2.DownloadRequest(
+            sst=meta, ssts={args.file: meta, "missing.sst": meta},
+            storage_backend=brpb_pb2.StorageBackend(local=brpb_pb2.Local(path=os.path.abspath(args.backup)))),
         ("store", "/import_sstpb.ImportSST/MultiIngest"): import_sstpb_pb2.MultiIngestRequest(context=context, ssts=[meta]),
     }
     seeds = [m.SerializeToString() for m in requests.values()]

@@ -27,6 +27,7 @@ extension SSTRewriter {
     /// merged `mergeWidth` at a time, through intermediate files. Returns nil when no key falls in
     /// the region (and writes nothing).
     public func merge(_ sources: [Source], into destination: String, region: KeyRange) throws(ImportError) -> Result? {
+        if case let .merged(result) = try mergeInOrder(sources, into: destination, region: region) { return result }
         var bounded: [(source: Source, first: [UInt8], last: [UInt8])] = []
         for source in sources {
             let reader: SSTReader
@@ -77,6 +78,37 @@ extension SSTRewriter {
             try Self.drain(&streams, into: &writer)
         }
         return try writer.finish()
+    }
+
+    /// The common case: files given in key order, each after the one before (a backup's files of
+    /// one column family, as the driver sends them), each opened once and read in turn. Nil when
+    /// they are not (nothing is left written): the caller merges them.
+    private func mergeInOrder(_ sources: [Source], into destination: String, region: KeyRange) throws(ImportError) -> InOrder {
+        var writer = MergeWriter(destination: destination)
+        defer { writer.abandon() }
+        var previousLast: [UInt8]?
+        for source in sources {
+            let reader: SSTReader
+            let ends: (first: [UInt8]?, last: [UInt8]?)
+            do {
+                reader = try SSTReader(path: source.path)
+                ends = (try reader.firstKey, try reader.lastKey)
+            } catch {
+                throw .corruptFile(name: source.name, reason: error.description)
+            }
+            guard let first = ends.first, let last = ends.last else { continue }  // no entries
+            if let previousLast, !keyLess(previousLast, first) { return .outOfOrder }
+            previousLast = last
+            var streams = [try RewrittenStream(source, reader: reader, rewriter: self, region: region)]
+            try Self.drain(&streams, into: &writer)
+        }
+        return .merged(try writer.finish())
+    }
+
+    private enum InOrder {
+        /// The merged SST's figures; nil when no key fell in the region.
+        case merged(Result?)
+        case outOfOrder
     }
 
     /// Writes the streams' keys in order into `writer`, each key once.
@@ -144,9 +176,14 @@ struct RewrittenStream {
     private(set) var key: [UInt8] = []
     private(set) var value: [UInt8] = []
 
-    init(_ source: SSTRewriter.Source, rewriter rules: SSTRewriter, region: KeyRange) throws(ImportError) {
+    /// `reader`: the source, when it is open already.
+    init(_ source: SSTRewriter.Source, reader open: SSTReader? = nil, rewriter rules: SSTRewriter, region: KeyRange) throws(ImportError) {
         name = source.name
-        do { reader = try SSTReader(path: source.path) } catch { throw .corruptFile(name: source.name, reason: error.description) }
+        if let open {
+            reader = open
+        } else {
+            do { reader = try SSTReader(path: source.path) } catch { throw .corruptFile(name: source.name, reason: error.description) }
+        }
         var rewriter: KeyRewriter
         do { rewriter = try KeyRewriter(rules: rules.rules, mode: rules.mode, format: rules.format) } catch { throw .rewrite(name: source.name, error: error) }
         // Every key of a file must match a rule, even those outside the region: its ends too.
