@@ -21,7 +21,7 @@ extension RemoteCluster {
         // As BR: the key in cipher_info, each file's iv in its SSTMeta (tidb br/pkg/restore/
         // snap_client/import.go `buildDownloadRequest`, `getSSTMetaFromFile`).
         if request.cipher != nil { wire.sst.cipherIv = Data(request.cipherIV) }
-        return try await send(wire, method: "Download", size: request.expected?.size, request: request, on: store)
+        return try await send(wire, batch: false, size: request.expected?.size, request: request, on: store)
     }
 
     /// As BR's `batchDownloadSST` (tidb br/pkg/restore/snap_client/import.go): `sst` names the
@@ -36,7 +36,7 @@ extension RemoteCluster {
             wire.ssts[file.name] = meta
         }
         let size = request.batch.allSatisfy { $0.expected != nil } ? request.batch.reduce(0) { $0 + ($1.expected?.size ?? 0) } : nil
-        return try await send(wire, method: "BatchDownload", size: size, request: request, on: store)
+        return try await send(wire, batch: true, size: size, request: request, on: store)
     }
 
     public func offersBatchDownload(store: UInt64) -> Bool {
@@ -70,8 +70,9 @@ extension RemoteCluster {
         return wire
     }
 
-    /// Sends a (Batch)Download and reads its answer; `size`: the bytes it fetches, when known.
-    private func send(_ wire: ImportSstpb_DownloadRequest, method: String, size: UInt64?, request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
+    /// Sends a Download or a BatchDownload and reads its answer; `size`: the bytes it fetches,
+    /// when known.
+    private func send(_ wire: ImportSstpb_DownloadRequest, batch: Bool, size: UInt64?, request: DownloadRequest, on store: UInt64) async throws(ImportError) -> DownloadResponse {
         guard let endpoint = endpoint(store) else { throw .region(.storeNotAvailable(storeID: store, state: .down)) }
         var wire = wire
         wire.storageCacheID = storageCacheID
@@ -80,10 +81,10 @@ extension RemoteCluster {
         let response: ImportSstpb_DownloadResponse
         do {
             let client = importClient(endpoint), options = WireConnection.options(timeout: timeouts.download)
-            response = try await method == "BatchDownload" ? client.batchDownload(wire, options: options) : client.download(wire, options: options)
+            response = try await batch ? client.batchDownload(wire, options: options) : client.download(wire, options: options)
         } catch {
             endpoint.noteCall(error)
-            throw WireFailure.importError(error, store: store, method: method)
+            throw WireFailure.importError(error, store: store, method: batch ? "BatchDownload" : "Download")
         }
         endpoint.noteCall(nil)
         if response.hasError {
