@@ -143,6 +143,9 @@ public protocol ClusterInspection: ClusterClient {
     func cleanImportDirectories() async -> [UInt64: Int]
     /// A Raft read index: returns the leader, once it has applied everything committed before.
     func readBarrier(_ regionID: UInt64) async throws(RegionError) -> PeerMeta
+    /// Returns once every replica on an up store has applied every committed ingest (a replica
+    /// whose apply fails panics its store meanwhile), or after `timeout`.
+    func waitForReplicasToApply(timeout: Duration) async
     /// The store's data, to read for the checksum; nil for a store that is not up.
     func dataReader(store: UInt64) -> (any StoreDataReader)?
     /// The store's SST files and their bytes; nil for a store that is not up.

@@ -185,6 +185,9 @@ public final class RestoreEngine: Sendable {
             await drainQueue()
         }
         await leaveImport()
+        // Followers apply the last ingests after the leaders: the outcome waits for them, so that
+        // a replica whose apply panicked its store is in it (where the stores can be read).
+        if let inspection = cluster as? any ClusterInspection { await inspection.waitForReplicasToApply(timeout: .seconds(10)) }
         await refreshStores()
         let panics = control.state.withLock { $0.storePanics }.merging(Self.panickedStores(await cluster.stores())) { a, _ in a }
         let failed = control.state.withLock { $0.failed.count }

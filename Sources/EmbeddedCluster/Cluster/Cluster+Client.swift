@@ -92,6 +92,16 @@ extension Cluster: ClusterInspection {
 
     public func readBarrier(_ regionID: UInt64) async throws(RegionError) -> PeerMeta { try await pd.readBarrier(regionID) }
 
+    public func waitForReplicasToApply(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            let pending = await pd.pendingIngestFiles()
+            guard pending.contains(where: { store, files in !files.isEmpty && stores[store]?.isUp == true }) else { return }
+            await pd.wakeEveryRegion()
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     public func dataReader(store: UInt64) -> (any StoreDataReader)? {
         guard let store = stores[store], store.isUp else { return nil }
         return StoreReader(database: store.db)
