@@ -118,6 +118,8 @@ import LoopbackServer
         // Faster, then wait for the checksum and quit.
         for _ in 0..<5 { try keys("+") }
         try await waitFor("checksum [match]", timeout: .seconds(180))
+        // Once the run has ended, q quits at once (before, it asks).
+        try await waitFor("restore finished")
         try keys("q")
         let after = try await waitFor("EXITED 0")
         #expect(after.contains("[restore ok]"))
@@ -191,6 +193,7 @@ import LoopbackServer
         let tables = try await waitFor("Tables 3")
         #expect(tables.split(separator: "\n").filter { $0.contains("->110") && $0.contains(" matched") }.count == 3, "\(tables)")
         try keys("x")
+        try await waitFor("restore finished")
         try keys("q")
         let after = try await waitFor("EXITED 0")
         #expect(after.contains("[restore ok]"))
