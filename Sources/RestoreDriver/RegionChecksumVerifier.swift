@@ -32,25 +32,12 @@ public struct RegionChecksumVerifier: Sendable {
     }
 
     public func verify() async throws -> ChecksumVerifier.Report {
-        let jobs = Self.jobs(for: rules)
-        let sums = try await withThrowingTaskGroup(of: (Int, KVChecksum).self) { group in
-            var next = 0
-            func start() {
-                guard next < jobs.count else { return }
-                let index = next
-                next += 1
-                group.addTask { (index, try await self.checksum(of: jobs[index])) }
-            }
-            for _ in 0..<min(4, jobs.count) { start() }
-            var sums = [KVChecksum](repeating: KVChecksum(), count: jobs.count)
-            while let (index, sum) = try await group.next() {
-                sums[index] = sum
-                start()
-            }
-            return sums
+        // Four jobs at a time, each `width` regions at a time; sums fold in any order.
+        let sums = await BoundedConcurrency.map(Self.jobs(for: rules), width: 4) { job -> (RewriteRule, Result<KVChecksum, any Error>) in
+            do { return (job.rule, .success(try await checksum(of: job))) } catch { return (job.rule, .failure(error)) }
         }
         var perRule: [RewriteRule: KVChecksum] = [:]
-        for (job, sum) in zip(jobs, sums) { perRule[job.rule, default: KVChecksum()].merge(sum) }
+        for (rule, sum) in sums { perRule[rule, default: KVChecksum()].merge(try sum.get()) }
         return report(perRule: perRule)
     }
 
