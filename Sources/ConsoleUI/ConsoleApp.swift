@@ -64,6 +64,7 @@ public final class ConsoleApp {
         case .success: "restore finished: every region ingested, checksum match.  q quits"
         case let .regionsFailed(n): "\(n) regions failed: R retries them, q quits (the same command resumes)"
         case .checksumMismatch: "restore finished with a CHECKSUM MISMATCH (see events).  q quits"
+        case .checksumUnread: "every region ingested, but the CHECKSUM COULD NOT BE READ (see events); verify takes it again.  q quits"
         case .stopped: "restore stopped; the same command resumes it.  q quits"
         case let .storePanicked(panics): "store \(panics.keys.sorted().map(String.init).joined(separator: ", ")) PANICKED (see stores).  q quits"
         }

@@ -74,6 +74,7 @@ final class ProgressLog: Sendable {
         case let .operatorResumed(id): return (.info, "resume asked", region(id))
         case let .requeued(id): return (.info, "manual retry", region(id))
         case let .checksum(match): return (match ? .info : .error, "checksum", ["match": "\(match)"])
+        case let .checksumRetried(id, error): return (.warning, "checksum retry", region(id, ["error": "\(error)"]))
         case let .storesSampled(rows, _):
             let changed = rows.filter { s.storeStates[$0.id] != $0.state }
             for row in rows { s.storeStates[row.id] = row.state }

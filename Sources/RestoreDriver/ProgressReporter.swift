@@ -18,6 +18,8 @@ enum ProgressEvent: Sendable {
     /// The checksum's outcome per table: the names of those that did not match; nil when skipped.
     case tableChecksums(mismatched: Set<String>?)
     case checksum(match: Bool)
+    /// A region's checksum is asked again after `error`.
+    case checksumRetried(region: UInt64, ImportError)
     /// The stores' latest figures.
     case storesSampled([StoreRow], replicas: Int)
     case operatorPaused(region: UInt64)
@@ -151,6 +153,8 @@ struct ProgressReporter: Sendable {
         case let .stepFailed(region, store, error):
             if let store { monitor.setPeer(region, store: store, .retrying(error.label)) }
             monitor.updateRow(region) { $0.lastError = error.description }
+            monitor.countRetry(error.label)
+        case let .checksumRetried(_, error):
             monitor.countRetry(error.label)
         case let .ready(region):
             monitor.updateRow(region) { $0.phase = .ready }

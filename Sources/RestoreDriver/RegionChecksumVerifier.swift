@@ -17,8 +17,10 @@ public struct RegionChecksumVerifier: Sendable {
     let readTS: UInt64
     /// Regions asked at once (TiDB's distsql scan concurrency, `tidb_distsql_scan_concurrency`: 15).
     var width = 15
-    /// Tries of one part before the checksum fails.
-    var attempts = 10
+    /// How often, and after what pauses, a part is asked again.
+    let retry: RetryPolicy
+    /// Told of each part asked again: its region and what the last try met.
+    let onRetry: @Sendable (_ region: UInt64, ImportError) -> Void
 
     /// One request's worth: a rule's new keys, or the part of them no narrower rule claims.
     struct Job: Sendable {
@@ -111,8 +113,9 @@ public struct RegionChecksumVerifier: Sendable {
                 regionID: region.id, epoch: region.epoch, peer: leader, ranges: [try userRange(part, of: region)], readTS: readTS,
                 oldPrefix: job.prefixes.oldPrefix, newPrefix: job.prefixes.newPrefix, scanOn: job.scanOn)
             return try await cluster.checksum(request)
-        } catch where error.isRetryable && attempt < attempts {
-            var pause = Duration.milliseconds(min(3_000, 100 << min(attempt, 5)))
+        } catch where error.isRetryable && attempt < retry.attempts {
+            onRetry(region.id, error)
+            var pause = retry.backoff(attempt: attempt)
             if case let .region(.serverIsBusy(_, _, backoff)) = error, backoff > 0 { pause = max(pause, .milliseconds(backoff)) }
             try await Task.sleep(for: pause)
             return try await checksum(job, over: part, attempt: attempt + 1)

@@ -6,16 +6,26 @@ import ExternalStorage
 /// file by file; any other cluster is asked, as BR asks TiKV, for each region's checksum on its
 /// leader. A raw backup over the wire is not checked, as BR checks none.
 extension RestoreEngine {
-    /// Runs the checksum alone; true when everything matches.
-    public func verifyChecksum() async -> Bool {
+    /// What the checksum found.
+    public enum ChecksumVerdict: Sendable, Equatable {
+        /// Every figure matched, or the checksum was skipped (said in the log).
+        case matched
+        case mismatched
+        /// The figures could not be read (a store down through every retry, no region for a key):
+        /// the data may well be whole, and `verify` takes the checksum again.
+        case unread(String)
+    }
+
+    /// Runs the checksum alone.
+    public func verifyChecksum() async -> ChecksumVerdict {
         // An incremental backup's figures are its changes', not the tables': BR checks none
         // either (tidb br/pkg/task/restore.go skips the checksum of an incremental restore).
         guard backup.startVersion == 0 else {
             reporter.report(.log(.warn, "checksum skipped: the backup is incremental (versions \(backup.startVersion) to \(backup.endVersion)); its figures are its changes', not the tables'"))
-            return true
+            return .matched
         }
         do {
-            guard let report = try await checksumReport() else { return true }
+            guard let report = try await checksumReport() else { return .matched }
             reporter.report(.checksum(match: report.isMatch))
             let mismatched = backup.tables.filter { !report.mismatchedTables.isDisjoint(with: $0.physicalIDs) }.map(\.displayName)
             reporter.report(.tableChecksums(mismatched: Set(mismatched)))
@@ -28,11 +38,11 @@ extension RestoreEngine {
                 }
             }
             lastMismatches.withLock { $0 = report.mismatches }
-            return report.isMatch
+            return report.isMatch ? .matched : .mismatched
         } catch {
             reporter.report(.checksum(match: false))
             reporter.report(.log(.error, "checksum failed: \(error)"))
-            return false
+            return .unread("\(error)")
         }
     }
 
@@ -55,7 +65,11 @@ extension RestoreEngine {
         }
         guard let readTS = await cluster.timestamp() else { throw RestoreError.checksum("\(cluster.location) gives no timestamp to read at") }
         reporter.report(.log(.info, "checksum: each region's leader reads its keys at \(readTS)"))
-        return try await RegionChecksumVerifier(cluster: regions, rules: rules, expectation: expectation, readTS: readTS).verify()
+        let reporter = self.reporter
+        let verifier = RegionChecksumVerifier(cluster: regions, rules: rules, expectation: expectation, readTS: readTS, retry: options.checksum) { region, error in
+            reporter.report(.checksumRetried(region: region, error))
+        }
+        return try await verifier.verify()
     }
 
     public var checksumMismatches: [ChecksumVerifier.Mismatch] { lastMismatches.withLock { $0 } }

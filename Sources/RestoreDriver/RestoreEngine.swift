@@ -43,6 +43,8 @@ public final class RestoreEngine: Sendable {
         case regionsFailed(Int)
         case storePanicked([UInt64: String])
         case checksumMismatch
+        /// Every region is in, but the checksum could not be read (why); `verify` takes it again.
+        case checksumUnread(String)
         /// The run was cancelled before its end; the checkpoint holds what was done.
         case stopped
     }
@@ -202,9 +204,13 @@ public final class RestoreEngine: Sendable {
         }
         if options.verifyChecksum {
             reporter.report(.phase(.checksum))
-            let matched = await verifyChecksum()
+            let verdict = await verifyChecksum()
             reporter.report(.phase(.done))
-            if !matched { return .checksumMismatch }
+            switch verdict {
+            case .matched: break
+            case .mismatched: return .checksumMismatch
+            case let .unread(why): return .checksumUnread(why)
+            }
         } else {
             reporter.report(.tableChecksums(mismatched: nil))
             reporter.report(.phase(.done))

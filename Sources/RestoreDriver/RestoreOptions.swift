@@ -50,6 +50,9 @@ public struct RestoreOptions: Sendable {
     /// Retry budgets, as BR: downloads 8 attempts from 1 s to 4 s, ingests 16 from 40 ms to 10 s.
     public var download = RetryPolicy(attempts: 8, initialBackoff: .seconds(1), maxBackoff: .seconds(4))
     public var ingest = RetryPolicy(attempts: 16, initialBackoff: .milliseconds(40), maxBackoff: .seconds(10))
+    /// A region's checksum asked again after a region error, a store down or busy: 10 tries from
+    /// 200 ms to 3 s (about 18 s in all), as BR's checksum backoffer (tidb br/pkg/utils/backoff.go).
+    public var checksum = RetryPolicy(attempts: 10, initialBackoff: .milliseconds(200), maxBackoff: .seconds(3))
     /// No region spends longer than this in retries before it is marked Failed.
     public var regionDeadline: Duration = .seconds(600)
 

@@ -11,6 +11,8 @@ public struct RestoreSummary: Codable, Sendable {
     public var kvs: UInt64
     public var bytes: UInt64
     public var checksum_match: Bool?
+    /// Why the checksum could not be read, when it could not.
+    public var checksum_error: String?
     public var elapsed_s: Double
     public var retries: [String: Int]
     public var split_keys: Int
@@ -50,6 +52,11 @@ public struct RestoreSummary: Codable, Sendable {
             status = "failed"
             exit_code = 1
             store_panics = [:]
+        case let .checksumUnread(why):
+            status = "failed"
+            exit_code = 1
+            store_panics = [:]
+            checksum_error = why
         case .checksumMismatch:
             status = "failed"
             exit_code = 1
@@ -69,7 +76,7 @@ public struct RestoreSummary: Codable, Sendable {
     public var line: String {
         let speed = ByteFormat.rate(average_speed_bytes_per_s)
         let cfs = files_by_cf.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let checksum = checksum_match.map { $0 ? "match" : "MISMATCH" } ?? "skipped"
+        let checksum = checksum_error != nil ? "UNREAD" : checksum_match.map { $0 ? "match" : "MISMATCH" } ?? "skipped"
         return "[restore \(status)] total-ranges=\(regions_total) ingested=\(regions_ingested) failed=\(regions_failed) "
             + "take=\(String(format: "%.1f", elapsed_s))s total-kv=\(kvs) total-kv-size=\(ByteFormat.size(bytes)) "
             + "average-speed=\(speed) split-keys=\(split_keys) files(\(cfs)) checksum=\(checksum) peak-rss=\(ByteFormat.size(peak_rss_bytes))"

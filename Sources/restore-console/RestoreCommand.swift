@@ -179,7 +179,7 @@ struct VerifyCommand: AsyncParsableCommand {
         let storage = try arguments.storageOptions.open(arguments.storage)
         let target = try await ClusterTarget.open(arguments, storage: storage)
         let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments)
-        let matched = await engine.verifyChecksum()
+        let matched = await engine.verifyChecksum() == .matched
         for event in engine.monitor.snapshot().events where event.level != .info || matched { print(event.message) }
         await target.close()
         if !matched { throw RestoreExit(code: 1) }

@@ -80,7 +80,7 @@ final class RestoreFixture {
         let own = engine.monitor.snapshot().checksumMatch
         guard transport == .grpc else { return own == true }
         let verifier = try await RestoreEngine.prepare(storage: storage, cluster: cluster, stateDirectory: stateDirectory, options: options)
-        let matched = await verifier.verifyChecksum()
+        let matched = await verifier.verifyChecksum() == .matched
         if !matched {
             let regions = engine.monitor.snapshot().regions.map { "r\($0.id) \($0.phase) \($0.lastError ?? "")" }
             let events = engine.monitor.snapshot().events.map { "r\($0.regionID ?? 0) s\($0.storeID ?? 0) \($0.message)" }
@@ -361,7 +361,7 @@ final class RestoreFixture {
         let table = try #require(engine.rules.tableIDs[100])
         let userKey = TableCodec.recordKey(tableID: table, handle: 7)
         for store in f.cluster.stores.values { try RestoreFixture.tamper(userKey, in: store.db) }
-        #expect(await engine.verifyChecksum() == false)
+        #expect(await engine.verifyChecksum() == .mismatched)
         let mismatches = engine.checksumMismatches.map(\.description)
         #expect(mismatches.contains { $0.hasPrefix("file ") && $0.contains("expected crc64xor=") })
         #expect(mismatches.contains { $0.contains("table `demo`.`t1`") })

@@ -37,7 +37,7 @@ import Testing
         let server = try #require(f.server)
         let regionsBefore = await f.cluster.pd.allRegions.count
         server.raceChecksums(6)
-        #expect(await engine.verifyChecksum(), "\(engine.monitor.snapshot().events.map(\.message).suffix(5))")
+        #expect(await engine.verifyChecksum() == .matched, "\(engine.monitor.snapshot().events.map(\.message).suffix(5))")
         #expect(server.faults.checksumRaced.load(ordering: .relaxed) == 6)
         #expect(await f.cluster.pd.allRegions.count > regionsBefore, "the races split regions")
         #expect(server.rules.violations.isEmpty, "\(server.rules.violations)")
@@ -56,13 +56,13 @@ import Testing
         let leader = try await f.cluster.readBarrier(region.id)
         try RestoreFixture.tamper(userKey, in: try #require(f.cluster.stores[leader.storeID]).db)
 
-        #expect(await engine.verifyChecksum() == false)
+        #expect(await engine.verifyChecksum() == .mismatched)
         #expect(engine.checksumMismatches.map(\.description).contains { $0.hasPrefix("table `demo`.`t1`: expected crc64xor=") }, "\(engine.checksumMismatches)")
         #expect(engine.checksumMismatches.count == 1, "only that table: \(engine.checksumMismatches)")
         // The same cluster read in process finds it too.
         f.options.verifyChecksum = true
         let inProcess = try await RestoreEngine.prepare(storage: f.storage, cluster: f.cluster, stateDirectory: f.stateDirectory, options: f.options)
-        #expect(await inProcess.verifyChecksum() == false)
+        #expect(await inProcess.verifyChecksum() == .mismatched)
         #expect(inProcess.checksumMismatches.contains { $0.description.hasPrefix("table `demo`.`t1`") })
         await f.close()
     }

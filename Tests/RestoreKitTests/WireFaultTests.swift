@@ -10,23 +10,62 @@ import Testing
 
 /// Faults that only the wire has, against a restore over gRPC: each ends in a matching checksum.
 @Suite(.serialized) struct WireFaultTests {
-    /// A store's server stops (connections refused) while the restore runs, and comes back: its
+    /// A store's server stops (connections refused) as the restore begins, and comes back: its
     /// regions wait for it (PD still lists it up: one refused call does not make a store down),
     /// nothing is ingested without it, and the restore ends once it answers again.
     @Test func aStoreServerThatStopsAndComesBackIsRidden() async throws {
         let f = try await RestoreFixture(tables: 2, rows: 4_000, transport: .grpc)
         let engine = try await f.engine()
         let server = try #require(f.server)
-        let run = Task { await engine.run() }
-        try await waitUntil(timeout: .seconds(20)) { engine.monitor.snapshot().doneBytes > 0 }
         await server.stopServing(store: 2)
+        let run = Task { await engine.run() }
         try await waitUntil(timeout: .seconds(20)) { (engine.monitor.snapshot().retries["StoreNotAvailable"] ?? 0) > 0 }
-        #expect(engine.monitor.snapshot().stores.first { $0.id == 2 }?.state == .up, "PD's view, not one failed call")
+        let meanwhile = engine.monitor.snapshot()
+        #expect(meanwhile.stores.first { $0.id == 2 }?.state == .up, "PD's view, not one failed call")
+        #expect(meanwhile.doneBytes == 0, "every region has a peer on store 2: none is ingested without it")
         try await server.resumeServing(store: 2)
         let outcome = await run.value
         #expect(outcome == .success, "\(engine.monitor.snapshot().regions.filter { $0.phase == .failed }.map { $0.lastError ?? "" })")
         #expect(try await f.checksumMatches(engine))
         try await waitUntil(timeout: .seconds(10)) { await f.client.stores().first { $0.id == 2 }?.state == .up }
+        await f.close()
+    }
+
+    /// A leader's store that stops serving while the checksum asks it is asked again until it
+    /// answers (the checksum's retries counted as the restore's are); one that never comes back
+    /// ends the restore as a checksum that could not be read, naming the store, never as a
+    /// mismatch.
+    @Test func aStoreThatStopsDuringTheChecksumIsAskedAgainOrNamed() async throws {
+        let f = try await RestoreFixture(tables: 2, rows: 2_000, transport: .grpc)
+        f.options.verifyChecksum = false
+        let restore = try await f.engine()
+        #expect(await restore.run() == .success)
+        let server = try #require(f.server)
+        let restored = restore.monitor.snapshot().regions.filter { $0.fileSetsTotal > 0 }
+        let first = try #require(restored.first)
+        let leader = try #require(await f.client.leader(of: first.id)).storeID
+
+        f.options.verifyChecksum = true
+        f.options.checksum = RetryPolicy(attempts: 50, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(100))
+        let blinked = try await f.engine()
+        await server.stopServing(store: leader)
+        let verdict = Task { await blinked.verifyChecksum() }
+        try await waitUntil(timeout: .seconds(20)) { (blinked.monitor.snapshot().retries["StoreNotAvailable"] ?? 0) > 0 }
+        try await server.resumeServing(store: leader)
+        #expect(await verdict.value == .matched, "\(blinked.monitor.snapshot().events.map(\.message).suffix(4))")
+
+        f.options.checksum = RetryPolicy(attempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20))
+        let gone = try await f.engine()
+        await server.stopServing(store: leader)
+        let outcome = await gone.run()
+        guard case let .checksumUnread(why) = outcome else {
+            Issue.record("a checksum that cannot be read is not a mismatch: \(outcome)")
+            return await f.close()
+        }
+        #expect(why.contains("store \(leader)"), "\(why)")
+        #expect(gone.checksumMismatches.isEmpty)
+        #expect(RestoreSummary(engine: gone, outcome: outcome).line.contains("checksum=UNREAD"))
+        try await server.resumeServing(store: leader)
         await f.close()
     }
 
