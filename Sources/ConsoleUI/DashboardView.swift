@@ -105,9 +105,9 @@ public struct DashboardView {
             var text = "\(phase.rawValue) [\(word)"
             if let started { text += " " + clockText((ended ?? now).timeIntervalSince(started)) }
             text += "]   "
-            if phase == .checksum, let match = snapshot.checksumMatch {
-                text = "\(phase.rawValue) [\(match ? "match" : "MISMATCH")]   "
-                x += b.write(text, x: x, y: 1, role: match ? .ok : .error)
+            if phase == .checksum, let verdict = snapshot.checksum {
+                let word = switch verdict { case .matched: "match"; case .mismatched: "MISMATCH"; case .unread: "UNREAD" }
+                x += b.write("\(phase.rawValue) [\(word)]   ", x: x, y: 1, role: verdict == .matched ? .ok : .error)
                 continue
             }
             if phase == .checksum, ended != nil {

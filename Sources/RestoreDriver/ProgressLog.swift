@@ -73,7 +73,9 @@ final class ProgressLog: Sendable {
         case let .operatorPaused(id): return (.info, "pause asked", region(id))
         case let .operatorResumed(id): return (.info, "resume asked", region(id))
         case let .requeued(id): return (.info, "manual retry", region(id))
-        case let .checksum(match): return (match ? .info : .error, "checksum", ["match": "\(match)"])
+        case let .checksum(verdict):
+            guard case let .unread(why) = verdict else { return (verdict == .matched ? .info : .error, "checksum", ["match": "\(verdict == .matched)"]) }
+            return (.error, "checksum", ["match": "unread", "error": "\(why)"])
         case let .checksumRetried(id, error): return (.warning, "checksum retry", region(id, ["error": "\(error)"]))
         case let .storesSampled(rows, _):
             let changed = rows.filter { s.storeStates[$0.id] != $0.state }

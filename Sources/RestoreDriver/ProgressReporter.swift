@@ -17,7 +17,7 @@ enum ProgressEvent: Sendable {
     case tables([TableRow])
     /// The checksum's outcome per table: the names of those that did not match; nil when skipped.
     case tableChecksums(mismatched: Set<String>?)
-    case checksum(match: Bool)
+    case checksum(ChecksumVerdict)
     /// A region's checksum is asked again after `error`.
     case checksumRetried(region: UInt64, ImportError)
     /// The stores' latest figures.
@@ -101,8 +101,8 @@ struct ProgressReporter: Sendable {
                     s.tables[i].checksum = mismatched.map { $0.contains(s.tables[i].name) ? .mismatched : .matched } ?? .skipped
                 }
             }
-        case let .checksum(match):
-            monitor.update { $0.checksumMatch = match }
+        case let .checksum(verdict):
+            monitor.update { $0.checksum = verdict }
         case let .storesSampled(rows, replicas):
             monitor.update { s in
                 var leaders: [UInt64: Int] = [:]

@@ -5,17 +5,17 @@ import ExternalStorage
 /// rewrite) and compared with the backup's figures. An embedded cluster's stores are read here,
 /// file by file; any other cluster is asked, as BR asks TiKV, for each region's checksum on its
 /// leader. A raw backup over the wire is not checked, as BR checks none.
-extension RestoreEngine {
-    /// What the checksum found.
-    public enum ChecksumVerdict: Sendable, Equatable {
-        /// Every figure matched, or the checksum was skipped (said in the log).
-        case matched
-        case mismatched
-        /// The figures could not be read (a store down through every retry, no region for a key):
-        /// the data may well be whole, and `verify` takes the checksum again.
-        case unread(String)
-    }
+/// What the checksum found.
+public enum ChecksumVerdict: Sendable, Equatable {
+    /// Every figure matched, or the checksum was skipped (said in the log).
+    case matched
+    case mismatched
+    /// The figures could not be read (a store down through every retry, no region for a key):
+    /// the data may well be whole, and `verify` takes the checksum again.
+    case unread(String)
+}
 
+extension RestoreEngine {
     /// Runs the checksum alone.
     public func verifyChecksum() async -> ChecksumVerdict {
         // An incremental backup's figures are its changes', not the tables': BR checks none
@@ -26,7 +26,7 @@ extension RestoreEngine {
         }
         do {
             guard let report = try await checksumReport() else { return .matched }
-            reporter.report(.checksum(match: report.isMatch))
+            reporter.report(.checksum(report.isMatch ? .matched : .mismatched))
             let mismatched = backup.tables.filter { !report.mismatchedTables.isDisjoint(with: $0.physicalIDs) }.map(\.displayName)
             reporter.report(.tableChecksums(mismatched: Set(mismatched)))
             if report.isMatch {
@@ -40,7 +40,7 @@ extension RestoreEngine {
             lastMismatches.withLock { $0 = report.mismatches }
             return report.isMatch ? .matched : .mismatched
         } catch {
-            reporter.report(.checksum(match: false))
+            reporter.report(.checksum(.unread("\(error)")))
             reporter.report(.log(.error, "checksum failed: \(error)"))
             return .unread("\(error)")
         }

@@ -27,7 +27,7 @@ public final class RestoreMonitor: Sendable {
             source: source, clusterLocation: clusterLocation, storeCount: storeCount, replicas: replicas,
             phase: .reading, phaseStarted: [.reading: now], phaseEnded: [:], regions: [], stores: [], counts: [:],
             totalBytes: 0, doneBytes: 0, totalKVs: 0, doneKVs: 0, bytesPerSecond: 0, retries: [:], events: [], eventCount: 0,
-            startedAt: now, insecureTLS: insecureTLS, checksumMatch: nil)))
+            startedAt: now, insecureTLS: insecureTLS, checksum: nil)))
     }
 
     public func snapshot() -> RestoreSnapshot { state.withLock { $0.snapshot } }

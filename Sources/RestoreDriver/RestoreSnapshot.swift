@@ -205,9 +205,13 @@ public struct RestoreSnapshot: Sendable {
     public var eventCount: Int
     public var startedAt: Date
     public var insecureTLS: Bool
-    public var checksumMatch: Bool?
+    /// The checksum's verdict, once taken.
+    public var checksum: ChecksumVerdict?
     /// The process's memory, refreshed with the stores.
     public var memory = ProcessMemory(residentBytes: 0, peakResidentBytes: 0)
+
+    /// True when the checksum matched, false when it did not or could not be read; nil before.
+    public var checksumMatch: Bool? { checksum.map { $0 == .matched } }
 
     /// Seconds left at the current rate, when it can be told.
     public var eta: Double? {

@@ -41,7 +41,7 @@ func sampleSnapshot(regions count: Int = 6) -> RestoreSnapshot {
         phaseEnded: [.splitting: now.addingTimeInterval(-72)], regions: rows, stores: stores, counts: counts,
         totalBytes: 2 << 30, doneBytes: 1 << 30, totalKVs: 6_400_000, doneKVs: 4_100_000, bytesPerSecond: 182 * 1_048_576,
         retries: ["ServerIsBusy": 3], events: [RestoreEvent(time: now, level: .warn, regionID: 1101, storeID: nil, message: "NotLeader: leader is now s1, retrying")],
-        eventCount: 1, startedAt: now.addingTimeInterval(-80), insecureTLS: false, checksumMatch: nil)
+        eventCount: 1, startedAt: now.addingTimeInterval(-80), insecureTLS: false, checksum: nil)
 }
 
 func render(_ snapshot: RestoreSnapshot, _ state: ConsoleState = ConsoleState(), width: Int = 120, height: Int = 36) -> ScreenBuffer {
@@ -83,6 +83,18 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         #expect(b.line(firstRow).contains("s1 FAILED"))
         #expect(b[2, firstRow + 5].role == .selected)
         #expect(b[2, firstRow].role != .selected)
+    }
+
+    /// The checksum's verdict, each in its own word and colour: a checksum that could not be read
+    /// is never shown as a mismatch.
+    @Test(arguments: [(ChecksumVerdict.matched, "checksum [match]", ColorRole.ok), (.mismatched, "checksum [MISMATCH]", .error), (.unread("store 2 is down"), "checksum [UNREAD]", .error)])
+    func theChecksumVerdictIsNamed(verdict: ChecksumVerdict, word: String, role: ColorRole) throws {
+        var snapshot = sampleSnapshot()
+        snapshot.phase = .checksum
+        snapshot.checksum = verdict
+        let b = render(snapshot, ConsoleState())
+        let at = try #require(find(word, in: b), "\(b.line(1))")
+        #expect(b[at.x, at.y].role == role)
     }
 
     @Test func narrowScreenDropsColumnsInOrder() {
