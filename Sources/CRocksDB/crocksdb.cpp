@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_reader.h>
 #include <rocksdb/sst_file_writer.h>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +62,9 @@ struct crdb_sst_writer {
 };
 
 struct crdb_sst_reader {
+    // The in-memory file system of a reader opened over bytes; declared first so that it outlives
+    // the reader.
+    std::unique_ptr<Env> memory;
     std::unique_ptr<SstFileReader> reader;
 };
 
@@ -163,10 +168,13 @@ bool inside(Handle h, uint64_t file_size) {
 
 // Reads a block and its 5-byte trailer; true when the type is "no compression" and the checksum
 // matches: crc32c of the block and type byte, masked; or XXH3 of the block, mixed with the type.
-bool read_verified(FILE *f, uint64_t file_size, Handle h, int checksum_type, std::string &block) {
+// Reads `n` bytes at `offset` of the file being checked into `out`; false when it cannot.
+using ReadAt = std::function<bool(uint64_t offset, size_t n, char *out)>;
+
+bool read_verified(const ReadAt &read, uint64_t file_size, Handle h, int checksum_type, std::string &block) {
     if (!inside(h, file_size) || h.size > (64u << 20)) return false;
     block.resize(h.size + 5);
-    if (std::fseek(f, static_cast<long>(h.offset), SEEK_SET) != 0 || std::fread(&block[0], 1, block.size(), f) != block.size()) return false;
+    if (!read(h.offset, block.size(), &block[0])) return false;
     auto *bytes = reinterpret_cast<const unsigned char *>(block.data());
     if (bytes[h.size] != 0) return false;
     uint32_t stored = bytes[h.size + 1] | bytes[h.size + 2] << 8 | bytes[h.size + 3] << 16 | uint32_t(bytes[h.size + 4]) << 24;
@@ -205,16 +213,12 @@ bool find_in_metaindex(const std::string &block, const std::string &name, Handle
     return false;
 }
 
-static Status check(const char *path) {
+// `path` names the file in messages; `size` is its length.
+static Status check(const char *path, uint64_t size, const ReadAt &read) {
     constexpr uint64_t kMagic = 0x88e241b785f4cff7ull;
-    std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen(path, "rb"), &std::fclose);
-    if (!f) return Status::IOError(path, std::strerror(errno));
-    if (std::fseek(f.get(), 0, SEEK_END) != 0) return Status::IOError(path, std::strerror(errno));
-    long end = std::ftell(f.get());
-    if (end < 53) return Status::Corruption(path, "too short for an SST file");
-    uint64_t size = uint64_t(end);
+    if (size < 53) return Status::Corruption(path, "too short for an SST file");
     unsigned char footer[53];
-    if (std::fseek(f.get(), end - 53, SEEK_SET) != 0 || std::fread(footer, 1, 53, f.get()) != 53) return Status::IOError(path, "cannot read the footer");
+    if (!read(size - 53, 53, reinterpret_cast<char *>(footer))) return Status::IOError(path, "cannot read the footer");
     uint64_t magic = 0;
     for (int i = 7; i >= 0; --i) magic = magic << 8 | footer[45 + i];
     uint32_t version = footer[41] | footer[42] << 8 | footer[43] << 16 | uint32_t(footer[44]) << 24;
@@ -232,11 +236,30 @@ static Status check(const char *path) {
         if (!inside(h, size)) return Status::Corruption(path, "a block handle in the footer points outside the file");
     }
     std::string block;
-    if (!read_verified(f.get(), size, metaindex, checksum_type, block)) return Status::Corruption(path, "the metaindex block fails its checksum");
+    if (!read_verified(read, size, metaindex, checksum_type, block)) return Status::Corruption(path, "the metaindex block fails its checksum");
     Handle properties;
     if (!find_in_metaindex(block, "rocksdb.properties", properties)) return Status::Corruption(path, "no properties block");
-    if (!read_verified(f.get(), size, properties, checksum_type, block)) return Status::Corruption(path, "the properties block fails its checksum");
+    if (!read_verified(read, size, properties, checksum_type, block)) return Status::Corruption(path, "the properties block fails its checksum");
     return Status::OK();
+}
+
+static Status check(const char *path) {
+    std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen(path, "rb"), &std::fclose);
+    if (!f) return Status::IOError(path, std::strerror(errno));
+    if (std::fseek(f.get(), 0, SEEK_END) != 0) return Status::IOError(path, std::strerror(errno));
+    long end = std::ftell(f.get());
+    if (end < 0) return Status::IOError(path, std::strerror(errno));
+    return check(path, uint64_t(end), [&](uint64_t offset, size_t n, char *out) {
+        return std::fseek(f.get(), static_cast<long>(offset), SEEK_SET) == 0 && std::fread(out, 1, n, f.get()) == n;
+    });
+}
+
+static Status check(const void *data, size_t len) {
+    return check("(in memory)", len, [&](uint64_t offset, size_t n, char *out) {
+        if (offset > len || n > len - offset) return false;
+        std::memcpy(out, static_cast<const char *>(data) + offset, n);
+        return true;
+    });
 }
 
 }  // namespace sst_guard
@@ -246,6 +269,24 @@ crdb_sst_reader *crdb_sst_reader_open(const char *path, char **err) {
     auto r = std::make_unique<crdb_sst_reader>();
     r->reader = std::make_unique<SstFileReader>(sst_options());
     if (fail(r->reader->Open(path), err)) return nullptr;
+    return r.release();
+}
+
+crdb_sst_reader *crdb_sst_reader_open_memory(const void *data, size_t len, char **err) {
+    if (fail(sst_guard::check(data, len), err)) return nullptr;
+    auto r = std::make_unique<crdb_sst_reader>();
+    r->memory.reset(NewMemEnv(Env::Default()));
+    const std::string name = "/sst";
+    {
+        std::unique_ptr<WritableFile> file;
+        if (fail(r->memory->NewWritableFile(name, &file, EnvOptions()), err)) return nullptr;
+        if (fail(file->Append(Slice(static_cast<const char *>(data), len)), err)) return nullptr;
+        if (fail(file->Close(), err)) return nullptr;
+    }
+    Options options = sst_options();
+    options.env = r->memory.get();
+    r->reader = std::make_unique<SstFileReader>(options);
+    if (fail(r->reader->Open(name), err)) return nullptr;
     return r.release();
 }
 

@@ -31,6 +31,12 @@ public protocol ExternalStorage: Sendable {
         progress: (@Sendable (UInt64) -> Void)?
     ) throws(StorageError)
 
+    /// A small object whole into memory, checked as `download` checks a file: no local file is
+    /// created, written or read back.
+    func fetch(
+        _ name: String, expected: ExpectedContent, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?
+    ) throws(StorageError) -> [UInt8]
+
     /// Object names under `prefix`, relative to the storage root.
     func list(prefix: String) throws(StorageError) -> [String]
 

@@ -43,7 +43,25 @@ struct HTTPObjectClient: Sendable {
         url: String, object: String, to path: String, expected: ExpectedContent?, limiter: RateLimiter?,
         progress: (@Sendable (UInt64) -> Void)?
     ) throws(StorageError) {
-        var sink = try VerifyingFileSink(path: path, object: object, expected: expected)
+        _ = try transfer(url: url, object: object, limiter: limiter, progress: progress) { () throws(StorageError) in
+            try VerifyingSink(path: path, object: object, expected: expected)
+        }
+    }
+
+    /// A small object into memory, as `download` takes it into a file.
+    func fetch(
+        url: String, object: String, expected: ExpectedContent, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?
+    ) throws(StorageError) -> [UInt8] {
+        try transfer(url: url, object: object, limiter: limiter, progress: progress) { VerifyingSink(inMemory: object, expected: expected) }.bytes
+    }
+
+    /// A GET into a fresh sink from `makeSink`, resumed with a Range request after a dropped
+    /// connection (from the first byte, in a new sink, where the server cannot resume).
+    private func transfer(
+        url: String, object: String, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?,
+        sink makeSink: () throws(StorageError) -> VerifyingSink
+    ) throws(StorageError) -> VerifyingSink {
+        var sink = try makeSink()
         var resumes = 0
         var backoff = settings.initialBackoffSeconds
         while true {
@@ -60,7 +78,7 @@ struct HTTPObjectClient: Sendable {
             switch r.perform() {
             case let .success(response) where (200..<300).contains(response.status):
                 try sink.finish()
-                return
+                return sink
             case let .success(response):
                 sink.abandon()
                 throw statusError(response.status, object: object, body: r.errorBody)
@@ -70,7 +88,7 @@ struct HTTPObjectClient: Sendable {
             case .failure(.rangeIgnored):
                 // The server cannot resume: start again from the first byte.
                 sink.abandon()
-                sink = try VerifyingFileSink(path: path, object: object, expected: expected)
+                sink = try makeSink()
             case let .failure(.curl(code, message)):
                 if CurlRequest.isTLSFailure(code) || (CurlRequest.isUnreachable(code) && sink.written == 0) || resumes >= settings.resumeAttempts {
                     sink.abandon()
@@ -135,6 +153,12 @@ extension HTTPBackedStorage {
         progress: (@Sendable (UInt64) -> Void)?
     ) throws(StorageError) {
         try client.download(url: url(name), object: name, to: path, expected: expected, limiter: limiter, progress: progress)
+    }
+
+    public func fetch(
+        _ name: String, expected: ExpectedContent, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?
+    ) throws(StorageError) -> [UInt8] {
+        try client.fetch(url: url(name), object: name, expected: expected, limiter: limiter, progress: progress)
     }
 }
 

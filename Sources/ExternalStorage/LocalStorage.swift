@@ -37,10 +37,27 @@ public struct LocalStorage: ExternalStorage {
         _ name: String, to destination: String, expected: ExpectedContent?, limiter: RateLimiter?,
         progress: (@Sendable (UInt64) -> Void)?
     ) throws(StorageError) {
+        try copy(name, into: VerifyingSink(path: destination, object: name, expected: expected), bufferFor: expected, limiter: limiter, progress: progress)
+    }
+
+    public func fetch(
+        _ name: String, expected: ExpectedContent, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?
+    ) throws(StorageError) -> [UInt8] {
+        let sink = VerifyingSink(inMemory: name, expected: expected)
+        try copy(name, into: sink, bufferFor: expected, limiter: limiter, progress: progress)
+        return sink.bytes
+    }
+
+    /// Reads object `name` into `sink` and finishes it (the sink checks its length as it goes).
+    private func copy(
+        _ name: String, into sink: VerifyingSink, bufferFor expected: ExpectedContent?, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?
+    ) throws(StorageError) {
         let source = try path(of: name)
-        guard let input = fopen(source, "rb") else { throw Self.error(for: errno, object: name, path: source, storage: displayName) }
+        guard let input = fopen(source, "rb") else {
+            sink.abandon()
+            throw Self.error(for: errno, object: name, path: source, storage: displayName)
+        }
         defer { fclose(input) }
-        let sink = try VerifyingFileSink(path: destination, object: name, expected: expected)
         // A small file needs no 1 MiB buffer (one byte more reads its end in one call).
         var buffer = [UInt8](repeating: 0, count: min(Self.bufferSize, Int(expected?.size ?? UInt64(Self.bufferSize)) + 1))
         while true {

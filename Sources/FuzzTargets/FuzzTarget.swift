@@ -88,11 +88,16 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 
     /// Opens the bytes as an SST file and reads everything in it, as the importer would.
+    /// The bytes as a file and as a small download held in memory: both readers guard RocksDB.
     private static func openSST(_ data: [UInt8]) {
         let path = scratch + "/input.sst"
         guard FileManager.default.createFile(atPath: path, contents: Data(data)) else { return }
         defer { unlink(path) }
-        guard let reader = try? SSTReader(path: path) else { return }
+        if let reader = try? SSTReader(path: path) { read(reader) }
+        if let reader = try? SSTReader(bytes: data, name: "input.sst") { read(reader) }
+    }
+
+    private static func read(_ reader: SSTReader) {
         _ = reader.entryCount
         _ = try? reader.firstKey
         _ = try? reader.lastKey

@@ -20,6 +20,10 @@ struct MemoryStorage: ExternalStorage {
         throw .localIO(path: path, reason: "memory storage is read-only")
     }
 
+    func fetch(_ name: String, expected: ExpectedContent, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?) throws(StorageError) -> [UInt8] {
+        throw .localIO(path: name, reason: "memory storage serves no downloads")
+    }
+
     func list(prefix: String) throws(StorageError) -> [String] { objects.keys.filter { $0.hasPrefix(prefix) }.sorted() }
 
     func write(_ name: String, contents: [UInt8]) throws(StorageError) {

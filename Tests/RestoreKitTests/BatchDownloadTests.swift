@@ -42,6 +42,37 @@ import Testing
         await g.close()
     }
 
+    /// A batch's files fetched into memory (within the store's quota), to local files (none left),
+    /// or some of each, merge into the same keys and values; the quota is whole again after each.
+    @Test(arguments: [0, 150_000, 1 << 30] as [UInt64]) func memoryAndFilesMergeAlike(quota: UInt64) async throws {
+        let f = try await RestoreFixture(tables: 1, rows: 3_000)
+        let engine = try await f.engine()
+        let files = f.backup.files.filter { $0.cf == .write }
+        let sizes = files.map(\.size)
+        #expect(files.count >= 3 && sizes.min()! <= 150_000 && sizes.reduce(0, +) > 150_000, "a quota of 150,000 holds some files and not others: \(sizes)")
+        let region = try #require(await f.cluster.region(containing: []))
+        let store = try #require(f.cluster.store(1))
+        let service = ImportService(store: store, pd: f.cluster.pd, memoryQuota: quota)
+        func merged(_ service: ImportService, uuid: String) async throws -> [[UInt8]] {
+            let sst = SSTMeta(uuid: uuid, range: region.range, cf: .write, regionID: region.id, epoch: region.epoch)
+            var request = DownloadRequest(sst: sst, name: "", storage: f.storage, expected: nil, rules: engine.rules.importRules, mode: engine.rules.mode, format: engine.rules.format)
+            request.batch = files.map { BatchFile(name: $0.name, expected: $0.expectedContent) }
+            _ = try await service.batchDownload(request)
+            var rows: [[UInt8]] = []
+            try SSTReader(path: "\(store.importDirectory)/\(sst.fileName)").scan { key, value in
+                rows.append(Array(key) + [0xFF] + Array(value))
+                return true
+            }
+            return rows
+        }
+        let viaFiles = try await merged(ImportService(store: store, pd: f.cluster.pd, memoryQuota: 0), uuid: "batchfiles0001")
+        let viaQuota = try await merged(service, uuid: "batchquota\(quota)")
+        #expect(!viaFiles.isEmpty)
+        #expect(viaQuota == viaFiles)
+        #expect(service.memoryQuota.inUse == 0)
+        await f.close()
+    }
+
     /// One file of the batch missing, then one corrupt: the batch fails naming it, and nothing is
     /// left to ingest.
     @Test func aMissingOrCorruptFileFailsTheBatchNamingIt() async throws {

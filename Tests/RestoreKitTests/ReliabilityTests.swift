@@ -69,7 +69,8 @@ import Testing
     /// Found by fuzzing: a damaged properties block (RocksDB checks that block's checksum only
     /// after parsing it, and Debian's librocksdb asserts) and an index handle past the end of the
     /// file (RocksDB allocated it, and the bad_alloc ended the process). Both are now refused,
-    /// naming the file, before RocksDB opens them.
+    /// naming the file, before RocksDB opens them; as a file, and held in memory (a small
+    /// download of a batch).
     @Test(arguments: [
         ("sst-properties-block-unverified", "the properties block fails its checksum"),
         ("sst-index-handle-outside-file", "a block handle in the footer points outside the file"),
@@ -81,6 +82,13 @@ import Testing
         } throws: { error in
             guard case let .corrupt(p, message) = error as? SSTError else { return false }
             return p == path && message.contains(reason)
+        }
+        let bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
+        #expect {
+            _ = try SSTReader(bytes: bytes, name: name)
+        } throws: { error in
+            guard case let .corrupt(p, message) = error as? SSTError else { return false }
+            return p == name && message.contains(reason)
         }
         FuzzTarget.sst.run([UInt8](try #require(FileManager.default.contents(atPath: path))))
     }

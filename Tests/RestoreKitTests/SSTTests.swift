@@ -97,6 +97,29 @@ import Testing
         #expect { try SSTWriter(path: dir.file("no/such/dir/x.sst")) } throws: { $0 is SSTError }
     }
 
+    /// An SST held in memory reads as the same file does: its entries, its checksum; garbage,
+    /// a truncated copy and a flipped data byte are errors that name it.
+    @Test func anSSTInMemoryReadsAsItsFile() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("mem.sst")
+        try writeSST(path, count: 5_000)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let file = try SSTReader(path: path)
+        let memory = try SSTReader(bytes: bytes, name: "mem.sst")
+        #expect(memory.entryCount == file.entryCount)
+        try memory.verifyChecksums()
+        #expect(try memory.checksum() == file.checksum())
+        #expect(try memory.firstKey == file.firstKey && memory.lastKey == file.lastKey)
+
+        #expect { try SSTReader(bytes: [UInt8](repeating: 0x42, count: 4096), name: "garbage.sst") } throws: { ($0 as? SSTError)?.path == "garbage.sst" }
+        #expect { try SSTReader(bytes: Array(bytes.prefix(bytes.count / 2)), name: "half.sst") } throws: { ($0 as? SSTError)?.path == "half.sst" }
+        #expect { try SSTReader(bytes: [], name: "empty.sst") } throws: { ($0 as? SSTError)?.path == "empty.sst" }
+        var flipped = bytes
+        flipped[200] ^= 0x5A
+        let damaged = try SSTReader(bytes: flipped, name: "flip.sst")
+        #expect { try damaged.verifyChecksums() } throws: { ($0 as? SSTError)?.description.contains("flip.sst") == true }
+    }
+
     /// `sst_dump` from rocksdb-tools reads our file and counts the same entries.
     @Test func sstDumpReadsOurFile() throws {
         let dir = try TemporaryDirectory()

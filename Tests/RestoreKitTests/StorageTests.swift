@@ -57,12 +57,31 @@ import Testing
         return (dir, ExpectedContent(size: UInt64(size), sha256: SHA256Digest.hash(bytes)))
     }
 
+    /// The object downloads to a file and fetches into memory whole, and a wrong size or sha256
+    /// fails the fetch naming the object.
     func expectDownload(_ storage: any ExternalStorage, _ expected: ExpectedContent, to dir: TemporaryDirectory) throws {
         let target = dir.file("out.temp")
         try storage.download("data.bin", to: target, expected: expected, limiter: nil, progress: nil)
         let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: target)))
         #expect(SHA256Digest.hash(data) == expected.sha256)
         try FileManager.default.removeItem(atPath: target)
+
+        let seen = Mutex<UInt64>(0)
+        let fetched = try storage.fetch("data.bin", expected: expected, limiter: nil) { n in seen.withLock { $0 = n } }
+        #expect(fetched == data)
+        #expect(seen.withLock { $0 } == expected.size)
+        var wrongHash = expected
+        wrongHash.sha256[0] ^= 1
+        #expect { try storage.fetch("data.bin", expected: wrongHash, limiter: nil, progress: nil) } throws: {
+            guard case .checksumMismatch(let object, _, _) = $0 as? StorageError else { return false }
+            return object == "data.bin"
+        }
+        var wrongSize = expected
+        wrongSize.size -= 10
+        #expect { try storage.fetch("data.bin", expected: wrongSize, limiter: nil, progress: nil) } throws: {
+            guard case .lengthMismatch(let object, let size, _) = $0 as? StorageError else { return false }
+            return object == "data.bin" && size == wrongSize.size
+        }
     }
 
     @Test func localDownloadsAreVerifiedAndBadOnesLeaveNothing() throws {
@@ -115,6 +134,7 @@ import Testing
         try storage.download("data.bin", to: target, expected: expected, limiter: nil) { n in seen.withLock { $0.append(n) } }
         #expect(SHA256Digest.hash(try [UInt8](Data(contentsOf: URL(fileURLWithPath: target)))) == expected.sha256)
         #expect(seen.withLock { $0.last } == 3 << 20)
+        #expect(try storage.fetch("data.bin", expected: expected, limiter: nil, progress: nil).count == 3 << 20, "a fetch into memory resumes too")
 
         settings.resumeAttempts = 1
         let impatient = try StorageFactory.open("http://127.0.0.1:\(server.port)", settings: settings)
@@ -187,6 +207,8 @@ import Testing
         let file = backup.files[0]
         try storage.download(file.name, to: dir.file("f.temp"), expected: file.expectedContent, limiter: nil, progress: nil)
         #expect(try SSTReader(path: dir.file("f.temp")).entryCount > 0)
+        let fetched = try storage.fetch(file.name, expected: file.expectedContent, limiter: nil, progress: nil)
+        #expect(try SSTReader(bytes: fetched, name: file.name).entryCount == SSTReader(path: dir.file("f.temp")).entryCount)
 
         #expect { try storage.read("no-such-object") } throws: { error in
             let text = "\(error)"

@@ -33,6 +33,8 @@ void crdb_sst_writer_destroy(crdb_sst_writer *w);
 
 // SST reader.
 crdb_sst_reader *crdb_sst_reader_open(const char *path, char **err);
+// A reader over an SST held in memory (the bytes are copied: the caller may free them).
+crdb_sst_reader *crdb_sst_reader_open_memory(const void *data, size_t len, char **err);
 int crdb_sst_reader_verify_checksums(crdb_sst_reader *r, char **err);
 uint64_t crdb_sst_reader_num_entries(crdb_sst_reader *r);
 uint64_t crdb_sst_reader_data_size(crdb_sst_reader *r);

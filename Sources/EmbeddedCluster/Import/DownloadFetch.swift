@@ -24,7 +24,31 @@ struct DownloadFetch: Sendable {
 
     /// Fetches file `i` into `temp`; `progressBase` is what the files before it brought.
     func fetch(_ i: Int, into temp: String, progressBase: UInt64) throws(ImportError) {
-        let file = files[i]
+        try transfer(i, progressBase: progressBase) { expected, onBytes throws(StorageError) in
+            try storage.download(files[i].name, to: temp, expected: expected, limiter: limiter, progress: onBytes)
+        }
+        if let decryption = decryption(of: files[i]) {
+            do throws(StorageError) { try decryption.cipher.applyInPlace(path: temp, iv: decryption.iv) } catch { throw .storage(error) }
+        }
+        if corrupt { ImportService.flipByte(in: temp) }
+    }
+
+    /// Fetches file `i` into memory, checked and decrypted as `fetch(_:into:)` does a file.
+    func fetchInMemory(_ i: Int, progressBase: UInt64) throws(ImportError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        try transfer(i, progressBase: progressBase) { expected, onBytes throws(StorageError) in
+            bytes = try storage.fetch(files[i].name, expected: expected, limiter: limiter, progress: onBytes)
+        }
+        if let decryption = decryption(of: files[i]) { bytes = decryption.cipher.apply(bytes, iv: decryption.iv) }
+        if corrupt, !bytes.isEmpty { bytes[bytes.count / 3] ^= 0x55 }
+        return bytes
+    }
+
+    /// Runs one object's transfer with the store's meter, the request's progress and the
+    /// download's metrics.
+    private func transfer(
+        _ i: Int, progressBase: UInt64, _ body: (ExpectedContent, @escaping @Sendable (UInt64) -> Void) throws(StorageError) -> Void
+    ) throws(ImportError) {
         let (meter, progress) = (meter, progress)
         let received = Mutex<UInt64>(0)
         let onBytes: @Sendable (UInt64) -> Void = { bytes in
@@ -36,17 +60,9 @@ struct DownloadFetch: Sendable {
             progress?(progressBase + bytes)
         }
         let fetching = ContinuousClock.now
-        do throws(StorageError) {
-            try storage.download(file.name, to: temp, expected: expected(i), limiter: limiter, progress: onBytes)
-        } catch {
-            throw .storage(error)
-        }
+        do throws(StorageError) { try body(expected(i), onBytes) } catch { throw .storage(error) }
         ImportMetrics.stage("download", store: storeID, started: fetching)
         ImportMetrics.downloaded(bytes: received.withLock { $0 }, store: storeID)
-        if let decryption = decryption(of: file) {
-            do throws(StorageError) { try decryption.cipher.applyInPlace(path: temp, iv: decryption.iv) } catch { throw .storage(error) }
-        }
-        if corrupt { ImportService.flipByte(in: temp) }
     }
 
     private func expected(_ i: Int) -> ExpectedContent {
@@ -60,12 +76,18 @@ struct DownloadFetch: Sendable {
 
     /// A file that does not read as an SST, said the more precisely: what was fetched matched the
     /// backup's sha256, so the backup's own file is bad (not worth fetching again), or decrypted it
-    /// is what a wrong key makes of it. `downloaded`: where each file was fetched to, by name.
-    func explain(_ error: ImportError, downloaded: [String: String]) -> ImportError {
-        guard case let .corruptFile(name, reason) = error, let temp = downloaded[name], let i = files.firstIndex(where: { $0.name == name }) else { return error }
+    /// is what a wrong key makes of it.
+    func explain(_ error: ImportError, sources: [SSTRewriter.Source]) -> ImportError {
+        guard case let .corruptFile(name, reason) = error, let source = sources.first(where: { $0.name == name }),
+              let i = files.firstIndex(where: { $0.name == name }) else { return error }
         if let decryption = decryption(of: files[i]), !expected(i).sha256.isEmpty, !corrupt {
             return .corruptBackupFile(name: name, reason: "\(reason), once decrypted with the \(decryption.cipher.method.name) key given: a wrong --crypter.key reads so")
         }
-        return ImportService.matchesBackup(temp, expected(i)) ? .corruptBackupFile(name: name, reason: reason) : error
+        let sha256 = expected(i).sha256
+        let fetched: [UInt8]? = switch source.content {
+        case let .file(path): SHA256Digest.hash(fileAt: path)
+        case let .memory(bytes): SHA256Digest.hash(bytes)
+        }
+        return !sha256.isEmpty && fetched == sha256 ? .corruptBackupFile(name: name, reason: reason) : error
     }
 }

@@ -19,8 +19,12 @@ public final class ImportService: Sendable {
     public let proposalTimeout: Duration
     /// Where downloads land before their rewrite, each used by one download at a time.
     let downloadFiles: DownloadFiles
+    /// What a batch's small files may hold in memory at once.
+    let memoryQuota: MemoryQuota
 
-    public init(store: Store, pd: PlacementDriver, bytesPerSecond: UInt64 = 0, proposalTimeout: Duration = .seconds(10)) {
+    /// `memoryQuota`: by default 16 MiB, a store's four batches in flight of 256 files of 16 KiB.
+    public init(store: Store, pd: PlacementDriver, bytesPerSecond: UInt64 = 0, proposalTimeout: Duration = .seconds(10), memoryQuota: UInt64 = 16 << 20) {
+        self.memoryQuota = MemoryQuota(capacity: memoryQuota)
         self.store = store
         self.pd = pd
         limiter = RateLimiter(bytesPerSecond: bytesPerSecond)
@@ -78,7 +82,7 @@ public final class ImportService: Sendable {
                 try Self.move(rewritten, to: final)
                 return result
             } catch {
-                throw fetch.explain(error, downloaded: [name: temp])
+                throw fetch.explain(error, sources: [SSTRewriter.Source(path: temp, name: name)])
             }
         }
         guard let result else { return DownloadResponse(range: sst.range, isEmpty: true, entries: 0, length: 0) }
@@ -116,26 +120,36 @@ public final class ImportService: Sendable {
             return reused
         }
         let fetch = try await prepareFetch(of: request.batch, request)
-        let temps = request.batch.map { _ in downloadFiles.take() }
+        // Files within the store's memory quota are fetched into memory; the rest to local files.
+        let temps = fetch.sizes.map { memoryQuota.take($0) ? nil : downloadFiles.take() }
+        let inMemory = zip(fetch.sizes, temps).reduce(0) { $0 + ($1.1 == nil ? $1.0 : 0) }
         let merged = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(UUID().uuidString.prefix(8)).sst.temp"
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
         let (names, range) = (request.batch.map(\.name), sst.range)
-        let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles] () throws(ImportError) -> SSTRewriter.Result? in
-            defer { temps.forEach(downloadFiles.give(back:)) }
+        let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles, memoryQuota] () throws(ImportError) -> SSTRewriter.Result? in
+            defer {
+                temps.compactMap { $0 }.forEach(downloadFiles.give(back:))
+                memoryQuota.give(back: inMemory)
+            }
+            var sources: [SSTRewriter.Source] = []
             var base: UInt64 = 0
             for (i, temp) in temps.enumerated() {
-                try fetch.fetch(i, into: temp, progressBase: base)
+                if let temp {
+                    try fetch.fetch(i, into: temp, progressBase: base)
+                    sources.append(SSTRewriter.Source(path: temp, name: names[i]))
+                } else {
+                    sources.append(SSTRewriter.Source(bytes: try fetch.fetchInMemory(i, progressBase: base), name: names[i]))
+                }
                 base += fetch.sizes[i]
             }
             let rewriting = ContinuousClock.now
             defer { ImportMetrics.stage("rewrite", store: fetch.storeID, started: rewriting) }
             do throws(ImportError) {
-                let sources = zip(temps, names).map { SSTRewriter.Source(path: $0, name: $1) }
                 guard let result = try rewriter.merge(sources, into: merged, region: range) else { return nil }
                 try Self.move(merged, to: final)
                 return result
             } catch {
-                throw fetch.explain(error, downloaded: Dictionary(uniqueKeysWithValues: zip(names, temps)))
+                throw fetch.explain(error, sources: sources)
             }
         }
         guard let result else { return DownloadResponse(range: sst.range, isEmpty: true, entries: 0, length: 0) }
@@ -203,12 +217,6 @@ public final class ImportService: Sendable {
     /// The largest object a Download fetches: no SST is near it, and sizes below it leave room
     /// for every sum and product the store makes of them.
     static let maxObjectBytes: UInt64 = 1 << 48
-
-    /// True when the file at `path` is exactly what the backup holds (its sha256 is known and
-    /// matches): then a corrupt block is the backup's own, and not worth downloading again.
-    static func matchesBackup(_ path: String, _ expected: ExpectedContent) -> Bool {
-        !expected.sha256.isEmpty && SHA256Digest.hash(fileAt: path) == expected.sha256
-    }
 
     /// Simulates a bad disk: flips one byte in the middle of a downloaded file.
     static func flipByte(in path: String) {

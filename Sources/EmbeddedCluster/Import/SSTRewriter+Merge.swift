@@ -4,14 +4,37 @@ import KeyCodec
 import ClusterAPI
 
 extension SSTRewriter {
-    /// A downloaded backup file of a batch: where it lies, and its name in the backup.
+    /// A downloaded backup file of a batch: in a local file or in memory, and its name in the
+    /// backup.
     public struct Source: Sendable {
-        public var path: String
+        public enum Content: Sendable {
+            case file(path: String)
+            case memory([UInt8])
+        }
+
+        public var content: Content
         public var name: String
 
         public init(path: String, name: String) {
-            self.path = path
+            content = .file(path: path)
             self.name = name
+        }
+
+        public init(bytes: [UInt8], name: String) {
+            content = .memory(bytes)
+            self.name = name
+        }
+
+        /// A reader of the file; corruption names the backup's file.
+        func open() throws(ImportError) -> SSTReader {
+            do {
+                switch content {
+                case let .file(path): return try SSTReader(path: path)
+                case let .memory(bytes): return try SSTReader(bytes: bytes, name: name)
+                }
+            } catch {
+                throw .corruptFile(name: name, reason: error.description)
+            }
         }
     }
 
@@ -30,8 +53,7 @@ extension SSTRewriter {
         if case let .merged(result) = try mergeInOrder(sources, into: destination, region: region) { return result }
         var bounded: [(source: Source, first: [UInt8], last: [UInt8])] = []
         for source in sources {
-            let reader: SSTReader
-            do { reader = try SSTReader(path: source.path) } catch { throw .corruptFile(name: source.name, reason: error.description) }
+            let reader = try source.open()
             let ends: (first: [UInt8]?, last: [UInt8]?)
             do { ends = (try reader.firstKey, try reader.lastKey) } catch { throw .corruptFile(name: source.name, reason: error.description) }
             guard let first = ends.first, let last = ends.last else { continue }  // no entries
@@ -88,14 +110,9 @@ extension SSTRewriter {
         defer { writer.abandon() }
         var previousLast: [UInt8]?
         for source in sources {
-            let reader: SSTReader
+            let reader = try source.open()
             let ends: (first: [UInt8]?, last: [UInt8]?)
-            do {
-                reader = try SSTReader(path: source.path)
-                ends = (try reader.firstKey, try reader.lastKey)
-            } catch {
-                throw .corruptFile(name: source.name, reason: error.description)
-            }
+            do { ends = (try reader.firstKey, try reader.lastKey) } catch { throw .corruptFile(name: source.name, reason: error.description) }
             guard let first = ends.first, let last = ends.last else { continue }  // no entries
             if let previousLast, !keyLess(previousLast, first) { return .outOfOrder }
             previousLast = last
@@ -179,11 +196,7 @@ struct RewrittenStream {
     /// `reader`: the source, when it is open already.
     init(_ source: SSTRewriter.Source, reader open: SSTReader? = nil, rewriter rules: SSTRewriter, region: KeyRange) throws(ImportError) {
         name = source.name
-        if let open {
-            reader = open
-        } else {
-            do { reader = try SSTReader(path: source.path) } catch { throw .corruptFile(name: source.name, reason: error.description) }
-        }
+        if let open { reader = open } else { reader = try source.open() }
         var rewriter: KeyRewriter
         do { rewriter = try KeyRewriter(rules: rules.rules, mode: rules.mode, format: rules.format) } catch { throw .rewrite(name: source.name, error: error) }
         // Every key of a file must match a rule, even those outside the region: its ends too.

@@ -9,12 +9,25 @@ public final class SSTReader {
     public init(path: String) throws(SSTError) {
         self.path = path
         var err: UnsafeMutablePointer<CChar>?
-        guard let h = crdb_sst_reader_open(path, &err) else {
+        handle = try Self.opened(crdb_sst_reader_open(path, &err), err, path: path)
+    }
+
+    /// A reader over an SST held in memory (a small download): no file is created or read.
+    /// `name` stands for the path in errors.
+    public init(bytes: [UInt8], name: String) throws(SSTError) {
+        path = name
+        var err: UnsafeMutablePointer<CChar>?
+        let h = bytes.withUnsafeBytes { crdb_sst_reader_open_memory($0.baseAddress, $0.count, &err) }
+        handle = try Self.opened(h, err, path: name)
+    }
+
+    private static func opened(_ handle: OpaquePointer?, _ err: UnsafeMutablePointer<CChar>?, path: String) throws(SSTError) -> OpaquePointer {
+        guard let handle else {
             let reason = takeRocksDBError(err)
             if reason.contains("Corruption") { throw .corrupt(path: path, reason: reason) }
             throw .cannotOpen(path: path, reason: reason)
         }
-        handle = h
+        return handle
     }
 
     deinit { crdb_sst_reader_destroy(handle) }
