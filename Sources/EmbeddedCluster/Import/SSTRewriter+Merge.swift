@@ -110,13 +110,10 @@ extension SSTRewriter {
         defer { writer.abandon() }
         var previousLast: [UInt8]?
         for source in sources {
-            let reader = try source.open()
-            let ends: (first: [UInt8]?, last: [UInt8]?)
-            do { ends = (try reader.firstKey, try reader.lastKey) } catch { throw .corruptFile(name: source.name, reason: error.description) }
-            guard let first = ends.first, let last = ends.last else { continue }  // no entries
-            if let previousLast, !keyLess(previousLast, first) { return .outOfOrder }
-            previousLast = last
-            var streams = [try RewrittenStream(source, reader: reader, rewriter: self, region: region)]
+            var streams = [try RewrittenStream(source, rewriter: self, region: region)]
+            guard let ends = streams[0].ends else { continue }  // no entries
+            if let previousLast, !keyLess(previousLast, ends.first) { return .outOfOrder }
+            previousLast = ends.last
             try Self.drain(&streams, into: &writer)
         }
         return .merged(try writer.finish())
@@ -131,9 +128,17 @@ extension SSTRewriter {
     /// Writes the streams' keys in order into `writer`, each key once.
     private static func drain(_ streams: inout [RewrittenStream], into writer: inout MergeWriter) throws(ImportError) {
         streams.removeAll { !$0.isValid }
+        // One stream (files in key order) is copied straight through.
+        if streams.count == 1 {
+            while streams[0].isValid {
+                try streams[0].write(into: &writer)
+                try streams[0].advance()
+            }
+            return
+        }
         while let first = streams.indices.min(by: { keyLess(streams[$0].key, streams[$1].key) }) {
             let key = streams[first].key
-            try writer.put(key, streams[first].value)
+            try streams[first].write(into: &writer)
             // Every stream at this key moves on: a key is written once.
             for i in streams.indices where streams[i].key == key { try streams[i].advance() }
             streams.removeAll { !$0.isValid }
@@ -142,7 +147,7 @@ extension SSTRewriter {
 }
 
 /// The merged SST, created at its first key; removed unless finished.
-private struct MergeWriter {
+struct MergeWriter {
     let destination: String
     var output: SSTWriter?
     var result = SSTRewriter.Result(entries: 0, firstKey: [], lastKey: [], bytes: 0)
@@ -152,10 +157,12 @@ private struct MergeWriter {
         self.destination = destination
     }
 
-    mutating func put(_ key: [UInt8], _ value: [UInt8]) throws(ImportError) {
-        do {
-            if output == nil { output = try SSTWriter(path: destination) }
-            try output!.put(key: key, value: value)
+    mutating func put(_ key: [UInt8], _ value: UnsafeRawBufferPointer) throws(ImportError) {
+        do throws(SSTError) {
+            let sst: SSTWriter
+            if let output { sst = output } else { sst = try SSTWriter(path: destination) }
+            output = sst
+            try key.withUnsafeBytes { key in Result { () throws(SSTError) in try sst.put(key: key, value: value) } }.get()
         } catch let .outOfOrder(_, _, key) {
             throw .rewrite(name: destination, error: .reordered(key: key))
         } catch {
@@ -179,8 +186,9 @@ private struct MergeWriter {
     }
 }
 
-/// One file's keys that map into a region, rewritten, in order: the current one and its value.
-/// An intermediate file of a merge is read as it is: its keys are rewritten already.
+/// One file's keys that map into a region, rewritten, in order: the current key, and its value
+/// (the file's own, read in place, unless the rewrite changes it). An intermediate file of a merge
+/// is read as it is: its keys are rewritten already.
 struct RewrittenStream {
     let name: String
     let reader: SSTReader
@@ -189,27 +197,38 @@ struct RewrittenStream {
     let region: KeyRange
     let stop: [UInt8]?
     let rewriteValues: Bool
+    /// The file's first and last data keys; nil for a file with no entries.
+    private(set) var ends: (first: [UInt8], last: [UInt8])?
     private(set) var isValid = false
     private(set) var key: [UInt8] = []
-    private(set) var value: [UInt8] = []
+    /// The current value, when the rewrite changed it (a write record's start_ts).
+    private var rewrittenValue: [UInt8]?
 
-    /// `reader`: the source, when it is open already.
-    init(_ source: SSTRewriter.Source, reader open: SSTReader? = nil, rewriter rules: SSTRewriter, region: KeyRange) throws(ImportError) {
+    init(_ source: SSTRewriter.Source, rewriter rules: SSTRewriter, region: KeyRange) throws(ImportError) {
         name = source.name
-        if let open { reader = open } else { reader = try source.open() }
+        reader = try source.open()
+        cursor = reader.makeCursor()
+        do {
+            try cursor.seekToLast()
+            let last = cursor.isValid ? cursor.key : nil
+            try cursor.seekToFirst()
+            if let last, cursor.isValid { ends = (cursor.key, last) }
+        } catch {
+            throw .corruptFile(name: source.name, reason: error.description)
+        }
         var rewriter: KeyRewriter
         do { rewriter = try KeyRewriter(rules: rules.rules, mode: rules.mode, format: rules.format) } catch { throw .rewrite(name: source.name, error: error) }
         // Every key of a file must match a rule, even those outside the region: its ends too.
-        for end in [try? reader.firstKey, try? reader.lastKey] {
-            guard let end = end ?? nil else { continue }
-            do { _ = try rewriter.rewrite(dataKey: end) } catch { throw .rewrite(name: source.name, error: error) }
+        if let ends {
+            for end in [ends.first, ends.last] {
+                do { _ = try rewriter.rewrite(dataKey: end) } catch { throw .rewrite(name: source.name, error: error) }
+            }
         }
         self.rewriter = rewriter
         self.region = region
         let (seek, stop) = rules.oldBounds(region)
         self.stop = stop
         rewriteValues = rules.cf == .write && rules.rules.rules.contains { $0.newTimestamp != 0 }
-        cursor = reader.makeCursor()
         do { try cursor.seek(DataKey.make(seek)) } catch { throw .corruptFile(name: source.name, reason: error.description) }
         try settle()
     }
@@ -226,6 +245,15 @@ struct RewrittenStream {
         try settle()
     }
 
+    /// Puts the current key and value into `writer`.
+    func write(into writer: inout MergeWriter) throws(ImportError) {
+        if let rewrittenValue {
+            try rewrittenValue.withUnsafeBytes { value in Result { () throws(ImportError) in try writer.put(key, value) } }.get()
+        } else {
+            try writer.put(key, cursor.valueBytes)
+        }
+    }
+
     mutating func advance() throws(ImportError) {
         do { try cursor.next() } catch { throw .corruptFile(name: name, reason: error.description) }
         try settle()
@@ -233,12 +261,12 @@ struct RewrittenStream {
 
     /// Moves to the next key that falls in the region (the cursor's, or one after it).
     private mutating func settle() throws(ImportError) {
+        rewrittenValue = nil
         do {
             while cursor.isValid {
                 let dataKey = cursor.keyBytes
                 guard var rewriter else {
                     key = Array(dataKey)
-                    value = Array(cursor.valueBytes)
                     isValid = true
                     return
                 }
@@ -247,9 +275,9 @@ struct RewrittenStream {
                 self.rewriter = rewriter
                 if SSTRewriter.inRegion(key, region) {
                     if rewriteValues, newTimestamp != 0 {
+                        var value: [UInt8] = []
                         try WriteRecord.replacingStartTS(in: cursor.valueBytes, with: newTimestamp, into: &value)
-                    } else {
-                        value = Array(cursor.valueBytes)
+                        rewrittenValue = value
                     }
                     isValid = true
                     return
