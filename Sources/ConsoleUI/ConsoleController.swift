@@ -76,17 +76,11 @@ public struct ConsoleController {
         clampSelection(snapshot)
     }
 
-    /// Takes an order computed on another thread, from an older snapshot, as region ids: each is
-    /// found in this snapshot's rows (whose positions may have moved), so no row shows out of place.
-    public mutating func adoptOrder(ids: [UInt64], for snapshot: RestoreSnapshot, at now: Date = Date()) {
-        let position = Dictionary(snapshot.regions.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        adoptOrder(ids.compactMap { position[$0] }, for: snapshot, at: now)
-    }
-
     /// Takes an order of indices into `snapshot.regions` and keeps the selection on the same region.
-    public mutating func adoptOrder(_ newOrder: [Int], for snapshot: RestoreSnapshot, at now: Date = Date()) {
+    /// `waits`: the rows' waits, when they were counted beside the order.
+    public mutating func adoptOrder(_ newOrder: [Int], waits: [WaitSummary.Entry]? = nil, for snapshot: RestoreSnapshot, at now: Date = Date()) {
         order = newOrder.filter { $0 < snapshot.regions.count }
-        state.waits = WaitSummary.entries(snapshot.regions)
+        state.waits = waits ?? WaitSummary.entries(snapshot.regions)
         orderedAt = now
         orderedFor = (state.sort, state.filter, snapshot.regions.count)
         keepSelection(snapshot)

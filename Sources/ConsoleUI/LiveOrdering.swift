@@ -20,7 +20,7 @@ public final class LiveOrdering {
         if let done = background.take() {
             // An answer for another sort, filter or set of rows is dropped; the next one follows.
             if done.sort == controller.state.sort, done.filter == controller.state.filter, done.rows == snapshot.regions.count {
-                controller.adoptOrder(ids: done.ids, for: snapshot)
+                controller.adoptOrder(done.order, waits: done.waits, for: snapshot)
             }
             sorting = false
         }
@@ -29,14 +29,16 @@ public final class LiveOrdering {
         sorting = true
         let (regions, sort, filter, box) = (snapshot.regions, controller.state.sort, controller.state.filter, background)
         DispatchQueue.global(qos: .userInitiated).async {
-            box.put(BackgroundOrder(ids: RegionOrdering.order(regions, sort: sort, filter: filter).map { regions[$0].id }, sort: sort, filter: filter, rows: regions.count))
+            box.put(BackgroundOrder(order: RegionOrdering.order(regions, sort: sort, filter: filter), waits: WaitSummary.entries(regions), sort: sort, filter: filter, rows: regions.count))
         }
     }
 
-    /// A sort done on another thread: region ids (not indices, since the rows may move meanwhile)
-    /// and what it was computed for.
+    /// A sort done on another thread, with the waits of the same rows, and what it was computed
+    /// for. Its indices hold in a later snapshot with as many rows: the monitor only appends rows
+    /// and changes them in place (`RegionRows`).
     struct BackgroundOrder: Sendable {
-        var ids: [UInt64]
+        var order: [Int]
+        var waits: [WaitSummary.Entry]
         var sort: ConsoleState.Sort
         var filter: String
         var rows: Int

@@ -7,7 +7,7 @@ import RestoreDriver
 /// The filter takes words: `state:failed`, `table:104`, `store:2`, `wait:busy`, or any text, which matches the
 /// region id, its range as shown, or its last error.
 public enum RegionOrdering {
-    public static func order(_ rows: [RegionRow], sort: ConsoleState.Sort, filter: String, now: Date = Date()) -> [Int] {
+    public static func order(_ rows: RegionRows, sort: ConsoleState.Sort, filter: String, now: Date = Date()) -> [Int] {
         let terms = filter.lowercased().split(separator: " ").map(String.init)
         var indices = rows.indices.filter { i in terms.allSatisfy { matches(rows[i], $0) } }
         switch sort {

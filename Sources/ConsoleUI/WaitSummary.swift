@@ -24,7 +24,7 @@ public enum WaitSummary {
     }
 
     /// The reasons with their counts, the most common first.
-    public static func entries(_ rows: [RegionRow]) -> [Entry] {
+    public static func entries(_ rows: RegionRows) -> [Entry] {
         var counts: [String: Int] = [:]
         var stores: [String: Set<UInt64>] = [:]
         for row in rows {

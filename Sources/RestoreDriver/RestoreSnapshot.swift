@@ -188,7 +188,7 @@ public struct RestoreSnapshot: Sendable {
     public var phase: RestorePhase
     public var phaseStarted: [RestorePhase: Date]
     public var phaseEnded: [RestorePhase: Date]
-    public var regions: [RegionRow]
+    public var regions: RegionRows
     public var stores: [StoreRow]
     /// The tables of a transactional backup (none for a raw one).
     public var tables: [TableRow] = []

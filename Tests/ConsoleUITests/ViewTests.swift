@@ -38,7 +38,7 @@ func sampleSnapshot(regions count: Int = 6) -> RestoreSnapshot {
     return RestoreSnapshot(
         source: "s3://prod-bk/2026-11-25 (http://127.0.0.1:9000)", clusterLocation: "cluster ./data", storeCount: 3, replicas: 3,
         phase: .restoring, phaseStarted: [.splitting: now.addingTimeInterval(-76), .restoring: now.addingTimeInterval(-72)],
-        phaseEnded: [.splitting: now.addingTimeInterval(-72)], regions: rows, stores: stores, counts: counts,
+        phaseEnded: [.splitting: now.addingTimeInterval(-72)], regions: RegionRows(rows), stores: stores, counts: counts,
         totalBytes: 2 << 30, doneBytes: 1 << 30, totalKVs: 6_400_000, doneKVs: 4_100_000, bytesPerSecond: 182 * 1_048_576,
         retries: ["ServerIsBusy": 3], events: [RestoreEvent(time: now, level: .warn, regionID: 1101, storeID: nil, message: "NotLeader: leader is now s1, retrying")],
         eventCount: 1, startedAt: now.addingTimeInterval(-80), insecureTLS: false, checksum: nil)
@@ -281,18 +281,45 @@ func find(_ text: String, in buffer: ScreenBuffer) -> (x: Int, y: Int)? {
         #expect(rows.allSatisfy { !$0.contains(" ok ") }, "no ingested row on screen while others are still to do:\n\(rows.joined(separator: "\n"))")
     }
 
-    /// A sort computed on an older snapshot is applied by region id: rows that moved in the
-    /// snapshot since then still show in the sorted order, never another region's place.
-    @Test func aBackgroundOrderIsAppliedByRegionID() {
-        let old = sampleSnapshot(regions: 12)
-        let ids = RegionOrdering.order(old.regions, sort: .stuckFirst, filter: "").map { old.regions[$0].id }
-        var moved = old
-        moved.regions.reverse()
+    /// A sort computed on another thread from an older snapshot applies by index to a newer one
+    /// with as many rows: the monitor changes rows in place and only appends, so an index names
+    /// the same region in both; the waits counted beside it come along.
+    @Test func aBackgroundOrderAppliesByIndexToALaterSnapshot() {
+        let monitor = RestoreMonitor(source: "s", clusterLocation: "c", storeCount: 3, replicas: 3, insecureTLS: false)
+        for row in sampleSnapshot(regions: 600).regions { monitor.setRow(row) }
+        let old = monitor.snapshot()
+        let order = RegionOrdering.order(old.regions, sort: .stuckFirst, filter: "")
+        let ids = order.map { old.regions[$0].id }
+        for row in old.regions where row.phase == .ingested {
+            var changed = row
+            changed.phase = .retrying
+            monitor.setRow(changed)
+        }
+        let later = monitor.snapshot()
+        #expect(later.regions.count == old.regions.count)
         var c = ConsoleController()
-        c.refreshOrder(moved)
-        c.adoptOrder(ids: ids, for: moved)
-        #expect(c.order.map { moved.regions[$0].id } == ids)
-        #expect(moved.regions[c.order[0]].phase == .failed)
+        c.refreshOrder(later)
+        c.adoptOrder(order, waits: WaitSummary.entries(old.regions), for: later)
+        #expect(c.order.map { later.regions[$0].id } == ids)
+        #expect(old.regions.contains { $0.phase == .ingested }, "the older snapshot kept its rows")
+        #expect(!later.regions.contains { $0.phase == .ingested })
+    }
+}
+
+@Suite struct RegionRowsTests {
+    /// Rows across several chunks read and change as an array's do, and a copy keeps its rows
+    /// when the original changes (a snapshot beside the monitor).
+    @Test func rowsInChunksBehaveAsAnArray() {
+        let source = Array(sampleSnapshot(regions: 1_000).regions)
+        var rows = RegionRows(source)
+        #expect(rows.count == 1_000 && Array(rows).map(\.id) == source.map(\.id))
+        let copy = rows
+        rows[700].phase = .failed
+        rows[3].attempts = 99
+        rows.append(source[0])
+        #expect(rows[700].phase == .failed && rows[3].attempts == 99 && rows.count == 1_001 && rows.last?.id == source[0].id)
+        #expect(copy[700].phase == source[700].phase && copy[3].attempts == source[3].attempts && copy.count == 1_000)
+        #expect(RegionRows().isEmpty && RegionRows([]).count == 0)
     }
 }
 
