@@ -10,17 +10,21 @@ public enum RegionOrdering {
     public static func order(_ rows: RegionRows, sort: ConsoleState.Sort, filter: String, now: Date = Date()) -> [Int] {
         let terms = filter.lowercased().split(separator: " ").map(String.init)
         var indices = rows.indices.filter { i in terms.allSatisfy { matches(rows[i], $0) } }
+        // Each row's sort key is read once, into a flat array: the comparisons read no row.
         switch sort {
-        case .id: indices.sort { rows[$0].id < rows[$1].id }
-        case .range: indices.sort { keyLess(rows[$0].startKey, rows[$1].startKey) }
-        case .attempts: indices.sort { (rows[$0].attempts, rows[$1].id) > (rows[$1].attempts, rows[$0].id) }
+        case .id:
+            let ids = rows.map(\.id)
+            indices.sort { ids[$0] < ids[$1] }
+        case .range:
+            let starts = rows.map(\.startKey)
+            indices.sort { keyLess(starts[$0], starts[$1]) }
+        case .attempts:
+            let keys = rows.map { ($0.attempts, $0.id) }
+            indices.sort { (keys[$0].0, keys[$1].1) > (keys[$1].0, keys[$0].1) }
         case .stuckFirst:
-            indices.sort { a, b in
-                let ra = urgency(rows[a]), rb = urgency(rows[b])
-                if ra != rb { return ra < rb }
-                if rows[a].since != rows[b].since { return rows[a].since < rows[b].since }  // waiting longest first
-                return rows[a].id < rows[b].id
-            }
+            // Waiting longest first within a group, then by id.
+            let keys = rows.map { (urgency($0), $0.since, $0.id) }
+            indices.sort { keys[$0] < keys[$1] }
         }
         return indices
     }

@@ -5,10 +5,12 @@
 public struct RegionRows: RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral, Sendable {
     /// Rows per chunk (a power of two): small enough that a copied chunk costs little, large
     /// enough that the list of chunks stays short (100 for 25,600 regions).
-    static let chunkShift = 8
-    static let chunkMask = (1 << chunkShift) - 1
+    /// (Inlinable, as the subscript: the console reads every row each frame, and a call across
+    /// the module per row would cost more than the read.)
+    @usableFromInline static let chunkShift = 8
+    @usableFromInline static let chunkMask = (1 << chunkShift) - 1
 
-    private var chunks: [[RegionRow]] = []
+    @usableFromInline var chunks: [[RegionRow]] = []
     public private(set) var count = 0
 
     public init() {}
@@ -19,10 +21,10 @@ public struct RegionRows: RandomAccessCollection, MutableCollection, Expressible
 
     public init(arrayLiteral rows: RegionRow...) { self.init(rows) }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { count }
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { count }
 
-    public subscript(position: Int) -> RegionRow {
+    @inlinable public subscript(position: Int) -> RegionRow {
         _read {
             precondition(position >= 0 && position < count, "row \(position) of \(count)")
             yield chunks[position >> Self.chunkShift][position & Self.chunkMask]
