@@ -29,8 +29,10 @@ public final class ConsoleApp {
         defer { terminal.stop() }
         let signals = SignalWatch([SIGINT, SIGTERM, SIGHUP])
         var themeShown = controller.state.themeName
+        var priority = WorkerPriority.Keeper()
         while !controller.state.quitting {
             if signals.fired { break }
+            priority.tick()
             let snapshot = engine.monitor.snapshot()
             let done = result.outcome
             if let done, !controller.state.finished {

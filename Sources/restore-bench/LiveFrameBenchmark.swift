@@ -66,7 +66,9 @@ enum LiveFrameBenchmark {
         let ordering = LiveOrdering()
         var previous: ScreenBuffer?
         var out = Frames()
+        var priority = WorkerPriority.Keeper()
         for frame in 0..<count {
+            priority.tick()
             let start = ContinuousClock.now
             let cpuStart = threadCPUMilliseconds()
             let snapshot = engine.monitor.snapshot()

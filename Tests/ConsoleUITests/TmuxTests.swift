@@ -231,6 +231,33 @@ import LoopbackServer
     /// A restore with 7 stores and a few hundred regions at 140x36: while it runs, the top rows are
     /// never ingested regions while others still wait or move, every store has its row and rate in
     /// the Stores panel, and each peer cell names its store.
+    /// The restore's threads run behind the console's: every thread of the process in the pane
+    /// but one (the console's) at nice 10 (`WorkerPriority`), read from /proc. Threads that the
+    /// pools start meanwhile are lowered within a second, so this waits for the count to settle.
+    func expectWorkersBehindTheConsole() async throws {
+        let shell = try tmux(["display", "-p", "-t", "e2e", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
+        let pid = try #require(children.split(separator: " ").first.map(String.init), "the restore under the pane's shell \(shell)")
+        func nices() -> [Int] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return tasks.compactMap { tid in
+                // The fields after the command's closing parenthesis; nice is field 19 of stat.
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return nil }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                return fields.count > 16 ? Int(fields[16]) : nil
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        var seen = nices()
+        while ContinuousClock.now < deadline, seen.filter({ $0 == 0 }).count != 1 {
+            try await Task.sleep(for: .milliseconds(200))
+            seen = nices()
+        }
+        #expect(seen.filter { $0 == 0 }.count == 1, "one thread at the process's own priority: \(seen)")
+        #expect(seen.filter { $0 == 10 }.count >= 3, "the restore's threads behind it: \(seen)")
+    }
+
     @Test func sevenStoresAndHundredsOfRegions() async throws {
         let dir = NSTemporaryDirectory() + "restore-console-tmux-\(UUID().uuidString)"
         defer {
@@ -242,6 +269,7 @@ import LoopbackServer
             + "\(binary) restore --storage \(dir)/backup --cluster \(dir)/cluster --stores 7 --replicas 3 --merge-size 16K --rate 256K; echo EXITED $?; sleep 60"
         try tmux(["new-session", "-d", "-s", "e2e", "-x", "140", "-y", "36", command])
         try await waitFor(matching: Self.downloadingPeer, timeout: .seconds(120))
+        try await expectWorkersBehindTheConsole()
         var checked = 0
         var sawIngested = false
         let deadline = ContinuousClock.now + .seconds(20)
