@@ -114,9 +114,8 @@ struct PieceRestorer: Sendable {
     private func waitWhilePaused(_ region: UInt64) async {
         guard control.isPaused(region) else { return }
         reporter.report(.paused(region: region))
-        while control.isPaused(region) {
-            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }  // cancelled: the restore stops
-        }
+        await control.pauses.whilePaused(region)
+        if Task.isCancelled { return }  // the restore stops
         reporter.report(.unpaused(region: region))
     }
 
@@ -145,11 +144,8 @@ struct PieceRestorer: Sendable {
             // A pause asked for while the stores wait for slots calls the waits off; downloads
             // under way finish, and the region holds before its ingest.
             group.addTask { [control] in
-                while !Task.isCancelled {
-                    if control.isPaused(region.id) { return .paused }
-                    try? await Task.sleep(for: .milliseconds(50))
-                }
-                return .watched
+                await control.pauses.untilPaused(region.id)
+                return Task.isCancelled ? .watched : .paused
             }
             var out: [(UInt64, Result<[IngestFile], ImportError>)] = []
             var paused = false

@@ -11,14 +11,14 @@ struct RegionWork: Sendable {
 /// What changes while a restore runs, beside the cluster: the regions the operator paused, the
 /// Failed regions with the work they have left, and the stores that panicked.
 final class RestoreControl: Sendable {
+    let pauses = PauseSwitch()
+
     struct State {
-        var pausedAll = false
-        var paused = Set<UInt64>()
         var failed: [UInt64: RegionWork] = [:]
         var storePanics: [UInt64: String] = [:]
     }
 
     let state = Mutex(State())
 
-    func isPaused(_ region: UInt64) -> Bool { state.withLock { $0.pausedAll || $0.paused.contains(region) } }
+    func isPaused(_ region: UInt64) -> Bool { pauses.isPaused(region) }
 }

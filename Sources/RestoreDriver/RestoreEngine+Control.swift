@@ -5,27 +5,24 @@ import KeyCodec
 extension RestoreEngine {
     /// Pauses a region at its next protocol step; a region still queued shows Paused at once.
     public func pause(region id: UInt64) {
-        control.state.withLock { _ = $0.paused.insert(id) }
+        control.pauses.pause(id)
         reporter.report(.operatorPaused(region: id))
         reporter.report(.log(.info, region: id, "paused by operator"))
     }
 
     public func resume(region id: UInt64) {
-        control.state.withLock { _ = $0.paused.remove(id) }
+        control.pauses.resume(id)
         reporter.report(.operatorResumed(region: id))
         reporter.report(.log(.info, region: id, "resumed by operator"))
     }
 
     public func pauseAll() {
-        control.state.withLock { $0.pausedAll = true }
+        control.pauses.pauseAll()
         reporter.report(.log(.info, "all regions paused by operator"))
     }
 
     public func resumeAll() {
-        control.state.withLock {
-            $0.pausedAll = false
-            $0.paused.removeAll()
-        }
+        control.pauses.resumeAll()
         reporter.report(.log(.info, "all regions resumed by operator"))
     }
 
