@@ -16,22 +16,38 @@ extension RestoreEngine {
 
     public func drillStoreDown(_ store: UInt64) async {
         guard let drills = drills("store down") else { return }
-        try? await drills.setStore(store, up: false)
-        monitor.event(.warn, store: store, "drill: store \(store) down")
+        do {
+            try await drills.setStore(store, up: false)
+            monitor.event(.warn, store: store, "drill: store \(store) down")
+        } catch {
+            monitor.event(.warn, store: store, "drill: store \(store) not taken down: \(error)")
+        }
     }
 
     public func drillAllStoresUp() async {
         guard let drills = drills("stores up") else { return }
-        for store in await drills.stores() where store.state == .down { try? await drills.setStore(store.id, up: true) }
-        monitor.event(.info, "drill: every down store up")
+        var failures: [String] = []
+        for store in await drills.stores() where store.state == .down {
+            do { try await drills.setStore(store.id, up: true) } catch { failures.append("store \(store.id): \(error)") }
+        }
+        if failures.isEmpty {
+            monitor.event(.info, "drill: every down store up")
+        } else {
+            monitor.event(.warn, "drill: not every down store came up: \(failures.joined(separator: "; "))")
+        }
     }
 
     public func drillTransferLeader(region id: UInt64) async {
         guard let drills = drills("leader transfer") else { return }
         let up = Set(await drills.stores().filter(\.state.isUp).map(\.id))
-        guard let region = await drills.region(id: id), let leader = await drills.leader(of: id),
-              let target = region.peers.first(where: { $0.storeID != leader.storeID && up.contains($0.storeID) })
-        else { return }
+        guard let region = await drills.region(id: id), let leader = await drills.leader(of: id) else {
+            monitor.event(.info, region: id, "drill: region \(id) has no leader to move now")
+            return
+        }
+        guard let target = region.peers.first(where: { $0.storeID != leader.storeID && up.contains($0.storeID) }) else {
+            monitor.event(.info, region: id, "drill: region \(id) has no other peer on an up store to lead")
+            return
+        }
         do {
             try await drills.transferLeader(regionID: id, toStore: target.storeID)
             monitor.event(.warn, region: id, "drill: leader moved to store \(target.storeID)")

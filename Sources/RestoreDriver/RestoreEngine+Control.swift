@@ -29,7 +29,10 @@ extension RestoreEngine {
     /// Puts a Failed region back to work; returns false when it is not Failed.
     @discardableResult
     public func retry(region id: UInt64) async -> Bool {
-        guard let work = control.state.withLock({ $0.failed.removeValue(forKey: id) }) else { return false }
+        guard let work = control.state.withLock({ $0.failed.removeValue(forKey: id) }) else {
+            reporter.report(.log(.info, region: id, "region \(id) is not Failed: nothing to retry"))
+            return false
+        }
         reporter.report(.requeued(region: id))
         reporter.report(.log(.info, region: id, "retry requested by operator"))
         await queue.push(work)
@@ -38,6 +41,7 @@ extension RestoreEngine {
 
     public func retryFailed() async -> Int {
         let ids = control.state.withLock { Array($0.failed.keys) }
+        if ids.isEmpty { reporter.report(.log(.info, "no Failed region to retry")) }
         for id in ids { await retry(region: id) }
         return ids.count
     }
