@@ -39,7 +39,7 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .localIO(path, reason): "\(path): \(reason)"
         case let .readOnly(storage): "\(storage) is read-only: backups can be written to local or S3 storage"
         case let .tlsVerification(storage, reason):
-            "TLS verification of \(storage) failed (\(reason)): trust its CA with --ca-file, or skip verification with --insecure-skip-tls-verify"
+            "TLS verification of \(storage) failed (\(reason)): trust its CA with --storage.ca, or skip verification with --insecure-skip-tls-verify"
         case let .listingUnsupported(storage): "\(storage) cannot list objects (plain HTTP has no listing)"
         }
     }

@@ -14,7 +14,7 @@ struct StorageOptions: ParsableArguments {
     @Option(name: .customLong("s3-session-token"), help: "S3 session token (default: $AWS_SESSION_TOKEN). Never printed.")
     var sessionToken: String?
 
-    @Option(name: .customLong("ca-file"), help: "A PEM CA bundle to trust for HTTPS and S3 endpoints.")
+    @Option(name: .customLong("storage.ca"), help: "A PEM CA bundle to trust for the backup storage's HTTPS and S3 endpoints (the cluster's CA is --ca).")
     var caFile: String?
 
     @Flag(name: .customLong("insecure-skip-tls-verify"), help: "Do not verify TLS certificates (unsafe; shown in the UI).")

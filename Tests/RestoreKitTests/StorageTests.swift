@@ -175,7 +175,7 @@ import Testing
 
         #expect { try StorageFactory.open(url).read("data.bin") } throws: {
             guard case .tlsVerification = $0 as? StorageError else { return false }
-            return "\($0)".contains("--ca-file")
+            return "\($0)".contains("--storage.ca")
         }
         var trusted = TransferSettings()
         trusted.caFile = cert
