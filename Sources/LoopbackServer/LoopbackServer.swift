@@ -1,13 +1,14 @@
 import Foundation
 
+/// A helper server (a loopback script, or `cluster serve`) that did not come up, with what it said.
+public struct ServerLaunchFailure: Error, CustomStringConvertible {
+    public let description: String
+}
+
 /// One of the repository's loopback servers (scripts/test-servers) on a free port, for the tests,
 /// the benchmarks and the chaos campaign. The script prints "port N" once it listens and exits when
 /// its stdin closes, so it never outlives the process that started it.
 public final class LoopbackServer {
-    public struct StartFailure: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     private let process = Process()
     private let input = Pipe()
     public let port: Int
@@ -28,7 +29,7 @@ public final class LoopbackServer {
         }
         guard line.hasPrefix("port "), let port = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             process.terminate()
-            throw StartFailure(description: "\(script) did not start: \(line)")
+            throw ServerLaunchFailure(description: "\(script) did not start: \(line)")
         }
         self.port = port
     }

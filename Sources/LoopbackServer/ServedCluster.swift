@@ -4,10 +4,6 @@ import Foundation
 /// it, for the tests and benchmarks: the addresses it prints once every listener is bound, and
 /// SIGINT to stop it (it closes the cluster before it exits).
 public final class ServedCluster {
-    public struct StartFailure: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     private let process = Process()
     /// PD's address, `127.0.0.1:PORT`.
     public let pd: String
@@ -43,7 +39,7 @@ public final class ServedCluster {
         guard let first = lines.first, first.hasPrefix("pd "), lines.count == 1 + count else {
             process.terminate()
             process.waitUntilExit()
-            throw StartFailure(description: "cluster serve did not start: \(lines)")
+            throw ServerLaunchFailure(description: "cluster serve did not start: \(lines)")
         }
         pd = String(first.split(separator: " ")[1])
         stores = lines.dropFirst().map { String($0.split(separator: " ")[2]) }
