@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "EmbeddedCluster",
             dependencies: [
-                "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "CRocksDB",
+                "Failpoints", "KeyCodec", "ExternalStorage", "ClusterAPI", "CRocksDB",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "SortedCollections", package: "swift-collections"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,5 +1,4 @@
 import KeyCodec
-import BackupFormat
 import ClusterAPI
 
 /// One peer's Raft state machine, in the shape of etcd-io/raft and raft-rs: `step` and `tick`

@@ -1,6 +1,5 @@
 import Synchronization
 import KeyCodec
-import BackupFormat
 import ClusterAPI
 
 /// The in-process network between stores' peers. Tests and drills make it drop messages, delay

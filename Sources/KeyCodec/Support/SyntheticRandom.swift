@@ -1,5 +1,3 @@
-import KeyCodec
-
 /// SplitMix64: a small, fast generator whose output depends only on its seed, so that a backup
 /// produced twice with one seed is byte-for-byte the same.
 public struct SyntheticRandom: RandomNumberGenerator, Sendable {
