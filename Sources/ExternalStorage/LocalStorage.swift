@@ -37,29 +37,29 @@ public struct LocalStorage: ExternalStorage {
         _ name: String, to destination: String, expected: ExpectedContent?, limiter: RateLimiter?,
         progress: (@Sendable (UInt64) -> Void)?
     ) throws(StorageError) {
-        try copy(name, into: VerifyingSink(path: destination, object: name, expected: expected), bufferFor: expected, limiter: limiter, progress: progress)
+        _ = try copy(name, limiter: limiter, progress: progress) { () throws(StorageError) in
+            try VerifyingSink(path: destination, object: name, expected: expected)
+        }
     }
 
     public func fetch(
         _ name: String, expected: ExpectedContent, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?
     ) throws(StorageError) -> [UInt8] {
-        let sink = VerifyingSink(inMemory: name, expected: expected)
-        try copy(name, into: sink, bufferFor: expected, limiter: limiter, progress: progress)
-        return sink.bytes
+        try copy(name, limiter: limiter, progress: progress) { VerifyingSink(inMemory: name, expected: expected) }.bytes
     }
 
-    /// Reads object `name` into `sink` and finishes it (the sink checks its length as it goes).
+    /// Reads object `name` into a sink from `makeSink`, made once the object is open (a name
+    /// that is refused or missing leaves nothing behind), and finishes it; the sink checks the
+    /// length as it goes.
     private func copy(
-        _ name: String, into sink: VerifyingSink, bufferFor expected: ExpectedContent?, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?
-    ) throws(StorageError) {
+        _ name: String, limiter: RateLimiter?, progress: (@Sendable (UInt64) -> Void)?, sink makeSink: () throws(StorageError) -> VerifyingSink
+    ) throws(StorageError) -> VerifyingSink {
         let source = try path(of: name)
-        guard let input = fopen(source, "rb") else {
-            sink.abandon()
-            throw Self.error(for: errno, object: name, path: source, storage: displayName)
-        }
+        guard let input = fopen(source, "rb") else { throw Self.error(for: errno, object: name, path: source, storage: displayName) }
         defer { fclose(input) }
+        let sink = try makeSink()
         // A small file needs no 1 MiB buffer (one byte more reads its end in one call).
-        var buffer = [UInt8](repeating: 0, count: min(Self.bufferSize, Int(expected?.size ?? UInt64(Self.bufferSize)) + 1))
+        var buffer = [UInt8](repeating: 0, count: min(Self.bufferSize, Int(sink.expected?.size ?? UInt64(Self.bufferSize)) + 1))
         while true {
             let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, input) }
             if n == 0 {
@@ -76,6 +76,7 @@ public struct LocalStorage: ExternalStorage {
             }.get()
         }
         try sink.finish()
+        return sink
     }
 
     public func list(prefix: String) throws(StorageError) -> [String] {

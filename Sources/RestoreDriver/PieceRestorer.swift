@@ -60,7 +60,7 @@ struct PieceRestorer: Sendable {
             if pending.isEmpty { return .done(bytes: 0) }
             // A pause asked for while the batch waits for download slots or downloads holds it
             // before its ingest (nil); on resume the downloads done are found again.
-            guard let downloaded = await downloadEverywhere(pending, region: region, range: range), !control.isPaused(regionID) else { continue }
+            guard let downloaded = await downloadEverywhere(pending, region: region, range: range), !control.pauses.isPaused(regionID) else { continue }
             switch downloaded {
             case let .success(files):
                 if files.isEmpty { return .done(bytes: 0) }  // no key of the sets falls in the region
@@ -112,7 +112,7 @@ struct PieceRestorer: Sendable {
 
     /// Returns once the operator lets the region go on.
     private func waitWhilePaused(_ region: UInt64) async {
-        guard control.isPaused(region) else { return }
+        guard control.pauses.isPaused(region) else { return }
         reporter.report(.paused(region: region))
         await control.pauses.whilePaused(region)
         if Task.isCancelled { return }  // the restore stops
@@ -182,7 +182,7 @@ struct PieceRestorer: Sendable {
     private func download(_ units: [DownloadUnit], region: Region, range: KeyRange, store: UInt64) async -> Result<[IngestFile], ImportError>? {
         let slots = downloadSlots[store]
         guard await slots.acquire() else { return nil }
-        if control.isPaused(region.id) || Task.isCancelled {
+        if control.pauses.isPaused(region.id) || Task.isCancelled {
             await slots.signal()
             return nil
         }

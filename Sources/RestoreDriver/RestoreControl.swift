@@ -19,6 +19,4 @@ final class RestoreControl: Sendable {
     }
 
     let state = Mutex(State())
-
-    func isPaused(_ region: UInt64) -> Bool { pauses.isPaused(region) }
 }

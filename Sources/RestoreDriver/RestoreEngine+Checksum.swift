@@ -1,10 +1,6 @@
 import ClusterAPI
 import ExternalStorage
 
-/// The checksum stage: after every region is in, the restored data is read back (undoing the
-/// rewrite) and compared with the backup's figures. An embedded cluster's stores are read here,
-/// file by file; any other cluster is asked, as BR asks TiKV, for each region's checksum on its
-/// leader. A raw backup over the wire is not checked, as BR checks none.
 /// What the checksum found.
 public enum ChecksumVerdict: Sendable, Equatable {
     /// Every figure matched, or the checksum was skipped (said in the log).
@@ -15,6 +11,10 @@ public enum ChecksumVerdict: Sendable, Equatable {
     case unread(String)
 }
 
+/// The checksum stage: after every region is in, the restored data is read back (undoing the
+/// rewrite) and compared with the backup's figures. An embedded cluster's stores are read here,
+/// file by file; any other cluster is asked, as BR asks TiKV, for each region's checksum on its
+/// leader. A raw backup over the wire is not checked, as BR checks none.
 extension RestoreEngine {
     /// Runs the checksum alone.
     public func verifyChecksum() async -> ChecksumVerdict {
@@ -40,9 +40,10 @@ extension RestoreEngine {
             lastMismatches.withLock { $0 = report.mismatches }
             return report.isMatch ? .matched : .mismatched
         } catch {
-            reporter.report(.checksum(.unread("\(error)")))
+            let verdict = ChecksumVerdict.unread("\(error)")
+            reporter.report(.checksum(verdict))
             reporter.report(.log(.error, "checksum failed: \(error)"))
-            return .unread("\(error)")
+            return verdict
         }
     }
 

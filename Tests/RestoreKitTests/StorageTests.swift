@@ -107,6 +107,9 @@ import Testing
         #expect(throws: StorageError.notFound(object: "nope.bin", storage: storage.displayName)) {
             try storage.download("nope.bin", to: target, expected: nil, limiter: nil, progress: nil)
         }
+        #expect(!FileManager.default.fileExists(atPath: target), "nothing left for a missing object")
+        #expect(throws: StorageError.self) { try storage.download("../escape.bin", to: target, expected: nil, limiter: nil, progress: nil) }
+        #expect(!FileManager.default.fileExists(atPath: target), "nothing left for a refused name")
     }
 
     @Test func httpServesSizesReadsAndVerifiedDownloads() throws {

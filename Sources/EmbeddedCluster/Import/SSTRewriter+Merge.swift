@@ -147,7 +147,7 @@ extension SSTRewriter {
 }
 
 /// The merged SST, created at its first key; removed unless finished.
-struct MergeWriter {
+private struct MergeWriter {
     let destination: String
     var output: SSTWriter?
     var result = SSTRewriter.Result(entries: 0, firstKey: [], lastKey: [], bytes: 0)
@@ -246,7 +246,7 @@ struct RewrittenStream {
     }
 
     /// Puts the current key and value into `writer`.
-    func write(into writer: inout MergeWriter) throws(ImportError) {
+    fileprivate func write(into writer: inout MergeWriter) throws(ImportError) {
         if let rewrittenValue {
             try rewrittenValue.withUnsafeBytes { value in Result { () throws(ImportError) in try writer.put(key, value) } }.get()
         } else {
