@@ -65,7 +65,7 @@ import Testing
         for entry in ready.committed { follower.applied(entry.index) }
 
         follower.step(RaftMessage(from: 3, to: 2, term: 3, kind: .append(prevIndex: 2, prevTerm: 1, entries: [Self.entry(3, term: 3)], commit: 2)))
-        #expect(follower.log.map(\.term) == [1, 1, 3])
+        #expect(follower.log.entries.map(\.term) == [1, 1, 3])
         ready = follower.takeReady()
         #expect(ready.entries.map(\.index) == [3])
         #expect(ready.lastIndex == 3 && ready.staleThrough == 4, "the stored entry 4 must be deleted")

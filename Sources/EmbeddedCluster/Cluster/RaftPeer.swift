@@ -23,20 +23,10 @@ struct RaftPeer: Sendable {
     // Persistent state.
     private(set) var term: UInt64 = 0
     private(set) var votedFor: UInt64?
-    /// Entries after `baseIndex`; `log[i]` has index `baseIndex + 1 + i`.
-    private(set) var log: [RaftEntry] = []
-    private(set) var baseIndex: UInt64 = 0
-    private(set) var baseTerm: UInt64 = 0
+    private(set) var log = RaftLog()
 
     private(set) var commitIndex: UInt64 = 0
     private(set) var appliedIndex: UInt64 = 0
-    /// Entries up to here are on disk; nothing after it is acknowledged, counted or applied.
-    private(set) var stableIndex: UInt64 = 0
-    /// The last index on disk; above `lastIndex` while a replaced suffix is still stored.
-    private var storedLastIndex: UInt64 = 0
-    /// The base on disk: the stored entries from here up to `baseIndex` are deleted with the next
-    /// Ready, in the same synced write as the hard state that moves the base.
-    private var storedBaseIndex: UInt64 = 0
     private var hardStateDirty = false
 
     // Volatile state.
@@ -46,9 +36,7 @@ struct RaftPeer: Sendable {
     private var heartbeatElapsed = 0
     private var electionTimeout: Int
     private var votes = Set<UInt64>()
-    private var nextIndex: [UInt64: UInt64] = [:]
-    private(set) var matchIndex: [UInt64: UInt64] = [:]
-    private var recentlyActive = Set<UInt64>()
+    private var progress = RaftProgress()
     private(set) var transferee: UInt64?
     private var random: SyntheticRandom
     /// True while this replica misses data that a snapshot will bring (it applied an ingest whose
@@ -76,38 +64,30 @@ struct RaftPeer: Sendable {
     mutating func restore(hardState: RaftStorage.HardState?, log: [RaftEntry], applied: UInt64) {
         term = hardState?.term ?? 0
         votedFor = hardState?.votedFor
-        baseIndex = hardState?.baseIndex ?? 0
-        baseTerm = hardState?.baseTerm ?? 0
-        self.log = log
+        self.log = RaftLog(stored: log, baseIndex: hardState?.baseIndex ?? 0, baseTerm: hardState?.baseTerm ?? 0)
         appliedIndex = max(applied, baseIndex)
         commitIndex = appliedIndex
-        stableIndex = lastIndex
-        storedLastIndex = lastIndex
-        storedBaseIndex = baseIndex
     }
 
-    var lastIndex: UInt64 { baseIndex + UInt64(log.count) }
-    var lastTerm: UInt64 { log.last?.term ?? baseTerm }
+    var lastIndex: UInt64 { log.lastIndex }
+    /// What the leader knows each peer holds.
+    var matchIndex: [UInt64: UInt64] { progress.match }
+    var lastTerm: UInt64 { log.lastTerm }
+    var baseIndex: UInt64 { log.baseIndex }
+    var baseTerm: UInt64 { log.baseTerm }
+    var stableIndex: UInt64 { log.stableIndex }
     var isLeader: Bool { role == .leader }
     var quorum: Int { voters.count / 2 + 1 }
     private var isVoter: Bool { voters.contains(id) }
     private var mayCampaign: Bool { isVoter && !needsRepair }
 
-    func termAt(_ index: UInt64) -> UInt64? {
-        if index == baseIndex { return baseTerm }
-        guard index > baseIndex, index <= lastIndex else { return nil }
-        return log[Int(index - baseIndex - 1)].term
-    }
-
-    func entry(at index: UInt64) -> RaftEntry? {
-        guard index > baseIndex, index <= lastIndex else { return nil }
-        return log[Int(index - baseIndex - 1)]
-    }
+    func termAt(_ index: UInt64) -> UInt64? { log.termAt(index) }
+    func entry(at index: UInt64) -> RaftEntry? { log.entry(at: index) }
 
     // MARK: the Ready hand-off
 
     var hasReady: Bool {
-        hardStateDirty || storedBaseIndex < baseIndex || stableIndex < lastIndex || storedLastIndex > lastIndex || pendingSnapshot != nil || !outbox.isEmpty
+        hardStateDirty || log.hasUnpersisted || pendingSnapshot != nil || !outbox.isEmpty
             || (!applyHeld && pendingSnapshot == nil && appliedIndex < min(commitIndex, lastIndex))
     }
 
@@ -115,16 +95,11 @@ struct RaftPeer: Sendable {
 
     /// What to do next. Its entries and committed entries are valid until the next `step`.
     mutating func takeReady() -> RaftReady {
-        let unstable = stableIndex < lastIndex ? Array(log[Int(stableIndex - baseIndex)...]) : []
-        let applyTo = min(commitIndex, lastIndex)
         // Nothing is applied while a snapshot waits: it replaces what those entries would write.
-        let committed = !applyHeld && pendingSnapshot == nil && appliedIndex < applyTo ? Array(log[Int(appliedIndex - baseIndex)..<Int(applyTo - baseIndex)]) : []
-        // Entries at or below the base that are still stored: deleted with the hard state that
-        // moves the base, so that a restart never finds a log with a hole below what it keeps.
-        let truncated = storedBaseIndex < min(baseIndex, storedLastIndex) ? (storedBaseIndex + 1)...min(baseIndex, storedLastIndex) : nil
+        let committed = !applyHeld && pendingSnapshot == nil ? log.entries(after: appliedIndex, through: min(commitIndex, lastIndex)) : []
         let ready = RaftReady(
-            hardState: hardStateDirty || storedBaseIndex < baseIndex ? RaftStorage.HardState(term: term, votedFor: votedFor, baseIndex: baseIndex, baseTerm: baseTerm) : nil,
-            entries: unstable, lastIndex: lastIndex, staleThrough: storedLastIndex, truncated: truncated, snapshot: pendingSnapshot,
+            hardState: hardStateDirty || log.baseMoved ? RaftStorage.HardState(term: term, votedFor: votedFor, baseIndex: baseIndex, baseTerm: baseTerm) : nil,
+            entries: log.unstable, lastIndex: lastIndex, staleThrough: log.storedLastIndex, truncated: log.truncatedOnDisk, snapshot: pendingSnapshot,
             messages: outbox, committed: committed)
         hardStateDirty = false
         pendingSnapshot = nil
@@ -134,11 +109,9 @@ struct RaftPeer: Sendable {
 
     /// The Ready's entries and hard state are on disk.
     mutating func persisted(_ ready: RaftReady) {
-        stableIndex = max(stableIndex, min(ready.lastIndex, lastIndex))
-        storedLastIndex = ready.lastIndex
-        if let base = ready.hardState?.baseIndex { storedBaseIndex = max(storedBaseIndex, base) }
+        log.persisted(lastIndex: ready.lastIndex, base: ready.hardState?.baseIndex)
         if role == .leader {
-            matchIndex[id] = stableIndex
+            progress.setOwn(id, stable: stableIndex)
             maybeCommit()
         }
     }
@@ -159,17 +132,15 @@ struct RaftPeer: Sendable {
     /// applied): the entries leave memory now, and leave the disk with the next Ready, in the write
     /// that moves the base. A follower that needs one of them later gets a snapshot instead.
     mutating func compactLog(through index: UInt64) {
-        guard index > baseIndex, index <= appliedIndex, index <= stableIndex, let term = termAt(index) else { return }
-        log.removeFirst(Int(index - baseIndex))
-        baseIndex = index
-        baseTerm = term
+        guard index <= appliedIndex else { return }
+        log.compact(through: index)
     }
 
     /// Gives back what a sleeping peer does not need until it wakes: the buffers of its log and
     /// outbox, which keep the capacity of their busiest moment, and the votes of its last election.
     /// Tens of thousands of regions sleep at a time in a large restore.
     mutating func releaseIdleMemory() {
-        if log.capacity > log.count * 2 { log = log.map { $0 } }
+        log.releaseIdleMemory()
         if outbox.isEmpty { outbox = [] }
         if role != .candidate { votes = [] }
     }
@@ -184,14 +155,10 @@ struct RaftPeer: Sendable {
         guard role == .leader else { return }
         for peer in added where peer != id {
             // A new peer has nothing: it starts from a snapshot, never from entries it lacks data for.
-            nextIndex[peer] = 0
-            matchIndex[peer] = 0
+            progress.add(peer)
             sendAppend(to: peer)
         }
-        for peer in nextIndex.keys where !voters.contains(peer) && !learners.contains(peer) {
-            nextIndex[peer] = nil
-            matchIndex[peer] = nil
-        }
+        progress.keep(only: Set(voters + learners))
         if !voters.contains(id) { becomeFollower(term: term, leader: nil) }
         maybeCommit()
     }
@@ -210,10 +177,7 @@ struct RaftPeer: Sendable {
             if electionElapsed >= electionTimeout {
                 electionElapsed = 0
                 // Check quorum: a leader cut off from a majority steps down, so clients look elsewhere.
-                if recentlyActive.intersection(voters).subtracting([id]).count + 1 < quorum {
-                    becomeFollower(term: term, leader: nil)
-                }
-                recentlyActive.removeAll()
+                if !progress.checkQuorum(voters: voters, leader: id, quorum: quorum) { becomeFollower(term: term, leader: nil) }
                 transferee = nil
             }
         case .follower, .candidate:
@@ -263,14 +227,8 @@ struct RaftPeer: Sendable {
         leaderID = id
         transferee = nil
         heartbeatElapsed = 0
-        recentlyActive.removeAll()
-        nextIndex.removeAll()
-        matchIndex.removeAll()
-        for peer in voters + learners where peer != id {
-            nextIndex[peer] = lastIndex + 1
-            matchIndex[peer] = 0
-        }
-        matchIndex[id] = stableIndex
+        progress = RaftProgress(followers: (voters + learners).filter { $0 != id }, lastIndex: lastIndex)
+        progress.setOwn(id, stable: stableIndex)
         append(.noop)
         broadcastAppend()
     }
@@ -319,20 +277,18 @@ struct RaftPeer: Sendable {
     }
 
     private mutating func sendAppend(to peer: UInt64) {
-        let next = nextIndex[peer] ?? lastIndex + 1
+        let next = progress.next[peer] ?? lastIndex + 1
         guard next > baseIndex, let prevTerm = termAt(next - 1) else {
             sendSnapshot(to: peer)
             return
         }
-        let entries = next <= lastIndex ? Array(log[Int(next - baseIndex - 1)...].prefix(64)) : []
+        let entries = log.entries(from: next, limit: 64)
         outbox.append(RaftMessage(from: id, to: peer, term: term, kind: .append(prevIndex: next - 1, prevTerm: prevTerm, entries: entries, commit: commitIndex)))
     }
 
     private mutating func maybeCommit() {
         guard role == .leader else { return }
-        let matches = voters.map { $0 == id ? stableIndex : (matchIndex[$0] ?? 0) }.sorted(by: >)
-        guard !matches.isEmpty, matches.count >= quorum else { return }
-        let candidate = matches[quorum - 1]
+        guard let candidate = progress.quorumIndex(voters: voters, leader: id, ownStable: stableIndex, quorum: quorum) else { return }
         // Only entries of the current term commit by counting replicas (Raft §5.4.2).
         if candidate > commitIndex, termAt(candidate) == term {
             commitIndex = candidate
@@ -375,11 +331,9 @@ struct RaftPeer: Sendable {
             followLeader(m.from)
             handleAppend(from: m.from, prevIndex: prevIndex, prevTerm: prevTerm, entries: entries, commit: commit)
         case let .appendResponse(success, match):
-            guard role == .leader, nextIndex[m.from] != nil else { return }
-            recentlyActive.insert(m.from)
+            guard role == .leader, progress.tracks(m.from) else { return }
             if success {
-                if match > (matchIndex[m.from] ?? 0) { matchIndex[m.from] = match }
-                nextIndex[m.from] = max(nextIndex[m.from] ?? 0, match + 1)
+                progress.acknowledge(m.from, through: match)
                 maybeCommit()
                 if transferee == m.from, matchIndex[m.from] == lastIndex {
                     outbox.append(RaftMessage(from: id, to: m.from, term: term, kind: .timeoutNow))
@@ -387,7 +341,7 @@ struct RaftPeer: Sendable {
                     sendAppend(to: m.from)
                 }
             } else {
-                nextIndex[m.from] = max(1, min((nextIndex[m.from] ?? 1) - 1, match + 1))
+                progress.refuse(m.from, hint: match)
                 sendAppend(to: m.from)
             }
         case let .snapshot(index, snapshotTerm):
@@ -401,11 +355,8 @@ struct RaftPeer: Sendable {
             }
             pendingSnapshot = RaftSnapshot(index: index, term: snapshotTerm, leader: m.from)
         case let .snapshotApplied(index):
-            guard role == .leader, nextIndex[m.from] != nil else { return }
-            recentlyActive.insert(m.from)
-            // The follower's log is now what the snapshot covers, even below what it had before.
-            matchIndex[m.from] = index
-            nextIndex[m.from] = index + 1
+            guard role == .leader, progress.tracks(m.from) else { return }
+            progress.snapshotApplied(m.from, at: index)
             if index < lastIndex { sendAppend(to: m.from) }
         case .timeoutNow:
             campaign()
@@ -424,15 +375,7 @@ struct RaftPeer: Sendable {
             outbox.append(RaftMessage(from: id, to: leader, term: term, kind: .appendResponse(success: false, matchIndex: max(hint, min(commitIndex, lastIndex)))))
             return
         }
-        for entry in entries {
-            if let existing = termAt(entry.index), existing == entry.term { continue }
-            if entry.index <= lastIndex {
-                // A conflicting suffix: it goes from memory now, and from disk with the next Ready.
-                log.removeLast(Int(lastIndex - entry.index + 1))
-                stableIndex = min(stableIndex, entry.index - 1)
-            }
-            log.append(entry)
-        }
+        log.appendFromLeader(entries)
         let matched = prevIndex + UInt64(entries.count)
         if commit > commitIndex { commitIndex = max(commitIndex, min(commit, matched)) }
         outbox.append(RaftMessage(from: id, to: leader, term: term, kind: .appendResponse(success: true, matchIndex: matched)))
@@ -441,15 +384,7 @@ struct RaftPeer: Sendable {
     /// The owner copied the snapshot's data in: the log now starts at its index.
     mutating func restoreSnapshot(_ snapshot: RaftSnapshot, voters newVoters: [UInt64], learners newLearners: [UInt64]) {
         guard snapshot.index >= appliedIndex else { return }  // never back over what was applied
-        if termAt(snapshot.index) == snapshot.term, snapshot.index <= lastIndex {
-            log.removeFirst(Int(snapshot.index - baseIndex))  // the log agrees: keep what follows
-        } else {
-            log.removeAll()
-            stableIndex = snapshot.index
-        }
-        baseIndex = snapshot.index
-        baseTerm = snapshot.term
-        stableIndex = max(stableIndex, baseIndex)
+        log.restore(snapshotIndex: snapshot.index, term: snapshot.term)
         commitIndex = max(commitIndex, snapshot.index)
         appliedIndex = snapshot.index
         hardStateDirty = true
@@ -458,28 +393,4 @@ struct RaftPeer: Sendable {
         learners = newLearners
         outbox.append(RaftMessage(from: id, to: snapshot.leader, term: term, kind: .snapshotApplied(index: snapshot.index)))
     }
-}
-
-/// A snapshot that a follower accepted: the leader's data as of `index`.
-struct RaftSnapshot: Sendable, Equatable {
-    var index: UInt64
-    var term: UInt64
-    var leader: UInt64
-}
-
-/// What a peer asks its owner to do, in this order: persist `hardState` and `entries` (deleting
-/// stored entries in `lastIndex + 1 ... staleThrough` and in `truncated`), synced; apply `committed`; install
-/// `snapshot`; then send `messages`, which may acknowledge what was persisted.
-struct RaftReady: Sendable {
-    var hardState: RaftStorage.HardState?
-    var entries: [RaftEntry]
-    var lastIndex: UInt64
-    var staleThrough: UInt64
-    /// Stored entries below the new base, to delete.
-    var truncated: ClosedRange<UInt64>?
-    var snapshot: RaftSnapshot?
-    var messages: [RaftMessage]
-    var committed: [RaftEntry]
-
-    var mustPersist: Bool { hardState != nil || !entries.isEmpty || staleThrough > lastIndex || truncated != nil }
 }
