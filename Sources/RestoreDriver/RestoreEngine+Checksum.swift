@@ -37,7 +37,7 @@ extension RestoreEngine {
                     reporter.report(.log(.error, "checksum mismatch: expected \(report.expected), restored \(report.total)"))
                 }
             }
-            lastMismatches.withLock { $0 = report.mismatches }
+            tally.lastMismatches.withLock { $0 = report.mismatches }
             return report.isMatch ? .matched : .mismatched
         } catch {
             let verdict = ChecksumVerdict.unread("\(error)")
@@ -73,5 +73,5 @@ extension RestoreEngine {
         return try await verifier.verify()
     }
 
-    public var checksumMismatches: [ChecksumVerifier.Mismatch] { lastMismatches.withLock { $0 } }
+    public var checksumMismatches: [ChecksumVerifier.Mismatch] { tally.lastMismatches.withLock { $0 } }
 }

@@ -50,10 +50,9 @@ extension RestoreEngine {
 
     /// Changes every store's download rate limit, live.
     public func setRateLimit(_ bytesPerSecond: UInt64) {
-        rateLimitValue.withLock { $0 = bytesPerSecond }
-        rateLimitUpdates.yield(bytesPerSecond)
+        rate.set(bytesPerSecond)
         reporter.report(.log(.info, "download rate limit set to \(bytesPerSecond == 0 ? "unlimited" : ByteFormat.rate(Double(bytesPerSecond))) per store"))
     }
 
-    public var rateLimit: UInt64 { rateLimitValue.withLock { $0 } }
+    public var rateLimit: UInt64 { rate.current }
 }

@@ -8,7 +8,7 @@ extension RestoreEngine {
     func splitAndScatter() async throws {
         reporter.report(.phase(.splitting))
         let started = ContinuousClock.now
-        defer { splitDuration.withLock { $0 = ContinuousClock.now - started } }
+        defer { tally.splitDuration.withLock { $0 = ContinuousClock.now - started } }
         for batch in plan.splitBatches {
             let splitting = ContinuousClock.now
             let created: [Region]
@@ -166,7 +166,7 @@ extension RestoreEngine {
     /// set over several regions).
     func countIfComplete(_ set: FileSet) {
         guard checkpoint.remaining(set: set.id, range: set.newRange).isEmpty,
-              countedSets.withLock({ $0.insert(set.id).inserted }) else { return }
+              tally.countedSets.withLock({ $0.insert(set.id).inserted }) else { return }
         reporter.report(.counted(bytes: set.size, kvs: set.checksum.totalKVs, files: set.files.count, table: set.tableID))
     }
 

@@ -33,7 +33,7 @@ extension RestoreEngine {
     private func sampleMetrics() {
         guard RestoreMetrics.isEnabled else { return }
         let snapshot = monitor.snapshot()
-        let files = countedSets.withLock { $0.reduce(0) { $0 + plan.fileSets[$1].files.count } }
+        let files = tally.countedSets.withLock { $0.reduce(0) { $0 + plan.fileSets[$1].files.count } }
         metrics.sample(snapshot, filesRestored: files, checkpointLag: snapshot.phase == .restoring ? checkpoint.sinceLastWrite : .zero)
     }
 

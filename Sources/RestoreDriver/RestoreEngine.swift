@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Logging
 import KeyCodec
 import ExternalStorage
@@ -11,31 +10,26 @@ import ClusterAPI
 /// retries by TiKV's errors. Regions that run out of budget wait, Failed, for the operator; the rest
 /// go on. Progress is checkpointed, so the same restore resumes after a quit or a crash.
 public final class RestoreEngine: Sendable {
-    public let monitor: RestoreMonitor
-    public let cluster: any ClusterClient
-    /// Where the checkpoint lives (the embedded cluster's directory, or a directory of the operator's).
-    public let stateDirectory: String
-    public let backup: Backup
-    public let plan: RestorePlan
-    public let rules: RuleBuilder
-    let storage: any ExternalStorage
-    let options: RestoreOptions
-    let storeIDs: [UInt64]
-    let rateLimitValue: Mutex<UInt64>
-    /// New rate limits, applied to every store in the order they were set.
-    let rateLimitUpdates: AsyncStream<UInt64>.Continuation
-    private let rateLimitApplier: Task<Void, Never>
+    let job: RestoreJob
+    let rate: StoreRateLimit
     let checkpoint: Checkpoint
-    let backupKey: String
     let control = RestoreControl()
     let queue = WorkQueue<RegionWork>()
     let reporter: ProgressReporter
     let pieces: PieceRestorer
-    let countedSets = Mutex(Set<Int>())
-    /// How long the split and scatter took, for the summary.
-    let splitDuration = Mutex(Duration.zero)
-    let lastMismatches = Mutex<[ChecksumVerifier.Mismatch]>([])
-    let metrics = RestoreMetrics()
+    let tally = RestoreTally()
+
+    public var monitor: RestoreMonitor { reporter.monitor }
+    public var cluster: any ClusterClient { job.cluster }
+    /// Where the checkpoint lives (the embedded cluster's directory, or a directory of the operator's).
+    public var stateDirectory: String { job.stateDirectory }
+    public var backup: Backup { job.backup }
+    public var plan: RestorePlan { job.plan }
+    public var rules: RuleBuilder { job.rules }
+    var storage: any ExternalStorage { job.storage }
+    var options: RestoreOptions { job.options }
+    var storeIDs: [UInt64] { rate.storeIDs }
+    var metrics: RestoreMetrics { tally.metrics }
 
     public enum Outcome: Sendable, Equatable {
         /// Every region ingested and the checksum matched (or was skipped).
@@ -84,30 +78,15 @@ public final class RestoreEngine: Sendable {
         storage: any ExternalStorage, cluster: any ClusterClient, stateDirectory: String, storeIDs: [UInt64], backup: Backup, plan: RestorePlan,
         rules: RuleBuilder, options: RestoreOptions, checkpoint: Checkpoint, backupKey: String, insecureTLS: Bool
     ) {
-        self.storage = storage
-        self.cluster = cluster
-        self.stateDirectory = stateDirectory
-        self.storeIDs = storeIDs
-        rateLimitValue = Mutex(options.rateLimit)
-        let (updates, continuation) = AsyncStream.makeStream(of: UInt64.self)
-        rateLimitUpdates = continuation
-        rateLimitApplier = Task { [cluster, storeIDs] in
-            for await limit in updates {
-                for id in storeIDs { await cluster.setDownloadSpeedLimit(limit, on: id) }
-            }
-        }
-        self.backup = backup
-        self.plan = plan
-        self.rules = rules
-        self.options = options
+        job = RestoreJob(
+            storage: storage, cluster: cluster, stateDirectory: stateDirectory, backup: backup, backupKey: backupKey, plan: plan, rules: rules, options: options)
+        rate = StoreRateLimit(initial: options.rateLimit, storeIDs: storeIDs, cluster: cluster)
         self.checkpoint = checkpoint
-        self.backupKey = backupKey
         var source = storage.displayName + (options.cipher.map { " (encrypted, \($0.method.name))" } ?? "")
         if backup.startVersion != 0 {
             source += " (incremental: versions \(backup.startVersion) to \(backup.endVersion), at timestamp \(rules.userRules.rules.first?.newTimestamp ?? 0))"
         }
         let monitor = RestoreMonitor(source: source, clusterLocation: cluster.location, storeCount: storeIDs.count, replicas: cluster.replicas, insecureTLS: insecureTLS)
-        self.monitor = monitor
         reporter = ProgressReporter(monitor: monitor)
         reporter.report(.totals(bytes: plan.totalSize, kvs: plan.totalKVs))
         reporter.report(.tables(Self.tableRows(backup: backup, plan: plan, rules: rules)))
@@ -134,11 +113,6 @@ public final class RestoreEngine: Sendable {
                 regions: regions, files: sets.reduce(0) { $0 + $1.files.count }, kvs: sets.reduce(0) { $0 + $1.checksum.totalKVs },
                 bytes: sets.reduce(0) { $0 + $1.size })
         }
-    }
-
-    deinit {
-        rateLimitUpdates.finish()
-        rateLimitApplier.cancel()
     }
 
     /// Writes the restore's events to `logger` as structured records, from now on.

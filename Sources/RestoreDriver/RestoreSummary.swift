@@ -38,7 +38,7 @@ public struct RestoreSummary: Codable, Sendable {
         elapsed_s = (elapsed * 100).rounded() / 100
         retries = s.retries
         split_keys = engine.plan.splitKeys.count
-        split_s = (engine.splitDuration.withLock { $0 }.seconds * 100).rounded() / 100
+        split_s = (engine.tally.splitDuration.withLock { $0 }.seconds * 100).rounded() / 100
         files_by_cf = Dictionary(uniqueKeysWithValues: engine.backup.filesByCF().map { ($0.key.name, $0.value) })
         average_speed_bytes_per_s = elapsed > 0 ? Double(s.doneBytes) / elapsed : 0
         checksum_mismatches = engine.checksumMismatches.map(\.description)
