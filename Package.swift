@@ -106,7 +106,7 @@ let package = Package(
         .target(name: "RestoreDrills", dependencies: ["RestoreDriver", "ClusterAPI", "EmbeddedCluster", "KeyCodec", "ExternalStorage", "BackupFormat"]),
         .target(
             name: "ConsoleUI",
-            dependencies: ["KeyCodec", "ClusterAPI", "RestoreDriver", "RestoreDrills", "CNCursesW"]
+            dependencies: ["KeyCodec", "ClusterAPI", "RestoreDriver", "CNCursesW"]
         ),
         .executableTarget(
             name: "restore-console",
@@ -142,19 +142,59 @@ let package = Package(
             name: "restore-chaos",
             dependencies: ["Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills", "LoopbackServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(
-            name: "RestoreKitTests",
+        // Tests mirror the layers: each library target has a test target of its name, which
+        // depends on that target and on layers below it only (Tests/RestoreConsoleTests/LayerTests
+        // checks it). Two support targets hold what several test targets share.
+        .target(name: "TestSupport", dependencies: ["LoopbackServer"], path: "Tests/TestSupport"),
+        .target(
+            name: "RestoreTestSupport",
             dependencies: [
-                "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills",
-                "FuzzTargets", "KVProto", "KVWire", "RemoteCluster", "ClusterServer",
-                "LoopbackServer",
-                .product(name: "PropertyBased", package: "swift-property-based"),
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                "TestSupport", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "KVWire", "RemoteCluster", "ClusterServer",
+                "RestoreDriver",
+            ],
+            path: "Tests/RestoreTestSupport"
+        ),
+        .testTarget(name: "FailpointsTests", dependencies: ["Failpoints"]),
+        .testTarget(name: "KeyCodecTests", dependencies: ["TestSupport", "Failpoints", "KeyCodec", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "ExternalStorageTests", dependencies: ["TestSupport", "KeyCodec", "ExternalStorage"]),
+        .testTarget(name: "KVProtoTests", dependencies: ["TestSupport", "KVProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(name: "KVProtoGRPCTests", dependencies: ["TestSupport", "KVProto", "KVProtoGRPC", .product(name: "GRPCCore", package: "grpc-swift-2")]),
+        .testTarget(
+            name: "BackupFormatTests",
+            dependencies: ["TestSupport", "KeyCodec", "ExternalStorage", "KVProto", "BackupFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .testTarget(name: "ClusterAPITests", dependencies: ["KeyCodec", "ClusterAPI"]),
+        .testTarget(name: "EmbeddedClusterTests", dependencies: ["TestSupport", "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster"]),
+        .testTarget(name: "KVWireTests", dependencies: ["KeyCodec", "ClusterAPI", "KVProto", "KVWire"]),
+        .testTarget(name: "RemoteClusterTests", dependencies: ["TestSupport", "ExternalStorage", "ClusterAPI", "KVWire", "RemoteCluster"]),
+        .testTarget(
+            name: "ClusterServerTests",
+            dependencies: ["TestSupport", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "KVWire", "ClusterServer"]
+        ),
+        .testTarget(
+            name: "RestoreDriverTests",
+            dependencies: [
+                "TestSupport", "RestoreTestSupport", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "KVWire", "RemoteCluster",
+                "ClusterServer", "RestoreDriver",
             ]
         ),
         .testTarget(
-            name: "ConsoleUITests",
-            dependencies: ["ConsoleUI", "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "RestoreDriver", "RestoreDrills", "LoopbackServer"]
+            name: "RestoreDrillsTests",
+            dependencies: [
+                "TestSupport", "RestoreTestSupport", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI", "EmbeddedCluster", "KVWire", "RemoteCluster",
+                "ClusterServer", "RestoreDriver", "RestoreDrills",
+            ]
+        ),
+        .testTarget(name: "ConsoleUITests", dependencies: ["KeyCodec", "ClusterAPI", "RestoreDriver", "ConsoleUI"]),
+        .testTarget(name: "LoopbackServerTests", dependencies: ["TestSupport", "LoopbackServer"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["TestSupport", "KeyCodec", "FuzzTargets"]),
+        // The product as an operator runs it: the binary, its console in tmux, the whole package.
+        .testTarget(
+            name: "RestoreConsoleTests",
+            dependencies: [
+                "TestSupport", "RestoreTestSupport", "Failpoints", "KeyCodec", "ExternalStorage", "KVProto", "BackupFormat", "ClusterAPI", "EmbeddedCluster",
+                "KVWire", "RemoteCluster", "ClusterServer", "RestoreDriver", "RestoreDrills", "LoopbackServer", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6],

@@ -3,21 +3,23 @@ import Foundation
 import KeyCodec
 import ClusterAPI
 import RestoreDriver
-import RestoreDrills
 import Synchronization
 
 /// The ncurses console: one thread reads input with a timeout, applies it, takes the engine's
 /// snapshot, renders into a `ScreenBuffer` and writes the cells that changed.
 public final class ConsoleApp {
     let engine: RestoreEngine
+    let drills: (any OperatorDrills)?
     var controller: ConsoleController
     let result: RestoreResultBox
     let ordering = LiveOrdering()
 
     /// Create it on the thread that runs it: it is not shared between threads.
-    public init(engine: RestoreEngine, theme: String, drills: Bool, result: RestoreResultBox) {
+    /// `drills`: the fault drills its keys start, if the cluster offers them.
+    public init(engine: RestoreEngine, theme: String, drills: (any OperatorDrills)?, result: RestoreResultBox) {
         self.engine = engine
-        controller = ConsoleController(drills: drills, theme: theme)
+        self.drills = drills
+        controller = ConsoleController(drills: drills != nil, theme: theme)
         self.result = result
     }
 
@@ -82,11 +84,11 @@ public final class ConsoleApp {
         case let .retry(id): Task { await engine.retry(region: id) }
         case .retryFailed: Task { await engine.retryFailed() }
         case let .setRate(rate): engine.setRateLimit(rate)
-        case let .storeDown(store): Task { await engine.drillStoreDown(store) }
-        case .allStoresUp: Task { await engine.drillAllStoresUp() }
-        case let .transferLeader(id): Task { await engine.drillTransferLeader(region: id) }
-        case let .split(id): Task { await engine.drillSplit(region: id) }
-        case let .busy(store): engine.drillBusy(store: store, for: .seconds(3))
+        case let .storeDown(store): Task { [drills] in await drills?.storeDown(store) }
+        case .allStoresUp: Task { [drills] in await drills?.allStoresUp() }
+        case let .transferLeader(id): Task { [drills] in await drills?.transferLeader(region: id) }
+        case let .split(id): Task { [drills] in await drills?.split(region: id) }
+        case let .busy(store): drills?.busy(store: store, for: .seconds(3))
         case .quit: break
         }
     }

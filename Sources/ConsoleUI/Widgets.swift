@@ -20,16 +20,20 @@ extension ScreenBuffer {
         if !title.isEmpty { write(" \(title) ", x: rect.x + 2, y: rect.y, role: titleRole, clip: Rect(x: rect.x + 1, y: rect.y, width: rect.width - 2, height: 1)) }
     }
 
-    /// A horizontal bar `width` cells long, filled to `fraction`.
+    /// A horizontal bar `width` cells long, filled to `fraction`: in colour, or as `[###...]`
+    /// between brackets that stay inside the width.
     public mutating func bar(x: Int, y: Int, width: Int, fraction: Double, unicode: Bool) {
-        guard width > 0 else { return }
-        let filled = Int((min(1, max(0, fraction)) * Double(width)).rounded(.down))
+        let fraction = min(1, max(0, fraction))
         if unicode {
+            guard width > 0 else { return }
+            let filled = Int((fraction * Double(width)).rounded(.down))
             write(String(repeating: " ", count: filled), x: x, y: y, role: .progress)
             write(String(repeating: " ", count: width - filled), x: x + filled, y: y, role: .progressEmpty)
         } else {
-            write("[" + String(repeating: "#", count: max(0, filled - 1)), x: x, y: y, role: .ok)
-            write(String(repeating: ".", count: max(0, width - max(1, filled) - 1)) + "]", x: x + max(1, filled), y: y, role: .dim)
+            guard width >= 2 else { return }
+            let inner = width - 2, filled = Int((fraction * Double(inner)).rounded(.down))
+            write("[" + String(repeating: "#", count: filled), x: x, y: y, role: .ok)
+            write(String(repeating: ".", count: inner - filled) + "]", x: x + 1 + filled, y: y, role: .dim)
         }
     }
 }

@@ -22,12 +22,14 @@ public enum CrashPoint: String, Sendable, CaseIterable {
 
     public static let environmentVariable = "RESTORE_CONSOLE_CRASH_AT"
 
-    private static let armed: (point: CrashPoint, count: Int)? = {
-        guard let spec = ProcessInfo.processInfo.environment[environmentVariable] else { return nil }
-        let parts = spec.split(separator: ":")
+    private static let armed: (point: CrashPoint, count: Int)? = ProcessInfo.processInfo.environment[environmentVariable].flatMap(arming)
+
+    /// The point and the pass count that `spec` (`point:n`, n > 0) arms, or nil.
+    static func arming(_ spec: String) -> (point: CrashPoint, count: Int)? {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let point = CrashPoint(rawValue: String(parts[0])), let count = Int(parts[1]), count > 0 else { return nil }
         return (point, count)
-    }()
+    }
 
     private static let passes = Atomic<Int>(0)
 

@@ -82,3 +82,16 @@ extension RestoreEngine {
         monitor.event(.warn, store: store, "drill: the next download on store \(store) will fail")
     }
 }
+
+/// The engine's drills behind the console's seam.
+public struct EngineDrills: OperatorDrills {
+    let engine: RestoreEngine
+
+    public init(_ engine: RestoreEngine) { self.engine = engine }
+
+    public func storeDown(_ store: UInt64) async { await engine.drillStoreDown(store) }
+    public func allStoresUp() async { await engine.drillAllStoresUp() }
+    public func transferLeader(region: UInt64) async { await engine.drillTransferLeader(region: region) }
+    public func split(region: UInt64) async { await engine.drillSplit(region: region) }
+    public func busy(store: UInt64, for duration: Duration) { engine.drillBusy(store: store, for: duration) }
+}

@@ -6,7 +6,7 @@ import ClusterAPI
 /// Restores one piece (a batch of a region's file sets, into the part of their range that the
 /// region holds): Download of every file on every peer, then one Ingest of them all on the
 /// leader, as BR ingests a range's files with one MultiIngest; each failure is acted on as the
-/// `RetryTable` says. Nothing is ingested until every peer of the region holds every file: TiKV
+/// `RetryRules` says. Nothing is ingested until every peer of the region holds every file: TiKV
 /// replicates the ingest through Raft, and a replica whose store lacks the SST panics on apply
 /// (tikv components/raftstore/src/store/fsm/apply.rs `handle_ingest_sst`), as BR's
 /// `downloadSST` downloads to every peer and fails the set if any one fails
@@ -33,7 +33,7 @@ struct PieceRestorer: Sendable {
     var apiVersion = 0
     /// The backup's key, when BR encrypted it: each Download carries it with the file's iv.
     var cipher: BackupCipher?
-    let retries: RetryTable
+    let retries: RetryRules
     let reporter: ProgressReporter
     let control: RestoreControl
     let downloadSlots: StoreSlots

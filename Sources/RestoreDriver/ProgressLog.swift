@@ -72,6 +72,8 @@ final class ProgressLog: Sendable {
         case let .unpaused(id): return (.info, "resumed", region(id))
         case let .operatorPaused(id): return (.info, "pause asked", region(id))
         case let .operatorResumed(id): return (.info, "resume asked", region(id))
+        case .operatorPausedAll: return (.info, "pause asked", ["regions": "all"])
+        case .operatorResumedAll: return (.info, "resume asked", ["regions": "all"])
         case let .requeued(id): return (.info, "manual retry", region(id))
         case let .checksum(verdict):
             guard case let .unread(why) = verdict else { return (verdict == .matched ? .info : .error, "checksum", ["match": "\(verdict == .matched)"]) }

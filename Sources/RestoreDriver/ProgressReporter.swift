@@ -22,8 +22,12 @@ enum ProgressEvent: Sendable {
     case checksumRetried(region: UInt64, ImportError)
     /// The stores' latest figures.
     case storesSampled([StoreRow], replicas: Int)
+    /// The operator paused or resumed a region, or all of them: a queued region shows it at once,
+    /// one at work when its worker reaches the next step (`paused`, `unpaused`).
     case operatorPaused(region: UInt64)
     case operatorResumed(region: UInt64)
+    case operatorPausedAll
+    case operatorResumedAll
     /// A Failed region goes back to work.
     case requeued(region: UInt64)
     /// Downloads of a piece start on the up peers of `region`.
@@ -123,17 +127,17 @@ struct ProgressReporter: Sendable {
                 s.memory = ProcessMemory.current()
             }
         case let .operatorPaused(region):
-            monitor.updateRow(region) { row in
-                guard row.phase == .queued else { return }
-                row.phase = .paused
-                row.setEveryPeer(.paused)
-            }
+            monitor.updateRow(region, Self.pauseQueued)
+            monitor.event(.info, region: region, "paused by operator")
         case let .operatorResumed(region):
-            monitor.updateRow(region) { row in
-                guard row.phase == .paused else { return }
-                row.phase = .queued
-                row.setEveryPeer(.queued)
-            }
+            monitor.updateRow(region, Self.resumePaused)
+            monitor.event(.info, region: region, "resumed by operator")
+        case .operatorPausedAll:
+            monitor.updateRows(where: { $0.phase == .queued }, Self.pauseQueued)
+            monitor.event(.info, "all regions paused by operator")
+        case .operatorResumedAll:
+            monitor.updateRows(where: { $0.phase == .paused }, Self.resumePaused)
+            monitor.event(.info, "all regions resumed by operator")
         case let .requeued(region):
             monitor.updateRow(region) { row in
                 row.phase = .queued
@@ -215,5 +219,18 @@ struct ProgressReporter: Sendable {
         case let .log(level, region, store, message):
             monitor.event(level, region: region, store: store, message)
         }
+    }
+
+    /// A queued region shows an operator's pause at once; one at work, when its worker stops.
+    static func pauseQueued(_ row: inout RegionRow) {
+        guard row.phase == .queued else { return }
+        row.phase = .paused
+        row.setEveryPeer(.paused)
+    }
+
+    static func resumePaused(_ row: inout RegionRow) {
+        guard row.phase == .paused else { return }
+        row.phase = .queued
+        row.setEveryPeer(.queued)
     }
 }

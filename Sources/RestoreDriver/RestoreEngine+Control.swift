@@ -7,23 +7,21 @@ extension RestoreEngine {
     public func pause(region id: UInt64) {
         control.pauses.pause(id)
         reporter.report(.operatorPaused(region: id))
-        reporter.report(.log(.info, region: id, "paused by operator"))
     }
 
     public func resume(region id: UInt64) {
         control.pauses.resume(id)
         reporter.report(.operatorResumed(region: id))
-        reporter.report(.log(.info, region: id, "resumed by operator"))
     }
 
     public func pauseAll() {
         control.pauses.pauseAll()
-        reporter.report(.log(.info, "all regions paused by operator"))
+        reporter.report(.operatorPausedAll)
     }
 
     public func resumeAll() {
         control.pauses.resumeAll()
-        reporter.report(.log(.info, "all regions resumed by operator"))
+        reporter.report(.operatorResumedAll)
     }
 
     /// Puts a Failed region back to work; returns false when it is not Failed.

@@ -91,7 +91,7 @@ public final class RestoreEngine: Sendable {
         reporter.report(.totals(bytes: plan.totalSize, kvs: plan.totalKVs))
         reporter.report(.tables(Self.tableRows(backup: backup, plan: plan, rules: rules)))
         var pieces = PieceRestorer(
-            cluster: cluster, storage: storage, rules: rules.importRules, mode: rules.mode, format: rules.format, retries: RetryTable(download: options.download, ingest: options.ingest),
+            cluster: cluster, storage: storage, rules: rules.importRules, mode: rules.mode, format: rules.format, retries: RetryRules(download: options.download, ingest: options.ingest),
             reporter: reporter, control: control,
             downloadSlots: StoreSlots(width: options.downloadsPerStore),
             ingestSlots: AsyncSemaphore(options.concurrentIngests), backupKey: backupKey)

@@ -91,6 +91,13 @@ public final class RestoreMonitor: Sendable {
 
     func hasRow(_ id: UInt64) -> Bool { state.withLock { $0.rowIndex[id] != nil } }
 
+    /// Changes every row that `matches` in place, keeping the counts per phase right; the rows
+    /// that do not match are left alone (and their chunks unshared with earlier snapshots).
+    func updateRows(where matches: (RegionRow) -> Bool, _ body: (inout RegionRow) -> Void) {
+        let ids = state.withLock { st in st.snapshot.regions.filter(matches).map(\.id) }
+        for id in ids { updateRow(id, body) }
+    }
+
     /// Changes one row in place, keeping the counts per phase right.
     func updateRow(_ id: UInt64, _ body: (inout RegionRow) -> Void) {
         state.withLock { st in

@@ -79,7 +79,7 @@ extension RestoreBenchmark {
         var clients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
         var runners: [Task<Void, Never>] = []
         for _ in InstantCluster.storeIDs {
-            let transport = try HTTP2ClientTransport.Posix(target: .ipv4(host: address.host, port: address.port), transportSecurity: .plaintext)
+            let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: address.host, port: address.port), transportSecurity: .plaintext)
             let client = GRPCClient(transport: transport)
             clients.append(client)
             runners.append(Task { try? await client.runConnections() })

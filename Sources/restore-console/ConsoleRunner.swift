@@ -3,6 +3,7 @@ import Foundation
 import KeyCodec
 import ClusterAPI
 import RestoreDriver
+import RestoreDrills
 
 /// Options that choose between the console and the headless printer.
 struct DisplayOptions {
@@ -34,7 +35,7 @@ enum ConsoleRunner {
         let side = during.map { body in Task { await body() } }
         // ncurses is driven by one thread of its own, never by the cooperative pool.
         let ui: Result<Bool, ThemeError> = await withCheckedContinuation { continuation in
-            let (theme, drills) = (display.theme, display.drills)
+            let (theme, drills) = (display.theme, display.drills ? EngineDrills(engine) : nil)
             let thread = Thread {
                 let app = ConsoleApp(engine: engine, theme: theme, drills: drills, result: result)
                 continuation.resume(returning: Result { () throws(ThemeError) in try app.run() })

@@ -63,8 +63,9 @@ struct DemoCommand: AsyncParsableCommand {
         arguments.stores = 3
         arguments.replicas = 3
         let endpoint = try await metrics.start()
-        let target = ClusterTarget.embedded(try await openCluster(arguments))
-        let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments)
+        let options = try arguments.options()
+        let target = RestoreDestination.embedded(try await RestoreDestination.openEmbedded(arguments, options: options))
+        let engine = try await target.prepareEngine(storage: storage, options: options, insecureTLS: false)
         engine.logEvents(to: try logging.start(in: target.stateDirectory))
         var faults: (@Sendable () async -> Void)?
         if !noFaults { faults = { @Sendable in await DemoFaults().run(against: engine) } }

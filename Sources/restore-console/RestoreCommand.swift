@@ -46,13 +46,13 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let storage = try arguments.storageOptions.open(arguments.storage)
+        let options = try arguments.options()
         let inputs: RestoreInputs
-        let target: ClusterTarget
+        let target: RestoreDestination
         let stop: StopRequest
         do {
             // Everything is read and checked before anything is written.
-            let surveyed = try await SurveyedTarget.survey(arguments, storage: storage)
-            let options = try arguments.options()
+            let surveyed = try await DestinationSurvey.survey(arguments, options: options, storage: storage)
             do { inputs = try await RestoreInputs.read(storage: storage, survey: surveyed.survey, stateDirectory: surveyed.stateDirectory, options: options) } catch {
                 await surveyed.close()
                 throw StartFailure(error.description)
@@ -72,14 +72,14 @@ struct RestoreCommand: AsyncParsableCommand {
             // From here on the cluster is changed (PD's schedulers, the checkpoint claimed): a
             // signal stops the restore and sets the cluster back.
             stop = StopRequest.watch()
-            target = try await surveyed.open(arguments, pauseSchedulers: !arguments.keepSchedulers)
+            target = try await surveyed.open(arguments, options: options, pauseSchedulers: !arguments.keepSchedulers)
         }
         let endpoint: MetricsEndpoint?
         do { endpoint = try await metrics.start() } catch {
             await target.close()
             throw error
         }
-        let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments, inputs: inputs)
+        let engine = try await target.prepareEngine(storage: storage, options: options, insecureTLS: arguments.storageOptions.insecureSkipTLSVerify, inputs: inputs)
         engine.logEvents(to: try logging.start(in: target.stateDirectory))
         if stop.requested {
             // Stopped before anything was restored: what the start changed is set back.
@@ -132,41 +132,6 @@ struct RestoreCommand: AsyncParsableCommand {
     }
 }
 
-/// The open-files budget of an embedded cluster: the process's limit (raised to the hard one)
-/// against the stores, downloads and ingests that the arguments ask for.
-func openFileBudget(_ arguments: RestoreArguments) throws -> OpenFileBudget {
-    let options = try arguments.options()
-    return OpenFileBudget(
-        limit: OpenFileBudget.raiseProcessLimit(), stores: arguments.stores, downloadsPerStore: options.downloadsPerStore,
-        concurrentIngests: options.concurrentIngests)
-}
-
-/// Opens (or creates) the cluster with a table cache per store that the open-files limit allows
-/// beside the restore's downloads and ingests; refuses a limit too low for them, naming both.
-func openCluster(_ arguments: RestoreArguments) async throws -> Cluster {
-    let budget = try openFileBudget(arguments)
-    do { try budget.check() } catch { throw StartFailure(error.description) }
-    guard let directory = arguments.cluster else { throw ValidationError("--cluster is needed") }
-    do {
-        return try await Cluster.open(directory: directory, create: .init(stores: arguments.stores, replicas: arguments.replicas), maxOpenFilesPerStore: budget.perStore)
-    } catch {
-        throw StartFailure(error.description)
-    }
-}
-
-func prepareEngine(storage: any ExternalStorage, target: ClusterTarget, arguments: RestoreArguments, inputs: RestoreInputs? = nil) async throws -> RestoreEngine {
-    do {
-        let options = try arguments.options(), tls = arguments.storageOptions.insecureSkipTLSVerify
-        if let inputs {
-            return try await RestoreEngine.prepare(inputs, storage: storage, cluster: target.client, stateDirectory: target.stateDirectory, options: options, insecureTLS: tls)
-        }
-        return try await RestoreEngine.prepare(storage: storage, cluster: target.client, stateDirectory: target.stateDirectory, options: options, insecureTLS: tls)
-    } catch let error as RestoreError {
-        await target.close()
-        throw StartFailure(error.description)
-    }
-}
-
 struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
@@ -177,8 +142,9 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let storage = try arguments.storageOptions.open(arguments.storage)
-        let target = try await ClusterTarget.open(arguments, storage: storage)
-        let engine = try await prepareEngine(storage: storage, target: target, arguments: arguments)
+        let options = try arguments.options()
+        let target = try await DestinationSurvey.survey(arguments, options: options, storage: storage).open(arguments, options: options)
+        let engine = try await target.prepareEngine(storage: storage, options: options, insecureTLS: arguments.storageOptions.insecureSkipTLSVerify)
         let matched = await engine.verifyChecksum() == .matched
         for event in engine.monitor.snapshot().events where event.level != .info || matched { print(event.message) }
         await target.close()

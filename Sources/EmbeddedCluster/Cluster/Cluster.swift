@@ -151,11 +151,11 @@ public final class Cluster: Sendable {
         await pd.wakeRegions(onStore: id)
     }
 
-    public func failNextDownloads(onStore id: UInt64, count: Int) { stores[id]?.updateFaults { $0.failDownloads += count } }
-    public func corruptNextDownloads(onStore id: UInt64, count: Int) { stores[id]?.updateFaults { $0.corruptDownloads += count } }
-    public func failNextApplies(onStore id: UInt64, count: Int) { stores[id]?.updateFaults { $0.failApplies += count } }
-    public func exhaustDescriptors(onStore id: UInt64, applies count: Int) { stores[id]?.updateFaults { $0.exhaustDescriptors += count } }
+    public func failNextDownloads(onStore id: UInt64, count: Int) { stores[id]?.faults.arm { $0.failDownloads += count } }
+    public func corruptNextDownloads(onStore id: UInt64, count: Int) { stores[id]?.faults.arm { $0.corruptDownloads += count } }
+    public func failNextApplies(onStore id: UInt64, count: Int) { stores[id]?.faults.arm { $0.failApplies += count } }
+    public func exhaustDescriptors(onStore id: UInt64, applies count: Int) { stores[id]?.faults.arm { $0.exhaustDescriptors += count } }
     public func makeBusy(store id: UInt64, for duration: Duration) {
-        stores[id]?.updateFaults { $0.busyUntil = .now + duration }
+        stores[id]?.faults.arm { $0.busyUntil = .now + duration }
     }
 }

@@ -211,7 +211,7 @@ extension RaftGroup {
             replicas[peer]?.markForRepair()
             return .done(.rejected(.staleCommand(regionID: regionID)))
         }
-        if store.takeFault(\.failApplies) {
+        if store.faults.fire(\.failApplies) {
             return .done(panic(store: store, reason: "ingest of \(paths[0].path) into region \(regionID) failed on apply (injected fault)"))
         }
         return .ingest(ingestion)

@@ -55,7 +55,7 @@ struct SSTIngestion: Sendable {
     /// one apply record for all of them: they are all in after a crash, or none is.
     static func run(_ batch: [SSTIngestion], on store: Store) throws {
         guard let first = batch.first else { return }
-        if store.takeFault(\.exhaustDescriptors) {
+        if store.faults.fire(\.exhaustDescriptors) {
             throw Failure(description: "cannot link the clones of region \(first.command.regionID)'s files: \(String(cString: strerror(EMFILE))) (injected)", code: EMFILE)
         }
         let record = "\(store.importDirectory)/apply-\(first.command.regionID)-\(first.entry).sst"

@@ -11,7 +11,8 @@ public final class Store: Sendable {
     public let db: RocksDatabase
     public let importDirectory: String
     private let meta: Mutex<StoreState>
-    private let faultState = Mutex(StoreFaults())
+    /// Faults that drills arm here; the store's code asks this seam only.
+    public let faults = FaultInjector()
     private let ingests = Atomic<Int>(0)
     /// Merges the small files that ingests leave.
     let compactor: IngestCompactor
@@ -91,35 +92,6 @@ public final class Store: Sendable {
 
     /// Counts one more RocksDB ingest (of one or more applies) here; returns the count.
     func countIngest() -> Int { ingests.add(1, ordering: .relaxed).newValue }
-
-    // MARK: faults
-
-    public var faults: StoreFaults { faultState.withLock { $0 } }
-
-    public func updateFaults(_ body: (inout sending StoreFaults) -> Void) { faultState.withLock { body(&$0) } }
-
-    /// Consumes one pending fault of the counter at `counter`; false when none is pending.
-    func takeFault(_ counter: WritableKeyPath<StoreFaults, Int> & Sendable) -> Bool {
-        faultState.withLock { f in
-            guard f[keyPath: counter] > 0 else { return false }
-            f[keyPath: counter] -= 1
-            return true
-        }
-    }
-
-    /// Milliseconds left of an injected busy period, or nil when not busy.
-    func busyBackoff() -> UInt64? {
-        faultState.withLock { f in
-            guard let until = f.busyUntil else { return nil }
-            let left = until - .now
-            guard left > .zero else {
-                f.busyUntil = nil
-                return nil
-            }
-            // Rounded up: a busy store never asks for a zero wait.
-            return UInt64(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
-        }
-    }
 
     /// True when an SST with this uuid was ingested here.
     public func hasIngested(uuid: String) -> Bool { RaftStorage(store: self).wasIngested(uuid: uuid) }

@@ -30,7 +30,7 @@ struct DownloadFetch: Sendable {
         if let decryption = decryption(of: files[i]) {
             do throws(StorageError) { try decryption.cipher.applyInPlace(path: temp, iv: decryption.iv) } catch { throw .storage(error) }
         }
-        if corrupt { ImportService.flipByte(in: temp) }
+        if corrupt { FaultInjector.flipByte(in: temp) }
     }
 
     /// Fetches file `i` into memory, checked and decrypted as `fetch(_:into:)` does a file.
@@ -40,7 +40,7 @@ struct DownloadFetch: Sendable {
             bytes = try storage.fetch(files[i].name, expected: expected, limiter: limiter, progress: onBytes)
         }
         if let decryption = decryption(of: files[i]) { bytes = decryption.cipher.apply(bytes, iv: decryption.iv) }
-        if corrupt, !bytes.isEmpty { bytes[bytes.count / 3] ^= 0x55 }
+        if corrupt { FaultInjector.flipByte(in: &bytes) }
         return bytes
     }
 

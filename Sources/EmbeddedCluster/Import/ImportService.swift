@@ -37,7 +37,7 @@ public final class ImportService: Sendable {
         if let pressure = store.diskPressure() {
             throw .region(.serverIsBusy(storeID: store.id, reason: pressure, backoffMillis: 1_000))
         }
-        if let backoff = store.busyBackoff() {
+        if let backoff = store.faults.busyBackoff() {
             throw .region(.serverIsBusy(storeID: store.id, reason: "too many pending tasks", backoffMillis: backoff))
         }
     }
@@ -189,10 +189,10 @@ public final class ImportService: Sendable {
         let needed = sizes.reduce(0, +) * 3
         let available = store.availableBytes()
         guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
-        if store.takeFault(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(files.map(\.name).joined(separator: ", "))") }
+        if store.faults.fire(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(files.map(\.name).joined(separator: ", "))") }
         return DownloadFetch(
             files: files, sizes: sizes, storage: request.storage, cipher: request.cipher, limiter: limiter, meter: meter, progress: request.progress,
-            storeID: store.id, corrupt: store.takeFault(\.corruptDownloads))
+            storeID: store.id, corrupt: store.faults.fire(\.corruptDownloads))
     }
 
     /// Renames a complete rewrite to the name an ingest looks for.
@@ -217,19 +217,6 @@ public final class ImportService: Sendable {
     /// The largest object a Download fetches: no SST is near it, and sizes below it leave room
     /// for every sum and product the store makes of them.
     static let maxObjectBytes: UInt64 = 1 << 48
-
-    /// Simulates a bad disk: flips one byte in the middle of a downloaded file.
-    static func flipByte(in path: String) {
-        guard let f = fopen(path, "r+b") else { return }
-        defer { fclose(f) }
-        fseek(f, 0, SEEK_END)
-        let size = ftell(f)
-        guard size > 0 else { return }
-        fseek(f, size / 3, SEEK_SET)
-        let byte = fgetc(f)
-        fseek(f, size / 3, SEEK_SET)
-        fputc(byte ^ 0x55, f)
-    }
 
     // MARK: Ingest
 
