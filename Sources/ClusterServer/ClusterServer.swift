@@ -198,19 +198,19 @@ public final class ClusterServer: Sendable {
 
     /// The next `count` GetOperator answers for a scatter say it ended in TIMEOUT, as PD's do
     /// when a scatter's steps do not finish.
-    public func timeOutScatters(_ count: Int) { faults.scatterTimeouts.withLock { $0 = count } }
+    public func timeOutScatters(_ count: Int) { faults.timeOutScatters(count) }
 
     /// The next `count` checksums race a change of their region: before each is read, the region's
     /// leader moves to another store (then its split, for the next), as they may between a
     /// client's lookup and its request; the request then finds NotLeader or EpochNotMatch.
-    public func raceChecksums(_ count: Int) { faults.checksumRaces.withLock { $0 = count } }
+    public func raceChecksums(_ count: Int) { faults.raceChecksums(count) }
 
     /// How many times PD was asked to scatter each region.
     public var scatterRequests: [UInt64: Int] { faults.scattered.withLock { $0 } }
 
     /// Every reply of the store comes this much later (a slow disk or network).
     public func delayReplies(store: UInt64, by delay: Duration) {
-        faults.delays.withLock { $0[store] = delay }
+        faults.delayReplies(store: store, by: delay)
     }
 }
 
@@ -243,23 +243,56 @@ final class AddressBook: Sendable {
     let current = Mutex(BoundAddresses(pdMembers: [], stores: [:]))
 }
 
-/// Faults that only the wire has, for the tests.
+/// Faults that only the wire has, for the tests; the server asks this seam only, and until a test
+/// arms a fault the answer is a relaxed atomic load. (It also counts the scatters asked.)
 final class WireFaults: Sendable {
-    let delays = Mutex<[UInt64: Duration]>([:])
+    private let armed = Atomic<Bool>(false)
+    private let delays = Mutex<[UInt64: Duration]>([:])
     /// Scatter operators still to report as timed out (then as done), and the scatters asked.
-    let scatterTimeouts = Mutex(0)
+    private let scatterTimeouts = Mutex(0)
     let scattered = Mutex<[UInt64: Int]>([:])
     /// Checksums still to race a change of their region, and how many have.
-    let checksumRaces = Mutex(0)
+    private let checksumRaces = Mutex(0)
     let checksumRaced = Atomic(0)
+
+    func delayReplies(store: UInt64, by delay: Duration) {
+        delays.withLock { $0[store] = delay }
+        armed.store(true, ordering: .relaxed)
+    }
+
+    func timeOutScatters(_ count: Int) {
+        scatterTimeouts.withLock { $0 = count }
+        armed.store(true, ordering: .relaxed)
+    }
+
+    func raceChecksums(_ count: Int) {
+        checksumRaces.withLock { $0 = count }
+        armed.store(true, ordering: .relaxed)
+    }
+
+    /// How long the store's replies wait, if a test slowed it.
+    func delay(of store: UInt64) -> Duration? {
+        guard armed.load(ordering: .relaxed) else { return nil }
+        return delays.withLock { $0[store] }
+    }
+
+    /// Takes one scatter to answer TIMEOUT; false when none is left.
+    func takeScatterTimeout() -> Bool {
+        guard armed.load(ordering: .relaxed) else { return false }
+        return Self.take(scatterTimeouts)
+    }
 
     /// Takes one race: nil when none is left, else its ordinal (0, 1, ...).
     func takeChecksumRace() -> Int? {
-        let taken = checksumRaces.withLock { left -> Bool in
+        guard armed.load(ordering: .relaxed), Self.take(checksumRaces) else { return nil }
+        return checksumRaced.add(1, ordering: .relaxed).oldValue
+    }
+
+    private static func take(_ counter: borrowing Mutex<Int>) -> Bool {
+        counter.withLock { left in
             guard left > 0 else { return false }
             left -= 1
             return true
         }
-        return taken ? checksumRaced.add(1, ordering: .relaxed).oldValue : nil
     }
 }

@@ -151,11 +151,7 @@ struct PDService: RegistrableRPCService {
             }
             response.header = header()
             response.desc = Data("scatter-region".utf8)
-            let timedOut = faults.scatterTimeouts.withLock { left in
-                guard left > 0 else { return false }
-                left -= 1
-                return true
-            }
+            let timedOut = faults.takeScatterTimeout()
             response.status = timedOut ? .timeout : .success
             return response
         }

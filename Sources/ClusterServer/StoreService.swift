@@ -63,7 +63,7 @@ struct StoreService: RegistrableRPCService {
 
     /// A store that is down does not answer; one that panicked answers with its reason.
     private func checkUp() async throws {
-        if let delay = faults.delays.withLock({ $0[storeID] }) { try await Task.sleep(for: delay) }
+        if let delay = faults.delay(of: storeID) { try await Task.sleep(for: delay) }
         guard let store = await cluster.stores().first(where: { $0.id == storeID }) else {
             throw RPCError(code: .unavailable, message: "store \(storeID) is gone")
         }
