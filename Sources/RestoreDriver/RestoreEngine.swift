@@ -9,6 +9,11 @@ import ClusterAPI
 /// file ranges, downloads every file set on every peer of its region, ingests it on the leader, and
 /// retries by TiKV's errors. Regions that run out of budget wait, Failed, for the operator; the rest
 /// go on. Progress is checkpointed, so the same restore resumes after a quit or a crash.
+///
+/// The engine coordinates parts that each own their state: what the restore is (`job`), the
+/// stores' speed limit, the checkpoint, the operator's control (pauses as wake-ups, Failed
+/// regions), the regions' work, the reporter (events into the monitor), the piece restorer (the
+/// protocol for one region) and what the run counted.
 public final class RestoreEngine: Sendable {
     let job: RestoreJob
     let rate: StoreRateLimit

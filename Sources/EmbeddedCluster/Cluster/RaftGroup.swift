@@ -280,6 +280,7 @@ actor RaftGroup {
         pumpState.releaseIdleMemory()
         mail.releaseIdleMemory()
         proposals.releaseIdleMemory()
+        leaderWaits.releaseIdleMemory()
     }
 
     /// Writes the Readies that must be persisted, all at once; returns the failures by peer.

@@ -126,6 +126,10 @@ struct LeaderWaits {
     }
 
     var isEmpty: Bool { waits.isEmpty }
+
+    mutating func releaseIdleMemory() {
+        if waits.isEmpty { waits = [:] }
+    }
 }
 
 /// The pump's own state: whether a round runs, what waits for its next round, and the group's clock.
