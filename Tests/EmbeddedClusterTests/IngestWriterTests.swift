@@ -36,16 +36,16 @@ import Testing
             batch.append(SSTIngestion(store: store, command: IngestCommand(regionID: region.id, epoch: region.epoch, files: files), entry: UInt64(100 + i)))
         }
         #expect(!batch.indices.contains { i in batch.indices.contains { j in i != j && batch[i].overlaps(batch[j]) } })
-        let recordTables = { store.db.tableFiles(cf: .default).filter { $0.smallest.starts(with: RaftStorage.ingestedRecordsStart) }.count }
+        let recordTables = { store.db.tableFiles(cf: .default).filter { $0.smallest.starts(with: IngestRecords.start) }.count }
         let recordsBefore = recordTables()
 
         try SSTIngestion.run(batch, on: store)
 
         #expect(recordTables() == recordsBefore + 1, "one apply record for the eight applies")
-        let storage = RaftStorage(store: store)
+        let records = IngestRecords(db: store.db)
         for ingestion in batch {
             for file in ingestion.command.files {
-                #expect(try storage.ingestingEntry(uuid: file.uuid) == ingestion.entry)
+                #expect(try records.ingestingEntry(uuid: file.uuid) == ingestion.entry)
                 #expect(!FileManager.default.fileExists(atPath: SSTIngestion.importPath(of: file, in: ingestion.command, store: store)))
             }
         }

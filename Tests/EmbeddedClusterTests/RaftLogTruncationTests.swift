@@ -11,7 +11,7 @@ import Testing
 @Suite(.serialized) struct RaftLogTruncationTests {
     /// Entries of `region` that `store` keeps on disk.
     func storedEntries(_ store: Store, region: UInt64) throws -> Int {
-        let prefix = RaftStorage.key(region, RaftStorage.entrySuffix)
+        let prefix = RocksRaftStorage.key(region, RocksRaftStorage.entrySuffix)
         var count = 0
         try store.db.scan(cf: .default, from: prefix) { key, _ in
             guard key.starts(with: prefix) else { return false }
@@ -59,7 +59,7 @@ import Testing
         // Reopened, each replica loads only the entries it keeps, and the region serves again.
         let reopened = try await Cluster.open(directory: f.dir.file("cluster"))
         for store in reopened.stores.values {
-            let saved = try RaftStorage(store: store).load(region: 1)
+            let saved = try store.raftState.load(region: 1)
             #expect(saved.entries.count <= Self.bound, "store \(store.id) loads \(saved.entries.count) entries")
             #expect((saved.hard?.baseIndex ?? 0) > 900)
         }

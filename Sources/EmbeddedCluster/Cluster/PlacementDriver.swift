@@ -72,7 +72,7 @@ public actor PlacementDriver {
         try reserveIDs(UInt64(storeIDs.count + 1))
         let region = Region(id: allocID(), startKey: [], endKey: [], epoch: RegionEpoch(), peers: storeIDs.map { PeerMeta(id: allocID(), storeID: $0) })
         for store in storeIDs {
-            do { try RaftStorage(store: stores[store]!).saveApplyState(.init(applied: 0, region: region, tombstone: false, peerID: region.peer(onStore: store)?.id ?? 0)) } catch {
+            do { try stores[store]!.raftState.saveApplyState(.init(applied: 0, region: region, tombstone: false, peerID: region.peer(onStore: store)?.id ?? 0)) } catch {
                 throw .io(path: stores[store]!.directory, reason: "cannot write region state: \(error)")
             }
         }
@@ -88,7 +88,7 @@ public actor PlacementDriver {
         var regions = Dictionary(saved.map { ($0.id, $0) }) { a, _ in a }
         for store in stores.values {
             let views: [Region]
-            do { views = try RaftStorage(store: store).regionViews() } catch {
+            do { views = try store.raftState.regionViews() } catch {
                 throw .io(path: store.directory, reason: "cannot read region states: \(error)")
             }
             for view in views {
@@ -103,8 +103,8 @@ public actor PlacementDriver {
             var holders = Set<UInt64>()
             for peer in region.peers {
                 // The apply state alone: the group loads (and checks) the log once, when it starts.
-                let apply: RaftStorage.ApplyState?
-                do { apply = try RaftStorage(store: stores[peer.storeID]!).applyState(region: region.id) } catch {
+                let apply: RaftApplyState?
+                do { apply = try stores[peer.storeID]!.raftState.applyState(region: region.id) } catch {
                     throw .corruptMetadata(path: stores[peer.storeID]!.directory + "/db", reason: "\(error)")
                 }
                 if let apply, apply.belongs(to: peer.id) { holders.insert(peer.storeID) }

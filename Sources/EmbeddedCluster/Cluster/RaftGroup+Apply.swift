@@ -95,8 +95,8 @@ extension RaftGroup {
     /// the same way again).
     func saveApplyState(of id: UInt64) {
         guard !pumpState.stopped, let replica = replicas[id], let store = context.store(of: replica), store.isUp, !replica.tombstoned else { return }
-        let state = RaftStorage.ApplyState(applied: replica.peer.appliedIndex, region: replica.view, tombstone: false, needsRepair: replica.needsSnapshot, peerID: id)
-        do { try RaftStorage(store: store).saveApplyState(state) } catch {
+        let state = RaftApplyState(applied: replica.peer.appliedIndex, region: replica.view, tombstone: false, needsRepair: replica.needsSnapshot, peerID: id)
+        do { try store.raftState.saveApplyState(state) } catch {
             // A store closing under the group: nothing more is written there.
             if case .closed? = error as? DatabaseError { return }
             if ResourceExhausted(error) != nil {
@@ -149,7 +149,7 @@ extension RaftGroup {
         }
         do {
             for child in children {
-                try RaftStorage(store: store).saveApplyState(.init(applied: 0, region: child, tombstone: false, peerID: child.peer(onStore: store.id)?.id ?? 0))
+                try store.raftState.saveApplyState(.init(applied: 0, region: child, tombstone: false, peerID: child.peer(onStore: store.id)?.id ?? 0))
             }
         } catch {
             // No room: the split waits, and applies when the children's states can be written.
@@ -168,7 +168,7 @@ extension RaftGroup {
         replicas[id]!.peer.setMembers(voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed))
         switch cmd.change {
         case let .addLearner(meta) where replicas[meta.id] == nil:
-            let peer = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed), seed: regionID &* 31 &+ meta.id)
+            let peer = RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(changed), learners: Self.learnerIDs(changed), seed: regionID)
             // It has no data: entries of the log would find no files, or an epoch that moved on.
             var learner = Replica(peer: peer, view: changed, initialized: true)
             learner.markForRepair()
@@ -187,12 +187,12 @@ extension RaftGroup {
         for file in cmd.files where !(view.contains(file.range.start) && (view.endKey.isEmpty || compareKeys(file.range.end, view.endKey) < 0)) {
             return .done(.rejected(.keyNotInRegion(key: file.range.end, regionID: regionID, startKey: view.startKey, endKey: view.endKey)))
         }
-        let storage = RaftStorage(store: store)
+        let records = IngestRecords(db: store.db)
         // The apply record enters the DB in the same atomic ingest as the files, so a file with a
         // record is in: this entry applied it before a crash (a replay), or another entry did (a
         // retried proposal, or an earlier batch that held the same file). Only the rest is ingested.
         let recorded: [UInt64?]
-        do { recorded = try cmd.files.map { try storage.ingestingEntry(uuid: $0.uuid) } } catch {
+        do { recorded = try cmd.files.map { try records.ingestingEntry(uuid: $0.uuid) } } catch {
             return .done(panic(store: store, reason: "cannot read the ingest records of region \(regionID): \(error)"))
         }
         var fresh = cmd

@@ -15,7 +15,7 @@ extension RaftGroup {
         else { return }  // the sender moved on or cannot give it: another comes
         do {
             // Until the new apply state lands, a crash leaves the range half copied: say so first.
-            try RaftStorage(store: dest).saveApplyState(
+            try dest.raftState.saveApplyState(
                 .init(applied: targetReplica.peer.appliedIndex, region: targetReplica.view, tombstone: false, needsRepair: true, peerID: target), sync: true)
             try RegionData.copy(leaderView, from: sourceStore, to: dest)
         } catch {
@@ -73,8 +73,8 @@ extension RaftGroup {
         replicas[id]!.tombstoned = true
         do {
             try RegionData.destroy(replica.view, on: store)
-            try RaftStorage(store: store).saveApplyState(.init(applied: replica.peer.appliedIndex, region: replica.view, tombstone: true, peerID: id))
-            try RaftStorage(store: store).destroyRaftState(region: regionID)
+            try store.raftState.saveApplyState(.init(applied: replica.peer.appliedIndex, region: replica.view, tombstone: true, peerID: id))
+            try store.raftState.destroyRaftState(region: regionID)
         } catch {
             panic(store: store, reason: "cannot remove the replica of region \(regionID): \(error)")
         }

@@ -29,9 +29,9 @@ actor RaftGroup {
         context = GroupContext(regionID: region.id, stores: stores, transport: transport, awake: awake, onEvent: onEvent)
         for meta in region.peers {
             var replica = Replica(
-                peer: RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(region), learners: Self.learnerIDs(region), seed: region.id &* 31 &+ meta.id),
+                peer: RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(region), learners: Self.learnerIDs(region), seed: region.id),
                 view: region, initialized: false)
-            let saved = initializedStores.contains(meta.storeID) ? try stores[meta.storeID].map { try RaftStorage(store: $0).load(region: region.id) } : nil
+            let saved = initializedStores.contains(meta.storeID) ? try stores[meta.storeID].map { try $0.raftState.load(region: region.id) } : nil
             // A state of an earlier peer of the region on this store (removed, then a new one
             // added) is not this peer's.
             if let saved, saved.apply?.belongs(to: meta.id) ?? true {
@@ -285,28 +285,21 @@ actor RaftGroup {
 
     /// Writes the Readies that must be persisted, all at once; returns the failures by peer.
     private func persist(_ readies: [(id: UInt64, ready: RaftReady)]) async -> [UInt64: DatabaseError] {
-        var failures: [UInt64: DatabaseError] = [:]
-        var writes: [(id: UInt64, store: Store, batch: WriteBatch)] = []
-        for (id, ready) in readies where ready.mustPersist {
-            guard let store = context.store(of: replicas[id]!) else { continue }
-            do {
-                writes.append((id, store, try RaftStorage.batch(
-                    region: regionID, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex, staleThrough: ready.staleThrough,
-                    truncated: ready.truncated)))
-            } catch {
-                failures[id] = .write(path: store.db.path, reason: "cannot encode the Raft log of region \(regionID): \(error)")
-            }
+        let writes = readies.compactMap { id, ready -> (id: UInt64, storage: any RaftStateStorage, write: RaftStateWrite)? in
+            guard ready.mustPersist, let store = context.store(of: replicas[id]!) else { return nil }
+            return (id, store.raftState, RaftStateWrite(region: regionID, ready: ready))
         }
-        await withTaskGroup(of: (UInt64, DatabaseError?).self) { group in
+        return await withTaskGroup(of: (UInt64, DatabaseError?).self) { group in
             for write in writes {
                 group.addTask {
-                    do throws(DatabaseError) { try await write.store.raftLog.write(write.batch) } catch { return (write.id, error) }
+                    do throws(DatabaseError) { try await write.storage.persist(write.write) } catch { return (write.id, error) }
                     return (write.id, nil)
                 }
             }
+            var failures: [UInt64: DatabaseError] = [:]
             for await (id, failure) in group { failures[id] = failure }
+            return failures
         }
-        return failures
     }
 
     /// The rest of a Ready once it is on disk: apply what it committed, install its snapshot, and
@@ -334,14 +327,12 @@ actor RaftGroup {
 
     /// Persists the peer's Ready (synced) at once and finishes it: for a snapshot, whose apply
     /// state goes in the same write as the Raft state, inside a round.
-    func handleReady(of id: UInt64, apply: RaftStorage.ApplyState? = nil) {
+    func handleReady(of id: UInt64, apply: RaftApplyState? = nil) {
         guard let store = context.store(of: replicas[id]!) else { return }
         let ready = replicas[id]!.peer.takeReady()
         if ready.mustPersist || apply != nil {
             do {
-                try RaftStorage(store: store).save(
-                    region: regionID, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex,
-                    staleThrough: ready.staleThrough, truncated: ready.truncated, apply: apply)
+                try store.raftState.persistNow(RaftStateWrite(region: regionID, ready: ready, apply: apply))
             } catch {
                 panic(store: store, reason: "cannot persist the Raft log of region \(regionID): \(error)")
                 return

@@ -34,7 +34,7 @@ struct RaftPeer: Sendable {
     private(set) var leaderID: UInt64?
     private var electionElapsed = 0
     private var heartbeatElapsed = 0
-    private var electionTimeout: Int
+    private(set) var electionTimeout: Int
     private var votes = Set<UInt64>()
     private var progress = RaftProgress()
     private(set) var transferee: UInt64?
@@ -55,13 +55,15 @@ struct RaftPeer: Sendable {
         self.storeID = storeID
         self.voters = voters
         self.learners = learners
-        random = SyntheticRandom(seed: seed ^ id)
+        // Each peer draws its own timeouts: two peers of a region on one sequence would campaign
+        // at the same tick every time and split the vote for ever once the third is gone.
+        random = SyntheticRandom(seed: SyntheticRandom.mix(seed, id, 0, 0))
         electionTimeout = Self.electionTicks
         resetElectionTimeout()
     }
 
     /// Restores persisted state after a restart: everything loaded is on disk.
-    mutating func restore(hardState: RaftStorage.HardState?, log: [RaftEntry], applied: UInt64) {
+    mutating func restore(hardState: RaftHardState?, log: [RaftEntry], applied: UInt64) {
         term = hardState?.term ?? 0
         votedFor = hardState?.votedFor
         self.log = RaftLog(stored: log, baseIndex: hardState?.baseIndex ?? 0, baseTerm: hardState?.baseTerm ?? 0)
@@ -98,7 +100,7 @@ struct RaftPeer: Sendable {
         // Nothing is applied while a snapshot waits: it replaces what those entries would write.
         let committed = !applyHeld && pendingSnapshot == nil ? log.entries(after: appliedIndex, through: min(commitIndex, lastIndex)) : []
         let ready = RaftReady(
-            hardState: hardStateDirty || log.baseMoved ? RaftStorage.HardState(term: term, votedFor: votedFor, baseIndex: baseIndex, baseTerm: baseTerm) : nil,
+            hardState: hardStateDirty || log.baseMoved ? RaftHardState(term: term, votedFor: votedFor, baseIndex: baseIndex, baseTerm: baseTerm) : nil,
             entries: log.unstable, lastIndex: lastIndex, staleThrough: log.storedLastIndex, truncated: log.truncatedOnDisk, snapshot: pendingSnapshot,
             messages: outbox, committed: committed)
         hardStateDirty = false

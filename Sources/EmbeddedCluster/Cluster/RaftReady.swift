@@ -9,7 +9,7 @@ struct RaftSnapshot: Sendable, Equatable {
 /// stored entries in `lastIndex + 1 ... staleThrough` and in `truncated`), synced; apply `committed`; install
 /// `snapshot`; then send `messages`, which may acknowledge what was persisted.
 struct RaftReady: Sendable {
-    var hardState: RaftStorage.HardState?
+    var hardState: RaftHardState?
     var entries: [RaftEntry]
     var lastIndex: UInt64
     var staleThrough: UInt64

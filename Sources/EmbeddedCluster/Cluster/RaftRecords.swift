@@ -2,7 +2,7 @@ import Foundation
 import KeyCodec
 import ClusterAPI
 
-/// The Raft state of one replica as `RaftStorage` keeps it, in protobuf (proto/raftstore.proto).
+/// The Raft state of one replica as `RocksRaftStorage` keeps it, in protobuf (proto/raftstore.proto).
 /// Decoding checks what the schema cannot: a known column family, a command present.
 enum RaftRecords {
     struct Malformed: Error, CustomStringConvertible {
@@ -96,7 +96,7 @@ enum RaftRecords {
         return RaftEntry(term: e.term, index: e.index, command: command)
     }
 
-    static func encode(_ state: RaftStorage.HardState) throws -> [UInt8] {
+    static func encode(_ state: RaftHardState) throws -> [UInt8] {
         var m = Raftstore_HardState()
         m.term = state.term
         m.votedFor = state.votedFor ?? 0
@@ -105,12 +105,12 @@ enum RaftRecords {
         return try [UInt8](m.serializedData())
     }
 
-    static func decodeHardState(_ bytes: some Collection<UInt8>) throws -> RaftStorage.HardState {
+    static func decodeHardState(_ bytes: some Collection<UInt8>) throws -> RaftHardState {
         let m = try Raftstore_HardState(serializedBytes: Array(bytes))
-        return RaftStorage.HardState(term: m.term, votedFor: m.votedFor == 0 ? nil : m.votedFor, baseIndex: m.baseIndex, baseTerm: m.baseTerm)
+        return RaftHardState(term: m.term, votedFor: m.votedFor == 0 ? nil : m.votedFor, baseIndex: m.baseIndex, baseTerm: m.baseTerm)
     }
 
-    static func encode(_ state: RaftStorage.ApplyState) throws -> [UInt8] {
+    static func encode(_ state: RaftApplyState) throws -> [UInt8] {
         var m = Raftstore_ApplyState()
         m.applied = state.applied
         m.region = record(state.region)
@@ -120,9 +120,9 @@ enum RaftRecords {
         return try [UInt8](m.serializedData())
     }
 
-    static func decodeApplyState(_ bytes: some Collection<UInt8>) throws -> RaftStorage.ApplyState {
+    static func decodeApplyState(_ bytes: some Collection<UInt8>) throws -> RaftApplyState {
         let m = try Raftstore_ApplyState(serializedBytes: Array(bytes))
-        return RaftStorage.ApplyState(applied: m.applied, region: value(m.region), tombstone: m.tombstone, needsRepair: m.needsRepair, peerID: m.peerID)
+        return RaftApplyState(applied: m.applied, region: value(m.region), tombstone: m.tombstone, needsRepair: m.needsRepair, peerID: m.peerID)
     }
 
     // MARK: small types

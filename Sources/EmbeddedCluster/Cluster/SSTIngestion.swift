@@ -65,7 +65,7 @@ struct SSTIngestion: Sendable {
             for clone in clones { unlink(clone.path) }
             unlink(record)
         }
-        try RaftStorage.writeIngestRecord(batch.map { (uuids: $0.command.files.map(\.uuid), entry: $0.entry) }, to: record)
+        try IngestRecords.write(batch.map { (uuids: $0.command.files.map(\.uuid), entry: $0.entry) }, to: record)
         for (file, clone) in zip(files.joined(), clones) {
             unlink(clone.path)  // left by a crash before an earlier ingest of this entry
             guard link(file.path, clone.path) == 0 else {
@@ -97,7 +97,7 @@ struct SSTIngestion: Sendable {
     /// compacted into one, so they never pile up into thousands of files.
     private static func compactRecordsNowAndThen(on store: Store) {
         guard store.countIngest() % Self.recordsPerCompaction == 0 else { return }
-        try? store.db.compactRange(RaftStorage.ingestedRecordsStart, RaftStorage.ingestedRecordsEnd, cf: .default)
+        try? store.db.compactRange(IngestRecords.start, IngestRecords.end, cf: .default)
     }
 }
 

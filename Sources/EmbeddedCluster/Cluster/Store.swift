@@ -17,7 +17,9 @@ public final class Store: Sendable {
     /// Merges the small files that ingests leave.
     let compactor: IngestCompactor
     /// Syncs the Raft state of all the store's regions together.
-    let raftLog: RaftLogWriter
+    private let raftLog: RaftLogWriter
+    /// Where its replicas' Raft state is kept: the RocksDB, unless a test gives another.
+    let raftState: any RaftStateStorage
     /// Free space the store keeps back, as TiKV's `storage.reserve-space`: below it the store
     /// takes no Raft write, apply state or download (they wait and are tried again), so that
     /// RocksDB never meets a full disk in its WAL, and space freed later brings the store back.
@@ -31,7 +33,7 @@ public final class Store: Sendable {
     }
 
     /// Opens or creates the store under `clusterDirectory`.
-    init(id: UInt64, clusterDirectory: String, maxOpenFiles: Int = OpenFileBudget.minimumPerStore) throws(ClusterError) {
+    init(id: UInt64, clusterDirectory: String, maxOpenFiles: Int = OpenFileBudget.minimumPerStore, raftState: (any RaftStateStorage)? = nil) throws(ClusterError) {
         self.id = id
         directory = "\(clusterDirectory)/stores/\(id)"
         importDirectory = directory + "/import"
@@ -51,9 +53,9 @@ public final class Store: Sendable {
         do { db = try RocksDatabase(path: directory + "/db", maxOpenFiles: maxOpenFiles) } catch { throw .database(error) }
         compactor = IngestCompactor(db: db, label: "store-\(id)-compaction")
         reservedBytes = Self.reserve(for: directory)
-        raftLog = RaftLogWriter(db: db, label: "store-\(id)-raft-log", pressure: { [directory, reservedBytes] in
-            Self.pressure(free: Self.availableBytes(directory), reserve: reservedBytes)
-        })
+        let pressure: @Sendable () -> String? = { [directory, reservedBytes] in Self.pressure(free: Self.availableBytes(directory), reserve: reservedBytes) }
+        raftLog = RaftLogWriter(db: db, label: "store-\(id)-raft-log", pressure: pressure)
+        self.raftState = raftState ?? RocksRaftStorage(db: db, storeID: id, writer: raftLog, pressure: pressure)
         ingestWriter = IngestWriter(label: "store-\(id)-ingest")
         try persist(state)
     }
@@ -94,10 +96,10 @@ public final class Store: Sendable {
     func countIngest() -> Int { ingests.add(1, ordering: .relaxed).newValue }
 
     /// True when an SST with this uuid was ingested here.
-    public func hasIngested(uuid: String) -> Bool { RaftStorage(store: self).wasIngested(uuid: uuid) }
+    public func hasIngested(uuid: String) -> Bool { IngestRecords(db: db).wasIngested(uuid: uuid) }
 
     /// How many Raft entries ingested each SST of this store (1 each, unless one was ingested twice).
-    public func appliedIngestCounts() throws -> [String: Int] { try RaftStorage(store: self).ingestCounts() }
+    public func appliedIngestCounts() throws -> [String: Int] { try IngestRecords(db: db).counts() }
 
     // MARK: disk
 
