@@ -18,7 +18,7 @@ public final class ServedCluster {
         process.arguments = ["cluster", "serve", "--cluster", directory, "--pd", listen, "--store-port", "0"] + arguments
         process.standardOutput = output
         if let stderr {
-            FileManager.default.createFile(atPath: stderr, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderr, contents: nil)
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
         } else {
             process.standardError = FileHandle.nullDevice

@@ -16,13 +16,13 @@ struct InspectCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
 
-    struct StoreInfo: Codable {
+    struct StoreSummary: Codable {
         var id: UInt64
         var state: String
         var bytes: UInt64
     }
 
-    struct RegionInfo: Codable {
+    struct RegionSummary: Codable {
         var id: UInt64
         var start: String
         var end: String
@@ -42,24 +42,24 @@ struct InspectCommand: AsyncParsableCommand {
     }
 
     struct Report: Codable {
-        var stores: [StoreInfo]
-        var regions: [RegionInfo]
+        var stores: [StoreSummary]
+        var regions: [RegionSummary]
     }
 
     func run() async throws {
         let opened: Cluster
         do { opened = try await Cluster.open(directory: cluster) } catch { throw StartFailure(error.description) }
-        var regions: [RegionInfo] = []
+        var regions: [RegionSummary] = []
         for region in await opened.pd.allRegions {
             let leader = try? await opened.pd.waitForLeader(region.id, timeout: .seconds(2))
             let logs = await opened.pd.peerStatus(of: region.id).map {
                 PeerLog(store: $0.peer.storeID, first: $0.truncatedIndex + 1, last: $0.lastIndex, truncated: $0.truncatedIndex, applied: $0.appliedIndex)
             }
-            regions.append(RegionInfo(
+            regions.append(RegionSummary(
                 id: region.id, start: region.startKey.hexString, end: region.endKey.hexString, epoch: region.epoch, peers: region.peers,
                 leaderStore: leader?.storeID, logs: logs))
         }
-        let stores = opened.stores.values.sorted { $0.id < $1.id }.map { StoreInfo(id: $0.id, state: $0.state.description, bytes: $0.usedBytes()) }
+        let stores = opened.stores.values.sorted { $0.id < $1.id }.map { StoreSummary(id: $0.id, state: $0.state.description, bytes: $0.usedBytes()) }
         await opened.close()
         let report = Report(stores: stores, regions: regions)
         if json {
