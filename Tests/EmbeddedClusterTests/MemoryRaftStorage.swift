@@ -74,7 +74,7 @@ final class MemoryRaftStorage: RaftStateStorage {
         for index in replica.entries.keys.sorted() where index > base {
             let expected = base + UInt64(entries.count) + 1
             guard index == expected else {
-                throw RaftRecords.Malformed(description: "the Raft log of region \(region) on store \(storeID) has a gap: entry \(index) follows \(expected - 1)")
+                throw RaftRecords.Malformed.gap(region: region, store: storeID, entry: index, follows: expected - 1)
             }
             entries.append(replica.entries[index]!)
         }

@@ -7,6 +7,11 @@ import ClusterAPI
 enum RaftRecords {
     struct Malformed: Error, CustomStringConvertible {
         var description: String
+
+        /// A stored log must run without a gap from its base: whatever keeps it says so alike.
+        static func gap(region: UInt64, store: UInt64, entry: UInt64, follows: UInt64) -> Malformed {
+            Malformed(description: "the Raft log of region \(region) on store \(store) has a gap: entry \(entry) follows \(follows)")
+        }
     }
 
     static func encode(_ entry: RaftEntry) throws -> [UInt8] {

@@ -69,26 +69,18 @@ struct RaftStateWrite: Sendable {
     var truncated: ClosedRange<UInt64>? = nil
     var apply: RaftApplyState? = nil
 
-    /// What `ready` asks to be persisted for `region`.
-    init(region: UInt64, ready: RaftReady, apply: RaftApplyState? = nil) {
-        self.init(region: region, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex, staleThrough: ready.staleThrough, truncated: ready.truncated, apply: apply)
-    }
-
-    init(region: UInt64, hardState: RaftHardState?, entries: [RaftEntry], lastIndex: UInt64, staleThrough: UInt64, truncated: ClosedRange<UInt64>? = nil, apply: RaftApplyState? = nil) {
-        self.region = region
-        self.hardState = hardState
-        self.entries = entries
-        self.lastIndex = lastIndex
-        self.staleThrough = staleThrough
-        self.truncated = truncated
-        self.apply = apply
-    }
-
     /// The stored entry indexes that this write deletes.
     var deletedIndexes: [ClosedRange<UInt64>] {
         var ranges: [ClosedRange<UInt64>] = []
         if lastIndex < staleThrough { ranges.append((lastIndex + 1)...staleThrough) }
         if let truncated { ranges.append(truncated) }
         return ranges
+    }
+}
+
+extension RaftStateWrite {
+    /// What `ready` asks to be persisted for `region`.
+    init(region: UInt64, ready: RaftReady, apply: RaftApplyState? = nil) {
+        self.init(region: region, hardState: ready.hardState, entries: ready.entries, lastIndex: ready.lastIndex, staleThrough: ready.staleThrough, truncated: ready.truncated, apply: apply)
     }
 }

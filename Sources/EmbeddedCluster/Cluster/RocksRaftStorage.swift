@@ -96,7 +96,7 @@ struct RocksRaftStorage: RaftStateStorage {
             guard entry.index > base else { return true }
             let expected = base + UInt64(entries.count) + 1
             guard entry.index == expected else {
-                throw RaftRecords.Malformed(description: "the Raft log of region \(region) on store \(storeID) has a gap: entry \(entry.index) follows \(expected - 1)")
+                throw RaftRecords.Malformed.gap(region: region, store: storeID, entry: entry.index, follows: expected - 1)
             }
             entries.append(entry)
             return true
