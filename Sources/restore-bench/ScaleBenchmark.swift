@@ -17,14 +17,17 @@ extension RestoreBenchmark {
         var tablesPerStore: [Int] = []
         var reopenSeconds = 0.0
         var checksumMatched = false
+        /// `ingestFloor`'s seconds for the same backup, when asked for.
+        var floorSeconds = 0.0
 
         var mbps: Double { Double(bytes) / 1e6 / restoreSeconds }
         var regionsPerSecond: Double { Double(regions) / restoreSeconds }
     }
 
     /// Writes a backup with `backupArguments`, restores it with `restoreArguments` under a soft
-    /// limit of `openFiles` descriptors, then reopens the cluster.
-    func scale(name: String, backupArguments: [String], restoreArguments: [String], openFiles: Int) async throws -> Scale {
+    /// limit of `openFiles` descriptors, then reopens the cluster; with `floor`, then measures
+    /// `ingestFloor` of the same backup.
+    func scale(name: String, backupArguments: [String], restoreArguments: [String], openFiles: Int, floor: Bool = false) async throws -> Scale {
         let backup = "\(directory)/backup-\(name)"
         let cluster = "\(directory)/cluster-\(name)"
         defer {
@@ -62,6 +65,10 @@ extension RestoreBenchmark {
         let reopened = try await Cluster.open(directory: cluster)
         result.reopenSeconds = RewriteBenchmark.seconds(ContinuousClock.now - start)
         await reopened.close()
+        if floor {
+            try? FileManager.default.removeItem(atPath: cluster)
+            result.floorSeconds = try ingestFloor(of: backup)
+        }
         return result
     }
 }

@@ -15,9 +15,9 @@ struct IngestRecords {
     static let end: [UInt8] = [0x01, 0x05]
 
     /// Writes the records of `applies` (the uuids each entry ingests) into an SST at `path`, to
-    /// be ingested with the data.
+    /// be ingested with the data. Whatever is at `path` is truncated: a name that may share its
+    /// inode with an ingested table must be unlinked or renamed over first.
     static func write(_ applies: [(uuids: [String], entry: UInt64)], to path: String) throws {
-        unlink(path)
         let writer = try SSTWriter(path: path)
         let keys = Set(applies.flatMap { apply in apply.uuids.map { prefix($0) + withUnsafeBytes(of: apply.entry.bigEndian, Array.init) } })
         for key in keys.sorted(by: keyLess) { try writer.put(key: key, value: []) }

@@ -65,6 +65,9 @@ struct SSTIngestion: Sendable {
             for clone in clones { unlink(clone.path) }
             unlink(record)
         }
+        // A record left by a crash may share its inode with an ingested table: its name is
+        // replaced, never its content.
+        if !store.spares.place(at: record) { unlink(record) }
         try IngestRecords.write(batch.map { (uuids: $0.command.files.map(\.uuid), entry: $0.entry) }, to: record)
         for (file, clone) in zip(files.joined(), clones) {
             unlink(clone.path)  // left by a crash before an earlier ingest of this entry
@@ -85,7 +88,8 @@ struct SSTIngestion: Sendable {
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
         ImportMetrics.stage("ingest", store: store.id, started: ingesting)
         for _ in batch { CrashPoint.ingest.pass() }
-        for file in files.joined() { unlink(file.path) }
+        for (file, bytes) in zip(files.joined(), sizes.joined()) { store.spares.keep(file.path, bytes: bytes) }
+        store.spares.keep(record, bytes: 0)
         compactRecordsNowAndThen(on: store)
         for bytes in sizes { store.compactor.ingested(bytes: bytes) }
     }

@@ -26,6 +26,8 @@ public final class Store: Sendable {
     let reservedBytes: UInt64
     /// Ingests the applies of many regions together.
     let ingestWriter: IngestWriter
+    /// Inodes of ingested files, reused for the next SSTs written here.
+    let spares: SpareInodes
 
     struct Persisted: Codable {
         var id: UInt64
@@ -57,6 +59,9 @@ public final class Store: Sendable {
         raftLog = RaftLogWriter(db: db, label: "store-\(id)-raft-log", pressure: pressure)
         self.raftState = raftState ?? RocksRaftStorage(db: db, storeID: id, writer: raftLog, pressure: pressure)
         ingestWriter = IngestWriter(label: "store-\(id)-ingest")
+        do { spares = try SpareInodes(directory: directory + "/spare") } catch {
+            throw .io(path: directory + "/spare", reason: "cannot create directory")
+        }
         try persist(state)
     }
 
@@ -66,6 +71,7 @@ public final class Store: Sendable {
         raftLog.finish()
         compactor.finish()
         db.close()
+        spares.removeAll()
     }
 
     public var state: StoreState { meta.withLock { $0 } }

@@ -72,12 +72,13 @@ public final class ImportService: Sendable {
         let rewritten = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(UUID().uuidString.prefix(8)).sst.temp"
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
         let (name, range, final) = (request.name, sst.range, "\(store.importDirectory)/\(sst.fileName)")
-        let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles] () throws(ImportError) -> SSTRewriter.Result? in
+        let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles, spares = store.spares] () throws(ImportError) -> SSTRewriter.Result? in
             defer { downloadFiles.give(back: temp) }
             try fetch.fetch(0, into: temp, progressBase: 0)
             let rewriting = ContinuousClock.now
             defer { ImportMetrics.stage("rewrite", store: fetch.storeID, started: rewriting) }
             do throws(ImportError) {
+                spares.place(at: rewritten)
                 guard let result = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) else { return nil }
                 try Self.move(rewritten, to: final)
                 return result
@@ -126,7 +127,7 @@ public final class ImportService: Sendable {
         let merged = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(UUID().uuidString.prefix(8)).sst.temp"
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
         let (names, range) = (request.batch.map(\.name), sst.range)
-        let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles, memoryQuota] () throws(ImportError) -> SSTRewriter.Result? in
+        let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles, memoryQuota, spares = store.spares] () throws(ImportError) -> SSTRewriter.Result? in
             defer {
                 temps.compactMap { $0 }.forEach(downloadFiles.give(back:))
                 memoryQuota.give(back: inMemory)
@@ -145,6 +146,7 @@ public final class ImportService: Sendable {
             let rewriting = ContinuousClock.now
             defer { ImportMetrics.stage("rewrite", store: fetch.storeID, started: rewriting) }
             do throws(ImportError) {
+                spares.place(at: merged)
                 guard let result = try rewriter.merge(sources, into: merged, region: range) else { return nil }
                 try Self.move(merged, to: final)
                 return result
