@@ -41,8 +41,16 @@ import Testing
         for i in 0..<1_000 {
             let files = try await f.download(for: region, uuidSuffix: "-\(i)")
             ingested += files.count
-            let leader = try await f.cluster.pd.waitForLeader(1)
-            try await f.services[leader.storeID]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: files))
+            // As a client does: a leader that changed since it was asked for is asked for again.
+            while true {
+                let leader = try await f.cluster.pd.waitForLeader(1)
+                do {
+                    try await f.services[leader.storeID]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: files))
+                    break
+                } catch {
+                    guard case .region(.notLeader) = error else { throw error }
+                }
+            }
         }
         try await waitUntilApplied(f, region: 1)
         for store in f.cluster.stores.values { #expect(try store.appliedIngestCounts().count == ingested, "store \(store.id): every file of every ingest") }

@@ -11,7 +11,7 @@ import ClusterAPI
 /// `RaftGroup+Upkeep.swift`.
 actor RaftGroup {
     let context: GroupContext
-    var replicas: [UInt64: Replica] = [:]
+    var replicas = ReplicaTable()
     var proposals = Proposals()
     var leaderWaits = LeaderWaits()
     var pumpState = PumpState()
@@ -27,9 +27,10 @@ actor RaftGroup {
         campaignOn: UInt64?, onEvent: @escaping @Sendable (GroupEvent) -> Void
     ) throws {
         context = GroupContext(regionID: region.id, stores: stores, transport: transport, awake: awake, onEvent: onEvent)
+        let (voters, learners) = (Self.voterIDs(region), Self.learnerIDs(region))  // one copy for all peers
         for meta in region.peers {
             var replica = Replica(
-                peer: RaftPeer(id: meta.id, storeID: meta.storeID, voters: Self.voterIDs(region), learners: Self.learnerIDs(region), seed: region.id),
+                peer: RaftPeer(id: meta.id, storeID: meta.storeID, voters: voters, learners: learners, seed: region.id),
                 view: region, initialized: false)
             let saved = initializedStores.contains(meta.storeID) ? try stores[meta.storeID].map { try $0.raftState.load(region: region.id) } : nil
             // A state of an earlier peer of the region on this store (removed, then a new one
@@ -68,8 +69,8 @@ actor RaftGroup {
     /// The live leader of the highest term, if there is one: a deposed leader that has not heard
     /// of the newer term yet still believes it leads.
     var leader: PeerMeta? {
-        let leading = replicas.filter { id, replica in replica.peer.isLeader && isLive(id) }.max { $0.value.peer.term < $1.value.peer.term }
-        return leading.map { PeerMeta(id: $0.key, storeID: $0.value.peer.storeID) }
+        let leading = replicas.values.filter { $0.peer.isLeader && isLive($0.peer.id) }.max { $0.peer.term < $1.peer.term }
+        return leading.map { PeerMeta(id: $0.peer.id, storeID: $0.peer.storeID) }
     }
 
     /// The live leader (on `store`, if given) as soon as there is one, or nil once `timeout` passed.
@@ -77,7 +78,7 @@ actor RaftGroup {
         if let l = leader, store == nil || l.storeID == store { return l }
         let token = leaderWaits.nextToken()
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }  // cancelled: answered
             await self?.endLeaderWait(token)
         }
         defer { timer.cancel() }
@@ -143,7 +144,7 @@ actor RaftGroup {
     func propose(_ command: RaftCommand, viaStore storeID: UInt64, timeout: Duration) async -> ApplyOutcome {
         let token = proposals.nextToken()
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }  // cancelled: answered
             await self?.expire(token: token, after: timeout)
         }
         defer { timer.cancel() }
