@@ -119,10 +119,15 @@ public final class RestoreMonitor: Sendable {
         }
     }
 
+    /// The bytes a row's attempts may hold, their errors' text counted: a region that fails
+    /// with long messages keeps fewer of them, never more memory. The oldest go first.
+    static let historyBytes = 8 << 10
+
     func record(_ region: UInt64, _ attempt: AttemptRecord) {
         updateRow(region) { row in
             row.history.append(attempt)
-            if row.history.count > 200 { row.history.removeFirst() }
+            var bytes = row.history.reduce(0) { $0 + $1.footprint }
+            while bytes > Self.historyBytes, row.history.count > 1 { bytes -= row.history.removeFirst().footprint }
         }
     }
 }

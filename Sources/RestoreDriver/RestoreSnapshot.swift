@@ -65,6 +65,9 @@ public struct AttemptRecord: Sendable, Equatable {
     public var bytes: UInt64
     /// nil when it succeeded.
     public var error: String?
+
+    /// The memory it holds: itself and its error's text.
+    var footprint: Int { MemoryLayout<Self>.stride + (error?.utf8.count ?? 0) }
 }
 
 public struct PeerProgress: Sendable, Equatable {

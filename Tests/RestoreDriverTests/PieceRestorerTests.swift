@@ -152,6 +152,31 @@ import Testing
         reporter.report(.regionFailed(region: 5, reason: "out of attempts"))
         #expect(monitor.snapshot().events.last?.message == "failed: out of attempts")
     }
+
+    /// A row keeps the attempts that fit its bytes, newest first to stay: long errors keep fewer.
+    @Test func aRowsHistoryIsBoundedByItsBytes() {
+        let monitor = RestoreMonitor(source: "test", clusterLocation: "test", storeCount: 3, replicas: 3, insecureTLS: false)
+        let region = PieceRestorerTests.region
+        monitor.setRow(RestoreEngine.row(region, leader: region.peers[0], fileSets: 1, done: 0))
+        func attempt(_ n: Int, error: String?) -> AttemptRecord {
+            AttemptRecord(storeID: 1, step: .download, fileSet: n, started: Date(), duration: .milliseconds(1), bytes: 0, error: error)
+        }
+        func bytes() -> Int { monitor.row(5)!.history.reduce(0) { $0 + $1.footprint } }
+        for n in 0..<1_000 { monitor.record(5, attempt(n, error: nil)) }
+        let plain = monitor.row(5)!.history
+        #expect(bytes() <= RestoreMonitor.historyBytes)
+        #expect(plain.count > 50, "short attempts: many fit")
+        #expect(plain.last?.fileSet == 999, "the newest is kept")
+        let long = String(repeating: "x", count: 2_000)
+        for n in 1_000..<1_010 { monitor.record(5, attempt(n, error: long)) }
+        let failed = monitor.row(5)!.history
+        #expect(bytes() <= RestoreMonitor.historyBytes)
+        #expect(failed.count < 5, "long errors: few fit, \(failed.count) kept")
+        #expect(failed.last?.fileSet == 1_009)
+        // One attempt larger than the budget is still kept, alone.
+        monitor.record(5, attempt(2_000, error: String(repeating: "y", count: RestoreMonitor.historyBytes)))
+        #expect(monitor.row(5)!.history.map(\.fileSet) == [2_000])
+    }
 }
 
 /// A cluster whose answers come from a script: downloads and ingests take the next scripted error

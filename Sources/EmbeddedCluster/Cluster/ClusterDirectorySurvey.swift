@@ -41,7 +41,7 @@ public final class ClusterDirectorySurvey: ClusterSurvey {
         self.databases = databases
         let pdPath = path + "/pd.json"
         if !isNew, FileManager.default.fileExists(atPath: pdPath) {
-            layout = try PlacementDriver.readLayout(at: pdPath).regions.sorted { keyLess($0.startKey, $1.startKey) }
+            layout = try PlacementDriver.readLayout(directory: path).regions.sorted { keyLess($0.startKey, $1.startKey) }
         } else {
             // What bootstrap creates: one region over every key, on the first stores.
             let peers = infos.prefix(config.replicas).enumerated().map { PeerMeta(id: UInt64($0.offset + 2), storeID: $0.element.id) }

@@ -7,7 +7,7 @@ import ClusterAPI
 
 /// A PD-like placement driver: it routes keys to regions through an ordered map of end keys,
 /// splits regions (through their Raft logs), scatters peers over stores, balances leaders and
-/// persists the region layout in `<cluster>/pd.json`.
+/// persists the region layout in `<cluster>/pd.json` and `pd.log` (`LayoutFiles`).
 public actor PlacementDriver {
     private let directory: String
     let stores: [UInt64: Store]
@@ -26,45 +26,19 @@ public actor PlacementDriver {
     private var reservedThrough: UInt64 = 1
     private var isShutDown = false
     static let idBatch: UInt64 = 1_000
-
-    /// `pd.json`, with keys in hex: as arrays of numbers, every byte of a key was a JSON value of
-    /// its own, and encoding the layout of 24,000 regions took 110 MiB and most of a split's time.
-    struct Persisted: Codable {
-        var nextID: UInt64
-        var regions: [PersistedRegion]
-    }
-
-    struct EarlierPersisted: Codable {
-        var nextID: UInt64
-        var regions: [Region]
-    }
-
-    struct PersistedRegion: Codable {
-        var id: UInt64
-        var start: String
-        var end: String
-        var epoch: RegionEpoch
-        var peers: [PeerMeta]
-
-        init(_ region: Region) {
-            (id, start, end, epoch, peers) = (region.id, region.startKey.hexString, region.endKey.hexString, region.epoch, region.peers)
-        }
-
-        var region: Region? {
-            guard let startKey = [UInt8](hex: start), let endKey = [UInt8](hex: end) else { return nil }
-            return Region(id: id, startKey: startKey, endKey: endKey, epoch: epoch, peers: peers)
-        }
-    }
+    private var layoutFiles: LayoutFiles
+    /// Regions whose layout changed since the last `persist`.
+    private var changedSincePersist = Set<UInt64>()
 
     init(directory: String, stores: [UInt64: Store], transport: Transport, awake: AwakeRegions, replicas: Int) {
         self.directory = directory
+        layoutFiles = LayoutFiles(directory: directory)
         self.stores = stores
         self.transport = transport
         self.awake = awake
         self.replicas = replicas
     }
 
-    var path: String { directory + "/pd.json" }
 
     /// Creates the first region, covering every key, on the first `replicas` stores.
     func bootstrap() throws(ClusterError) {
@@ -82,7 +56,7 @@ public actor PlacementDriver {
 
     /// Loads the layout written by `persist` and restarts every region's group from its stores.
     func load() throws(ClusterError) {
-        let (savedNextID, saved) = try Self.readLayout(at: path)
+        let (savedNextID, saved) = try layoutFiles.read()
         // The stores' own views win where they are newer: a crash can land between a split that
         // the replicas applied and the layout file that records its new regions.
         var regions = Dictionary(saved.map { ($0.id, $0) }) { a, _ in a }
@@ -111,20 +85,15 @@ public actor PlacementDriver {
             }
             try register(region, initializedStores: holders, campaignOn: nil)
         }
+        // What the files hold needs no saving again: only the stores' newer views do.
+        let savedByID = Dictionary(saved.map { ($0.id, $0) }) { a, _ in a }
+        changedSincePersist = Set(layout.keys.filter { layout[$0] != savedByID[$0] })
     }
 
     /// The layout that `persist` wrote: the next id and the regions.
-    static func readLayout(at path: String) throws(ClusterError) -> (nextID: UInt64, regions: [Region]) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .corruptMetadata(path: path, reason: "missing") }
-        let persisted: Persisted
-        do { persisted = try JSONDecoder().decode(Persisted.self, from: data) } catch {
-            // A layout written before keys were hex.
-            guard let earlier = try? JSONDecoder().decode(EarlierPersisted.self, from: data) else { throw .corruptMetadata(path: path, reason: "\(error)") }
-            persisted = Persisted(nextID: earlier.nextID, regions: earlier.regions.map(PersistedRegion.init))
-        }
-        let regions = persisted.regions.compactMap(\.region)
-        guard regions.count == persisted.regions.count else { throw .corruptMetadata(path: path, reason: "a region's key is not hex") }
-        return (persisted.nextID, regions)
+    static func readLayout(directory: String) throws(ClusterError) -> (nextID: UInt64, regions: [Region]) {
+        var files = LayoutFiles(directory: directory)
+        return try files.read()
     }
 
     var idsPath: String { directory + "/pd-ids" }
@@ -149,13 +118,11 @@ public actor PlacementDriver {
         return through
     }
 
+    /// Saves the regions changed since the last call (`LayoutFiles`).
     func persist() throws(ClusterError) {
-        let regions = layout.values.sorted { $0.id < $1.id }
-        do {
-            try JSONEncoder().encode(Persisted(nextID: nextID, regions: regions.map(PersistedRegion.init))).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw .io(path: path, reason: "cannot write the region layout: \(error.localizedDescription)")
-        }
+        let changed = changedSincePersist.sorted().compactMap { layout[$0] }
+        try layoutFiles.save(nextID: nextID, changed: changed) { layout.values.sorted { $0.id < $1.id } }
+        changedSincePersist.removeAll()
     }
 
     private func register(_ region: Region, initializedStores: Set<UInt64>, campaignOn: UInt64?) throws(ClusterError) {
@@ -189,6 +156,7 @@ public actor PlacementDriver {
             }
         }
         layout[region.id] = region
+        changedSincePersist.insert(region.id)
         let key = RoutingKey(end: region.endKey)
         routing.insert(key)
         routeIDs[key] = region.id
