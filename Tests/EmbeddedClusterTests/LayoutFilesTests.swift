@@ -19,15 +19,15 @@ import Testing
         let dir = try TemporaryDirectory()
         var files = LayoutFiles(directory: dir.path)
         var layout = [region(1, "", "", version: 1)]
-        try files.save(nextID: 2, changed: layout) { layout }
+        try files.save(nextID: 2, changed: layout, count: layout.count) { layout }
         #expect(FileManager.default.fileExists(atPath: files.snapshotPath), "the first save writes pd.json")
         #expect(lines(files.logPath) == 0)
 
         // A split: the parent narrows, a child appears; then the child's peers change.
         layout = [region(1, "", "m", version: 2), region(2, "m", "", version: 2)]
-        try files.save(nextID: 3, changed: layout) { layout }
+        try files.save(nextID: 3, changed: layout, count: layout.count) { layout }
         layout[1].epoch.confVer = 2
-        try files.save(nextID: 4, changed: [layout[1]]) { layout }
+        try files.save(nextID: 4, changed: [layout[1]], count: layout.count) { layout }
         #expect(lines(files.logPath) == 2, "two saves, two lines; pd.json untouched")
 
         var reader = LayoutFiles(directory: dir.path)
@@ -50,8 +50,8 @@ import Testing
         let dir = try TemporaryDirectory()
         var files = LayoutFiles(directory: dir.path)
         let layout = [region(1, "", "m", version: 2), region(2, "m", "", version: 2)]
-        try files.save(nextID: 3, changed: layout) { layout }
-        try files.save(nextID: 3, changed: layout) { layout }
+        try files.save(nextID: 3, changed: layout, count: layout.count) { layout }
+        try files.save(nextID: 3, changed: layout, count: layout.count) { layout }
         let whole = try Data(contentsOf: URL(fileURLWithPath: files.logPath))
         try whole.prefix(whole.count - 10).write(to: URL(fileURLWithPath: files.logPath))
         var cut = LayoutFiles(directory: dir.path)
@@ -67,11 +67,11 @@ import Testing
         let dir = try TemporaryDirectory()
         var files = LayoutFiles(directory: dir.path)
         var layout = [region(1, "", "", version: 1)]
-        try files.save(nextID: 2, changed: layout) { layout }
+        try files.save(nextID: 2, changed: layout, count: layout.count) { layout }
         var foldedAt: Int?
         for n in 1...2_000 {
             layout[0].epoch.version += 1
-            try files.save(nextID: 2, changed: layout) { layout }
+            try files.save(nextID: 2, changed: layout, count: layout.count) { layout }
             if lines(files.logPath) == 0 { foldedAt = foldedAt ?? n }
         }
         #expect(foldedAt == 1_025, "folded when the log would pass 1,024 regions")

@@ -12,6 +12,8 @@ struct LayoutFiles {
     let directory: String
     /// Regions in `pd.log`.
     private var logged = 0
+    /// An append failed part way: the log may end in a torn line, so the next save folds it.
+    private var mustFold = false
 
     init(directory: String) { self.directory = directory }
 
@@ -47,14 +49,14 @@ struct LayoutFiles {
         }
     }
 
-    /// Appends `changed`; or writes `all()` as the new `pd.json` and empties the log, when there is
-    /// no `pd.json` yet or the log would hold more regions than the layout.
-    mutating func save(nextID: UInt64, changed: [Region], all: () -> [Region]) throws(ClusterError) {
-        let everything = all()
-        if logged + changed.count > max(1_024, everything.count) || !FileManager.default.fileExists(atPath: snapshotPath) {
-            try write(Persisted(nextID: nextID, regions: everything.map(PersistedRegion.init)), to: snapshotPath)
+    /// Appends `changed`; or writes `all()` (the layout of `count` regions) as the new `pd.json`
+    /// and empties the log, when there is no `pd.json` yet or the log would hold more regions than
+    /// the layout.
+    mutating func save(nextID: UInt64, changed: [Region], count: Int, all: () -> [Region]) throws(ClusterError) {
+        if mustFold || logged + changed.count > max(1_024, count) || !FileManager.default.fileExists(atPath: snapshotPath) {
+            try write(Persisted(nextID: nextID, regions: all().map(PersistedRegion.init)), to: snapshotPath)
             try write(nil, to: logPath)
-            logged = 0
+            (logged, mustFold) = (0, false)
             return
         }
         guard var line = try? JSONEncoder().encode(Persisted(nextID: nextID, regions: changed.map(PersistedRegion.init))) else {
@@ -66,8 +68,7 @@ struct LayoutFiles {
         defer { close(fd) }
         let written = line.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else {
-            // A short append would leave a torn line in the middle of the log: start a new one.
-            logged = .max
+            mustFold = true
             throw .io(path: logPath, reason: written < 0 ? String(cString: strerror(errno)) : "short write")
         }
         logged += changed.count

@@ -39,7 +39,6 @@ public actor PlacementDriver {
         self.replicas = replicas
     }
 
-
     /// Creates the first region, covering every key, on the first `replicas` stores.
     func bootstrap() throws(ClusterError) {
         let storeIDs = stores.keys.sorted().prefix(replicas)
@@ -121,7 +120,7 @@ public actor PlacementDriver {
     /// Saves the regions changed since the last call (`LayoutFiles`).
     func persist() throws(ClusterError) {
         let changed = changedSincePersist.sorted().compactMap { layout[$0] }
-        try layoutFiles.save(nextID: nextID, changed: changed) { layout.values.sorted { $0.id < $1.id } }
+        try layoutFiles.save(nextID: nextID, changed: changed, count: layout.count) { layout.values.sorted { $0.id < $1.id } }
         changedSincePersist.removeAll()
     }
 
