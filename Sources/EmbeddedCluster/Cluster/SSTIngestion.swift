@@ -88,8 +88,12 @@ struct SSTIngestion: Sendable {
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
         ImportMetrics.stage("ingest", store: store.id, started: ingesting)
         for _ in batch { CrashPoint.ingest.pass() }
-        for (file, bytes) in zip(files.joined(), sizes.joined()) { store.spares.keep(file.path, bytes: bytes) }
-        store.spares.keep(record, bytes: 0)
+        // Short of space, nothing is kept that might hold blocks.
+        let roomy = store.diskPressure() == nil
+        for (file, bytes) in zip(files.joined(), sizes.joined()) {
+            if roomy { store.spares.keep(file.path, bytes: bytes) } else { unlink(file.path) }
+        }
+        if roomy { store.spares.keep(record, bytes: 0) }
         compactRecordsNowAndThen(on: store)
         for bytes in sizes { store.compactor.ingested(bytes: bytes) }
     }

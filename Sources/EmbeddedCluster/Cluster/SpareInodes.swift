@@ -16,9 +16,10 @@ import Synchronization
 /// links just lose a name).
 final class SpareInodes: Sendable {
     /// Files kept at most, and the largest kept: a spare RocksDB released holds its blocks until
-    /// it is reused, so the pool holds at most `capacity * largestFile` bytes it does not need.
+    /// it is reused, so the pool holds at most `capacity * largestFile` (256 MiB) it does not need,
+    /// and none while the store is short of space (`keep`'s caller unlinks then).
     static let capacity = 1_024
-    static let largestFile: UInt64 = 1 << 20
+    static let largestFile: UInt64 = 256 << 10
     /// Spares looked at for each file placed: those still linked go to the back.
     private static let triesPerPlace = 4
 
