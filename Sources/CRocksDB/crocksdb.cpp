@@ -1,7 +1,6 @@
 #include "crocksdb.h"
 
 #include <malloc.h>
-#include <sys/stat.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
@@ -246,12 +245,14 @@ static Status check(const char *path, uint64_t size, const ReadAt &read) {
     return Status::OK();
 }
 
-static Status check(const char *path) {
+// Also says the file's size, which the check reads anyway.
+static Status check(const char *path, uint64_t &size) {
     std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen(path, "rb"), &std::fclose);
     if (!f) return Status::IOError(path, std::strerror(errno));
     if (std::fseek(f.get(), 0, SEEK_END) != 0) return Status::IOError(path, std::strerror(errno));
     long end = std::ftell(f.get());
     if (end < 0) return Status::IOError(path, std::strerror(errno));
+    size = uint64_t(end);
     return check(path, uint64_t(end), [&](uint64_t offset, size_t n, char *out) {
         return std::fseek(f.get(), static_cast<long>(offset), SEEK_SET) == 0 && std::fread(out, 1, n, f.get()) == n;
     });
@@ -268,12 +269,10 @@ static Status check(const void *data, size_t len) {
 }  // namespace sst_guard
 
 crdb_sst_reader *crdb_sst_reader_open(const char *path, char **err) {
-    if (fail(sst_guard::check(path), err)) return nullptr;
     auto r = std::make_unique<crdb_sst_reader>();
+    if (fail(sst_guard::check(path, r->file_size), err)) return nullptr;
     r->reader = std::make_unique<SstFileReader>(sst_options());
     if (fail(r->reader->Open(path), err)) return nullptr;
-    struct stat info;
-    if (stat(path, &info) == 0) r->file_size = static_cast<uint64_t>(info.st_size);
     return r.release();
 }
 

@@ -1,4 +1,3 @@
-import CRocksDB
 import Foundation
 import Synchronization
 import EmbeddedCluster
@@ -40,9 +39,8 @@ extension RestoreBenchmark {
                     var copies: [(cf: ColumnFamily, path: String)] = []
                     for file in chunk {
                         let copy = "\(out)/\(replica)/import/\(file)"
-                        var err: UnsafeMutablePointer<CChar>?
-                        guard crdb_copy_sst("\(out)/download/\(file)", copy, &err) >= 0 else {
-                            failures.withLock { $0.append("\(file): \(err.map { String(cString: $0) } ?? "?")") }
+                        if let error = RewriteBenchmark.copySST("\(out)/download/\(file)", to: copy) {
+                            failures.withLock { $0.append("\(file): \(error)") }
                             return
                         }
                         copies.append((cf: file.contains("default") ? .default : .write, path: copy))

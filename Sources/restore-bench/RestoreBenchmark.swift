@@ -1,4 +1,3 @@
-import CRocksDB
 import Foundation
 import Synchronization
 import KeyCodec
@@ -65,9 +64,8 @@ struct RestoreBenchmark {
         let failures = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: files.count * 3) { i in
             let (file, replica) = (files[i / 3], i % 3)
-            var err: UnsafeMutablePointer<CChar>?
-            if crdb_copy_sst("\(backup)/\(file)", "\(out)-\(replica)-\(file)", &err) < 0 {
-                failures.withLock { $0.append("\(file): \(err.map { String(cString: $0) } ?? "?")") }
+            if let error = RewriteBenchmark.copySST("\(backup)/\(file)", to: "\(out)-\(replica)-\(file)") {
+                failures.withLock { $0.append("\(file): \(error)") }
             }
         }
         try run("/bin/sync", [])

@@ -58,7 +58,8 @@ public actor PlacementDriver {
         let (savedNextID, saved) = try layoutFiles.read()
         // The stores' own views win where they are newer: a crash can land between a split that
         // the replicas applied and the layout file that records its new regions.
-        var regions = Dictionary(saved.map { ($0.id, $0) }) { a, _ in a }
+        let savedByID = Dictionary(saved.map { ($0.id, $0) }) { a, _ in a }
+        var regions = savedByID
         for store in stores.values {
             let views: [Region]
             do { views = try store.raftState.regionViews() } catch {
@@ -85,7 +86,6 @@ public actor PlacementDriver {
             try register(region, initializedStores: holders, campaignOn: nil)
         }
         // What the files hold needs no saving again: only the stores' newer views do.
-        let savedByID = Dictionary(saved.map { ($0.id, $0) }) { a, _ in a }
         changedSincePersist = Set(layout.keys.filter { layout[$0] != savedByID[$0] })
     }
 
