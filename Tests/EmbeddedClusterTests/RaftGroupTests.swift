@@ -49,6 +49,25 @@ import Testing
         await cluster.close()
     }
 
+    /// A read barrier is a read index: it answers on the leader once a quorum confirmed it, and
+    /// writes no entry on any replica; without a quorum it times out, and through a follower it is
+    /// refused naming the leader.
+    @Test func aReadBarrierWritesNothingAndNeedsAQuorum() async throws {
+        let (dir, cluster, group, leader) = try await Self.cluster()
+        defer { withExtendedLifetime(dir) {} }
+        #expect(await group.propose(.noop, viaStore: leader.storeID, timeout: .seconds(5)) == .applied)
+        let before = await group.status().map(\.lastIndex)
+        for _ in 0..<20 { #expect(try await cluster.pd.readBarrier(1) == leader) }
+        #expect(await group.status().map(\.lastIndex) == before)
+        let follower = try #require(await group.region.peers.first { $0.storeID != leader.storeID })
+        #expect(await group.readIndex(viaStore: follower.storeID, timeout: .seconds(5)) == .rejected(.notLeader(regionID: 1, leader: leader)))
+        for store in UInt64(1)...3 where store != leader.storeID { try await cluster.setStore(store, up: false) }
+        let outcome = await group.readIndex(viaStore: leader.storeID, timeout: .milliseconds(300))
+        #expect(outcome == .rejected(.timeout(regionID: 1, after: .milliseconds(300))) || outcome == .rejected(.notLeader(regionID: 1, leader: nil)))
+        #expect(await group.reads.isEmpty)
+        await cluster.close()
+    }
+
     // MARK: the loop over storage in memory
 
     /// Three stores whose Raft state is in memory, and one region with a peer on each.

@@ -272,6 +272,79 @@ import Testing
         #expect(!net.peers[1]!.isLeader, "check quorum")
     }
 
+    // MARK: read index
+
+    /// A read waits for a heartbeat round that a quorum answers after it was asked, then for its
+    /// index to apply; it writes no entry.
+    @Test func aReadIsServedOnceAQuorumConfirmsTheLeaderAndNothingIsWritten() {
+        var net = RaftNetwork(voters: [1, 2, 3])
+        net.elect(1)
+        for _ in 0..<3 { _ = net.peers[1]!.propose(.noop) }
+        net.settle()
+        let last = net.peers[1]!.lastIndex
+        let taken = net.peers[1]!.readIndex(token: 7)
+        #expect(taken)
+        let beforeQuorum = net.peers[1]!.takeServableReads()
+        #expect(beforeQuorum.isEmpty, "no quorum answered yet")
+        let byFollower = net.peers[2]!.readIndex(token: 8)
+        #expect(!byFollower, "a follower takes no read")
+        net.settle()
+        let served = net.peers[1]!.takeServableReads()
+        #expect(served == [7])
+        #expect(!net.peers[1]!.hasReads)
+        for id in [UInt64(1), 2, 3] { #expect(net.peers[id]!.lastIndex == last) }
+    }
+
+    /// A leader cut off from the others while they elect a new one and commit more never serves
+    /// the reads it took (it would miss what the new leader committed); it drops them on hearing
+    /// of the newer term.
+    @Test func aDeposedLeaderServesNoRead() {
+        var net = RaftNetwork(voters: [1, 2, 3])
+        net.elect(1)
+        net.isolated = [1]
+        net.elect(2)
+        _ = net.peers[2]!.propose(.noop)
+        net.settle()
+        #expect(net.peers[1]!.isLeader, "it has not heard of term \(net.peers[2]!.term)")
+        let taken = net.peers[1]!.readIndex(token: 1)
+        #expect(taken)
+        net.settle()
+        let whileCutOff = net.peers[1]!.takeServableReads()
+        #expect(whileCutOff.isEmpty)
+        // Healed, its next read's heartbeats meet the newer term, and the answer deposes it.
+        net.isolated = []
+        let again = net.peers[1]!.readIndex(token: 2)
+        #expect(again)
+        net.settle()
+        #expect(!net.peers[1]!.isLeader)
+        #expect(!net.peers[1]!.hasReads)
+        let afterwards = net.peers[1]!.takeServableReads()
+        #expect(afterwards.isEmpty)
+    }
+
+    /// Two of five answering is no quorum; the third confirms every read of the rounds all three
+    /// answered, and only those, in the order asked.
+    @Test func aReadRoundIsConfirmedByAQuorumOfVoters() {
+        var reads = RaftReads()
+        let voters: [UInt64] = [1, 2, 3, 4, 5]
+        let first = reads.add(index: 10, token: 100)
+        let second = reads.add(index: 12, token: 200)
+        reads.answer(from: 2, round: second, voters: voters, leader: 1, quorum: 3)
+        let twoOfFive = reads.takeServable(applied: 20)
+        #expect(twoOfFive.isEmpty, "the leader and one follower")
+        reads.answer(from: 3, round: first, voters: voters, leader: 1, quorum: 3)
+        let firstRound = reads.takeServable(applied: 11)
+        #expect(firstRound == [100], "round 1 has three answers; its index applied")
+        let secondRound = reads.takeServable(applied: 20)
+        #expect(secondRound.isEmpty, "round 2 has two")
+        reads.answer(from: 4, round: second, voters: voters, leader: 1, quorum: 3)
+        let unapplied = reads.takeServable(applied: 11)
+        #expect(unapplied.isEmpty, "confirmed, but index 12 is not applied")
+        let applied = reads.takeServable(applied: 12)
+        #expect(applied == [200])
+        #expect(reads.isEmpty)
+    }
+
     @Test func aNewPeerJoinsAsALearnerCatchesUpBySnapshotAndThenCounts() {
         var net = RaftNetwork(voters: [1, 2, 3])
         net.elect(1)

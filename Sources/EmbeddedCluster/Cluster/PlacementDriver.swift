@@ -323,16 +323,16 @@ public actor PlacementDriver {
         return leader
     }
 
-    /// A read barrier, as a Raft read index: an empty entry proposed through the leader and
-    /// applied there. Returns that leader, whose store then holds everything the region committed
-    /// before (a new leader may not have applied all it committed; a follower may lag).
+    /// A read barrier: a Raft read index through the leader (`RaftReads`, as TiKV's ReadIndex),
+    /// which writes nothing. Returns that leader, whose store then holds everything the region
+    /// committed before (a new leader may not have applied all it committed; a follower may lag).
     public func readBarrier(_ regionID: UInt64, timeout: Duration = .seconds(10)) async throws(RegionError) -> PeerMeta {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let leader = try await waitForLeader(regionID, timeout: deadline - ContinuousClock.now)
             guard let group = groups[regionID] else { throw .regionNotFound(regionID: regionID) }
             awake.wake(regionID)
-            if await group.propose(.noop, viaStore: leader.storeID, timeout: min(.seconds(2), deadline - ContinuousClock.now)) == .applied {
+            if await group.readIndex(viaStore: leader.storeID, timeout: min(.seconds(2), deadline - ContinuousClock.now)) == .applied {
                 return leader
             }
         }

@@ -13,6 +13,7 @@ actor RaftGroup {
     let context: GroupContext
     var replicas = ReplicaTable()
     var proposals = Proposals()
+    var reads = ReadWaits()
     var leaderWaits = LeaderWaits()
     var pumpState = PumpState()
     var mail = GroupMail()
@@ -128,7 +129,7 @@ actor RaftGroup {
     /// True while the group needs ticks: no leader, work in flight, or a live replica that has not
     /// yet received or applied everything the leader committed.
     var isAwake: Bool {
-        if !proposals.isEmpty || !mail.isEmpty { return true }
+        if !proposals.isEmpty || !reads.isEmpty || !mail.isEmpty { return true }
         if replicas.contains(where: { id, replica in replica.hold != nil || (replica.needsSnapshot && isLive(id)) }) { return true }
         if replicas.contains(where: { id, replica in isLive(id) && replica.peer.hasReady }) { return true }
         guard let l = leader, let lp = replicas[l.id]?.peer else { return replicas.keys.contains(where: isLive) }
@@ -171,6 +172,51 @@ actor RaftGroup {
 
     private func expire(token: UInt64, after: Duration) {
         proposals.expire(token: token, after: after)?.resume.resume(returning: .rejected(.timeout(regionID: regionID, after: after)))
+    }
+
+    /// A read index through the peer on `storeID`, which must lead (`RaftPeer.readIndex`):
+    /// `.applied` once that peer confirmed with a quorum that it still leads and applied everything
+    /// committed before the call. No entry is written.
+    func readIndex(viaStore storeID: UInt64, timeout: Duration) async -> ApplyOutcome {
+        let token = reads.nextToken()
+        let timer = Task { [weak self] in
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }  // cancelled: answered
+            await self?.expireRead(token: token, after: timeout)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in
+            whenIdle { self.submitRead(viaStore: storeID, token: token, continuation) }
+            schedulePump()
+        }
+    }
+
+    private func submitRead(viaStore storeID: UInt64, token: UInt64, _ continuation: CheckedContinuation<ApplyOutcome, Never>) {
+        if let after = reads.takeExpiry(of: token) { return continuation.resume(returning: .rejected(.timeout(regionID: regionID, after: after))) }
+        if pumpState.stopped { return continuation.resume(returning: .rejected(.regionNotFound(regionID: regionID))) }
+        if let store = context.stores[storeID], !store.isUp { return continuation.resume(returning: .rejected(.storeNotAvailable(storeID: storeID, state: store.state))) }
+        guard let meta = region.peer(onStore: storeID), isLive(meta.id), replicas[meta.id]!.peer.readIndex(token: token) else {
+            return continuation.resume(returning: .rejected(.notLeader(regionID: regionID, leader: leader)))
+        }
+        reads.wait(token, .init(peer: meta.id, term: replicas[meta.id]!.peer.term, resume: continuation))
+    }
+
+    private func expireRead(token: UInt64, after: Duration) {
+        reads.expire(token, after: after, region: regionID)
+    }
+
+    /// Answers the reads their leaders may serve now, and those whose peer no longer leads in
+    /// the term that took them (or went down): a read outlives neither.
+    private func answerReads() {
+        guard !reads.isEmpty else { return }
+        for id in replicas.keys where replicas[id]!.peer.hasReads {
+            for token in replicas[id]!.peer.takeServableReads() { reads.answer(token, with: .applied) }
+        }
+        for (token, waiter) in reads.all {
+            let peer = replicas[waiter.peer]?.peer
+            if peer?.isLeader != true || peer?.term != waiter.term || !isLive(waiter.peer) {
+                reads.answer(token, with: .rejected(.notLeader(regionID: regionID, leader: leader)))
+            }
+        }
     }
 
     /// Asks the leader to hand over to the peer on `storeID`.
@@ -217,6 +263,7 @@ actor RaftGroup {
         // Whoever still waits hears that the region is gone from here.
         for change in pumpState.takeInbox() { change() }
         for waiter in proposals.takeAll() { waiter.resume.resume(returning: .rejected(.regionNotFound(regionID: regionID))) }
+        reads.answerAll(with: .rejected(.regionNotFound(regionID: regionID)))
         leaderWaits.endAll()
     }
 
@@ -263,6 +310,7 @@ actor RaftGroup {
             if !moved && pumpState.inbox.isEmpty { break }
         }
         pumpState.running = false
+        answerReads()
         for wait in pumpState.idleWaits { wait.resume() }
         pumpState.idleWaits.removeAll()
         if let l = leader { leaderWaits.answer(l) }
@@ -281,6 +329,7 @@ actor RaftGroup {
         pumpState.releaseIdleMemory()
         mail.releaseIdleMemory()
         proposals.releaseIdleMemory()
+        reads.releaseIdleMemory()
         leaderWaits.releaseIdleMemory()
     }
 

@@ -129,6 +129,56 @@ struct Proposals {
     }
 }
 
+/// Read indexes waiting on the leader that took them (`RaftPeer.readIndex`), by token.
+struct ReadWaits {
+    struct Waiter {
+        /// The peer that took the read, and its term then: a read outlives neither.
+        let peer: UInt64
+        let term: UInt64
+        let resume: CheckedContinuation<ApplyOutcome, Never>
+    }
+
+    private var waiting: [UInt64: Waiter] = [:]
+    private var lastToken: UInt64 = 0
+    /// Reads whose time ran out before they left the inbox, with their timeout.
+    private var expired: [UInt64: Duration] = [:]
+
+    var isEmpty: Bool { waiting.isEmpty }
+    var all: [(token: UInt64, waiter: Waiter)] { waiting.map { ($0.key, $0.value) } }
+
+    mutating func nextToken() -> UInt64 {
+        lastToken += 1
+        return lastToken
+    }
+
+    mutating func wait(_ token: UInt64, _ waiter: Waiter) { waiting[token] = waiter }
+
+    /// Answers the read of `token`, if it still waits.
+    mutating func answer(_ token: UInt64, with outcome: ApplyOutcome) {
+        waiting.removeValue(forKey: token)?.resume.resume(returning: outcome)
+    }
+
+    /// Answers the read of `token` with its timeout, or keeps the timeout for when it leaves the inbox.
+    mutating func expire(_ token: UInt64, after timeout: Duration, region: UInt64) {
+        guard waiting[token] != nil else {
+            expired[token] = timeout
+            return
+        }
+        answer(token, with: .rejected(.timeout(regionID: region, after: timeout)))
+    }
+
+    mutating func takeExpiry(of token: UInt64) -> Duration? { expired.removeValue(forKey: token) }
+
+    mutating func answerAll(with outcome: ApplyOutcome) {
+        for token in Array(waiting.keys) { answer(token, with: outcome) }
+    }
+
+    mutating func releaseIdleMemory() {
+        if waiting.isEmpty { waiting = [:] }
+        expired = [:]
+    }
+}
+
 /// Those waiting for a leader (on a store, if given), answered when a pump ends with one.
 struct LeaderWaits {
     private var waits: [UInt64: (store: UInt64?, resume: CheckedContinuation<PeerMeta?, Never>)] = [:]

@@ -16,6 +16,9 @@ struct RaftMessage: Sendable {
         case snapshotApplied(index: UInt64)
         /// Start an election now (leader transfer).
         case timeoutNow
+        /// A heartbeat of a read index's round (`RaftReads`), and a follower's answer in the same term.
+        case readHeartbeat(round: UInt64)
+        case readAck(round: UInt64)
     }
 
     var from: UInt64

@@ -7,7 +7,8 @@ import ClusterAPI
 /// them on disk already), installs its snapshot, and only then sends its messages.
 ///
 /// Terms, randomized election timeouts, heartbeats, votes, log replication with quorum commit,
-/// check-quorum, leader transfer, learners, and snapshots checked like any other message.
+/// check-quorum, leader transfer, learners, snapshots checked like any other message, and read
+/// indexes (`RaftReads`).
 struct RaftPeer: Sendable {
     enum Role: Sendable { case follower, candidate, leader }
 
@@ -37,6 +38,7 @@ struct RaftPeer: Sendable {
     private(set) var electionTimeout: Int
     private var votes = Set<UInt64>()
     private var progress = RaftProgress()
+    private var reads = RaftReads()
     private(set) var transferee: UInt64?
     private var random: SyntheticRandom
     /// True while this replica misses data that a snapshot will bring (it applied an ingest whose
@@ -79,6 +81,8 @@ struct RaftPeer: Sendable {
     var baseTerm: UInt64 { log.baseTerm }
     var stableIndex: UInt64 { log.stableIndex }
     var isLeader: Bool { role == .leader }
+    /// True while reads wait for their confirmation or their index (`readIndex`).
+    var hasReads: Bool { !reads.isEmpty }
     var quorum: Int { voters.count / 2 + 1 }
     private var isVoter: Bool { voters.contains(id) }
     private var mayCampaign: Bool { isVoter && !needsRepair }
@@ -197,6 +201,7 @@ struct RaftPeer: Sendable {
     mutating func campaign() {
         guard mayCampaign else { return }
         role = .candidate
+        reads = RaftReads()
         term += 1
         votedFor = id
         hardStateDirty = true
@@ -219,6 +224,7 @@ struct RaftPeer: Sendable {
             hardStateDirty = true
         }
         role = .follower
+        reads = RaftReads()
         leaderID = leader
         transferee = nil
         resetElectionTimeout()
@@ -226,6 +232,7 @@ struct RaftPeer: Sendable {
 
     private mutating func becomeLeader() {
         role = .leader
+        reads = RaftReads()
         leaderID = id
         transferee = nil
         heartbeatElapsed = 0
@@ -236,6 +243,25 @@ struct RaftPeer: Sendable {
     }
 
     // MARK: proposals
+
+    /// Asks to read everything committed so far, when this peer leads; false otherwise. The read
+    /// is confirmed by a heartbeat round that a quorum answers, and `takeServableReads` returns
+    /// its token once this peer applied its index. A leader that has not yet committed an entry
+    /// of its term does not know the commit index: its last index stands in (Raft thesis §6.4).
+    mutating func readIndex(token: UInt64) -> Bool {
+        guard role == .leader, transferee == nil else { return false }
+        let round = reads.add(index: termAt(commitIndex) == term ? commitIndex : lastIndex, token: token)
+        reads.answer(from: id, round: round, voters: voters, leader: id, quorum: quorum)
+        for v in voters where v != id {
+            outbox.append(RaftMessage(from: id, to: v, term: term, kind: .readHeartbeat(round: round)))
+        }
+        return true
+    }
+
+    /// The tokens of the reads that may be served now: confirmed, and their index applied here.
+    mutating func takeServableReads() -> [UInt64] {
+        role == .leader ? reads.takeServable(applied: appliedIndex) : []
+    }
 
     /// Appends a command when this peer leads; returns its index, or nil.
     mutating func propose(_ command: RaftCommand) -> UInt64? {
@@ -302,13 +328,13 @@ struct RaftPeer: Sendable {
     mutating func step(_ m: RaftMessage) {
         if m.term > term {
             let fromLeader: Bool = switch m.kind {
-            case .append, .snapshot, .timeoutNow: true
+            case .append, .snapshot, .timeoutNow, .readHeartbeat: true
             default: false
             }
             becomeFollower(term: m.term, leader: fromLeader ? m.from : nil)
         } else if m.term < term {
             switch m.kind {
-            case .append, .snapshot:
+            case .append, .snapshot, .readHeartbeat:
                 // Tell a stale leader about the newer term.
                 outbox.append(RaftMessage(from: id, to: m.from, term: term, kind: .appendResponse(success: false, matchIndex: lastIndex)))
             default: break
@@ -362,6 +388,12 @@ struct RaftPeer: Sendable {
             if index < lastIndex { sendAppend(to: m.from) }
         case .timeoutNow:
             campaign()
+        case let .readHeartbeat(round):
+            followLeader(m.from)
+            outbox.append(RaftMessage(from: id, to: m.from, term: term, kind: .readAck(round: round)))
+        case let .readAck(round):
+            guard role == .leader, voters.contains(m.from) else { return }
+            reads.answer(from: m.from, round: round, voters: voters, leader: id, quorum: quorum)
         }
     }
 
