@@ -68,22 +68,32 @@ public final class ImportService: Sendable {
         }
         let file = BatchFile(name: request.name, expected: request.expected, cipherIV: request.cipherIV)
         let fetch = try await prepareFetch(of: [file], request)
-        let temp = downloadFiles.take()
+        // A small file is fetched into memory while the quota lasts, as a batch's are: no local
+        // file written, truncated and read back for a few KiB.
+        let size = fetch.sizes[0]
+        let temp = size <= Self.smallDownloadBytes && memoryQuota.take(size) ? nil : downloadFiles.take()
         let rewritten = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(UUID().uuidString.prefix(8)).sst.temp"
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
         let (name, range, final) = (request.name, sst.range, "\(store.importDirectory)/\(sst.fileName)")
-        let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles, spares = store.spares] () throws(ImportError) -> SSTRewriter.Result? in
-            defer { downloadFiles.give(back: temp) }
-            try fetch.fetch(0, into: temp, progressBase: 0)
+        let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles, memoryQuota, spares = store.spares] () throws(ImportError) -> SSTRewriter.Result? in
+            defer { if let temp { downloadFiles.give(back: temp) } else { memoryQuota.give(back: size) } }
+            let source: SSTRewriter.Source
+            if let temp {
+                try fetch.fetch(0, into: temp, progressBase: 0)
+                source = SSTRewriter.Source(path: temp, name: name)
+            } else {
+                source = SSTRewriter.Source(bytes: try fetch.fetchInMemory(0, progressBase: 0), name: name)
+            }
             let rewriting = ContinuousClock.now
             defer { ImportMetrics.stage("rewrite", store: fetch.storeID, started: rewriting) }
             do throws(ImportError) {
                 spares.place(at: rewritten)
-                guard let result = try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) else { return nil }
+                let rewrite = if let temp { try rewriter.rewrite(source: temp, destination: rewritten, name: name, region: range) } else { try rewriter.merge([source], into: rewritten, region: range) }
+                guard let result = rewrite else { return nil }
                 try Self.move(rewritten, to: final)
                 return result
             } catch {
-                throw fetch.explain(error, sources: [SSTRewriter.Source(path: temp, name: name)])
+                throw fetch.explain(error, sources: [source])
             }
         }
         guard let result else { return DownloadResponse(range: sst.range, isEmpty: true, entries: 0, length: 0) }
@@ -215,6 +225,10 @@ public final class ImportService: Sendable {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
         return DownloadResponse(range: KeyRange(start: Array(first.dropFirst()), end: Array(last.dropFirst()), endInclusive: true), isEmpty: false, entries: reader.entryCount, length: size)
     }
+
+    /// The largest file a Download fetches into memory (within the store's quota), as a batch's
+    /// small files are; larger ones go to a local file that the rewrite reads with readahead.
+    static let smallDownloadBytes: UInt64 = 2 << 20
 
     /// The largest object a Download fetches: no SST is near it, and sizes below it leave room
     /// for every sum and product the store makes of them.
