@@ -56,6 +56,29 @@ import Testing
         #expect(try f.ldbKeys(store: 1, cf: .write).count == 2_000 + 2_000)
     }
 
+    /// A store that held no apply record when it opened answers for a uuid it never ingested
+    /// without reading the DB, and finds what it ingested; over a DB that already holds records
+    /// (a reopened store), every lookup asks the DB.
+    @Test func recordsAreFoundWithAndWithoutReadingTheDB() async throws {
+        let f = try await ImportFixture()
+        let region = try await splitTable(of: f, into: 2)[0]
+        let store = f.cluster.store(1)!
+        let files = try await f.download(for: region, uuidSuffix: "-known")
+        #expect(!store.knownIngests.mayHold(files[0].uuid))
+        #expect(!store.hasIngested(uuid: files[0].uuid))
+        try SSTIngestion.run([SSTIngestion(store: store, command: IngestCommand(regionID: region.id, epoch: region.epoch, files: files), entry: 42)], on: store)
+        for file in files {
+            #expect(store.hasIngested(uuid: file.uuid))
+            #expect(try store.records.ingestingEntry(uuid: file.uuid) == 42)
+        }
+        #expect(!store.knownIngests.mayHold("never-ingested"))
+        let reopened = KnownIngests(db: store.db)
+        #expect(reopened.mayHold("never-ingested"), "records from before: the DB must say")
+        #expect(IngestRecords(db: store.db, known: reopened).wasIngested(uuid: files[0].uuid))
+        #expect(!IngestRecords(db: store.db, known: reopened).wasIngested(uuid: "never-ingested"))
+        await f.close()
+    }
+
     /// Sixteen regions ingested at once through their leaders: every replica holds every key, and
     /// no file is ingested twice, whichever applies shared an ingest.
     @Test func concurrentIngestsOfManyRegionsEachApplyOnce() async throws {

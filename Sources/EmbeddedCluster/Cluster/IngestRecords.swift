@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KeyCodec
 
 /// Which Raft entry ingested each SST on a store: `0x01 0x04 uuid 0x00 BE(entry)`, in the
@@ -7,6 +8,8 @@ import KeyCodec
 /// ingested twice. The records belong with the data, not with the Raft state.
 struct IngestRecords {
     let db: RocksDatabase
+    /// What the store knows without reading the DB, if anything.
+    var known: KnownIngests?
 
     static func prefix(_ uuid: String) -> [UInt8] { [0x01, 0x04] + Array(uuid.utf8) + [0x00] }
 
@@ -26,6 +29,7 @@ struct IngestRecords {
 
     /// The index of the entry that ingested `uuid`, or nil when none did.
     func ingestingEntry(uuid: String) throws -> UInt64? {
+        if let known, !known.mayHold(uuid) { return nil }
         let prefix = Self.prefix(uuid)
         var found: UInt64?
         try db.scan(cf: .default, from: prefix) { key, _ in
@@ -48,5 +52,39 @@ struct IngestRecords {
             return true
         }
         return counts
+    }
+}
+
+/// The uuids a store's ingests named since it opened, as hashes. On a store that held no record
+/// when it opened, a uuid not among them has none, and its lookup needs no DB iterator: a restore
+/// looks up every file on every peer before its download and again when it applies, and an
+/// iterator over a store of thousands of small tables is most of an ingest's cost otherwise.
+final class KnownIngests: Sendable {
+    private let hashes = Mutex(Set<Int>())
+    /// True when the DB held no record at open: then every record is one named here.
+    private let complete: Bool
+
+    init(db: RocksDatabase) {
+        var empty = true
+        do {
+            try db.scan(cf: .default, from: IngestRecords.start) { key, _ in
+                empty = !key.starts(with: IngestRecords.start)
+                return false
+            }
+            complete = empty
+        } catch {
+            complete = false  // unread: every lookup asks the DB
+        }
+    }
+
+    /// Notes uuids about to be ingested (before the ingest, so that no lookup misses one that
+    /// lands; one that fails to land only costs a lookup in the DB).
+    func add(_ uuids: [String]) {
+        hashes.withLock { hashes in for uuid in uuids { hashes.insert(uuid.hashValue) } }
+    }
+
+    /// False when `uuid` certainly has no record; true when the DB must say.
+    func mayHold(_ uuid: String) -> Bool {
+        !complete || hashes.withLock { $0.contains(uuid.hashValue) }
     }
 }

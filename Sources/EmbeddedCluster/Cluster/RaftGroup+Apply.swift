@@ -187,7 +187,7 @@ extension RaftGroup {
         for file in cmd.files where !(view.contains(file.range.start) && (view.endKey.isEmpty || compareKeys(file.range.end, view.endKey) < 0)) {
             return .done(.rejected(.keyNotInRegion(key: file.range.end, regionID: regionID, startKey: view.startKey, endKey: view.endKey)))
         }
-        let records = IngestRecords(db: store.db)
+        let records = store.records
         // The apply record enters the DB in the same atomic ingest as the files, so a file with a
         // record is in: this entry applied it before a crash (a replay), or another entry did (a
         // retried proposal, or an earlier batch that held the same file). Only the rest is ingested.

@@ -68,7 +68,9 @@ struct SSTIngestion: Sendable {
         // A record left by a crash may share its inode with an ingested table: its name is
         // replaced, never its content.
         if !store.spares.place(at: record) { unlink(record) }
-        try IngestRecords.write(batch.map { (uuids: $0.command.files.map(\.uuid), entry: $0.entry) }, to: record)
+        let applies = batch.map { (uuids: $0.command.files.map(\.uuid), entry: $0.entry) }
+        try IngestRecords.write(applies, to: record)
+        store.knownIngests.add(applies.flatMap(\.uuids))
         for (file, clone) in zip(files.joined(), clones) {
             unlink(clone.path)  // left by a crash before an earlier ingest of this entry
             guard link(file.path, clone.path) == 0 else {

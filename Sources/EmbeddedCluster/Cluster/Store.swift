@@ -28,6 +28,8 @@ public final class Store: Sendable {
     let ingestWriter: IngestWriter
     /// Inodes of ingested files, reused for the next SSTs written here.
     let spares: SpareInodes
+    /// The uuids ingested here since the store opened, to look records up without the DB.
+    let knownIngests: KnownIngests
 
     struct Persisted: Codable {
         var id: UInt64
@@ -54,6 +56,7 @@ public final class Store: Sendable {
         meta = Mutex(state)
         do { db = try RocksDatabase(path: directory + "/db", maxOpenFiles: maxOpenFiles) } catch { throw .database(error) }
         compactor = IngestCompactor(db: db, label: "store-\(id)-compaction")
+        knownIngests = KnownIngests(db: db)
         reservedBytes = Self.reserve(for: directory)
         let pressure: @Sendable () -> String? = { [directory, reservedBytes] in Self.pressure(free: Self.availableBytes(directory), reserve: reservedBytes) }
         raftLog = RaftLogWriter(db: db, label: "store-\(id)-raft-log", pressure: pressure)
@@ -102,7 +105,10 @@ public final class Store: Sendable {
     func countIngest() -> Int { ingests.add(1, ordering: .relaxed).newValue }
 
     /// True when an SST with this uuid was ingested here.
-    public func hasIngested(uuid: String) -> Bool { IngestRecords(db: db).wasIngested(uuid: uuid) }
+    public func hasIngested(uuid: String) -> Bool { records.wasIngested(uuid: uuid) }
+
+    /// The store's apply records, looked up through what it knows first.
+    var records: IngestRecords { IngestRecords(db: db, known: knownIngests) }
 
     /// How many Raft entries ingested each SST of this store (1 each, unless one was ingested twice).
     public func appliedIngestCounts() throws -> [String: Int] { try IngestRecords(db: db).counts() }
