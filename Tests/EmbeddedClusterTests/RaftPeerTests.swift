@@ -323,7 +323,7 @@ import Testing
     }
 
     /// Two of five answering is no quorum; the third confirms every read of the rounds all three
-    /// answered, and only those, in the order asked.
+    /// answered, and only those, in the order asked; an answer is never taken for a later round.
     @Test func aReadRoundIsConfirmedByAQuorumOfVoters() {
         var reads = RaftReads()
         let voters: [UInt64] = [1, 2, 3, 4, 5]
@@ -343,6 +343,16 @@ import Testing
         let applied = reads.takeServable(applied: 12)
         #expect(applied == [200])
         #expect(reads.isEmpty)
+        // Idle, it lets the answers go but not the round: late answers to round 2 confirm no
+        // read asked after it.
+        reads.releaseIdleMemory()
+        let third = reads.add(index: 13, token: 300)
+        for peer: UInt64 in [2, 3, 4] { reads.answer(from: peer, round: second, voters: voters, leader: 1, quorum: 3) }
+        let late = reads.takeServable(applied: 20)
+        #expect(late.isEmpty)
+        for peer: UInt64 in [2, 5] { reads.answer(from: peer, round: third, voters: voters, leader: 1, quorum: 3) }
+        let thirdRound = reads.takeServable(applied: 20)
+        #expect(thirdRound == [300])
     }
 
     @Test func aNewPeerJoinsAsALearnerCatchesUpBySnapshotAndThenCounts() {

@@ -147,6 +147,7 @@ struct RaftPeer: Sendable {
     /// Tens of thousands of regions sleep at a time in a large restore.
     mutating func releaseIdleMemory() {
         log.releaseIdleMemory()
+        reads.releaseIdleMemory()
         if outbox.isEmpty { outbox = [] }
         if role != .candidate { votes = [] }
     }

@@ -40,6 +40,15 @@ struct RaftReads: Sendable {
         pending.removeFirst(count)
     }
 
+    /// With no read waiting, the buffers and the followers' answers go (a sleeping region keeps
+    /// none); the round goes on, so that a late answer to an old round confirms no later read.
+    mutating func releaseIdleMemory() {
+        guard isEmpty else { return }
+        pending = []
+        confirmed = []
+        answered = [:]
+    }
+
     /// The tokens of the confirmed reads whose index `applied` reached, taken.
     mutating func takeServable(applied: UInt64) -> [UInt64] {
         guard confirmed.contains(where: { $0.index <= applied }) else { return [] }
