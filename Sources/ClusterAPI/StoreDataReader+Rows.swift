@@ -9,26 +9,28 @@ extension StoreDataReader {
     public func forEachVisibleRow(from start: [UInt8], to end: [UInt8], readAt readTS: UInt64, _ body: ([UInt8], [UInt8]) throws -> Void) throws {
         let dataEnd = end.isEmpty ? [DataKey.prefix + 1] : DataKey.make(end)
         let values = try makeCursor(cf: .default)
-        // The user key whose visible write is found (or hidden by a delete): its older versions pass.
-        var settled: [UInt8]?
+        // Buffers reused from row to row: the user key being read, the one whose visible write is
+        // found (or hidden by a delete; its older versions pass), and the default CF's key.
+        var userKey: [UInt8] = [], settled: [UInt8] = [], defaultKey: [UInt8] = []
+        var hasSettled = false
         try scan(cf: .write, from: DataKey.make(start)) { key, value in
             guard compareKeys(key, dataEnd) < 0 else { return false }
-            let mvcc = try MVCCKey(decoding: key.dropFirst())
-            if mvcc.timestamp > readTS || mvcc.userKey == settled { return true }
+            let ts = try MVCCKey.decode(UnsafeRawBufferPointer(rebasing: key.dropFirst()), userKey: &userKey)
+            if ts > readTS || (hasSettled && userKey == settled) { return true }
             let record = try WriteRecord(decoding: value)
-            switch record.kind {
-            case .lock, .rollback: return true
-            case .delete: settled = mvcc.userKey
-            case .put:
-                settled = mvcc.userKey
-                if let short = record.shortValue {
-                    try body(mvcc.userKey, short)
-                } else {
-                    var defaultKey = DataKey.make(Memcomparable.encode(mvcc.userKey))
-                    DescendingTimestamp.append(record.startTS, to: &defaultKey)
-                    guard let long = try values.value(at: defaultKey) else { throw MissingValue(key: mvcc.userKey, startTS: record.startTS) }
-                    try body(mvcc.userKey, long)
-                }
+            guard record.kind == .put || record.kind == .delete else { return true }  // locks and rollbacks pass
+            swap(&userKey, &settled)
+            hasSettled = true
+            guard record.kind == .put else { return true }
+            if let short = record.shortValue {
+                try body(settled, short)
+            } else {
+                defaultKey.removeAll(keepingCapacity: true)
+                defaultKey.append(DataKey.prefix)
+                Memcomparable.encode(settled, into: &defaultKey)
+                DescendingTimestamp.append(record.startTS, to: &defaultKey)
+                guard let long = try values.value(at: defaultKey) else { throw MissingValue(key: settled, startTS: record.startTS) }
+                try body(settled, long)
             }
             return true
         }

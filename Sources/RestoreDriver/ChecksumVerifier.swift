@@ -85,14 +85,14 @@ public struct ChecksumVerifier: Sendable {
         // The parts are independent scans: one per core at a time.
         let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
         var tally = Tally(sets: plan.fileSets.count)
-        let starts = plan.fileSets.map(\.oldRange.start)
+        let ranges = plan.fileSets.map(\.oldRange)
         try await withThrowingTaskGroup(of: Tally.self) { group in
             var next = 0
             func start() {
                 guard next < parts.count else { return }
                 let part = parts[next]
                 next += 1
-                group.addTask { try await BlockingIO.run { try self.tally(part, setStarts: starts) } }
+                group.addTask { try await BlockingIO.run { try self.tally(part, setRanges: ranges) } }
             }
             for _ in 0..<width { start() }
             while let done = try await group.next() {
@@ -116,26 +116,35 @@ public struct ChecksumVerifier: Sendable {
         return Report(total: total, expected: expectation.total, mismatches: mismatches)
     }
 
-    /// Reads one part and sorts each pair into its file set (`starts`: each set's first old key)
-    /// and table.
-    private func tally(_ part: Part, setStarts starts: [[UInt8]]) throws -> Tally {
-        var tally = Tally(sets: plan.fileSets.count)
+    /// Reads one part and sorts each pair into its file set (`ranges`: each set's old range, in
+    /// order) and table.
+    private func tally(_ part: Part, setRanges ranges: [KeyRange]) throws -> Tally {
+        var tally = Tally(sets: ranges.count)
+        // The part's keys come in order, so a run of them shares a table: sum the run, then add it.
+        var table: Int64?, tableSum = KVChecksum()
         try scan(part.store, from: part.start, to: part.end) { oldKey, value in
             var sum = KVChecksum()
             sum.add(key: oldKey, value: value)
             // The file set whose old range holds the key: the last one starting at or before it.
-            var lo = 0, hi = starts.count
+            var lo = 0, hi = ranges.count
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if compareKeys(starts[mid], oldKey) <= 0 { lo = mid + 1 } else { hi = mid }
+                if compareKeys(ranges[mid].start, oldKey) <= 0 { lo = mid + 1 } else { hi = mid }
             }
-            if lo > 0, plan.fileSets[lo - 1].oldRange.contains(oldKey) {
+            if lo > 0, ranges[lo - 1].contains(oldKey) {
                 tally.perSet[lo - 1].merge(sum)
             } else {
                 tally.stray.merge(sum)
             }
-            if let table = TableCodec.decode(oldKey)?.tableID { tally.perTable[table, default: KVChecksum()].merge(sum) }
+            let keyTable = TableCodec.tableID(of: oldKey)
+            if keyTable != table {
+                if let table { tally.perTable[table, default: KVChecksum()].merge(tableSum) }
+                table = keyTable
+                tableSum = KVChecksum()
+            }
+            tableSum.merge(sum)
         }
+        if let table { tally.perTable[table, default: KVChecksum()].merge(tableSum) }
         CrashPoint.checksum.pass()
         return tally
     }

@@ -81,4 +81,54 @@ import Testing
         let out = try runProgram("ldb", ["--db=\(dbPath)", "--column_family=write", "scan"])
         #expect(out.status == 0, "ldb: \(out.stderr)")
     }
+
+    /// The checksum's scan of a real store reads what TiKV's snapshot read sees (tikv
+    /// src/storage/mvcc/reader/point_getter.rs): a key's newest write at or below the read
+    /// timestamp when it is a put, nothing when it is a delete, and past locks and rollbacks; long
+    /// values from the default CF; keys longer than one 8-byte group; only the region's keys.
+    @Test func aVisibleRowScanReadsWhatASnapshotReadSees() throws {
+        let dir = try TemporaryDirectory()
+        let db = try RocksDatabase(path: dir.file("db"))
+        defer { db.close() }
+        let longKey = bytes("a key longer than two memcomparable groups")
+        let longValue = [UInt8](repeating: 7, count: 300)
+        var batch = WriteBatch()
+        func write(_ key: String, _ kind: WriteRecord.Kind, commit: UInt64, start: UInt64, short: String? = nil) {
+            let record = WriteRecord(kind: kind, startTS: start, shortValue: short.map(bytes))
+            batch.put(DataKey.make(MVCCKey(userKey: bytes(key), timestamp: commit).encoded), record.encoded, cf: .write)
+        }
+        write("a", .put, commit: 30, start: 29, short: "a30")
+        write("a", .put, commit: 20, start: 19, short: "a20")
+        write("b", .delete, commit: 40, start: 39)
+        write("b", .put, commit: 10, start: 9, short: "b10")
+        write("c", .rollback, commit: 50, start: 50)
+        write("c", .lock, commit: 45, start: 44)
+        write("c", .put, commit: 5, start: 4)
+        batch.put(DataKey.make(MVCCKey(userKey: bytes("c"), timestamp: 4).encoded), longValue, cf: .default)
+        write(String(decoding: longKey, as: UTF8.self), .put, commit: 7, start: 6, short: "long key")
+        write("e", .put, commit: 60, start: 59, short: "e60")
+        write("z", .put, commit: 3, start: 2, short: "outside")
+        try db.write(batch)
+
+        let reader = StoreReader(database: db)
+        func rows(at readTS: UInt64) throws -> [String: [UInt8]] {
+            var seen: [String: [UInt8]] = [:]
+            try reader.forEachVisibleRow(from: Memcomparable.encode(bytes("a")), to: Memcomparable.encode(bytes("f")), readAt: readTS) { key, value in
+                seen[String(decoding: key, as: UTF8.self)] = value
+            }
+            return seen
+        }
+        let newest = try rows(at: .max)
+        #expect(newest == ["a": bytes("a30"), "c": longValue, String(decoding: longKey, as: UTF8.self): bytes("long key"), "e": bytes("e60")])
+        let older = try rows(at: 35)
+        #expect(older == ["a": bytes("a30"), "b": bytes("b10"), "c": longValue, String(decoding: longKey, as: UTF8.self): bytes("long key")])
+        let oldest = try rows(at: 25)
+        #expect(oldest["a"] == bytes("a20") && oldest["e"] == nil)
+
+        // A put whose value is missing from the default CF is an error that names the key.
+        var missing = WriteBatch()
+        missing.put(DataKey.make(MVCCKey(userKey: bytes("d"), timestamp: 8).encoded), WriteRecord(kind: .put, startTS: 7).encoded, cf: .write)
+        try db.write(missing)
+        #expect(throws: MissingValue.self) { try rows(at: .max) }
+    }
 }

@@ -17,11 +17,18 @@ public struct MVCCKey: Equatable, Sendable {
     /// Decodes `memcomparable(key) + ts` and requires nothing else after it.
     public init(decoding encoded: some Collection<UInt8>) throws(KeyCodecError) {
         let bytes = Array(encoded)
-        let (key, consumed) = try Memcomparable.decode(bytes)
-        guard bytes.count - consumed == DescendingTimestamp.length else {
-            throw .tooShort(expected: consumed + DescendingTimestamp.length, actual: bytes.count, key: bytes)
-        }
+        var key: [UInt8] = []
+        self.timestamp = try bytes.withUnsafeBytes { raw in Result { () throws(KeyCodecError) in try Self.decode(raw, userKey: &key) } }.get()
         self.userKey = key
-        self.timestamp = try DescendingTimestamp.decodeSuffix(bytes)
+    }
+
+    /// Decodes `memcomparable(key) + ts` from `encoded` into `userKey` (its storage reused, for a
+    /// scan that decodes a key per row) and returns the timestamp.
+    public static func decode(_ encoded: UnsafeRawBufferPointer, userKey: inout [UInt8]) throws(KeyCodecError) -> UInt64 {
+        let consumed = try Memcomparable.decode(encoded, into: &userKey)
+        guard encoded.count - consumed == DescendingTimestamp.length else {
+            throw .tooShort(expected: consumed + DescendingTimestamp.length, actual: encoded.count, key: Array(encoded))
+        }
+        return ~UInt64(bigEndian: encoded.loadUnaligned(fromByteOffset: consumed, as: UInt64.self))
     }
 }

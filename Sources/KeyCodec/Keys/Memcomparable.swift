@@ -2,12 +2,12 @@
 /// a marker `0xFF - padding`, and the last group is padded with zeros. Encoded keys sort as the
 /// originals do, and no encoded key is a prefix of another.
 public enum Memcomparable {
-    static let groupSize = 8
-    static let marker: UInt8 = 0xFF
-    static let pad: UInt8 = 0
+    @usableFromInline static let groupSize = 8
+    @usableFromInline static let marker: UInt8 = 0xFF
+    @usableFromInline static let pad: UInt8 = 0
 
     /// Length of `encode` for an input of `count` bytes.
-    public static func encodedLength(_ count: Int) -> Int { (count / groupSize + 1) * (groupSize + 1) }
+    @inlinable public static func encodedLength(_ count: Int) -> Int { (count / groupSize + 1) * (groupSize + 1) }
 
     public static func encode(_ key: some Collection<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
@@ -15,7 +15,8 @@ public enum Memcomparable {
         return out
     }
 
-    public static func encode(_ key: some Collection<UInt8>, into out: inout [UInt8]) {
+    /// Inlinable so that a caller's concrete collection is specialized: a scan encodes a key per row.
+    @inlinable public static func encode(_ key: some Collection<UInt8>, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + encodedLength(key.count))
         var index = key.startIndex
         var remaining = key.count
@@ -38,24 +39,32 @@ public enum Memcomparable {
     public static func decode(_ data: some Collection<UInt8>) throws(KeyCodecError) -> (key: [UInt8], consumed: Int) {
         let bytes = Array(data)
         var key: [UInt8] = []
+        let consumed = try bytes.withUnsafeBytes { raw in Result { () throws(KeyCodecError) in try decode(raw, into: &key) } }.get()
+        return (key, consumed)
+    }
+
+    /// Decodes one encoded key from the start of `bytes` into `key`, whose contents it replaces and
+    /// whose storage it reuses (a scan decodes a key per row). Returns how many bytes it used.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, into key: inout [UInt8]) throws(KeyCodecError) -> Int {
+        key.removeAll(keepingCapacity: true)
         key.reserveCapacity(bytes.count)
         var offset = 0
         while true {
             guard offset + groupSize + 1 <= bytes.count else {
-                throw .truncatedGroup(offset: offset, key: bytes)
+                throw .truncatedGroup(offset: offset, key: Array(bytes))
             }
             let m = bytes[offset + groupSize]
             guard m >= marker - UInt8(groupSize) else {
-                throw .invalidMarker(offset: offset + groupSize, marker: m, key: bytes)
+                throw .invalidMarker(offset: offset + groupSize, marker: m, key: Array(bytes))
             }
             let padding = Int(marker - m)
             let real = groupSize - padding
-            key.append(contentsOf: bytes[offset..<(offset + real)])
+            key.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + real)]))
             if padding > 0 {
-                guard bytes[(offset + real)..<(offset + groupSize)].allSatisfy({ $0 == pad }) else {
-                    throw .nonZeroPadding(offset: offset, key: bytes)
+                for i in (offset + real)..<(offset + groupSize) where bytes[i] != pad {
+                    throw .nonZeroPadding(offset: offset, key: Array(bytes))
                 }
-                return (key, offset + groupSize + 1)
+                return offset + groupSize + 1
             }
             offset += groupSize + 1
         }

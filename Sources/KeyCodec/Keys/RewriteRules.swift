@@ -42,7 +42,11 @@ public struct RewriteRules: Sendable, Equatable {
 
     /// The rule whose new prefix is the longest one that `rewrittenKey` starts with.
     public func rule(forRewritten rewrittenKey: some Collection<UInt8>) -> RewriteRule? {
-        rules.filter { rewrittenKey.starts(with: $0.newPrefix) }.max { $0.newPrefix.count < $1.newPrefix.count }
+        var best: Int?
+        for i in rules.indices where rules[i].newPrefix.count > best.map({ rules[$0].newPrefix.count }) ?? -1 && rewrittenKey.starts(with: rules[i].newPrefix) {
+            best = i
+        }
+        return best.map { rules[$0] }
     }
 
     /// The key before the rewrite: the new prefix replaced by the old one.

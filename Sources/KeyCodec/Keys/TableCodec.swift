@@ -73,11 +73,15 @@ public enum TableCodec {
     }
 
     /// Reads a user key as a TiDB key for display; nil when it is not one.
+    /// The table of a `t{id}...` key, read without decoding the rest of it.
+    public static func tableID(of key: [UInt8]) -> Int64? {
+        guard key.count >= tablePrefixLength, key[0] == tablePrefix else { return nil }
+        return try? decodeInt(key[1..<tablePrefixLength])
+    }
+
     public static func decode(_ key: some Collection<UInt8>) -> TableKey? {
         let bytes = Array(key)
-        guard bytes.count >= tablePrefixLength, bytes[0] == tablePrefix,
-              let table = try? decodeInt(bytes[1..<tablePrefixLength])
-        else { return nil }
+        guard let table = tableID(of: bytes) else { return nil }
         let rest = bytes[tablePrefixLength...]
         if rest.starts(with: recordSeparator) {
             let handle = rest.dropFirst(2)

@@ -68,6 +68,12 @@ public struct WriteRecord: Equatable, Sendable {
 
     public init(decoding bytes: some Collection<UInt8>) throws(WriteRecordError) {
         let data = Array(bytes)
+        self = try data.withUnsafeBytes { raw in Result { () throws(WriteRecordError) in try Self(decoding: raw) } }.get()
+    }
+
+    /// Decodes a record in place: a scan decodes one per row, and a generic collection would cost a
+    /// copy and runtime type lookups each time.
+    public init(decoding data: UnsafeRawBufferPointer) throws(WriteRecordError) {
         guard let first = data.first else { throw .empty }
         guard let kind = Kind(rawValue: first) else { throw .unknownKind(first) }
         var cursor = 1
@@ -75,8 +81,7 @@ public struct WriteRecord: Equatable, Sendable {
         self.init(kind: kind, startTS: ts)
         func readU64(_ field: String) throws(WriteRecordError) -> UInt64 {
             guard cursor + 8 <= data.count else { throw .truncated(field: field) }
-            var v: UInt64 = 0
-            for b in data[cursor..<(cursor + 8)] { v = v << 8 | UInt64(b) }
+            let v = UInt64(bigEndian: data.loadUnaligned(fromByteOffset: cursor, as: UInt64.self))
             cursor += 8
             return v
         }
@@ -89,7 +94,7 @@ public struct WriteRecord: Equatable, Sendable {
                 let length = Int(data[cursor])
                 cursor += 1
                 guard cursor + length <= data.count else { throw .truncated(field: "short value") }
-                shortValue = Array(data[cursor..<(cursor + length)])
+                shortValue = Array(UnsafeRawBufferPointer(rebasing: data[cursor..<(cursor + length)]))
                 cursor += length
             case Self.overlappedRollbackFlag:
                 hasOverlappedRollback = true
