@@ -43,21 +43,17 @@ public struct ChecksumVerifier: Sendable {
     let expectation: ChecksumExpectation
     var plan: RestorePlan { expectation.plan }
 
-    /// Checksums of one part of the restored data, merged as the parts finish.
+    /// Checksums of one part of the restored data, merged as the parts finish. By file set index
+    /// and by table, holding only those the part touched: a part is one region, and a restore has
+    /// tens of thousands of each.
     struct Tally: Sendable {
-        var perSet: [KVChecksum]
+        var perSet: [Int: KVChecksum] = [:]
         var perTable: [Int64: KVChecksum] = [:]
         var stray = KVChecksum()
 
-        init(sets: Int) { perSet = [KVChecksum](repeating: KVChecksum(), count: sets) }
-
         mutating func merge(_ other: Tally) {
-            for i in perSet.indices { perSet[i].merge(other.perSet[i]) }
-            perTable.merge(other.perTable) { a, b in
-                var sum = a
-                sum.merge(b)
-                return sum
-            }
+            perSet.merge(other.perSet) { $0.merging($1) }
+            perTable.merge(other.perTable) { $0.merging($1) }
             stray.merge(other.stray)
         }
     }
@@ -84,7 +80,7 @@ public struct ChecksumVerifier: Sendable {
         }
         // The parts are independent scans: one per core at a time.
         let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        var tally = Tally(sets: plan.fileSets.count)
+        var tally = Tally()
         let ranges = plan.fileSets.map(\.oldRange)
         try await withThrowingTaskGroup(of: Tally.self) { group in
             var next = 0
@@ -101,27 +97,36 @@ public struct ChecksumVerifier: Sendable {
             }
         }
         var mismatches: [Mismatch] = []
-        for set in plan.fileSets where tally.perSet[set.id] != expectation.of(set) {
+        for set in plan.fileSets where tally.perSet[set.id, default: KVChecksum()] != expectation.of(set) {
             let names = set.files.map(\.name).joined(separator: " + ")
             mismatches.append(
                 Mismatch(
-                    scope: "file \(names)\(set.isPartial ? " (the selected keys)" : "")", expected: expectation.of(set), actual: tally.perSet[set.id],
+                    scope: "file \(names)\(set.isPartial ? " (the selected keys)" : "")", expected: expectation.of(set), actual: tally.perSet[set.id, default: KVChecksum()],
                     tables: set.tableID.map { [$0] } ?? []))
         }
         mismatches += expectation.tableMismatches(actual: tally.perTable)
         if tally.stray.totalKVs > 0 {
             mismatches.append(Mismatch(scope: "keys outside every backup file", expected: KVChecksum(), actual: tally.stray))
         }
-        let total = tally.perSet.reduce(into: tally.stray) { $0.merge($1) }
+        let total = tally.perSet.values.reduce(into: tally.stray) { $0.merge($1) }
         return Report(total: total, expected: expectation.total, mismatches: mismatches)
     }
 
     /// Reads one part and sorts each pair into its file set (`ranges`: each set's old range, in
     /// order) and table.
     private func tally(_ part: Part, setRanges ranges: [KeyRange]) throws -> Tally {
-        var tally = Tally(sets: ranges.count)
-        // The part's keys come in order, so a run of them shares a table: sum the run, then add it.
-        var table: Int64?, tableSum = KVChecksum()
+        var tally = Tally()
+        // The part's keys come in order, so a run of them shares a file set (nil: none) and a
+        // table: sum the run, then add it.
+        var set: Int?, setSum = KVChecksum(), table: Int64?, tableSum = KVChecksum()
+        func flushSet() {
+            if let set { tally.perSet[set, default: KVChecksum()].merge(setSum) } else { tally.stray.merge(setSum) }
+            setSum = KVChecksum()
+        }
+        func flushTable() {
+            if let table { tally.perTable[table, default: KVChecksum()].merge(tableSum) }
+            tableSum = KVChecksum()
+        }
         try scan(part.store, from: part.start, to: part.end) { oldKey, value in
             var sum = KVChecksum()
             sum.add(key: oldKey, value: value)
@@ -131,20 +136,21 @@ public struct ChecksumVerifier: Sendable {
                 let mid = (lo + hi) / 2
                 if compareKeys(ranges[mid].start, oldKey) <= 0 { lo = mid + 1 } else { hi = mid }
             }
-            if lo > 0, ranges[lo - 1].contains(oldKey) {
-                tally.perSet[lo - 1].merge(sum)
-            } else {
-                tally.stray.merge(sum)
+            let keySet = lo > 0 && ranges[lo - 1].contains(oldKey) ? lo - 1 : nil
+            if keySet != set {
+                flushSet()
+                set = keySet
             }
+            setSum.merge(sum)
             let keyTable = TableCodec.tableID(of: oldKey)
             if keyTable != table {
-                if let table { tally.perTable[table, default: KVChecksum()].merge(tableSum) }
+                flushTable()
                 table = keyTable
-                tableSum = KVChecksum()
             }
             tableSum.merge(sum)
         }
-        if let table { tally.perTable[table, default: KVChecksum()].merge(tableSum) }
+        flushSet()
+        flushTable()
         CrashPoint.checksum.pass()
         return tally
     }

@@ -217,10 +217,10 @@ import Testing
         for _ in 0..<4 { _ = leader.propose(.noop) }
         leader.persisted(leader.takeReady())
         leader.step(RaftMessage(from: 2, to: 1, term: 1, kind: .appendResponse(success: true, matchIndex: 5)))
-        #expect(leader.matchIndex[2] == 5)
+        #expect(leader.matchIndex(of: 2) == 5)
         // The follower's log was replaced by a snapshot at 3 (for example, a repair).
         leader.step(RaftMessage(from: 2, to: 1, term: 1, kind: .snapshotApplied(index: 3)))
-        #expect(leader.matchIndex[2] == 3)
+        #expect(leader.matchIndex(of: 2) == 3)
         #expect(leader.takeReady().messages.contains { m in
             if case let .append(prev, _, entries, _) = m.kind { m.to == 2 && prev == 3 && entries.map(\.index) == [4, 5] } else { false }
         })

@@ -20,25 +20,25 @@ import Testing
 
     @Test func aFollowersNextIndexFollowsItsAnswers() {
         var progress = RaftProgress(followers: [2], lastIndex: 10)
-        #expect(progress.next[2] == 11 && progress.match[2] == 0)
+        #expect(progress.next(2) == 11 && progress.match(2) == 0)
         progress.refuse(2, hint: 4)
-        #expect(progress.next[2] == 5, "back to just after what it may hold")
+        #expect(progress.next(2) == 5, "back to just after what it may hold")
         progress.refuse(2, hint: 9)
-        #expect(progress.next[2] == 4, "never forward on a refusal")
+        #expect(progress.next(2) == 4, "never forward on a refusal")
         progress.acknowledge(2, through: 6)
-        #expect(progress.next[2] == 7 && progress.match[2] == 6)
+        #expect(progress.next(2) == 7 && progress.match(2) == 6)
         progress.acknowledge(2, through: 3)
-        #expect(progress.next[2] == 7 && progress.match[2] == 6, "a late answer takes nothing back")
+        #expect(progress.next(2) == 7 && progress.match(2) == 6, "a late answer takes nothing back")
         progress.snapshotApplied(2, at: 2)
-        #expect(progress.next[2] == 3 && progress.match[2] == 2, "after a snapshot the follower holds what it covers")
+        #expect(progress.next(2) == 3 && progress.match(2) == 2, "after a snapshot the follower holds what it covers")
         progress.refuse(2, hint: 0)
-        #expect(progress.next[2] == 1)
+        #expect(progress.next(2) == 1)
     }
 
     @Test func membersThatLeaveAreForgottenAndNewOnesStartFromNothing() {
         var progress = RaftProgress(followers: [2, 3], lastIndex: 4)
         progress.add(4)
-        #expect(progress.next[4] == 0 && progress.match[4] == 0)
+        #expect(progress.next(4) == 0 && progress.match(4) == 0)
         progress.keep(only: [1, 2, 4])
         #expect(!progress.tracks(3) && progress.tracks(2) && progress.tracks(4))
     }

@@ -88,7 +88,7 @@ extension RaftGroup {
     func proposeLogCompaction() -> Bool {
         guard let l = leader, let lp = replicas[l.id]?.peer, lp.transferee == nil else { return false }
         let first = lp.baseIndex + 1, last = lp.lastIndex, applied = lp.appliedIndex
-        let replicated = (lp.voters + lp.learners).map { $0 == l.id ? lp.stableIndex : (lp.matchIndex[$0] ?? 0) }.min() ?? 0
+        let replicated = (lp.voters + lp.learners).map { $0 == l.id ? lp.stableIndex : (lp.matchIndex(of: $0) ?? 0) }.min() ?? 0
         var target: UInt64
         if applied >= first, applied - first >= RaftLogGC.countLimit {
             target = max(first + (last - first) / 2, replicated)

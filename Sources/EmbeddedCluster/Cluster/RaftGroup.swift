@@ -29,6 +29,7 @@ actor RaftGroup {
     ) throws {
         context = GroupContext(regionID: region.id, stores: stores, transport: transport, awake: awake, onEvent: onEvent)
         let (voters, learners) = (Self.voterIDs(region), Self.learnerIDs(region))  // one copy for all peers
+        replicas = ReplicaTable(capacity: region.peers.count)
         for meta in region.peers {
             var replica = Replica(
                 peer: RaftPeer(id: meta.id, storeID: meta.storeID, voters: voters, learners: learners, seed: region.id),
@@ -37,12 +38,16 @@ actor RaftGroup {
             // A state of an earlier peer of the region on this store (removed, then a new one
             // added) is not this peer's.
             if let saved, saved.apply?.belongs(to: meta.id) ?? true {
-                if let apply = saved.apply {
-                    replica.tombstoned = apply.tombstone
+                // The saved view is most often the region itself: then the region's copy is kept,
+                // one for all replicas, not one decoded for each.
+                if let apply = saved.apply, apply.region != region {
                     replica.view = apply.region
                 }
+                replica.tombstoned = saved.apply?.tombstone ?? false
                 replica.peer.restore(hardState: saved.hard, log: saved.entries, applied: saved.apply?.applied ?? 0)
-                replica.peer.setMembers(voters: Self.voterIDs(replica.view), learners: Self.learnerIDs(replica.view))
+                if replica.view.peers != region.peers {
+                    replica.peer.setMembers(voters: Self.voterIDs(replica.view), learners: Self.learnerIDs(replica.view))
+                }
                 if saved.apply?.needsRepair == true { replica.markForRepair() }
                 replica.initialized = true
             } else if meta.isLearner {
@@ -134,7 +139,7 @@ actor RaftGroup {
         if replicas.contains(where: { id, replica in isLive(id) && replica.peer.hasReady }) { return true }
         guard let l = leader, let lp = replicas[l.id]?.peer else { return replicas.keys.contains(where: isLive) }
         return replicas.contains { id, replica in
-            isLive(id) && (replica.peer.appliedIndex < lp.commitIndex || (id != l.id && (lp.matchIndex[id] ?? 0) < lp.lastIndex))
+            isLive(id) && (replica.peer.appliedIndex < lp.commitIndex || (id != l.id && (lp.matchIndex(of: id) ?? 0) < lp.lastIndex))
         }
     }
 

@@ -41,6 +41,12 @@ struct ReplicaTable {
     /// A removed replica leaves a nil slot.
     private var items: [Replica?] = []
 
+    init() {}
+
+    /// Room for exactly `count` replicas: an array grown one by one to three keeps four slots, and
+    /// a slot is a whole replica (about 400 bytes).
+    init(capacity count: Int) { items.reserveCapacity(count) }
+
     private func slot(_ id: UInt64) -> Int? { items.firstIndex { $0?.peer.id == id } }
 
     /// A replica, changed in place (as a dictionary's value is, without copying its log).

@@ -74,8 +74,8 @@ struct RaftPeer: Sendable {
     }
 
     var lastIndex: UInt64 { log.lastIndex }
-    /// What the leader knows each peer holds.
-    var matchIndex: [UInt64: UInt64] { progress.match }
+    /// The highest index `peer` is known to hold, as this leader sees it.
+    func matchIndex(of peer: UInt64) -> UInt64? { progress.match(peer) }
     var lastTerm: UInt64 { log.lastTerm }
     var baseIndex: UInt64 { log.baseIndex }
     var baseTerm: UInt64 { log.baseTerm }
@@ -284,7 +284,7 @@ struct RaftPeer: Sendable {
     mutating func transferLeadership(to target: UInt64) {
         guard role == .leader, target != id, voters.contains(target) else { return }
         transferee = target
-        if matchIndex[target] == lastIndex {
+        if matchIndex(of: target) == lastIndex {
             outbox.append(RaftMessage(from: id, to: target, term: term, kind: .timeoutNow))
         } else {
             sendAppend(to: target)
@@ -299,14 +299,14 @@ struct RaftPeer: Sendable {
     }
 
     /// True when `peer` holds every entry this leader has.
-    func hasCaughtUp(_ peer: UInt64) -> Bool { role == .leader && (matchIndex[peer] ?? 0) >= lastIndex }
+    func hasCaughtUp(_ peer: UInt64) -> Bool { role == .leader && (matchIndex(of: peer) ?? 0) >= lastIndex }
 
     private mutating func broadcastAppend() {
         for peer in voters + learners where peer != id { sendAppend(to: peer) }
     }
 
     private mutating func sendAppend(to peer: UInt64) {
-        let next = progress.next[peer] ?? lastIndex + 1
+        let next = progress.next(peer) ?? lastIndex + 1
         guard next > baseIndex, let prevTerm = termAt(next - 1) else {
             sendSnapshot(to: peer)
             return
@@ -364,7 +364,7 @@ struct RaftPeer: Sendable {
             if success {
                 progress.acknowledge(m.from, through: match)
                 maybeCommit()
-                if transferee == m.from, matchIndex[m.from] == lastIndex {
+                if transferee == m.from, matchIndex(of: m.from) == lastIndex {
                     outbox.append(RaftMessage(from: id, to: m.from, term: term, kind: .timeoutNow))
                 } else if match < lastIndex {
                     sendAppend(to: m.from)

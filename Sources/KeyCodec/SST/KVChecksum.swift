@@ -31,6 +31,12 @@ public struct KVChecksum: Equatable, Hashable, Sendable, Codable, CustomStringCo
         totalBytes += other.totalBytes
     }
 
+    public func merging(_ other: KVChecksum) -> KVChecksum {
+        var sum = self
+        sum.merge(other)
+        return sum
+    }
+
     public var description: String {
         "crc64xor=\(crc64xor) kvs=\(totalKVs) bytes=\(totalBytes)"
     }
