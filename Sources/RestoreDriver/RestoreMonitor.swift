@@ -94,7 +94,7 @@ public final class RestoreMonitor: Sendable {
     /// Changes every row that `matches` in place, keeping the counts per phase right; the rows
     /// that do not match are left alone (and their chunks unshared with earlier snapshots).
     func updateRows(where matches: (RegionRow) -> Bool, _ body: (inout RegionRow) -> Void) {
-        let ids = state.withLock { st in st.snapshot.regions.filter(matches).map(\.id) }
+        let ids = state.withLock { st in Array(st.snapshot.regions.lazy.filter(matches).map(\.id)) }
         for id in ids { updateRow(id, body) }
     }
 

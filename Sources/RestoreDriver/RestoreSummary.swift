@@ -28,7 +28,7 @@ public struct RestoreSummary: Codable, Sendable {
     public init(engine: RestoreEngine, outcome: RestoreEngine.Outcome) {
         let s = engine.monitor.snapshot()
         let elapsed = Date().timeIntervalSince(s.startedAt)
-        regions_total = s.regions.filter { $0.fileSetsTotal > 0 }.count
+        regions_total = s.regions.lazy.filter { $0.fileSetsTotal > 0 }.count  // lazy: no copy of every row
         regions_ingested = s.counts[.ingested] ?? 0
         regions_failed = s.counts[.failed] ?? 0
         files = engine.backup.files.count
