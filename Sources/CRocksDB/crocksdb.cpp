@@ -386,10 +386,14 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char 
     options.db_write_buffer_size = 8 << 20;
     // Never destroyed: a process that exits with stores still open (an interrupted console calls
     // exit) must not run the cache's destructor under their background threads.
-    static const auto *shared_cache = new std::shared_ptr<Cache>(NewLRUCache(16 << 20));
+    // 8 MiB: the ingests' overlap checks fill whatever room the index and filter blocks leave with
+    // data blocks they never read again; those index and filter blocks are kept in the cache's
+    // high-priority half.
+    static const auto *shared_cache = new std::shared_ptr<Cache>(NewLRUCache(8 << 20));
     BlockBasedTableOptions table;
     table.block_cache = *shared_cache;
     table.cache_index_and_filter_blocks = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
     ColumnFamilyOptions cf_options;
     cf_options.write_buffer_size = 4 << 20;
     // As TiKV: no check of the whole LSM shape on every version edit. With tens of thousands of
