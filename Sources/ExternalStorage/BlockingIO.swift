@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import KeyCodec
 
 /// Runs blocking work (file and network I/O, fsync, RocksDB calls) on threads of its own, so that
 /// it never holds one of the cooperative pool's threads. On Linux that pool is Dispatch's
