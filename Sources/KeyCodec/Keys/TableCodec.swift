@@ -72,13 +72,13 @@ public enum TableCodec {
         return out
     }
 
-    /// Reads a user key as a TiDB key for display; nil when it is not one.
     /// The table of a `t{id}...` key, read without decoding the rest of it.
     public static func tableID(of key: [UInt8]) -> Int64? {
         guard key.count >= tablePrefixLength, key[0] == tablePrefix else { return nil }
         return try? decodeInt(key[1..<tablePrefixLength])
     }
 
+    /// Reads a user key as a TiDB key for display; nil when it is not one.
     public static func decode(_ key: some Collection<UInt8>) -> TableKey? {
         let bytes = Array(key)
         guard let table = tableID(of: bytes) else { return nil }
