@@ -97,11 +97,13 @@ public struct ChecksumVerifier: Sendable {
             }
         }
         var mismatches: [Mismatch] = []
-        for set in plan.fileSets where tally.perSet[set.id, default: KVChecksum()] != expectation.of(set) {
+        for set in plan.fileSets {
+            let (expected, actual) = (expectation.of(set), tally.perSet[set.id, default: KVChecksum()])
+            guard actual != expected else { continue }
             let names = set.files.map(\.name).joined(separator: " + ")
             mismatches.append(
                 Mismatch(
-                    scope: "file \(names)\(set.isPartial ? " (the selected keys)" : "")", expected: expectation.of(set), actual: tally.perSet[set.id, default: KVChecksum()],
+                    scope: "file \(names)\(set.isPartial ? " (the selected keys)" : "")", expected: expected, actual: actual,
                     tables: set.tableID.map { [$0] } ?? []))
         }
         mismatches += expectation.tableMismatches(actual: tally.perTable)

@@ -84,7 +84,7 @@ struct LayoutFiles {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             out.append(try encoder.encode(PersistedRegion(region)))
         }
-        out.append(contentsOf: Array("]}".utf8))
+        out.append(contentsOf: "]}".utf8)
         return out
     }
 

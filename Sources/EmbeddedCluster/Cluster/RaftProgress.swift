@@ -93,7 +93,7 @@ struct RaftProgress: Sendable {
     /// Whether a quorum of `voters`, counting the leader, answered since the last check; starts
     /// the next period.
     mutating func checkQuorum(voters: [UInt64], leader: UInt64, quorum: Int) -> Bool {
-        let answered = peers.filter { $0.recentlyActive && $0.id != leader && voters.contains($0.id) }.count
+        let answered = peers.lazy.filter { $0.recentlyActive && $0.id != leader && voters.contains($0.id) }.count
         for i in peers.indices { peers[i].recentlyActive = false }
         return answered + 1 >= quorum
     }

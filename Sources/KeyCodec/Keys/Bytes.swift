@@ -60,3 +60,11 @@ public func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer
 /// `a < b` in bytewise order.
 @inlinable
 public func keyLess<A: ContiguousBytes, B: ContiguousBytes>(_ a: A, _ b: B) -> Bool { compareKeys(a, b) < 0 }
+
+/// Runs `decode` over `bytes` as one raw buffer, with `decode`'s typed error: `withUnsafeBytes`
+/// throws an untyped one. For the generic entry points of decoders that work on raw buffers.
+func withRawBytes<Result, Failure: Error>(
+    _ bytes: some Collection<UInt8>, _ decode: (UnsafeRawBufferPointer) throws(Failure) -> Result
+) throws(Failure) -> Result {
+    try Array(bytes).withUnsafeBytes { raw in Swift.Result { () throws(Failure) in try decode(raw) } }.get()
+}

@@ -95,7 +95,7 @@ public struct KeyRewriter: Sendable {
             throw .malformedKey(error)
         }
         var rewriter = self
-        let found = userKey.withUnsafeBytes { raw in Result { () throws(RewriteError) in try rewriter.findRule(raw) } }
+        let found = Result { () throws(RewriteError) in try withRawBytes(userKey) { (raw) throws(RewriteError) in try rewriter.findRule(raw) } }
         lastRule = rewriter.lastRule
         let rule = rules.rules[try found.get()]
         Memcomparable.encode(rule.newPrefix + userKey.dropFirst(rule.oldPrefix.count), into: &out)

@@ -16,9 +16,8 @@ public struct MVCCKey: Equatable, Sendable {
 
     /// Decodes `memcomparable(key) + ts` and requires nothing else after it.
     public init(decoding encoded: some Collection<UInt8>) throws(KeyCodecError) {
-        let bytes = Array(encoded)
         var key: [UInt8] = []
-        self.timestamp = try bytes.withUnsafeBytes { raw in Result { () throws(KeyCodecError) in try Self.decode(raw, userKey: &key) } }.get()
+        self.timestamp = try withRawBytes(encoded) { (raw) throws(KeyCodecError) in try Self.decode(raw, userKey: &key) }
         self.userKey = key
     }
 

@@ -37,9 +37,8 @@ public enum Memcomparable {
     /// Decodes one encoded key from the start of `data`. Returns the key and how many bytes it used,
     /// so a caller can read a suffix (such as a timestamp) after it.
     public static func decode(_ data: some Collection<UInt8>) throws(KeyCodecError) -> (key: [UInt8], consumed: Int) {
-        let bytes = Array(data)
         var key: [UInt8] = []
-        let consumed = try bytes.withUnsafeBytes { raw in Result { () throws(KeyCodecError) in try decode(raw, into: &key) } }.get()
+        let consumed = try withRawBytes(data) { (raw) throws(KeyCodecError) in try decode(raw, into: &key) }
         return (key, consumed)
     }
 

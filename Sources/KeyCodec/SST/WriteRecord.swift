@@ -67,8 +67,7 @@ public struct WriteRecord: Equatable, Sendable {
     }
 
     public init(decoding bytes: some Collection<UInt8>) throws(WriteRecordError) {
-        let data = Array(bytes)
-        self = try data.withUnsafeBytes { raw in Result { () throws(WriteRecordError) in try Self(decoding: raw) } }.get()
+        self = try withRawBytes(bytes) { (raw) throws(WriteRecordError) in try Self(decoding: raw) }
     }
 
     /// Decodes a record in place: a scan decodes one per row, and a generic collection would cost a
