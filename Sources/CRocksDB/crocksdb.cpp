@@ -8,6 +8,7 @@
 #include <rocksdb/sst_file_reader.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/write_batch.h>
 
 #define XXH_INLINE_ALL  // header-only: the block checksums that RocksDB writes by default
@@ -95,7 +96,10 @@ void crdb_free(void *p) { free(p); }
 
 crdb_sst_writer *crdb_sst_writer_open(const char *path, char **err) {
     auto w = std::make_unique<crdb_sst_writer>();
-    w->writer = std::make_unique<SstFileWriter>(EnvOptions(), sst_options());
+    // The pages stay cached (RocksDB drops them at Finish by default): the ingest reads the file
+    // back at once (its footer, properties and index, and every block's checksum), and the
+    // checksum pass reads it again; dropped, each of those reads waits for the disk.
+    w->writer = std::make_unique<SstFileWriter>(EnvOptions(), sst_options(), nullptr, /*invalidate_page_cache=*/false);
     if (fail(w->writer->Open(path), err)) return nullptr;
     return w.release();
 }
@@ -380,10 +384,13 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char 
     options.create_missing_column_families = !read_only;
     if (read_only) options.info_log = std::make_shared<SilentLogger>();
     options.max_background_jobs = 2;
-    // Memory must not grow with the data: the memtables of a store share one budget, and the index
-    // and filter blocks of its SSTs live in one block cache shared by every store of the process
-    // (by default RocksDB holds each open file's index outside any cache, so it grows with the data).
-    options.db_write_buffer_size = 8 << 20;
+    // Memory must not grow with the data: the memtables of every store of the process share one
+    // budget, and the index and filter blocks of their SSTs live in one shared block cache (by
+    // default RocksDB holds each open file's index outside any cache, so it grows with the data).
+    // Whichever store writes past the budget flushes its own largest memtable. Never destroyed,
+    // as the cache below.
+    static const auto *shared_memtables = new std::shared_ptr<WriteBufferManager>(std::make_shared<WriteBufferManager>(12 << 20));
+    options.write_buffer_manager = *shared_memtables;
     // Never destroyed: a process that exits with stores still open (an interrupted console calls
     // exit) must not run the cache's destructor under their background threads.
     // 8 MiB: the ingests' overlap checks fill whatever room the index and filter blocks leave with
@@ -395,7 +402,7 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char 
     table.cache_index_and_filter_blocks = true;
     table.cache_index_and_filter_blocks_with_high_priority = true;
     ColumnFamilyOptions cf_options;
-    cf_options.write_buffer_size = 4 << 20;
+    cf_options.write_buffer_size = 2 << 20;
     // As TiKV: no check of the whole LSM shape on every version edit. With tens of thousands of
     // ingested files the check costs more than the ingest itself.
     cf_options.force_consistency_checks = false;
