@@ -125,6 +125,8 @@ public final class RestoreMonitor: Sendable {
 
     func record(_ region: UInt64, _ attempt: AttemptRecord) {
         updateRow(region) { row in
+            // Grown a slot at a time, not doubled: most rows end with a handful of attempts.
+            row.history.reserveCapacity(row.history.count + 1)
             row.history.append(attempt)
             var bytes = row.history.reduce(0) { $0 + $1.footprint }
             while bytes > Self.historyBytes, row.history.count > 1 { bytes -= row.history.removeFirst().footprint }

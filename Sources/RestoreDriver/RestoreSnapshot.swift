@@ -54,17 +54,34 @@ public enum RegionPhase: String, Sendable, Codable, CaseIterable {
     case queued, downloading, ready, ingesting, ingested, retrying, paused, failed
 }
 
-/// One try of one step on one store, for the region detail view.
+/// One try of one step on one store, for the region detail view. Stored narrow (56 bytes, 72 as
+/// plain `Date`, `Duration` and `Int`): every row keeps its attempts, a few per peer, and a restore
+/// has tens of thousands of rows.
 public struct AttemptRecord: Sendable, Equatable {
     public enum Step: String, Sendable { case download, ingest }
     public var storeID: UInt64
-    public var step: Step
-    public var fileSet: Int
-    public var started: Date
-    public var duration: Duration
     public var bytes: UInt64
     /// nil when it succeeded.
     public var error: String?
+    public var step: Step
+    private var startedAt: Double
+    private var seconds: Float32
+    private var set: Int32
+
+    public init(storeID: UInt64, step: Step, fileSet: Int, started: Date, duration: Duration, bytes: UInt64, error: String?) {
+        self.storeID = storeID
+        self.bytes = bytes
+        self.error = error
+        self.step = step
+        startedAt = started.timeIntervalSinceReferenceDate
+        seconds = Float32(duration.seconds)
+        set = Int32(clamping: fileSet)
+    }
+
+    /// The file set's index in the plan; -1 for none.
+    public var fileSet: Int { Int(set) }
+    public var started: Date { Date(timeIntervalSinceReferenceDate: startedAt) }
+    public var duration: Duration { .seconds(Double(seconds)) }
 
     /// The memory it holds: itself and its error's text.
     var footprint: Int { MemoryLayout<Self>.stride + (error?.utf8.count ?? 0) }

@@ -177,6 +177,19 @@ import Testing
         monitor.record(5, attempt(2_000, error: String(repeating: "y", count: RestoreMonitor.historyBytes)))
         #expect(monitor.row(5)!.history.map(\.fileSet) == [2_000])
     }
+
+    /// An attempt is kept narrow, and reads back what was recorded: the time to the microsecond,
+    /// the duration to a part in ten million, no file set as -1.
+    @Test func anAttemptReadsBackWhatWasRecorded() {
+        #expect(MemoryLayout<AttemptRecord>.stride <= 56)
+        let started = Date(timeIntervalSinceReferenceDate: 817_000_000.123456)
+        for (fileSet, duration) in [(-1, Duration.microseconds(250)), (0, .milliseconds(1_500)), (43_411, .seconds(3_600)), (Int(Int32.max), .seconds(86_400 * 3))] {
+            let record = AttemptRecord(storeID: 7, step: .ingest, fileSet: fileSet, started: started, duration: duration, bytes: 1 << 40, error: "EpochNotMatch")
+            #expect(record.fileSet == fileSet && record.storeID == 7 && record.step == .ingest && record.bytes == 1 << 40 && record.error == "EpochNotMatch")
+            #expect(abs(record.started.timeIntervalSince(started)) < 1e-6)
+            #expect(abs(record.duration.seconds - duration.seconds) <= duration.seconds * 1e-7, "\(record.duration) for \(duration)")
+        }
+    }
 }
 
 /// A cluster whose answers come from a script: downloads and ingests take the next scripted error
