@@ -95,9 +95,8 @@ extension Cluster: ClusterInspection {
     public func waitForReplicasToApply(timeout: Duration) async {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline, !Task.isCancelled {
-            let pending = await pd.pendingIngestFiles()
+            let pending = await pd.pendingIngestFiles(wakingTheirRegions: true)
             guard pending.contains(where: { store, files in !files.isEmpty && stores[store]?.isUp == true }) else { return }
-            await pd.wakeEveryRegion()
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -339,11 +339,16 @@ public actor PlacementDriver {
         throw .timeout(regionID: regionID, after: timeout)
     }
 
-    /// Per store, the import files that committed but unapplied ingests still need.
-    public func pendingIngestFiles() async -> [UInt64: Set<String>] {
+    /// Per store, the import files that committed but unapplied ingests still need. `wake`: the
+    /// regions that have such ingests are woken, so that their leaders tell the followers what
+    /// committed (waking every region of a large cluster at once costs a Raft round and its
+    /// buffers in each).
+    public func pendingIngestFiles(wakingTheirRegions wake: Bool = false) async -> [UInt64: Set<String>] {
         var out: [UInt64: Set<String>] = [:]
-        for group in groups.values {
-            for (store, names) in await group.pendingIngestFiles() { out[store, default: []].formUnion(names) }
+        for (id, group) in groups {
+            let pending = await group.pendingIngestFiles()
+            if wake, !pending.isEmpty { awake.wake(id) }
+            for (store, names) in pending { out[store, default: []].formUnion(names) }
         }
         return out
     }

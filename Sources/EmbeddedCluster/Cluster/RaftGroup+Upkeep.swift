@@ -33,7 +33,7 @@ extension RaftGroup {
     /// Gives a snapshot to each replica that missed an ingest, once the leader has applied past it.
     /// A leader that missed one hands leadership to a replica that holds everything first.
     func repairMissedIngests() -> Bool {
-        guard replicas.values.contains(where: \.needsSnapshot), let l = leader, let lp = replicas[l.id]?.peer else { return false }
+        guard replicas.contains(where: { $1.needsSnapshot }), let l = leader, let lp = replicas[l.id]?.peer else { return false }
         let ids = replicas.keys.sorted()
         if replicas[l.id]!.needsSnapshot {
             if lp.transferee == nil, let target = ids.first(where: { $0 != l.id && isLive($0) && !replicas[$0]!.needsSnapshot && lp.voters.contains($0) }) {

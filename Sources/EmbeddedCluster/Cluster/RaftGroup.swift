@@ -75,8 +75,7 @@ actor RaftGroup {
     /// The live leader of the highest term, if there is one: a deposed leader that has not heard
     /// of the newer term yet still believes it leads.
     var leader: PeerMeta? {
-        let leading = replicas.values.filter { $0.peer.isLeader && isLive($0.peer.id) }.max { $0.peer.term < $1.peer.term }
-        return leading.map { PeerMeta(id: $0.peer.id, storeID: $0.peer.storeID) }
+        replicas.leader(isLive: isLive)
     }
 
     /// The live leader (on `store`, if given) as soon as there is one, or nil once `timeout` passed.
@@ -122,10 +121,11 @@ actor RaftGroup {
     /// Import files that replicas still need: those of ingests in their logs not yet applied.
     func pendingIngestFiles() -> [UInt64: Set<String>] {
         var out: [UInt64: Set<String>] = [:]
-        for peer in replicas.values.map(\.peer) where peer.lastIndex > peer.appliedIndex {
-            for index in (peer.appliedIndex + 1)...peer.lastIndex {
-                guard case let .ingest(cmd)? = peer.entry(at: index)?.command else { continue }
-                for file in cmd.files { out[peer.storeID, default: []].insert(file.fileName(regionID: cmd.regionID, epoch: cmd.epoch)) }
+        for id in replicas.keys {
+            guard let (store, applied, last) = replicas[id].map({ ($0.peer.storeID, $0.peer.appliedIndex, $0.peer.lastIndex) }), last > applied else { continue }
+            for index in (applied + 1)...last {
+                guard case let .ingest(cmd)? = replicas[id]!.peer.entry(at: index)?.command else { continue }
+                for file in cmd.files { out[store, default: []].insert(file.fileName(regionID: cmd.regionID, epoch: cmd.epoch)) }
             }
         }
         return out

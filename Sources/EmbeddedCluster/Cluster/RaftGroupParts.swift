@@ -49,9 +49,12 @@ struct ReplicaTable {
 
     private func slot(_ id: UInt64) -> Int? { items.firstIndex { $0?.peer.id == id } }
 
-    /// A replica, changed in place (as a dictionary's value is, without copying its log).
+    /// A replica, read and changed in place (as a dictionary's value is): a read of one field
+    /// copies nothing else, where a getter would copy the whole replica, log and all.
     subscript(id: UInt64) -> Replica? {
-        get { slot(id).flatMap { items[$0] } }
+        _read {
+            if let i = slot(id) { yield items[i] } else { yield nil }
+        }
         _modify {
             if let i = slot(id) {
                 yield &items[i]
@@ -64,7 +67,20 @@ struct ReplicaTable {
     }
 
     var keys: [UInt64] { items.compactMap { $0?.peer.id } }
+    /// Copies of every replica (about 400 bytes each): for the rare caller that keeps them.
     var values: [Replica] { items.compactMap { $0 } }
+
+    /// The replica that leads in the highest term among those `isLive` accepts, read in place:
+    /// asked on every tick of every awake region.
+    func leader(isLive: (UInt64) -> Bool) -> PeerMeta? {
+        var found: (term: UInt64, meta: PeerMeta)?
+        for i in items.indices where items[i]?.peer.isLeader == true {
+            let (id, term) = (items[i]!.peer.id, items[i]!.peer.term)
+            guard isLive(id), found.map({ term > $0.term }) ?? true else { continue }
+            found = (term, PeerMeta(id: id, storeID: items[i]!.peer.storeID))
+        }
+        return found?.meta
+    }
 
     func contains(where matches: (UInt64, Replica) -> Bool) -> Bool { items.contains { $0.map { matches($0.peer.id, $0) } ?? false } }
 }
