@@ -72,30 +72,54 @@ struct JSONLinesLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let time = Date().formatted(Self.timeStyle)
-        var text = "{\"time\":\(Self.quoted(time)),\"level\":\(Self.quoted(event.level.rawValue)),\"event\":\(Self.quoted(event.message.description))"
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new }).sorted(by: { $0.key < $1.key }) {
-            text += ",\(Self.quoted(key)):\(Self.quoted(value.description))"
+        var line = Array("{\"time\":\"\(Self.timestamp(Date()))\",\"level\":".utf8)
+        Self.appendQuoted(event.level.rawValue, to: &line)
+        line += Array(",\"event\":".utf8)
+        Self.appendQuoted(event.message.description, to: &line)
+        let fields = metadata.isEmpty ? event.metadata ?? [:] : metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new })
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+            line.append(UInt8(ascii: ","))
+            Self.appendQuoted(key, to: &line)
+            line.append(UInt8(ascii: ":"))
+            Self.appendQuoted(value.description, to: &line)
         }
-        self.file.append(Array((text + "}\n").utf8))
+        line += Array("}\n".utf8)
+        file.append(line)
     }
 
-    static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    /// The time as ISO 8601 in UTC, to the millisecond (`2026-12-06T09:15:57.123Z`), without a
+    /// formatter: a restore logs several records a region, tens of thousands of regions.
+    static func timestamp(_ date: Date) -> String {
+        let since1970 = date.timeIntervalSince1970
+        var seconds = time_t(since1970.rounded(.down))
+        let millis = min(999, Int((since1970 - Double(seconds)) * 1_000))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func digits(_ n: Int, _ width: Int) -> String {
+            let text = String(n)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(digits(Int(parts.tm_year) + 1900, 4))-\(digits(Int(parts.tm_mon) + 1, 2))-\(digits(Int(parts.tm_mday), 2))"
+            + "T\(digits(Int(parts.tm_hour), 2)):\(digits(Int(parts.tm_min), 2)):\(digits(Int(parts.tm_sec), 2)).\(digits(millis, 3))Z"
+    }
 
-    /// A JSON string literal.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
+    /// Appends `s` as a JSON string literal: its UTF-8 as it is, but for the quote, the backslash
+    /// and control characters.
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case ..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default: out.append(byte)
             }
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
 

@@ -46,6 +46,10 @@ import Testing
         let all = try records([log])
         #expect(all.count > killed.count)
         for record in all { #expect(record["time"] != nil && record["level"] != nil && record["event"] != nil, "\(record)") }
+        // Each time is ISO 8601 to the millisecond, in UTC, as Foundation reads it, and no later than now.
+        let times = try all.map { try Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(try #require($0["time"])) }
+        #expect(times.allSatisfy { $0 <= Date() && $0 > Date(timeIntervalSinceNow: -600) }, "\(times.prefix(3))")
+        #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1.addingTimeInterval(1) }, "the lines are in time order")
         let phases = all.filter { $0["event"] == "phase" }.compactMap { $0["phase"] }
         #expect(phases.contains("download&ingest") && phases.last == "done", "\(phases)")
         let download = try #require(all.first { $0["event"] == "downloaded" })
