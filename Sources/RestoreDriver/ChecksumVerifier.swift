@@ -58,43 +58,26 @@ public struct ChecksumVerifier: Sendable {
         }
     }
 
-    /// A part of a merged range that lies in one region, read from one replica.
-    struct Part: Sendable {
-        var store: any StoreDataReader
-        var start: [UInt8]
-        var end: [UInt8]
-    }
-
     public func verify() async throws -> Report {
-        var parts: [Part] = []
-        for merged in plan.ranges {
-            for region in await cluster.regions(overlapping: merged.range) {
-                // Read where everything committed is applied; without a leader, from any live
-                // replica (a short read then shows as a mismatch, never as a match).
-                let leader = try? await cluster.readBarrier(region.id)
-                let reader = leader.flatMap { cluster.dataReader(store: $0.storeID) } ?? region.peers.lazy.compactMap { cluster.dataReader(store: $0.storeID) }.first
-                guard let store = reader else { continue }
-                let clipped = RestoreEngine.clip(merged.range, to: region.range)
-                parts.append(Part(store: store, start: clipped.start, end: clipped.end))
-            }
-        }
-        // The parts are independent scans: one per core at a time.
+        // The parts are independent: each waits for its region's read barrier (a Raft round),
+        // then scans; one per core at a time, so that one's barrier overlaps another's scan. Parts
+        // start as regions are found, not listed first: a restore has tens of thousands.
         let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
         var tally = Tally()
         let ranges = plan.fileSets.map(\.oldRange)
         try await withThrowingTaskGroup(of: Tally.self) { group in
-            var next = 0
-            func start() {
-                guard next < parts.count else { return }
-                let part = parts[next]
-                next += 1
-                group.addTask { try await BlockingIO.run { try self.tally(part, setRanges: ranges) } }
+            var running = 0
+            for merged in plan.ranges {
+                for region in await cluster.regions(overlapping: merged.range) {
+                    if running == width, let done = try await group.next() {
+                        tally.merge(done)
+                        running -= 1
+                    }
+                    group.addTask { try await self.tally(region, clippedTo: merged.range, setRanges: ranges) }
+                    running += 1
+                }
             }
-            for _ in 0..<width { start() }
-            while let done = try await group.next() {
-                tally.merge(done)
-                start()
-            }
+            for try await done in group { tally.merge(done) }
         }
         var mismatches: [Mismatch] = []
         for set in plan.fileSets {
@@ -114,9 +97,20 @@ public struct ChecksumVerifier: Sendable {
         return Report(total: total, expected: expectation.total, mismatches: mismatches)
     }
 
-    /// Reads one part and sorts each pair into its file set (`ranges`: each set's old range, in
-    /// order) and table.
-    private func tally(_ part: Part, setRanges ranges: [KeyRange]) throws -> Tally {
+    /// Reads the part of `merged` in `region` where everything committed is applied (from its
+    /// leader; without one, from any live replica: a short read then shows as a mismatch, never
+    /// as a match), and tallies it.
+    private func tally(_ region: Region, clippedTo merged: KeyRange, setRanges ranges: [KeyRange]) async throws -> Tally {
+        let leader = try? await cluster.readBarrier(region.id)
+        let reader = leader.flatMap { cluster.dataReader(store: $0.storeID) } ?? region.peers.lazy.compactMap { cluster.dataReader(store: $0.storeID) }.first
+        guard let store = reader else { return Tally() }
+        let part = RestoreEngine.clip(merged, to: region.range)
+        return try await BlockingIO.run { try self.tally(store, from: part.start, to: part.end, setRanges: ranges) }
+    }
+
+    /// Reads [start, end) of `store` and sorts each pair into its file set (`ranges`: each set's
+    /// old range, in order) and table.
+    private func tally(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], setRanges ranges: [KeyRange]) throws -> Tally {
         var tally = Tally()
         // The part's keys come in order, so a run of them shares a file set (nil: none) and a
         // table: sum the run, then add it.
@@ -129,7 +123,7 @@ public struct ChecksumVerifier: Sendable {
             if let table { tally.perTable[table, default: KVChecksum()].merge(tableSum) }
             tableSum = KVChecksum()
         }
-        try scan(part.store, from: part.start, to: part.end) { oldKey, value in
+        try scan(store, from: start, to: end) { oldKey, value in
             var sum = KVChecksum()
             sum.add(key: oldKey, value: value)
             // The file set whose old range holds the key: the last one starting at or before it.
