@@ -99,7 +99,7 @@ crdb_sst_writer *crdb_sst_writer_open(const char *path, char **err) {
     // The pages stay cached (RocksDB drops them at Finish by default): the ingest reads the file
     // back at once (its footer, properties and index, and every block's checksum), and the
     // checksum pass reads it again; dropped, each of those reads waits for the disk.
-    w->writer = std::make_unique<SstFileWriter>(EnvOptions(), sst_options(), nullptr, /*invalidate_page_cache=*/false);
+    w->writer = std::make_unique<SstFileWriter>(EnvOptions(), sst_options());
     if (fail(w->writer->Open(path), err)) return nullptr;
     return w.release();
 }
