@@ -96,9 +96,6 @@ void crdb_free(void *p) { free(p); }
 
 crdb_sst_writer *crdb_sst_writer_open(const char *path, char **err) {
     auto w = std::make_unique<crdb_sst_writer>();
-    // The pages stay cached (RocksDB drops them at Finish by default): the ingest reads the file
-    // back at once (its footer, properties and index, and every block's checksum), and the
-    // checksum pass reads it again; dropped, each of those reads waits for the disk.
     w->writer = std::make_unique<SstFileWriter>(EnvOptions(), sst_options());
     if (fail(w->writer->Open(path), err)) return nullptr;
     return w.release();
