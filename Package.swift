@@ -120,7 +120,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            ],
+            // jemalloc, as TiKV allocates (tikv components/tikv_alloc): glibc's malloc serialised
+            // the stores' threads on its arena locks and kept their freed memory resident
+            // (Docs/BENCHMARKS.md, Stop 42). Linked first, it serves the whole process.
+            linkerSettings: [.linkedLibrary("jemalloc")]
         ),
         .executableTarget(
             name: "restore-bench",

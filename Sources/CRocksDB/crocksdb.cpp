@@ -1,6 +1,5 @@
 #include "crocksdb.h"
 
-#include <malloc.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
@@ -372,7 +371,6 @@ class SilentLogger : public Logger {
     void Logv(const char *, va_list) override {}
 };
 
-int crdb_limit_malloc_arenas(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
 
 crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char **err) {
     DBOptions options;

@@ -18,7 +18,6 @@ struct RestoreConsole: AsyncParsableCommand {
         umask(0o077)
         // Stores, downloads and ingests are budgeted from the hard open-files limit, not the soft one.
         OpenFileBudget.raiseProcessLimit()
-        RocksDatabase.limitMallocArenas()
         do {
             var command = try parseAsRoot()
             if var async = command as? AsyncParsableCommand {

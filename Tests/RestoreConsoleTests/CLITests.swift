@@ -162,6 +162,15 @@ func expectNoCredential(key: String, secret: String, in texts: [String], filesUn
         }
     }
 
+    /// The console allocates with jemalloc (Package.swift): a build that fell back to glibc's
+    /// malloc would bring back its arena locks without a word. jemalloc prints its statistics at
+    /// exit when `MALLOC_CONF` asks; glibc's malloc ignores the variable.
+    @Test func theConsoleAllocatesWithJemalloc() throws {
+        let out = try runConsole(["--help"], environment: ["MALLOC_CONF": "stats_print:true"])
+        #expect(out.status == 0, "\(out.stderr.suffix(400))")
+        #expect(out.stderr.contains("Begin jemalloc statistics"), "\(out.stderr.prefix(400))")
+    }
+
     @Test func aRestorePrintsItsJSONSummaryAndExitsZero() throws {
         let dir = try TemporaryDirectory()
         let backup = try makeBackup(dir)

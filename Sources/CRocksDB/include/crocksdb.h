@@ -57,9 +57,6 @@ const char *crdb_iter_value(crdb_iter *it, size_t *len);
 int crdb_iter_check(crdb_iter *it, char **err);
 void crdb_iter_destroy(crdb_iter *it);
 
-/* Caps glibc's malloc arenas for the whole process (0 when it cannot). */
-int crdb_limit_malloc_arenas(int arenas);
-
 // A DB with column families default, write and lock, created when missing.
 // max_open_files bounds the table cache: the DB keeps at most that many SST files open, whatever
 // the number of files it holds.

@@ -31,10 +31,6 @@ public final class RocksDatabase: @unchecked Sendable {
     /// has fewer, and never held data.
     public static func hasEveryColumnFamily(path: String) -> Bool { crdb_db_has_column_families(path) == 1 }
 
-    /// Two malloc arenas for the process, not eight per core: each of the many threads of the
-    /// stores and the Swift pools would otherwise keep an arena's worth of freed memory resident.
-    /// Called first thing, before those threads start.
-    public static func limitMallocArenas() { _ = crdb_limit_malloc_arenas(2) }
 
     deinit { close() }
 
