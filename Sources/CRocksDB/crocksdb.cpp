@@ -425,7 +425,7 @@ void crdb_db_table_files(crdb_db *db, int cf, void *context, crdb_table_file_fn 
     db->db->GetLiveFilesMetaData(&files);
     for (const auto &file : files) {
         if (file.column_family_name != kColumnFamilies[cf] || file.being_compacted) continue;
-        each(context, file.smallestkey.data(), file.smallestkey.size(), file.largestkey.data(), file.largestkey.size(), file.size);
+        each(context, file.smallestkey.data(), file.smallestkey.size(), file.largestkey.data(), file.largestkey.size(), file.size, file.file_number);
     }
 }
 

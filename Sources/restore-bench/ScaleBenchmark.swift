@@ -17,8 +17,12 @@ extension RestoreBenchmark {
         var tablesPerStore: [Int] = []
         var reopenSeconds = 0.0
         var checksumMatched = false
-        /// `ingestFloor`'s seconds for the same backup, when asked for.
+        /// The restore's user and system CPU.
+        var cpuSeconds = 0.0
+        /// `ingestFloor`'s seconds and CPU (its threads, `cp` and `sync`) for the same backup,
+        /// when asked for.
         var floorSeconds = 0.0
+        var floorCPUSeconds = 0.0
 
         var mbps: Double { Double(bytes) / 1e6 / restoreSeconds }
         var regionsPerSecond: Double { Double(regions) / restoreSeconds }
@@ -41,12 +45,14 @@ extension RestoreBenchmark {
         result.bytes = try directorySize(backup)
 
         start = ContinuousClock.now
+        let cpuBefore = Self.childrenCPU()
         let restore = [binary, "restore", "--storage", backup, "--cluster", cluster, "--headless", "--json"] + restoreArguments
         try run("/bin/sh", ["-c", "ulimit -Sn \(openFiles) && exec \"$@\"", "sh"] + restore) { pid in
             let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
             result.peakOpenFiles = max(result.peakOpenFiles, open)
         }
         result.restoreSeconds = RewriteBenchmark.seconds(ContinuousClock.now - start)
+        result.cpuSeconds = Self.childrenCPU() - cpuBefore
         let output = (try? String(contentsOfFile: directory + "/child.log", encoding: .utf8)) ?? ""
         guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
@@ -67,7 +73,9 @@ extension RestoreBenchmark {
         await reopened.close()
         if floor {
             try? FileManager.default.removeItem(atPath: cluster)
+            let cpuBefore = Self.ownCPU() + Self.childrenCPU()
             result.floorSeconds = try ingestFloor(of: backup)
+            result.floorCPUSeconds = Self.ownCPU() + Self.childrenCPU() - cpuBefore
         }
         return result
     }

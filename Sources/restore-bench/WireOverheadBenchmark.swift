@@ -56,10 +56,13 @@ extension RestoreBenchmark {
         return result
     }
 
-    /// User and system CPU of the children this process has waited for.
-    static func childrenCPU() -> Double {
+    /// User and system CPU of the children this process has waited for, or of this process.
+    static func childrenCPU() -> Double { cpu(RUSAGE_CHILDREN) }
+    static func ownCPU() -> Double { cpu(RUSAGE_SELF) }
+
+    private static func cpu(_ who: __rusage_who) -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        getrusage(who.rawValue, &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }

@@ -110,6 +110,9 @@ if wanted("files") || wanted("regions") {
         let floor = Double(r.regions) / r.floorSeconds
         report.add("regions-floor", value: r.regionsPerSecond, baseline: floor, unit: "regions/s", target: "-", met: true,
                    note: String(format: "vs the same backup's files copied in C++ and ingested into 3 RocksDBs, 128 files an ingest, 8 threads (%.1f s): the least work a restore does here", r.floorSeconds))
+        let perRegion = (restore: r.cpuSeconds * 1000 / Double(r.regions), floor: r.floorCPUSeconds * 1000 / Double(r.regions))
+        report.add("regions-cpu", value: perRegion.restore, baseline: perRegion.floor, unit: "ms", target: "<7ms", met: perRegion.restore < 7,
+                   note: String(format: "user + system CPU a region (3 replicas), vs the floor's (%.1f s of CPU; the restore %.1f s)", r.floorCPUSeconds, r.cpuSeconds))
         report.add("regions-rss", value: r.peakRSSMiB, unit: "MiB", target: "<=256MiB", met: r.peakRSSMiB <= 256, note: "peak RSS of that restore")
     }
 }

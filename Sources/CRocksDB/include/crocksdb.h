@@ -65,10 +65,10 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char 
 int crdb_db_has_column_families(const char *path);
 /* The SST files of every column family, and their bytes. */
 void crdb_db_live_files(crdb_db *db, uint64_t *count, uint64_t *bytes);
-/// Calls `each` with the smallest and largest user key and the size of every table of `cf` that
-/// no compaction holds.
+/// Calls `each` with the smallest and largest user key, the size and the file number of every
+/// table of `cf` that no compaction holds.
 typedef void (*crdb_table_file_fn)(void *context, const char *smallest, size_t smallest_len,
-                                   const char *largest, size_t largest_len, uint64_t size);
+                                   const char *largest, size_t largest_len, uint64_t size, uint64_t number);
 void crdb_db_table_files(crdb_db *db, int cf, void *context, crdb_table_file_fn each);
 void crdb_db_close(crdb_db *db);
 int crdb_db_put(crdb_db *db, int cf, const void *key, size_t key_len, const void *value, size_t value_len, int sync, char **err);

@@ -47,12 +47,12 @@ public final class RocksDatabase: @unchecked Sendable {
         guard !closed.load(ordering: .acquiring) else { return [] }
         var files: [TableFile] = []
         withUnsafeMutablePointer(to: &files) { out in
-            crdb_db_table_files(handle, cf.rawValue, out) { context, smallest, smallestCount, largest, largestCount, size in
+            crdb_db_table_files(handle, cf.rawValue, out) { context, smallest, smallestCount, largest, largestCount, size, number in
                 let files = context!.assumingMemoryBound(to: [TableFile].self)
                 files.pointee.append(TableFile(
                     smallest: Array(UnsafeRawBufferPointer(start: smallest, count: smallestCount)),
                     largest: Array(UnsafeRawBufferPointer(start: largest, count: largestCount)),
-                    bytes: size))
+                    bytes: size, number: number))
             }
         }
         return files.sorted { keyLess($0.smallest, $1.smallest) }
