@@ -3,6 +3,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_reader.h>
 #include <rocksdb/sst_file_writer.h>
@@ -51,6 +52,33 @@ const Options &sst_options() {
 }
 
 const char *const kColumnFamilies[CRDB_CF_COUNT] = {"default", "write", "lock"};
+
+// A store ingests only tables that an SstFileWriter wrote and synced at Finish (the rewrite's and
+// the snapshot's, and the apply records): a Download answers once its file is on disk, as TiKV's
+// does. RocksDB's ingest reopens each linked table to sync it again
+// (ExternalSstFileIngestionJob::Prepare, rocksdb db/external_sst_file_ingestion_job.cc), which on
+// ext4 flushes the device once more per file. A file system that cannot reopen a file for writing
+// needs no such sync, and Prepare skips it on NotSupported; this one declines for table files
+// only. The DB directory is still synced after the links, and every other file as before.
+class TablesSyncedWhenWritten : public FileSystemWrapper {
+  public:
+    using FileSystemWrapper::FileSystemWrapper;
+    const char *Name() const override { return "TablesSyncedWhenWritten"; }
+    IOStatus ReopenWritableFile(const std::string &name, const FileOptions &options,
+                                std::unique_ptr<FSWritableFile> *result, IODebugContext *dbg) override {
+        static const std::string table = ".sst";
+        if (name.size() >= table.size() && name.compare(name.size() - table.size(), table.size(), table) == 0) {
+            return IOStatus::NotSupported("a table is synced when it is written");
+        }
+        return FileSystemWrapper::ReopenWritableFile(name, options, result, dbg);
+    }
+};
+
+// Never destroyed: stores may still be open when the process exits.
+Env *store_env() {
+    static Env *const env = NewCompositeEnv(std::make_shared<TablesSyncedWhenWritten>(FileSystem::Default())).release();
+    return env;
+}
 
 }  // namespace
 
@@ -379,6 +407,7 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char 
     options.create_missing_column_families = !read_only;
     if (read_only) options.info_log = std::make_shared<SilentLogger>();
     options.max_background_jobs = 2;
+    options.env = store_env();
     // Memory must not grow with the data: the memtables of every store of the process share one
     // budget, and the index and filter blocks of their SSTs live in one shared block cache (by
     // default RocksDB holds each open file's index outside any cache, so it grows with the data).
