@@ -399,7 +399,6 @@ class SilentLogger : public Logger {
     void Logv(const char *, va_list) override {}
 };
 
-
 crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char **err) {
     DBOptions options;
     options.max_open_files = max_open_files;

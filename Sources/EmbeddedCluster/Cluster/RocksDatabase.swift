@@ -31,7 +31,6 @@ public final class RocksDatabase: @unchecked Sendable {
     /// has fewer, and never held data.
     public static func hasEveryColumnFamily(path: String) -> Bool { crdb_db_has_column_families(path) == 1 }
 
-
     deinit { close() }
 
     /// The SST files of every column family, and their bytes.
