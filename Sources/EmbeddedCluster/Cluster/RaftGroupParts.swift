@@ -67,7 +67,8 @@ struct ReplicaTable {
     }
 
     var keys: [UInt64] { items.compactMap { $0?.peer.id } }
-    /// Copies of every replica (about 400 bytes each): for the rare caller that keeps them.
+    /// Copies of every replica (about 400 bytes each): for rare callers only (a split waiting for
+    /// its replicas, a proposal through a store the region's view lacks), never on a tick.
     var values: [Replica] { items.compactMap { $0 } }
 
     /// The replica that leads in the highest term among those `isLive` accepts, read in place:
