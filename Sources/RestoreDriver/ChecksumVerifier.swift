@@ -154,7 +154,12 @@ public struct ChecksumVerifier: Sendable {
     /// Calls `body` with each restored pair in [start, end) (region bounds), as (old user key,
     /// value): the newest version of each key, as a read now sees it.
     private func scan(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], _ body: ([UInt8], [UInt8]) throws -> Void) throws {
-        let undo = { (key: [UInt8], value: [UInt8]) throws in try body(try rules.userRules.undoRewriteKey(key), value) }
+        let userRules = rules.userRules.unshared()
+        var oldKey: [UInt8] = []
+        let undo = { (key: [UInt8], value: [UInt8]) throws in
+            try userRules.undoRewriteKey(key, into: &oldKey)
+            try body(oldKey, value)
+        }
         do {
             if rules.format == .raw {
                 try store.forEachRawPair(from: start, to: end, undo)

@@ -59,6 +59,23 @@ import Testing
         #expect(throws: RewriteError.notRewritten(key: bytes("zz"))) { try rules.undoRewriteKey(bytes("zz")) }
     }
 
+    @Test func undoIntoAReusedBufferAndUnsharedRulesAgree() throws {
+        let rules = try RewriteRules([t1, t2, RewriteRule(oldPrefix: [], newPrefix: bytes("ks/"))])
+        let copy = rules.unshared()
+        #expect(copy == rules)
+        // The copy's buffers are its own: none is the original's.
+        for (a, b) in zip(rules.rules, copy.rules) {
+            #expect(a.newPrefix.withUnsafeBufferPointer { $0.baseAddress } != b.newPrefix.withUnsafeBufferPointer { $0.baseAddress })
+        }
+        var buffer = bytes("left over from the key before, longer than any key below")
+        for key in [TableCodec.tablePrefix(1) + bytes("_r1"), TableCodec.tablePrefix(2) + bytes("_"), bytes("raw")] {
+            let rewritten = try rules.rewriteKey(key)
+            try copy.undoRewriteKey(rewritten, into: &buffer)
+            #expect(buffer == key)
+            #expect(try rules.undoRewriteKey(rewritten) == key)
+        }
+    }
+
     @Test func rangeBoundsMapBackToOldKeys() throws {
         let new = { (h: Int64) in TableCodec.recordKey(tableID: 9, handle: h) }
         let old = { (h: Int64) in TableCodec.recordKey(tableID: 1, handle: h) }

@@ -25,7 +25,7 @@ public struct KeyRewriter: Sendable {
         if format == .raw, let rule = rules.rules.first(where: { $0.newTimestamp != 0 }) {
             throw .timestampOnRawKeys(rule)
         }
-        self.rules = rules
+        self.rules = rules.unshared()
         self.mode = mode
         self.format = format
     }
@@ -74,10 +74,11 @@ public struct KeyRewriter: Sendable {
             guard key.count >= oldLength + tsLength else {
                 throw .malformedKey(.tooShort(expected: oldLength + tsLength, actual: key.count, key: Array(key)))
             }
-            out.append(contentsOf: key[oldLength..<(key.count - tsLength)])
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[oldLength..<(key.count - tsLength)]))
             DescendingTimestamp.append(newTimestamp, to: &out)
         } else {
-            out.append(contentsOf: key[oldLength...])
+            // Rebased, not a slice: a slice is appended a byte at a time.
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[oldLength...]))
         }
         return newTimestamp
     }

@@ -22,6 +22,21 @@ public struct RewriteRules: Sendable, Equatable {
         }
     }
 
+    private init(sorted rules: [RewriteRule], isFinal: [Bool]) {
+        self.rules = rules
+        self.isFinal = isFinal
+    }
+
+    /// The same rules in buffers of their own. Rules come in one request to every store, so the
+    /// threads that rewrite or check its keys would otherwise count references on the same
+    /// arrays for every key: atomic writes to cache lines that the cores pass back and forth.
+    public func unshared() -> RewriteRules {
+        func fresh<T>(_ array: [T]) -> [T] { array.withUnsafeBufferPointer { Array($0) } }
+        return RewriteRules(
+            sorted: rules.map { RewriteRule(oldPrefix: fresh($0.oldPrefix), newPrefix: fresh($0.newPrefix), newTimestamp: $0.newTimestamp) },
+            isFinal: fresh(isFinal))
+    }
+
     public var isEmpty: Bool { rules.isEmpty }
 
     /// Index into `rules` of the rule for `key`, trying `hint` first (consecutive keys of a file
@@ -51,8 +66,17 @@ public struct RewriteRules: Sendable, Equatable {
 
     /// The key before the rewrite: the new prefix replaced by the old one.
     public func undoRewriteKey(_ rewrittenKey: [UInt8]) throws(RewriteError) -> [UInt8] {
+        var key: [UInt8] = []
+        try undoRewriteKey(rewrittenKey, into: &key)
+        return key
+    }
+
+    /// The key before the rewrite into `key` (cleared first), for a caller that reuses its buffer.
+    public func undoRewriteKey(_ rewrittenKey: [UInt8], into key: inout [UInt8]) throws(RewriteError) {
         guard let rule = rule(forRewritten: rewrittenKey) else { throw .notRewritten(key: rewrittenKey) }
-        return rule.oldPrefix + rewrittenKey.dropFirst(rule.newPrefix.count)
+        key.removeAll(keepingCapacity: true)
+        key.append(contentsOf: rule.oldPrefix)
+        key.append(contentsOf: rewrittenKey[rule.newPrefix.count...])
     }
 
     /// Every rule whose rewritten keys can fall in `newRange`, with the old-key range that maps there.

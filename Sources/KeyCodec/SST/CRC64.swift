@@ -5,17 +5,24 @@ import Foundation
 public struct CRC64: Sendable {
     static let polynomial: UInt64 = 0xC96C_5795_D787_0F42
 
-    static let tables: [[UInt64]] = {
-        var tables = [[UInt64]](repeating: [UInt64](repeating: 0, count: 256), count: 8)
+    /// The eight slicing tables, one after another (`table[t * 256 + byte]`). A pointer, not an
+    /// array: every store's threads read it for every pair, and an array's reference count would
+    /// be an atomic write to one shared cache line at each call.
+    nonisolated(unsafe) static let tables: UnsafePointer<UInt64> = {
+        // Safe to share: written once here, before any reader can see it, and never again.
+        let t = UnsafeMutablePointer<UInt64>.allocate(capacity: 8 * 256)
         for i in 0..<256 {
             var crc = UInt64(i)
             for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ polynomial : crc >> 1 }
-            tables[0][i] = crc
+            t[i] = crc
         }
-        for i in 0..<256 {
-            for t in 1..<8 { tables[t][i] = (tables[t - 1][i] >> 8) ^ tables[0][Int(tables[t - 1][i] & 0xFF)] }
+        for table in 1..<8 {
+            for i in 0..<256 {
+                let previous = t[(table - 1) * 256 + i]
+                t[table * 256 + i] = (previous >> 8) ^ t[Int(previous & 0xFF)]
+            }
         }
-        return tables
+        return UnsafePointer(t)
     }()
 
     private var state: UInt64 = ~0
@@ -26,21 +33,20 @@ public struct CRC64: Sendable {
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         var crc = state
-        Self.tables.withUnsafeBufferPointer { t in
-            let t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5], t6 = t[6], t7 = t[7]
-            var i = 0
-            let n = bytes.count
-            while n - i >= 8 {
-                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ crc
-                crc = t7[Int(word & 0xFF)] ^ t6[Int((word >> 8) & 0xFF)] ^ t5[Int((word >> 16) & 0xFF)]
-                    ^ t4[Int((word >> 24) & 0xFF)] ^ t3[Int((word >> 32) & 0xFF)] ^ t2[Int((word >> 40) & 0xFF)]
-                    ^ t1[Int((word >> 48) & 0xFF)] ^ t0[Int(word >> 56)]
-                i += 8
-            }
-            while i < n {
-                crc = t0[Int((crc ^ UInt64(bytes[i])) & 0xFF)] ^ (crc >> 8)
-                i += 1
-            }
+        let t = Self.tables
+        var i = 0
+        let n = bytes.count
+        while n - i >= 8 {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ crc
+            crc = t[7 * 256 + Int(word & 0xFF)] ^ t[6 * 256 + Int((word >> 8) & 0xFF)]
+                ^ t[5 * 256 + Int((word >> 16) & 0xFF)] ^ t[4 * 256 + Int((word >> 24) & 0xFF)]
+                ^ t[3 * 256 + Int((word >> 32) & 0xFF)] ^ t[2 * 256 + Int((word >> 40) & 0xFF)]
+                ^ t[256 + Int((word >> 48) & 0xFF)] ^ t[Int(word >> 56)]
+            i += 8
+        }
+        while i < n {
+            crc = t[Int((crc ^ UInt64(bytes[i])) & 0xFF)] ^ (crc >> 8)
+            i += 1
         }
         state = crc
     }
