@@ -32,13 +32,22 @@ public struct RewriteRule: Hashable, Sendable, CustomStringConvertible {
     }
 
     public func matches(_ key: some Collection<UInt8>) -> Bool {
+        Self.key(key, startsWith: oldPrefix)
+    }
+
+    /// True when `key` was rewritten by this rule's prefix (it starts with the new prefix).
+    public func produced(_ key: some Collection<UInt8>) -> Bool {
+        Self.key(key, startsWith: newPrefix)
+    }
+
+    private static func key(_ key: some Collection<UInt8>, startsWith prefix: [UInt8]) -> Bool {
         // Keys are nearly always contiguous bytes: compare them with memcmp, not element by element.
         let contiguous = key.withContiguousStorageIfAvailable { key in
-            oldPrefix.withUnsafeBufferPointer { prefix in
+            prefix.withUnsafeBufferPointer { prefix in
                 key.count >= prefix.count && (prefix.isEmpty || memcmp(key.baseAddress!, prefix.baseAddress!, prefix.count) == 0)
             }
         }
-        return contiguous ?? key.starts(with: oldPrefix)
+        return contiguous ?? key.starts(with: prefix)
     }
 
     /// `key` with its old prefix replaced. The caller has checked that the rule matches.

@@ -58,7 +58,7 @@ public struct RewriteRules: Sendable, Equatable {
     /// The rule whose new prefix is the longest one that `rewrittenKey` starts with.
     public func rule(forRewritten rewrittenKey: some Collection<UInt8>) -> RewriteRule? {
         var best: Int?
-        for i in rules.indices where rules[i].newPrefix.count > best.map({ rules[$0].newPrefix.count }) ?? -1 && rewrittenKey.starts(with: rules[i].newPrefix) {
+        for i in rules.indices where rules[i].newPrefix.count > best.map({ rules[$0].newPrefix.count }) ?? -1 && rules[i].produced(rewrittenKey) {
             best = i
         }
         return best.map { rules[$0] }
