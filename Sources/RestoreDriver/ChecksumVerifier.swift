@@ -64,7 +64,7 @@ public struct ChecksumVerifier: Sendable {
         // start as regions are found, not listed first: a restore has tens of thousands.
         let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
         var tally = Tally()
-        let ranges = plan.fileSets.map(\.oldRange)
+        let sets = SetsByOldKey(plan.fileSets)
         try await withThrowingTaskGroup(of: Tally.self) { group in
             var running = 0
             for merged in plan.ranges {
@@ -73,7 +73,7 @@ public struct ChecksumVerifier: Sendable {
                         tally.merge(done)
                         running -= 1
                     }
-                    group.addTask { try await self.tally(region, clippedTo: merged.range, setRanges: ranges) }
+                    group.addTask { try await self.tally(region, clippedTo: merged.range, sets: sets) }
                     running += 1
                 }
             }
@@ -100,17 +100,16 @@ public struct ChecksumVerifier: Sendable {
     /// Reads the part of `merged` in `region` where everything committed is applied (from its
     /// leader; without one, from any live replica: a short read then shows as a mismatch, never
     /// as a match), and tallies it.
-    private func tally(_ region: Region, clippedTo merged: KeyRange, setRanges ranges: [KeyRange]) async throws -> Tally {
+    private func tally(_ region: Region, clippedTo merged: KeyRange, sets: SetsByOldKey) async throws -> Tally {
         let leader = try? await cluster.readBarrier(region.id)
         let reader = leader.flatMap { cluster.dataReader(store: $0.storeID) } ?? region.peers.lazy.compactMap { cluster.dataReader(store: $0.storeID) }.first
         guard let store = reader else { return Tally() }
         let part = RestoreEngine.clip(merged, to: region.range)
-        return try await BlockingIO.run { try self.tally(store, from: part.start, to: part.end, setRanges: ranges) }
+        return try await BlockingIO.run { try self.tally(store, from: part.start, to: part.end, sets: sets) }
     }
 
-    /// Reads [start, end) of `store` and sorts each pair into its file set (`ranges`: each set's
-    /// old range, in order) and table.
-    private func tally(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], setRanges ranges: [KeyRange]) throws -> Tally {
+    /// Reads [start, end) of `store` and sorts each pair into its file set and table.
+    private func tally(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], sets: SetsByOldKey) throws -> Tally {
         var tally = Tally()
         // The part's keys come in order, so a run of them shares a file set (nil: none) and a
         // table: sum the run, then add it.
@@ -126,13 +125,7 @@ public struct ChecksumVerifier: Sendable {
         try scan(store, from: start, to: end) { oldKey, value in
             var sum = KVChecksum()
             sum.add(key: oldKey, value: value)
-            // The file set whose old range holds the key: the last one starting at or before it.
-            var lo = 0, hi = ranges.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if compareKeys(ranges[mid].start, oldKey) <= 0 { lo = mid + 1 } else { hi = mid }
-            }
-            let keySet = lo > 0 && ranges[lo - 1].contains(oldKey) ? lo - 1 : nil
+            let keySet = sets.id(holding: oldKey)
             if keySet != set {
                 flushSet()
                 set = keySet
@@ -169,5 +162,29 @@ public struct ChecksumVerifier: Sendable {
         } catch let missing as MissingValue {
             throw RestoreError.rules("restored \(missing)")
         }
+    }
+}
+
+/// The file sets in the order of their old (backup) ranges, to find the one holding a key read
+/// back. A plan orders its sets by their new ranges, and a rewrite need not keep the order: a
+/// table map may give a later table a smaller id.
+struct SetsByOldKey: Sendable {
+    private let ranges: [KeyRange]
+    private let ids: [Int]
+
+    init(_ sets: [FileSet]) {
+        let sorted = sets.sorted { keyLess($0.oldRange.start, $1.oldRange.start) }
+        ranges = sorted.map(\.oldRange)
+        ids = sorted.map(\.id)
+    }
+
+    /// The id of the set whose old range holds `oldKey`: the last one starting at or before it.
+    func id(holding oldKey: [UInt8]) -> Int? {
+        var lo = 0, hi = ranges.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if compareKeys(ranges[mid].start, oldKey) <= 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo > 0 && ranges[lo - 1].contains(oldKey) ? ids[lo - 1] : nil
     }
 }
