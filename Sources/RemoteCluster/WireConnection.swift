@@ -30,8 +30,8 @@ final class WireConnection: Sendable {
     /// An IP literal is its own target: TLS sends no SNI for it (an IP address is no valid SNI).
     static func target(_ address: WireAddress) -> any ResolvableTarget {
         var v4 = in_addr(), v6 = in6_addr()
-        if inet_pton(AF_INET, address.host, &v4) == 1 { return .ipv4(host: address.host, port: address.port) }
-        if inet_pton(AF_INET6, address.host, &v6) == 1 { return .ipv6(host: address.host, port: address.port) }
+        if inet_pton(AF_INET, address.host, &v4) == 1 { return .ipv4(address: address.host, port: address.port) }
+        if inet_pton(AF_INET6, address.host, &v6) == 1 { return .ipv6(address: address.host, port: address.port) }
         return .dns(host: address.host, port: address.port)
     }
 
