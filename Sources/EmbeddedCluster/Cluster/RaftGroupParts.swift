@@ -106,16 +106,11 @@ struct Proposals {
     }
 
     private var waiting: [UInt64: Waiter] = [:]
-    private var lastToken: UInt64 = 0
-    /// Proposals whose time ran out before they left the inbox, with their timeout.
-    private var expired: [UInt64: Duration] = [:]
+    private var tokens = WaitTokens()
 
     var isEmpty: Bool { waiting.isEmpty }
 
-    mutating func nextToken() -> UInt64 {
-        lastToken += 1
-        return lastToken
-    }
+    mutating func nextToken() -> UInt64 { tokens.next() }
 
     /// The waiter at `index`, which the caller answers.
     mutating func take(at index: UInt64) -> Waiter? { waiting.removeValue(forKey: index) }
@@ -134,7 +129,7 @@ struct Proposals {
     /// proposal leaves the inbox.
     mutating func expire(token: UInt64, after timeout: Duration) -> Waiter? {
         guard let (index, waiter) = waiting.first(where: { $0.value.token == token }) else {
-            expired[token] = timeout
+            tokens.keepExpiry(of: token, timeout)
             return nil
         }
         waiting[index] = nil
@@ -142,13 +137,11 @@ struct Proposals {
     }
 
     /// The timeout of a proposal whose time ran out while it waited in the inbox.
-    mutating func takeExpiry(of token: UInt64) -> Duration? { expired.removeValue(forKey: token) }
+    mutating func takeExpiry(of token: UInt64) -> Duration? { tokens.takeExpiry(of: token) }
 
-    /// With the inbox empty, every proposal left it: an expiry still kept is of one answered
-    /// just before its timer fired, and is dropped.
     mutating func releaseIdleMemory() {
         if waiting.isEmpty { waiting = [:] }
-        expired = [:]
+        tokens.forgetExpiries()
     }
 }
 
@@ -162,17 +155,12 @@ struct ReadWaits {
     }
 
     private var waiting: [UInt64: Waiter] = [:]
-    private var lastToken: UInt64 = 0
-    /// Reads whose time ran out before they left the inbox, with their timeout.
-    private var expired: [UInt64: Duration] = [:]
+    private var tokens = WaitTokens()
 
     var isEmpty: Bool { waiting.isEmpty }
     var all: [(token: UInt64, waiter: Waiter)] { waiting.map { ($0.key, $0.value) } }
 
-    mutating func nextToken() -> UInt64 {
-        lastToken += 1
-        return lastToken
-    }
+    mutating func nextToken() -> UInt64 { tokens.next() }
 
     mutating func wait(_ token: UInt64, _ waiter: Waiter) { waiting[token] = waiter }
 
@@ -184,13 +172,13 @@ struct ReadWaits {
     /// Answers the read of `token` with its timeout, or keeps the timeout for when it leaves the inbox.
     mutating func expire(_ token: UInt64, after timeout: Duration, region: UInt64) {
         guard waiting[token] != nil else {
-            expired[token] = timeout
+            tokens.keepExpiry(of: token, timeout)
             return
         }
         answer(token, with: .rejected(.timeout(regionID: region, after: timeout)))
     }
 
-    mutating func takeExpiry(of token: UInt64) -> Duration? { expired.removeValue(forKey: token) }
+    mutating func takeExpiry(of token: UInt64) -> Duration? { tokens.takeExpiry(of: token) }
 
     mutating func answerAll(with outcome: ApplyOutcome) {
         for token in Array(waiting.keys) { answer(token, with: outcome) }
@@ -198,8 +186,28 @@ struct ReadWaits {
 
     mutating func releaseIdleMemory() {
         if waiting.isEmpty { waiting = [:] }
-        expired = [:]
+        tokens.forgetExpiries()
     }
+}
+
+/// The tokens of those waiting on a Raft group (proposals, reads), and the timeouts of those whose
+/// time ran out while they were still in the group's inbox, kept until they leave it.
+struct WaitTokens {
+    private var last: UInt64 = 0
+    private var expired: [UInt64: Duration] = [:]
+
+    mutating func next() -> UInt64 {
+        last += 1
+        return last
+    }
+
+    mutating func keepExpiry(of token: UInt64, _ timeout: Duration) { expired[token] = timeout }
+
+    mutating func takeExpiry(of token: UInt64) -> Duration? { expired.removeValue(forKey: token) }
+
+    /// With the inbox empty, every waiter left it: an expiry still kept is of one answered just
+    /// before its timer fired, and is dropped.
+    mutating func forgetExpiries() { expired = [:] }
 }
 
 /// Those waiting for a leader (on a store, if given), answered when a pump ends with one.
