@@ -21,12 +21,33 @@ import Testing
         return count
     }
 
-    func propose(_ count: Int, to group: RaftGroup, via store: UInt64) async {
-        for _ in 0..<count {
-            let outcome = await group.propose(.noop, viaStore: store, timeout: .seconds(10))
-            guard case .applied = outcome else {
+    /// Proposes `count` no-ops through the region's leader, as a client does: a leader that lost
+    /// its term (a busy machine can delay its heartbeats past an election) is asked for again.
+    func propose(_ count: Int, to group: RaftGroup, in cluster: Cluster) async throws {
+        var store = try await cluster.pd.waitForLeader(group.regionID).storeID
+        var proposed = 0
+        while proposed < count {
+            switch await group.propose(.noop, viaStore: store, timeout: .seconds(10)) {
+            case .applied:
+                proposed += 1
+            case .rejected(.notLeader):
+                store = try await cluster.pd.waitForLeader(group.regionID).storeID
+            case let outcome:
                 Issue.record("a proposal ended \(outcome)")
                 return
+            }
+        }
+    }
+
+    /// Ingests through the region's leader, as a client does: a leader that changed since it was
+    /// asked for is asked for again.
+    func ingest(_ files: [IngestFile], into region: Region, _ f: ImportFixture) async throws {
+        while true {
+            let leader = try await f.cluster.pd.waitForLeader(region.id)
+            do {
+                return try await f.services[leader.storeID]!.ingest(IngestRequest(regionID: region.id, epoch: region.epoch, files: files))
+            } catch {
+                guard case .region(.notLeader) = error else { throw error }
             }
         }
     }
@@ -41,16 +62,7 @@ import Testing
         for i in 0..<1_000 {
             let files = try await f.download(for: region, uuidSuffix: "-\(i)")
             ingested += files.count
-            // As a client does: a leader that changed since it was asked for is asked for again.
-            while true {
-                let leader = try await f.cluster.pd.waitForLeader(1)
-                do {
-                    try await f.services[leader.storeID]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: files))
-                    break
-                } catch {
-                    guard case .region(.notLeader) = error else { throw error }
-                }
-            }
+            try await ingest(files, into: region, f)
         }
         try await waitUntilApplied(f, region: 1)
         for store in f.cluster.stores.values { #expect(try store.appliedIngestCounts().count == ingested, "store \(store.id): every file of every ingest") }
@@ -71,8 +83,7 @@ import Testing
             #expect(saved.entries.count <= Self.bound, "store \(store.id) loads \(saved.entries.count) entries")
             #expect((saved.hard?.baseIndex ?? 0) > 900)
         }
-        let again = try await reopened.pd.waitForLeader(1)
-        await propose(10, to: try #require(await reopened.pd.group(1)), via: again.storeID)
+        try await propose(10, to: try #require(await reopened.pd.group(1)), in: reopened)
         await reopened.close()
     }
 
@@ -85,10 +96,11 @@ import Testing
         let leader = try await f.cluster.pd.waitForLeader(1)
         let behind = try #require(region.peers.first { $0.storeID != leader.storeID })
         try await f.cluster.setStore(behind.storeID, up: false)
-        try await f.services[leader.storeID]!.ingest(IngestRequest(regionID: 1, epoch: region.epoch, files: files))
+        try await ingest(files, into: region, f)
         let group = try #require(await f.cluster.pd.group(1))
-        await propose(Int(RaftLogGC.countLimit) + 100, to: group, via: leader.storeID)
-        let lead = try #require(await f.cluster.pd.peerStatus(of: 1).first { $0.peer.storeID == leader.storeID })
+        try await propose(Int(RaftLogGC.countLimit) + 100, to: group, in: f.cluster)
+        let current = try await f.cluster.pd.waitForLeader(1)
+        let lead = try #require(await f.cluster.pd.peerStatus(of: 1).first { $0.peer.storeID == current.storeID })
         #expect(lead.lastIndex - lead.truncatedIndex <= RaftLogGC.countLimit, "the leader keeps \(lead.truncatedIndex + 1)...\(lead.lastIndex)")
         let stuck = try #require(await f.cluster.pd.peerStatus(of: 1).first { $0.peer.id == behind.id })
         #expect(stuck.appliedIndex < lead.truncatedIndex, "the down replica lags past the truncation")
