@@ -51,11 +51,14 @@ public struct RestorePlan: Sendable {
         for i in sets.indices { sets[i].id = i }
         fileSets = sets
 
+        // A merged range holds one table and one rule: its files are batched, and a batch is
+        // rewritten in old-key order, which two rules need not keep.
+        let rule = { (set: FileSet) in rules.userRules.ruleIndex(for: set.oldRange.start) }
         var merged: [(range: KeyRange, fileSets: [Int])] = []
         var size: UInt64 = 0
         for set in sets {
             if var last = merged.last, last.range.end == set.newRange.start, size + set.size <= mergeSize,
-               sets[last.fileSets[0]].tableID == set.tableID {
+               sets[last.fileSets[0]].tableID == set.tableID, rule(sets[last.fileSets[0]]) == rule(set) {
                 last.range.end = set.newRange.end
                 last.fileSets.append(set.id)
                 merged[merged.count - 1] = last

@@ -84,20 +84,31 @@ public struct RuleBuilder: Sendable {
         try rewriteRange(file.range, of: file.name)
     }
 
-    /// Rewrites `range`, part of the file `name`, into region bounds.
+    /// Rewrites `range`, part of the file `name`, into region bounds: the smallest range that holds
+    /// every key of `range` once rewritten. Rules need not keep the order of their prefixes (`a` to
+    /// `y` and `b` to `x`), and a range may reach into several rules' prefixes, so each rule's part
+    /// is rewritten and the parts' hull taken: a range from its ends' rewrites alone could be
+    /// backwards (`[a1, b)` to `[y1, x)`) and hold none of its keys.
     public func rewriteRange(_ range: KeyRange, of name: String) throws(RestoreError) -> KeyRange {
-        guard let rule = userRules.rule(for: range.start) else { throw .missingRule(file: name, key: range.start) }
-        let start = rule.apply(to: range.start)
-        let end: [UInt8]
-        if range.end.isEmpty {
-            end = RewriteRule.prefixEnd(rule.newPrefix)
-        } else if let endRule = userRules.rule(for: range.end) {
-            end = endRule.apply(to: range.end)
-        } else if range.end == RewriteRule.prefixEnd(rule.oldPrefix) {
-            end = RewriteRule.prefixEnd(rule.newPrefix)
-        } else {
+        guard let startRule = userRules.rule(for: range.start) else { throw .missingRule(file: name, key: range.start) }
+        if !range.end.isEmpty, userRules.rule(for: range.end) == nil, range.end != RewriteRule.prefixEnd(startRule.oldPrefix) {
             throw .missingRule(file: name, key: range.end)
         }
-        return KeyRange(start: boundKey(start), end: end.isEmpty ? [] : boundKey(end))
+        var start: [UInt8]?, end: [UInt8]?  // an empty end: no bound
+        for rule in userRules.rules {
+            let prefixEnd = RewriteRule.prefixEnd(rule.oldPrefix)
+            // The part of `range` under the rule's old prefix, if any.
+            let partStart = keyLess(range.start, rule.oldPrefix) ? rule.oldPrefix : range.start
+            let endsInside = !range.end.isEmpty && (prefixEnd.isEmpty || keyLess(range.end, prefixEnd))
+            let partEnd = endsInside ? range.end : prefixEnd
+            guard partEnd.isEmpty || keyLess(partStart, partEnd) else { continue }
+            let newStart = rule.apply(to: partStart)
+            let newEnd = endsInside ? rule.apply(to: partEnd) : RewriteRule.prefixEnd(rule.newPrefix)
+            if start.map({ keyLess(newStart, $0) }) ?? true { start = newStart }
+            if let current = end, current.isEmpty || (!newEnd.isEmpty && !keyLess(current, newEnd)) { continue }
+            end = newEnd
+        }
+        let newStart = start ?? startRule.apply(to: range.start), newEnd = end ?? []
+        return KeyRange(start: boundKey(newStart), end: newEnd.isEmpty ? [] : boundKey(newEnd))
     }
 }
