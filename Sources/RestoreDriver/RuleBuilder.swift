@@ -13,6 +13,10 @@ public struct RuleBuilder: Sendable {
     public let format: KeyRewriter.KeyFormat
     /// Old table id -> new table id.
     public let tableIDs: [Int64: Int64]
+    /// The user rules in the order of their old prefixes, and by old prefix: a backup of many
+    /// tables has as many rules, and a range's bounds need only the few it reaches.
+    private let rulesByOldPrefix: [RewriteRule]
+    private let ruleWithOldPrefix: [[UInt8]: RewriteRule]
 
     /// `highestTableIDInUse`: the largest table id already in the target cluster.
     public init(backup: Backup, options: RestoreOptions, highestTableIDInUse: Int64) throws(RestoreError) {
@@ -67,6 +71,8 @@ public struct RuleBuilder: Sendable {
         case (.keyspace, _): mode = .keyspace
         case (.auto, _): mode = tableRulesOnly ? .legacy : .keyspace
         }
+        rulesByOldPrefix = userRules.rules.sorted { keyLess($0.oldPrefix, $1.oldPrefix) }
+        ruleWithOldPrefix = Dictionary(userRules.rules.map { ($0.oldPrefix, $0) }, uniquingKeysWith: { first, _ in first })
         if mode == .legacy, format == .transactional {
             do { importRules = try RewriteRules(rules.map(\.encoded)) } catch { throw .rules(error.description) }
         } else {
@@ -95,7 +101,7 @@ public struct RuleBuilder: Sendable {
             throw .missingRule(file: name, key: range.end)
         }
         var start: [UInt8]?, end: [UInt8]?  // an empty end: no bound
-        for rule in userRules.rules {
+        for rule in rules(reaching: range) {
             let prefixEnd = RewriteRule.prefixEnd(rule.oldPrefix)
             // The part of `range` under the rule's old prefix, if any.
             let partStart = keyLess(range.start, rule.oldPrefix) ? rule.oldPrefix : range.start
@@ -110,5 +116,21 @@ public struct RuleBuilder: Sendable {
         }
         let newStart = start ?? startRule.apply(to: range.start), newEnd = end ?? []
         return KeyRange(start: boundKey(newStart), end: newEnd.isEmpty ? [] : boundKey(newEnd))
+    }
+
+    /// The rules whose old prefix holds some key of `range`: those whose prefix `range.start`
+    /// starts with, and those whose prefix lies inside the range.
+    private func rules(reaching range: KeyRange) -> [RewriteRule] {
+        var reached = (0...range.start.count).compactMap { ruleWithOldPrefix[Array(range.start[..<$0])] }
+        var lo = 0, hi = rulesByOldPrefix.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if keyLess(range.start, rulesByOldPrefix[mid].oldPrefix) { hi = mid } else { lo = mid + 1 }
+        }
+        for rule in rulesByOldPrefix[lo...] {
+            guard range.end.isEmpty || keyLess(rule.oldPrefix, range.end) else { break }
+            reached.append(rule)
+        }
+        return reached
     }
 }
