@@ -190,7 +190,7 @@ private final class PDHTTPHandler: ChannelInboundHandler {
             if body.count < 1 << 20, let bytes = chunk.readBytes(length: min(chunk.readableBytes, (1 << 20) - body.count)) { body += bytes }
         case .end:
             guard let head else { return }
-            let (path, query) = Self.split(head.uri)
+            let (path, query) = PDRequestURI.split(head.uri)
             let answer = api.answer(method: head.method.rawValue, path: path, query: query, body: body)
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json; charset=UTF-8")
@@ -201,13 +201,17 @@ private final class PDHTTPHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }
+}
 
+/// A request URI as PD's HTTP API reads it.
+enum PDRequestURI {
     /// The path and the query's parameters (percent-decoded).
     static func split(_ uri: String) -> (String, [String: String]) {
         let parts = uri.split(separator: "?", maxSplits: 1)
         var query: [String: String] = [:]
         for pair in parts.dropFirst().first?.split(separator: "&") ?? [] {
-            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            // Empty pieces kept: `=` alone would otherwise split into nothing.
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { String($0).removingPercentEncoding ?? String($0) }
             query[kv[0]] = kv.count > 1 ? kv[1] : ""
         }
         return (parts.first.map(String.init) ?? "/", query)

@@ -110,3 +110,12 @@ final class ServedBackup {
         await cluster.close()
     }
 }
+
+/// PD's HTTP port parses what any client sends it.
+@Suite struct PDQueryTests {
+    @Test func aQueryPairWithoutAKeyIsAnEmptyKey() {
+        let (path, query) = PDRequestURI.split("/pd/api/v1/version?=&a=1&b&=2")
+        #expect(path == "/pd/api/v1/version")
+        #expect(query == ["": "2", "a": "1", "b": ""])
+    }
+}
