@@ -93,6 +93,12 @@ import Testing
         batch[1] = BatchFile(name: "1_missing_write.sst", expected: nil)
         await #expect { _ = try await f.cluster.batchDownload(request(batch), on: 1) } throws: { "\($0)".contains("1_missing_write.sst") }
 
+        // Files each said to be as large as any SST may be: their sum is refused, not overflowed.
+        let huge = ExpectedContent(size: 1 << 48, sha256: [UInt8](repeating: 0, count: 32))
+        await #expect { _ = try await f.cluster.batchDownload(request(files.map { BatchFile(name: $0.name, expected: huge) }), on: 1) } throws: {
+            "\($0)".contains("total more than any SST")
+        }
+
         let victim = files[2].name
         var bytes = try Data(contentsOf: URL(fileURLWithPath: f.dir.file("backup/\(victim)")))
         bytes[bytes.count / 2] ^= 0x5A

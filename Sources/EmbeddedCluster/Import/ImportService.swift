@@ -127,7 +127,7 @@ public final class ImportService: Sendable {
         try await checkRoute(sst)
         let final = "\(store.importDirectory)/\(sst.fileName)"
         if let reused = Self.existing(final) {
-            request.progress?(request.batch.reduce(0) { $0 + ($1.expected?.size ?? 0) })
+            request.progress?(request.batch.reduce(0) { $0 &+ min($1.expected?.size ?? 0, Self.maxObjectBytes) })
             return reused
         }
         let fetch = try await prepareFetch(of: request.batch, request)
@@ -183,7 +183,7 @@ public final class ImportService: Sendable {
     /// claimed one, or the storage's: the download stops past it), the room on disk for the
     /// downloads, their rewrite and the ingest's clone, and the key for encrypted ones.
     private func prepareFetch(of files: [BatchFile], _ request: DownloadRequest) async throws(ImportError) -> DownloadFetch {
-        var sizes: [UInt64] = []
+        var sizes: [UInt64] = [], total: UInt64 = 0
         for file in files {
             let size: UInt64
             if let claimed = file.expected?.size {
@@ -197,8 +197,14 @@ public final class ImportService: Sendable {
                 throw .invalidRequest(reason: "\(file.name): a cipher iv of \(file.cipherIV.count) bytes, not 16")
             }
             sizes.append(size)
+            // Each file is below the cap, and so must their sum be: a batch of files said to be
+            // huge would otherwise overflow the sums below.
+            total += size
+            guard total <= Self.maxObjectBytes else {
+                throw .invalidRequest(reason: "the batch's files are said to total more than any SST (2^48 bytes)")
+            }
         }
-        let needed = sizes.reduce(0, +) * 3
+        let needed = total * 3
         let available = store.availableBytes()
         guard available > needed else { throw .diskFull(storeID: store.id, needed: needed, available: available) }
         if store.faults.fire(\.failDownloads) { throw .injected(storeID: store.id, what: "download failure of \(files.map(\.name).joined(separator: ", "))") }
