@@ -38,6 +38,11 @@ public enum WireStorage {
         (storage as? S3Storage)?.credentials != nil
     }
 
+    /// True when `name` is ASCII letters, digits and `extra` only.
+    static func isHostLabel(_ name: String, allowing extra: String) -> Bool {
+        name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || extra.unicodeScalars.contains($0)) }
+    }
+
     /// Opens the storage a request names, on the store's side.
     public static func open(_ backend: Backup_StorageBackend, settings: TransferSettings = TransferSettings()) throws(StorageError) -> any ExternalStorage {
         switch backend.backend {
@@ -46,6 +51,14 @@ public enum WireStorage {
             return LocalStorage(root: local.path)
         case let .s3(s3)?:
             guard !s3.bucket.isEmpty else { throw .invalidURL("s3://", reason: "missing bucket") }
+            // The bucket and the region go into the URL's host: a `/`, `?` or `@` in either would
+            // send the request to a host that no `--allow-endpoint` names.
+            guard Self.isHostLabel(s3.bucket, allowing: "._-") else {
+                throw .invalidURL("s3://", reason: "bucket names hold letters, digits, '.', '-' and '_' only")
+            }
+            guard s3.region.isEmpty || Self.isHostLabel(s3.region, allowing: "-") else {
+                throw .invalidURL("s3://\(s3.bucket)", reason: "region names hold letters, digits and '-' only")
+            }
             let endpoint = s3.endpoint.isEmpty ? "https://s3.\(s3.region.isEmpty ? "us-east-1" : s3.region).amazonaws.com" : s3.endpoint
             let location = S3Location(
                 bucket: s3.bucket, prefix: s3.prefix.split(separator: "/").joined(separator: "/"), endpoint: endpoint,
