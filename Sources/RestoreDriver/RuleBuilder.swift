@@ -114,7 +114,11 @@ public struct RuleBuilder: Sendable {
             if let current = end, current.isEmpty || (!newEnd.isEmpty && !keyLess(current, newEnd)) { continue }
             end = newEnd
         }
-        let newStart = start ?? startRule.apply(to: range.start), newEnd = end ?? []
+        guard let newStart = start, let newEnd = end else {
+            // No rule holds a key of the range (it is empty, `[k, k)`): so is its image.
+            let at = boundKey(startRule.apply(to: range.start))
+            return KeyRange(start: at, end: at)
+        }
         return KeyRange(start: boundKey(newStart), end: newEnd.isEmpty ? [] : boundKey(newEnd))
     }
 

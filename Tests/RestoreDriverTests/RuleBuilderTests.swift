@@ -32,6 +32,8 @@ struct RuleBuilderTests {
     @Test func rulesThatKeepTheOrderRewriteTheEnds() throws {
         let rules = try rawRules([("a", "x"), ("b", "y")])
         #expect(try rules.rewriteRange(range("a1", "a9"), of: "f") == range("x1", "x9"))
+        // An empty range (a backupmeta may give start = end) stays empty, where its start goes.
+        #expect(try rules.rewriteRange(range("a1", "a1"), of: "f") == range("x1", "x1"))
         #expect(try rules.rewriteRange(range("a1", "b"), of: "f") == range("x1", "y"))
         #expect(try rules.rewriteRange(range("a1", "b5"), of: "f") == range("x1", "y5"))
         #expect(throws: RestoreError.self) { try rules.rewriteRange(range("a1", "c5"), of: "f") }
