@@ -17,11 +17,9 @@ public enum ConsoleCommand: Equatable, Sendable {
 /// turns keys into state changes and engine commands, as htop's key handlers return what to do next.
 public struct ConsoleController {
     public var state = ConsoleState()
-    public private(set) var order: [Int] = []
-    /// Each position's urgency, as `regroup` last read it (kept to reuse its storage).
-    private var urgencies: [UInt8] = []
+    public private(set) var order = DisplayOrder()
     private var orderedAt: Date = .distantPast
-    private var orderedFor: (ConsoleState.Sort, String, Int)?
+    private var orderedFor: (ConsoleState.Sort, String)?
     public var tableRows = 10
 
     public init(drills: Bool = false, theme: String = "default") {
@@ -29,67 +27,50 @@ public struct ConsoleController {
         state.themeName = theme
     }
 
-    /// Re-sorts now when the sort, the filter or the number of rows changed, and otherwise at most
-    /// twice a second. (The console sorts on a background thread instead; see `orderIsStale`.)
+    /// Re-sorts now when the sort or the filter changed, and otherwise at most twice a second.
+    /// (The console sorts on a background thread instead; see `orderIsStale`.)
     public mutating func refreshOrder(_ snapshot: RestoreSnapshot, now: Date = Date()) {
         guard orderKeyChanged(snapshot) || orderIsStale(now: now) else { return }
-        adoptOrder(RegionOrdering.order(snapshot.regions, sort: state.sort, filter: state.filter, now: now), for: snapshot, at: now)
+        let sorted = RegionOrdering.order(snapshot.regions, sort: state.sort, filter: state.filter, now: now)
+        adoptOrder(DisplayOrder(sorted: sorted, rows: snapshot.regions, sort: state.sort, filter: state.filter), for: snapshot, at: now)
     }
 
-    /// True when the order no longer fits the sort, the filter or the rows.
+    /// True when the order no longer fits the sort, the filter or the rows (rows added since the
+    /// sort join it without one; a snapshot with fewer rows is another restore's).
     public func orderKeyChanged(_ snapshot: RestoreSnapshot) -> Bool {
         guard let last = orderedFor else { return true }
-        return last != (state.sort, state.filter, snapshot.regions.count)
+        return last != (state.sort, state.filter) || snapshot.regions.count < order.rowsSeen
     }
 
     /// True when the order is over half a second old: phases and waiting times have moved on.
     public func orderIsStale(now: Date = Date()) -> Bool { now.timeIntervalSince(orderedAt) >= 0.5 }
 
-    /// Between two sorts, a row whose state changed moves to its group at once (stuck first only),
-    /// so the top rows never show a region that was ingested since the sort. Every frame: one pass
-    /// reads each row's urgency now, and only when a row is out of its group does a stable
-    /// counting sort by urgency follow, without comparisons.
+    /// Between sorts, a row whose state changed moves to its group at once (stuck first only),
+    /// so the top rows never show a region that was ingested since the sort; a row added since
+    /// shows at the end of its group. Only the rows that changed are read (`DisplayOrder`).
     public mutating func regroup(_ snapshot: RestoreSnapshot) {
-        guard state.sort == .stuckFirst, !order.isEmpty else { return }
-        let regions = snapshot.regions
-        urgencies.removeAll(keepingCapacity: true)
-        var counts = [Int](repeating: 0, count: RegionOrdering.groupCount)
-        var inOrder = true
-        for i in order {
-            guard i < regions.count else { return }
-            let u = RegionOrdering.urgency(regions[i].phase, waiting: regions[i].waitingFor != nil)
-            if let last = urgencies.last, u < Int(last) { inOrder = false }
-            urgencies.append(UInt8(u))
-            counts[u] += 1
-        }
-        guard !inOrder else { return }
-        var next = [Int](repeating: 0, count: counts.count)
-        for g in 1..<counts.count { next[g] = next[g - 1] + counts[g - 1] }
-        var regrouped = [Int](repeating: 0, count: order.count)
-        for (position, i) in order.enumerated() {
-            let g = Int(urgencies[position])
-            regrouped[next[g]] = i
-            next[g] += 1
-        }
-        order = regrouped
+        guard order.update(with: snapshot.regions) else { return }
         keepSelection(snapshot)
         clampSelection(snapshot)
     }
 
-    /// Takes an order of indices into `snapshot.regions` and keeps the selection on the same region.
+    /// Takes the order of a sort of an earlier snapshot of the same rows (or of this one),
+    /// brings it to `snapshot` and keeps the selection on the same region.
     /// `waits`: the rows' waits, when they were counted beside the order.
-    public mutating func adoptOrder(_ newOrder: [Int], waits: [WaitSummary.Entry]? = nil, for snapshot: RestoreSnapshot, at now: Date = Date()) {
-        order = newOrder.filter { $0 < snapshot.regions.count }
+    public mutating func adoptOrder(_ newOrder: DisplayOrder, waits: [WaitSummary.Entry]? = nil, for snapshot: RestoreSnapshot, at now: Date = Date()) {
+        order = newOrder
+        order.update(with: snapshot.regions)
         state.waits = waits ?? WaitSummary.entries(snapshot.regions)
         orderedAt = now
-        orderedFor = (state.sort, state.filter, snapshot.regions.count)
+        orderedFor = (state.sort, state.filter)
         keepSelection(snapshot)
         clampSelection(snapshot)
     }
 
     private mutating func clampSelection(_ snapshot: RestoreSnapshot) {
         state.selectedIndex = max(0, min(state.selectedIndex, order.count - 1))
-        state.selectedRegion = order.isEmpty ? nil : snapshot.regions[order[state.selectedIndex]].id
+        state.selectedRow = order.isEmpty ? nil : order[state.selectedIndex]
+        state.selectedRegion = state.selectedRow.map { snapshot.regions[$0].id }
         if state.selectedIndex < state.scroll { state.scroll = state.selectedIndex }
         if state.selectedIndex >= state.scroll + tableRows { state.scroll = state.selectedIndex - tableRows + 1 }
         state.scroll = max(0, min(state.scroll, max(0, order.count - tableRows)))
@@ -104,13 +85,13 @@ public struct ConsoleController {
     /// Once the operator has moved the selection, it stays on its region through re-sorts; until
     /// then it stays on top, so the top rows keep showing what needs the operator.
     private mutating func keepSelection(_ snapshot: RestoreSnapshot) {
-        guard state.selectionPinned, let id = state.selectedRegion,
-              let position = order.firstIndex(where: { snapshot.regions[$0].id == id }) else { return }
+        guard state.selectionPinned, let row = state.selectedRow, row < snapshot.regions.count, snapshot.regions[row].id == state.selectedRegion,
+              let position = order.position(ofRow: row) else { return }
         state.selectedIndex = position
     }
 
     var selectedRow: (RestoreSnapshot) -> RegionRow? {
-        { s in self.state.selectedRegion.flatMap { id in s.regions.first { $0.id == id } } }
+        { s in self.state.selectedRegion.flatMap { s.regions.row($0, at: self.state.selectedRow) } }
     }
 
     /// The event history's keys: scroll, search, close.

@@ -12,13 +12,13 @@ public struct DashboardView {
     public var snapshot: RestoreSnapshot
     public var state: ConsoleState
     /// Indices into `snapshot.regions`, in display order.
-    public var order: [Int]
+    public var order: DisplayOrder
     public var unicode: Bool
     public var now: Date
     /// The window of the event history that the `e` overlay shows.
     public var history = EventHistoryWindow()
 
-    public init(snapshot: RestoreSnapshot, state: ConsoleState, order: [Int], unicode: Bool, now: Date = Date()) {
+    public init(snapshot: RestoreSnapshot, state: ConsoleState, order: DisplayOrder, unicode: Bool, now: Date = Date()) {
         self.snapshot = snapshot
         self.state = state
         self.order = order
@@ -77,7 +77,7 @@ public struct DashboardView {
         case .tables: TablesOverlay(tables: snapshot.tables, unicode: unicode).render(into: &buffer)
         case .history:
             EventHistoryOverlay(window: history, search: state.historySearch, editing: state.historyEditing, unicode: unicode).render(into: &buffer)
-        case let .detail(id): if let row = snapshot.regions.first(where: { $0.id == id }) { RegionDetailView(row: row, unicode: unicode, now: now).render(into: &buffer) }
+        case let .detail(id): if let row = snapshot.regions.row(id, at: state.selectedRow) { RegionDetailView(row: row, unicode: unicode, now: now).render(into: &buffer) }
         case .confirmQuit: drawQuitConfirm(&buffer)
         case .filterInput, .none: break
         }

@@ -19,7 +19,7 @@ public final class LiveOrdering {
         }
         if let done = background.take() {
             // An answer for another sort, filter or set of rows is dropped; the next one follows.
-            if done.sort == controller.state.sort, done.filter == controller.state.filter, done.rows == snapshot.regions.count {
+            if done.sort == controller.state.sort, done.filter == controller.state.filter, done.order.rowsSeen <= snapshot.regions.count {
                 controller.adoptOrder(done.order, waits: done.waits, for: snapshot)
             }
             sorting = false
@@ -29,19 +29,19 @@ public final class LiveOrdering {
         sorting = true
         let (regions, sort, filter, box) = (snapshot.regions, controller.state.sort, controller.state.filter, background)
         DispatchQueue.global(qos: .userInitiated).async {
-            box.put(BackgroundOrder(order: RegionOrdering.order(regions, sort: sort, filter: filter), waits: WaitSummary.entries(regions), sort: sort, filter: filter, rows: regions.count))
+            let order = DisplayOrder(sorted: RegionOrdering.order(regions, sort: sort, filter: filter), rows: regions, sort: sort, filter: filter)
+            box.put(BackgroundOrder(order: order, waits: WaitSummary.entries(regions), sort: sort, filter: filter))
         }
     }
 
     /// A sort done on another thread, with the waits of the same rows, and what it was computed
-    /// for. Its indices hold in a later snapshot with as many rows: the monitor only appends rows
-    /// and changes them in place (`RegionRows`).
+    /// for. Its indices hold in a later snapshot with as many rows or more: the monitor only
+    /// appends rows and changes them in place (`RegionRows`).
     struct BackgroundOrder: Sendable {
-        var order: [Int]
+        var order: DisplayOrder
         var waits: [WaitSummary.Entry]
         var sort: ConsoleState.Sort
         var filter: String
-        var rows: Int
     }
 }
 

@@ -8,7 +8,7 @@ import RestoreDriver
 /// region id, its range as shown, or its last error.
 public enum RegionOrdering {
     public static func order(_ rows: RegionRows, sort: ConsoleState.Sort, filter: String, now: Date = Date()) -> [Int] {
-        let terms = filter.lowercased().split(separator: " ").map(String.init)
+        let terms = terms(filter)
         var indices = rows.indices.filter { i in terms.allSatisfy { matches(rows[i], $0) } }
         // Each row's sort key is read once, into a flat array: the comparisons read no row.
         switch sort {
@@ -28,6 +28,9 @@ public enum RegionOrdering {
         }
         return indices
     }
+
+    /// The filter's words, each of which a row must match.
+    static func terms(_ filter: String) -> [String] { filter.lowercased().split(separator: " ").map(String.init) }
 
     /// How many values `urgency` takes.
     static let groupCount = 7

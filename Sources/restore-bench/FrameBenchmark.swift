@@ -40,10 +40,12 @@ enum FrameBenchmark {
         var times: [Double] = []
         var snapshot = monitorRows
         for frame in 0..<frames {
-            // The engine changes a few rows between frames.
+            // The engine changes a few rows between frames, some of them to another phase.
+            let phases: [RegionPhase] = [.ingested, .downloading, .ingesting, .retrying]
             for k in 0..<20 {
                 let i = (frame * 37 + k * 1009) % regions
                 snapshot.regions[i].attempts += 1
+                if k % 4 == 0 { snapshot.regions[i].phase = phases[(frame + k) % phases.count] }
             }
             let start = ContinuousClock.now
             let taken = snapshot  // what monitor.snapshot() hands the UI

@@ -75,7 +75,7 @@ import Testing
 
     @Test func asciiFallback() {
         let order = RegionOrdering.order(sampleSnapshot().regions, sort: .stuckFirst, filter: "")
-        let b = DashboardView(snapshot: sampleSnapshot(), state: ConsoleState(), order: order, unicode: false).render(width: 120, height: 36)
+        let b = DashboardView(snapshot: sampleSnapshot(), state: ConsoleState(), order: DisplayOrder(fixed: order), unicode: false).render(width: 120, height: 36)
         let text = b.lines.joined()
         #expect(!text.contains("┌") && !text.contains("▁") && text.contains("+-"))
     }
@@ -86,7 +86,7 @@ import Testing
         var state = ConsoleState()
         state.scroll = 50_000
         let order = RegionOrdering.order(big.regions, sort: state.sort, filter: state.filter)
-        let view = DashboardView(snapshot: big, state: state, order: order, unicode: true)
+        let view = DashboardView(snapshot: big, state: state, order: DisplayOrder(fixed: order), unicode: true)
         var b = ScreenBuffer(width: 120, height: 30)
         let table = Rect(x: 0, y: 0, width: 120, height: 30)
         let drawn = view.drawRegionTable(&b, table)
@@ -151,7 +151,7 @@ import Testing
         _ = c.handle(.character("e"), snapshot: snapshot, rate: 0)
         #expect(c.state.overlay == .history)
         func screen() -> String {
-            var view = DashboardView(snapshot: snapshot, state: c.state, order: [], unicode: true)
+            var view = DashboardView(snapshot: snapshot, state: c.state, order: DisplayOrder(), unicode: true)
             view.history = monitor.history(matching: c.state.historySearch, count: EventHistoryOverlay.visibleLines(height: 36), fromEnd: c.state.historyScroll)
             return view.render(width: 120, height: 36).lines.joined(separator: "\n")
         }
@@ -179,7 +179,7 @@ import Testing
         #expect(window.events.last?.message == "event 100001")
         var c = ConsoleController()
         c.state.overlay = .history
-        var view = DashboardView(snapshot: monitor.snapshot(), state: c.state, order: [], unicode: true)
+        var view = DashboardView(snapshot: monitor.snapshot(), state: c.state, order: DisplayOrder(), unicode: true)
         view.history = window
         #expect(view.render(width: 120, height: 36).lines.joined().contains("90001 events (10000 older ones in the log file only)"))
     }

@@ -44,8 +44,12 @@ import Testing
         #expect(later.regions.count == old.regions.count)
         var c = ConsoleController()
         c.refreshOrder(later)
-        c.adoptOrder(order, waits: WaitSummary.entries(old.regions), for: later)
-        #expect(c.order.map { later.regions[$0].id } == ids)
+        c.adoptOrder(DisplayOrder(sorted: order, rows: old.regions, sort: .stuckFirst, filter: ""), waits: WaitSummary.entries(old.regions), for: later)
+        // The sort's order, with the rows that changed since in their group now, in sort order.
+        let urgency = Dictionary(uniqueKeysWithValues: later.regions.map { ($0.id, RegionOrdering.urgency($0)) })
+        let regrouped = ids.enumerated().sorted { (urgency[$0.element]!, $0.offset) < (urgency[$1.element]!, $1.offset) }.map(\.element)
+        #expect(regrouped != ids)
+        #expect(c.order.map { later.regions[$0].id } == regrouped)
         #expect(old.regions.contains { $0.phase == .ingested }, "the older snapshot kept its rows")
         #expect(!later.regions.contains { $0.phase == .ingested })
     }
@@ -65,6 +69,68 @@ import Testing
         #expect(rows[700].phase == .failed && rows[3].attempts == 99 && rows.count == 1_001 && rows.last?.id == source[0].id)
         #expect(copy[700].phase == source[700].phase && copy[3].attempts == source[3].attempts && copy.count == 1_000)
         #expect(RegionRows().isEmpty && RegionRows([]).count == 0)
+    }
+}
+
+@Suite struct DisplayOrderTests {
+    /// What the order must show: the sort's rows, then the rows added since that the filter
+    /// takes, each in its group as it stands now (stuck first), in that order within a group.
+    static func expected(sorted: [Int], rowsAtSort: Int, rows: RegionRows, sort: ConsoleState.Sort, filter: String) -> [Int] {
+        let terms = RegionOrdering.terms(filter)
+        let added = (rowsAtSort..<rows.count).filter { r in terms.allSatisfy { RegionOrdering.matches(rows[r], $0) } }
+        let group = { (r: Int) in sort == .stuckFirst ? RegionOrdering.urgency(rows[r]) : 0 }
+        return (sorted + added).enumerated().sorted { (group($0.element), $0.offset) < (group($1.element), $1.offset) }.map(\.element)
+    }
+
+    /// Random changes of phase and wait, rows added, and once more changes than the journal
+    /// keeps: after each round the order reads as a full regroup of every row would, and each
+    /// row's position is the inverse of it.
+    @Test(arguments: [(ConsoleState.Sort.stuckFirst, ""), (.stuckFirst, "state:r"), (.id, "")])
+    func followsEveryChangeAsAFullRegroupWould(sort: ConsoleState.Sort, filter: String) {
+        var generator = SystemRandomNumberGenerator()
+        var rows = sampleSnapshot(regions: 700).regions
+        let sorted = RegionOrdering.order(rows, sort: sort, filter: filter)
+        var order = DisplayOrder(sorted: sorted, rows: rows, sort: sort, filter: filter)
+        let initial = Array(order), rowsAtSort = rows.count
+        #expect(initial == Self.expected(sorted: sorted, rowsAtSort: rowsAtSort, rows: rows, sort: sort, filter: filter))
+        let template = rows[0]
+        for round in 0..<60 {
+            let changes = round == 30 ? RowChanges.window + 100 : Int.random(in: 0...40, using: &generator)
+            for _ in 0..<changes {
+                let i = Int.random(in: 0..<rows.count, using: &generator)
+                if Bool.random(using: &generator) {
+                    rows[i].phase = RegionPhase.allCases.randomElement(using: &generator)!
+                } else {
+                    rows[i].waitingFor = rows[i].waitingFor == nil ? .noLeader(retryIn: .seconds(1)) : nil
+                }
+            }
+            for _ in 0..<Int.random(in: 0...3, using: &generator) {
+                var row = template
+                row.id = UInt64(100_000 + rows.count)
+                row.phase = RegionPhase.allCases.randomElement(using: &generator)!
+                rows.append(row)
+            }
+            order.update(with: rows)
+            let shown = Array(order)
+            #expect(shown == Self.expected(sorted: initial, rowsAtSort: rowsAtSort, rows: rows, sort: sort, filter: filter), "round \(round)")
+            var positions = [Int?](repeating: nil, count: rows.count)
+            for (p, r) in shown.enumerated() { positions[r] = p }
+            #expect((0..<rows.count).map { order.position(ofRow: $0) } == positions, "round \(round)")
+        }
+    }
+
+    /// The journal keeps a bounded window: a reader that fell behind it is told so.
+    @Test func theJournalSaysWhenItNoLongerReachesBack() {
+        var rows = sampleSnapshot(regions: 10).regions
+        let start = rows.stateChanges.revision
+        rows[3].attempts += 1
+        #expect(rows.stateChanges.since(start)?.isEmpty == true, "a change of neither phase nor wait is not recorded")
+        rows[3].phase = .failed
+        rows[4].waitingFor = .noLeader(retryIn: .seconds(1))
+        #expect(rows.stateChanges.since(start).map(Array.init) == [3, 4])
+        for _ in 0..<RowChanges.window { rows[5].phase = rows[5].phase == .failed ? .queued : .failed }
+        #expect(rows.stateChanges.since(start) == nil)
+        #expect(rows.stateChanges.since(rows.stateChanges.revision - 1).map(Array.init) == [5])
     }
 }
 
