@@ -38,6 +38,34 @@ void fail_message(const char *message, char **err) {
     if (err) *err = strdup(message);
 }
 
+// An SstFileWriter drops the pages of the table it writes from the page cache (every MiB, and at
+// Finish), so that a large rewrite does not fill memory with pages written once. A small table is
+// read back within milliseconds (the ingest opens it, and compaction merges it soon after): its
+// pages dropped at Finish were read from the disk again each time. A writable file of this file
+// system keeps its pages while it is under `kKeptBytes`.
+class SmallTablesStayCached : public FileSystemWrapper {
+    static constexpr uint64_t kKeptBytes = 8 << 20;
+
+    class File : public FSWritableFileOwnerWrapper {
+      public:
+        using FSWritableFileOwnerWrapper::FSWritableFileOwnerWrapper;
+        IOStatus InvalidateCache(size_t offset, size_t length) override {
+            if (target()->GetFileSize(IOOptions(), nullptr) < kKeptBytes) return IOStatus::OK();
+            return target()->InvalidateCache(offset, length);
+        }
+    };
+
+  public:
+    using FileSystemWrapper::FileSystemWrapper;
+    const char *Name() const override { return "SmallTablesStayCached"; }
+    IOStatus NewWritableFile(const std::string &name, const FileOptions &options, std::unique_ptr<FSWritableFile> *result,
+                             IODebugContext *dbg) override {
+        IOStatus s = FileSystemWrapper::NewWritableFile(name, options, result, dbg);
+        if (s.ok()) *result = std::make_unique<File>(std::move(*result));
+        return s;
+    }
+};
+
 // Built once: each Options and table factory allocates a block cache of its own, which cost more
 // than opening an 8 KiB SST.
 const Options &sst_options() {
@@ -46,6 +74,8 @@ const Options &sst_options() {
         BlockBasedTableOptions table;
         table.block_size = 32 * 1024;
         built.table_factory.reset(NewBlockBasedTableFactory(table));
+        // Never destroyed: writers may still be open when the process exits.
+        built.env = NewCompositeEnv(std::make_shared<SmallTablesStayCached>(FileSystem::Default())).release();
         return built;
     }();
     return options;
