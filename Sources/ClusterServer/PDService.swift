@@ -55,8 +55,12 @@ struct PDService: RegistrableRPCService {
                     try check(asked.header)
                     var response = Pdpb_TsoResponse()
                     response.header = header()
-                    response.count = max(1, asked.count)
-                    response.timestamp = timestamps.next(count: asked.count)
+                    response.count = asked.count
+                    do throws(TimestampOracle.Refusal) {
+                        response.timestamp = try timestamps.next(count: asked.count)
+                    } catch {
+                        throw RPCError(code: .unknown, message: error.description)
+                    }
                     try await writer.write(response)
                 }
                 return [:]

@@ -4,13 +4,28 @@ import KVProto
 
 /// PD's timestamps: physical milliseconds and an 18-bit logical counter, never going back
 /// (tikv/pd pkg/tso/tso.go): a batch of `count` takes `count` logical values, and the answer is
-/// the last of them, as PD's client expects.
+/// the last of them, as PD's client expects. As PD's `getTS`, a count of 0 is refused, and so is
+/// one that no millisecond's counter can hold (PD retries it until it gives up).
 final class TimestampOracle: Sendable {
     static let logicalBits = 18
     private let last = Mutex((physical: Int64(0), logical: Int64(0)))
 
-    func next(count: UInt32) -> Pdpb_Timestamp {
-        let wanted = Int64(max(1, count))
+    /// PD's answers (`errs.ErrGenerateTimestamp`), which its TSO stream returns as gRPC's Unknown.
+    enum Refusal: Error, Equatable, CustomStringConvertible {
+        case zeroCount, tooMany(UInt32)
+
+        var description: String {
+            switch self {
+            case .zeroCount: "generate timestamp failed, tso count should be positive"
+            case let .tooMany(count): "generate timestamp failed, generate tso maximum number of retries exceeded (a batch of \(count) exceeds the \(1 << TimestampOracle.logicalBits) logical values of a millisecond)"
+            }
+        }
+    }
+
+    func next(count: UInt32) throws(Refusal) -> Pdpb_Timestamp {
+        guard count > 0 else { throw .zeroCount }
+        let wanted = Int64(count)
+        guard wanted < 1 << Self.logicalBits else { throw .tooMany(count) }
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
         let (physical, logical) = last.withLock { last in
             if now > last.physical {

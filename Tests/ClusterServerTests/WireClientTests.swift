@@ -33,6 +33,7 @@ import Testing
         let stamps = report["timestamps"] as? [Int] ?? []
         #expect(stamps.count == 2 && stamps[1] >= stamps[0] + 10, "a batch of 10 takes 10 logical values after the one before: \(stamps)")
         #expect((report["min_safe_point"] as? Int) == (stamps.first ?? 0) - 1)
+        #expect(report["tso_refused"] as? [String] == ["UNKNOWN", "UNKNOWN"], "PD refuses a TSO batch of 0 and of 2^18")
         #expect((report["regions"] as? Int ?? 0) >= 2, "the split at the middle row made two regions of the table")
         let ingested = report["ssts_ingested"] as? [String: Int] ?? [:]
         if batch {

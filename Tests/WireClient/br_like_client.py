@@ -251,6 +251,14 @@ def main():
         wrong_id = "accepted"
     except grpc.RpcError as e:
         wrong_id = e.code().name
+    # PD's TSO refuses a batch of 0 and one larger than a millisecond's 2^18 logical values.
+    tso_refused = []
+    for count in [0, 1 << 18]:
+        try:
+            next(iter(client.pd.Tso(iter([pdpb_pb2.TsoRequest(header=client.header, count=count)]), timeout=10)))
+            tso_refused.append("answered")
+        except grpc.RpcError as e:
+            tso_refused.append(e.code().name)
     # A method the server does not serve answers UNIMPLEMENTED.
     try:
         next(iter(client.importers[min(client.importers)].DuplicateDetect(import_sstpb_pb2.DuplicateDetectRequest(), timeout=10)))
@@ -265,7 +273,7 @@ def main():
         "store_versions": versions, "timestamps": stamps, "min_safe_point": safe.min_safe_point,
         "cluster_id": client.cluster_id, "stores": sorted(client.importers), "calls": calls,
         "regions": len(touched), "ssts_ingested": ingested, "files": len(files), "expected_kvs": kvs,
-        "wrong_cluster_id": wrong_id, "duplicate_detect": unimplemented,
+        "wrong_cluster_id": wrong_id, "duplicate_detect": unimplemented, "tso_refused": tso_refused,
     }))
 
 
