@@ -12,7 +12,13 @@ public enum DisplayWidth {
         }
     }
 
-    public static func columns(_ text: some StringProtocol) -> Int { text.reduce(0) { $0 + columns($1) } }
+    public static func columns(_ text: some StringProtocol) -> Int {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text.utf8.reduce(0) { $0 + (isPrintableASCII($1) ? 1 : 0) } }
+        return text.reduce(0) { $0 + columns($1) }
+    }
+
+    /// An ASCII byte one column wide; the others (controls) take none.
+    static func isPrintableASCII(_ byte: UInt8) -> Bool { byte >= 0x20 && byte < 0x7F }
 
     /// The East Asian Wide (W) and Fullwidth (F) blocks of Unicode's EastAsianWidth.txt.
     private static let wide: [ClosedRange<UInt32>] = [

@@ -49,6 +49,16 @@ public struct ScreenBuffer: Equatable, Sendable {
         let bounds = (clip ?? area).intersection(area)
         guard y >= bounds.y, y < bounds.maxY else { return 0 }
         var column = x
+        // Most of a frame's text is ASCII: a byte is a character there, and its width is 1 (or 0
+        // for a control), without breaking the text into grapheme clusters.
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            for byte in text.utf8 where DisplayWidth.isPrintableASCII(byte) {
+                if column + 1 > bounds.maxX { break }
+                if column >= bounds.x { self[column, y] = Cell(Character(Unicode.Scalar(byte)), role: role, bold: bold) }
+                column += 1
+            }
+            return max(0, column - x)
+        }
         for c in text {
             let w = Self.displayWidth(c)
             if w == 0 { continue }

@@ -10,12 +10,21 @@ extension ScreenBuffer {
     /// A frame around `rect` with a title in its top edge.
     public mutating func box(_ rect: Rect, title: String = "", style: BoxStyle, role: ColorRole = .border, titleRole: ColorRole = .title) {
         guard rect.width >= 2, rect.height >= 2 else { return }
-        let h = String(repeating: style.horizontal, count: rect.width - 2)
-        write(String(style.topLeft) + h + String(style.topRight), x: rect.x, y: rect.y, role: role)
-        write(String(style.bottomLeft) + h + String(style.bottomRight), x: rect.x, y: rect.maxY - 1, role: role)
+        // Cell by cell: the style's characters are one column wide.
+        func put(_ c: Character, _ x: Int, _ y: Int) {
+            if x >= 0, x < width, y >= 0, y < height { self[x, y] = Cell(c, role: role) }
+        }
+        for x in (rect.x + 1)..<(rect.maxX - 1) {
+            put(style.horizontal, x, rect.y)
+            put(style.horizontal, x, rect.maxY - 1)
+        }
+        put(style.topLeft, rect.x, rect.y)
+        put(style.topRight, rect.maxX - 1, rect.y)
+        put(style.bottomLeft, rect.x, rect.maxY - 1)
+        put(style.bottomRight, rect.maxX - 1, rect.maxY - 1)
         for y in (rect.y + 1)..<(rect.maxY - 1) {
-            write(String(style.vertical), x: rect.x, y: y, role: role)
-            write(String(style.vertical), x: rect.maxX - 1, y: y, role: role)
+            put(style.vertical, rect.x, y)
+            put(style.vertical, rect.maxX - 1, y)
         }
         if !title.isEmpty { write(" \(title) ", x: rect.x + 2, y: rect.y, role: titleRole, clip: Rect(x: rect.x + 1, y: rect.y, width: rect.width - 2, height: 1)) }
     }

@@ -18,6 +18,8 @@ enum LiveFrameBenchmark {
         var cpuP99: Double
         /// The slowest key press, from its read to the end of the frame that shows it.
         var slowestKey: Double
+        /// The p99 of taking the snapshot (the monitor's lock, which the engine takes too).
+        var snapshotP99: Double
         var regions: Int
     }
 
@@ -50,12 +52,13 @@ enum LiveFrameBenchmark {
         _ = await running.value
         await cluster.close()
         return Result(median: percentile(measured.times, 0.5), p99: percentile(measured.times, 0.99), cpuMedian: percentile(measured.cpu, 0.5),
-                      cpuP99: percentile(measured.cpu, 0.99), slowestKey: measured.keys.max() ?? 0, regions: measured.regions)
+                      cpuP99: percentile(measured.cpu, 0.99), slowestKey: measured.keys.max() ?? 0,
+                      snapshotP99: percentile(measured.snapshots, 0.99), regions: measured.regions)
     }
 
     /// Each frame's wall and CPU milliseconds, and those of the frames that answer a key.
     struct Frames: Sendable {
-        var times: [Double] = [], cpu: [Double] = [], keys: [Double] = []
+        var times: [Double] = [], cpu: [Double] = [], keys: [Double] = [], snapshots: [Double] = []
         var regions = 0
     }
 
@@ -72,6 +75,7 @@ enum LiveFrameBenchmark {
             let start = ContinuousClock.now
             let cpuStart = threadCPUMilliseconds()
             let snapshot = engine.monitor.snapshot()
+            out.snapshots.append(RewriteBenchmark.seconds(ContinuousClock.now - start) * 1000)
             out.regions = snapshot.regions.count
             if frame % 10 == 5 { _ = controller.handle(.down, snapshot: snapshot, rate: 0) }
             controller.tableRows = DashboardView.tableRows(height: 36, stores: snapshot.stores.count)
