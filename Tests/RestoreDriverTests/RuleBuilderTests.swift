@@ -47,4 +47,20 @@ struct RuleBuilderTests {
             #expect(rewritten.contains(try rules.userRules.rewriteKey(key(old))), "\(old)")
         }
     }
+
+    /// Two file sets whose new ranges touch merge into one range only under one rule: a batch is
+    /// rewritten in old-key order, which two rules need not keep. `[a1, b)` and `[b, b5)` land on
+    /// `[x1, y)` and `[y, y5)` under `a -> x, b -> y`, and on `[k/a1, k/b)` and `[k/b, k/b5)` under one
+    /// inserted prefix.
+    @Test func aMergedRangeKeepsToOneRule() throws {
+        let files = [("1.sst", "a1", "b"), ("2.sst", "b", "b5")].map { name, start, end in
+            BackupFile(name: name, sha256: [1], startKey: key(start), endKey: key(end), endVersion: 9, checksum: KVChecksum(), cf: .default, size: 4096)
+        }
+        let backup = Backup(metaVersion: 1, endVersion: 1, isRawKV: true, files: files, tables: [])
+        let twoRules = try RestorePlan(backup: backup, rules: try rawRules([("a", "x"), ("b", "y")]), mergeSize: 1 << 30)
+        #expect(twoRules.fileSets.map(\.newRange) == [range("x1", "y"), range("y", "y5")])
+        #expect(twoRules.ranges.map(\.fileSets) == [[0], [1]])
+        let oneRule = try RestorePlan(backup: backup, rules: try rawRules([("", "k/")]), mergeSize: 1 << 30)
+        #expect(oneRule.ranges.map(\.fileSets) == [[0, 1]], "touching sets under one rule merge")
+    }
 }
