@@ -2,6 +2,7 @@ import Foundation
 import KeyCodec
 import ExternalStorage
 import ClusterAPI
+import Synchronization
 
 /// Restores one piece (a batch of a region's file sets, into the part of their range that the
 /// region holds): Download of every file on every peer, then one Ingest of them all on the
@@ -198,11 +199,12 @@ struct PieceRestorer: Sendable {
         for unit in units {
             let started = Date(), clock = ContinuousClock.now
             let meta = SSTMeta(uuid: unit.uuid, range: range, cf: unit.cf, regionID: region.id, epoch: region.epoch)
-            let (base, size, reporter) = (before, unit.size, reporter)
+            let (base, size, reporter, gate) = (before, unit.size, reporter, ProgressGate())
             let first = unit.members[0].file
             var request = DownloadRequest(
                 sst: meta, name: first.name, storage: storage, expected: first.expectedContent, rules: rules, mode: mode, format: format,
                 progress: { bytes in
+                    guard gate.passes(rewriting: bytes >= size) else { return }
                     let percent = Int(Double(base + bytes) * 100 / Double(max(1, total)))
                     reporter.report(.peer(region: region.id, store: store, bytes >= size ? .rewriting : .downloading(percent: min(99, percent))))
                 })
@@ -305,4 +307,20 @@ struct PieceRestorer: Sendable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// A download's progress reaches the monitor at most every `interval`, and at once when the
+/// download turns to the rewrite: a batch of small files reports after each file, and every
+/// report takes the monitor's lock that every download shares.
+final class ProgressGate: Sendable {
+    static let interval = Duration.milliseconds(50)
+    private let last = Mutex<(at: ContinuousClock.Instant, rewriting: Bool)?>(nil)
+
+    func passes(rewriting: Bool, now: ContinuousClock.Instant = .now) -> Bool {
+        last.withLock { last in
+            if let last, last.rewriting == rewriting, now - last.at < Self.interval { return false }
+            last = (now, rewriting)
+            return true
+        }
+    }
 }

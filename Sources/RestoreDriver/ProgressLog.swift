@@ -35,6 +35,7 @@ final class ProgressLog: Sendable {
     }
 
     func record(_ event: ProgressEvent) {
+        guard event.isLogged else { return }
         let entry: (Logger, Logger.Level, String, Logger.Metadata)? = state.withLock { s in
             guard let logger = s.logger, let (level, name, metadata) = Self.entry(for: event, in: &s) else { return nil }
             return (logger, level, name, metadata)
@@ -92,7 +93,7 @@ final class ProgressLog: Sendable {
             let levels: [RestoreEvent.Level: Logger.Level] = [.info: .info, .warn: .warning, .error: .error]
             return (levels[level] ?? .info, "event", metadata)
         case .totals, .tables, .tableChecksums, .regionAdded, .fileSetsAdded, .counted, .peer, .stepFailed, .ready, .waiting, .storeLoad:
-            return nil
+            return nil  // not `isLogged`
         }
     }
 }

@@ -53,6 +53,15 @@ enum ProgressEvent: Sendable {
     /// A store's load changed: downloads in flight, ingests queued, ingests done.
     case storeLoad(store: UInt64, downloads: Int = 0, ingests: Int = 0, ingested: UInt64 = 0)
     case log(RestoreEvent.Level, region: UInt64? = nil, store: UInt64? = nil, String)
+
+    /// Whether the progress log writes a line for it; the others only move the monitor's
+    /// figures, many times a second, and the log need not take its lock for them.
+    var isLogged: Bool {
+        switch self {
+        case .totals, .tables, .tableChecksums, .regionAdded, .fileSetsAdded, .counted, .peer, .stepFailed, .ready, .waiting, .storeLoad: false
+        default: true
+        }
+    }
 }
 
 /// The one part that turns the restore's events into monitor updates: rows, peers, counts and the
