@@ -1,3 +1,4 @@
+import KeyCodec
 import RestoreDriver
 
 /// The region table's order from one sort to the next. A sort reads every row and runs apart
@@ -88,12 +89,13 @@ public struct DisplayOrder: RandomAccessCollection, Sendable {
         let group: Int, local: Int
         if let g = moved[row] {
             group = g
-            let i = lowerBound(came[g], key(ofRow: row))
+            let wanted = key(ofRow: row)
+            let i = came[g].partitionPoint { $0 < wanted }
             local = i < cameBefore[g] ? i : i + segment(g) - left[g].count
         } else if row < positions.count, positions[row] >= 0 {
             let p = Int(positions[row])
             group = groupOf(position: p)
-            local = cameBefore[group] + (p - starts[group]) - lowerBound(left[group], p)
+            local = cameBefore[group] + (p - starts[group]) - left[group].partitionPoint { $0 < p }
         } else {
             return nil
         }
@@ -167,7 +169,7 @@ public struct DisplayOrder: RandomAccessCollection, Sendable {
             left[g].sort()
             came[g].sort()
         }
-        cameBefore = (0..<groups).map { lowerBound(came[$0], starts[$0]) }
+        cameBefore = (0..<groups).map { g in came[g].partitionPoint { $0 < starts[g] } }
         sizes = (0..<groups).map { segment($0) - left[$0].count + came[$0].count }
         count = sizes.reduce(0, +)
     }
@@ -184,14 +186,5 @@ public struct DisplayOrder: RandomAccessCollection, Sendable {
             if gone <= p { p += 1 } else { break }
         }
         return sorted[p]
-    }
-
-    private func lowerBound(_ values: [Int], _ value: Int) -> Int {
-        var (low, high) = (0, values.count)
-        while low < high {
-            let mid = (low + high) / 2
-            if values[mid] < value { low = mid + 1 } else { high = mid }
-        }
-        return low
     }
 }

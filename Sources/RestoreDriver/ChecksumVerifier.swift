@@ -180,11 +180,7 @@ struct SetsByOldKey: Sendable {
 
     /// The id of the set whose old range holds `oldKey`: the last one starting at or before it.
     func id(holding oldKey: [UInt8]) -> Int? {
-        var lo = 0, hi = ranges.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if compareKeys(ranges[mid].start, oldKey) <= 0 { lo = mid + 1 } else { hi = mid }
-        }
-        return lo > 0 && ranges[lo - 1].contains(oldKey) ? ids[lo - 1] : nil
+        let after = ranges.partitionPoint { compareKeys($0.start, oldKey) <= 0 }
+        return after > 0 && ranges[after - 1].contains(oldKey) ? ids[after - 1] : nil
     }
 }

@@ -126,12 +126,8 @@ public struct RuleBuilder: Sendable {
     /// starts with, and those whose prefix lies inside the range.
     private func rules(reaching range: KeyRange) -> [RewriteRule] {
         var reached = (0...range.start.count).compactMap { ruleWithOldPrefix[Array(range.start[..<$0])] }
-        var lo = 0, hi = rulesByOldPrefix.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if keyLess(range.start, rulesByOldPrefix[mid].oldPrefix) { hi = mid } else { lo = mid + 1 }
-        }
-        for rule in rulesByOldPrefix[lo...] {
+        let inside = rulesByOldPrefix.partitionPoint { !keyLess(range.start, $0.oldPrefix) }
+        for rule in rulesByOldPrefix[inside...] {
             guard range.end.isEmpty || keyLess(rule.oldPrefix, range.end) else { break }
             reached.append(rule)
         }

@@ -50,12 +50,7 @@ final class InstantCluster: Sendable {
 
     private func index(containing key: [UInt8], in regions: [Region]) -> Int {
         // The last region that starts at or before `key`.
-        var low = 0, high = regions.count
-        while low < high {
-            let mid = (low + high) / 2
-            if keyLess(key, regions[mid].startKey) { high = mid } else { low = mid + 1 }
-        }
-        return max(0, low - 1)
+        max(0, regions.partitionPoint { !keyLess(key, $0.startKey) } - 1)
     }
 
     func region(containing key: [UInt8]) -> Region? {
