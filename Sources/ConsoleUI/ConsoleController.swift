@@ -69,8 +69,8 @@ public struct ConsoleController {
 
     private mutating func clampSelection(_ snapshot: RestoreSnapshot) {
         state.selectedIndex = max(0, min(state.selectedIndex, order.count - 1))
-        state.selectedRow = order.isEmpty ? nil : order[state.selectedIndex]
-        state.selectedRegion = state.selectedRow.map { snapshot.regions[$0].id }
+        state.selectedRowIndex = order.isEmpty ? nil : order[state.selectedIndex]
+        state.selectedRegion = state.selectedRowIndex.map { snapshot.regions[$0].id }
         if state.selectedIndex < state.scroll { state.scroll = state.selectedIndex }
         if state.selectedIndex >= state.scroll + tableRows { state.scroll = state.selectedIndex - tableRows + 1 }
         state.scroll = max(0, min(state.scroll, max(0, order.count - tableRows)))
@@ -85,13 +85,13 @@ public struct ConsoleController {
     /// Once the operator has moved the selection, it stays on its region through re-sorts; until
     /// then it stays on top, so the top rows keep showing what needs the operator.
     private mutating func keepSelection(_ snapshot: RestoreSnapshot) {
-        guard state.selectionPinned, let row = state.selectedRow, row < snapshot.regions.count, snapshot.regions[row].id == state.selectedRegion,
+        guard state.selectionPinned, let row = state.selectedRowIndex, row < snapshot.regions.count, snapshot.regions[row].id == state.selectedRegion,
               let position = order.position(ofRow: row) else { return }
         state.selectedIndex = position
     }
 
     var selectedRow: (RestoreSnapshot) -> RegionRow? {
-        { s in self.state.selectedRegion.flatMap { s.regions.row($0, at: self.state.selectedRow) } }
+        { s in self.state.selectedRegion.flatMap { s.regions.row($0, at: self.state.selectedRowIndex) } }
     }
 
     /// The event history's keys: scroll, search, close.

@@ -22,7 +22,7 @@ public struct ConsoleState: Sendable, Equatable {
 
     public var selectedRegion: UInt64?
     /// The selected region's index in the snapshot's rows (a row keeps its index).
-    public var selectedRow: Int?
+    public var selectedRowIndex: Int?
     public var selectedIndex = 0
     /// True once the operator moved the selection: it then follows its region through re-sorts.
     public var selectionPinned = false

@@ -77,7 +77,7 @@ public struct DashboardView {
         case .tables: TablesOverlay(tables: snapshot.tables, unicode: unicode).render(into: &buffer)
         case .history:
             EventHistoryOverlay(window: history, search: state.historySearch, editing: state.historyEditing, unicode: unicode).render(into: &buffer)
-        case let .detail(id): if let row = snapshot.regions.row(id, at: state.selectedRow) { RegionDetailView(row: row, unicode: unicode, now: now).render(into: &buffer) }
+        case let .detail(id): if let row = snapshot.regions.row(id, at: state.selectedRowIndex) { RegionDetailView(row: row, unicode: unicode, now: now).render(into: &buffer) }
         case .confirmQuit: drawQuitConfirm(&buffer)
         case .filterInput, .none: break
         }

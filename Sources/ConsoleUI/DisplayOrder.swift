@@ -31,18 +31,10 @@ public struct DisplayOrder: RandomAccessCollection, Sendable {
     private(set) var rowsSeen = 0
     private var grouped = false
     private var terms: [String] = []
+    /// False for the empty order before the first sort, which takes no rows.
     private var tracking = false
 
     public init() {}
-
-    /// A fixed order that no change moves.
-    public init(fixed rows: [Int]) {
-        sorted = rows
-        starts = [0, rows.count]
-        positions = [Int32](repeating: -1, count: (rows.max() ?? -1) + 1)
-        for (p, row) in rows.enumerated() { positions[row] = Int32(p) }
-        rebuild()
-    }
 
     /// The order of a sort of `rows` (the same rows it read): with `.stuckFirst`, grouped by
     /// urgency; later snapshots of the same rows move rows through `update(with:)`.

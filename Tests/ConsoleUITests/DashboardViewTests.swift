@@ -75,7 +75,7 @@ import Testing
 
     @Test func asciiFallback() {
         let order = RegionOrdering.order(sampleSnapshot().regions, sort: .stuckFirst, filter: "")
-        let b = DashboardView(snapshot: sampleSnapshot(), state: ConsoleState(), order: DisplayOrder(fixed: order), unicode: false).render(width: 120, height: 36)
+        let b = DashboardView(snapshot: sampleSnapshot(), state: ConsoleState(), order: DisplayOrder(sorted: order, rows: sampleSnapshot().regions, sort: .stuckFirst, filter: ""), unicode: false).render(width: 120, height: 36)
         let text = b.lines.joined()
         #expect(!text.contains("┌") && !text.contains("▁") && text.contains("+-"))
     }
@@ -86,7 +86,7 @@ import Testing
         var state = ConsoleState()
         state.scroll = 50_000
         let order = RegionOrdering.order(big.regions, sort: state.sort, filter: state.filter)
-        let view = DashboardView(snapshot: big, state: state, order: DisplayOrder(fixed: order), unicode: true)
+        let view = DashboardView(snapshot: big, state: state, order: DisplayOrder(sorted: order, rows: big.regions, sort: state.sort, filter: state.filter), unicode: true)
         var b = ScreenBuffer(width: 120, height: 30)
         let table = Rect(x: 0, y: 0, width: 120, height: 30)
         let drawn = view.drawRegionTable(&b, table)

@@ -46,7 +46,7 @@ func sampleSnapshot(regions count: Int = 6) -> RestoreSnapshot {
 
 func render(_ snapshot: RestoreSnapshot, _ state: ConsoleState = ConsoleState(), width: Int = 120, height: Int = 36) -> ScreenBuffer {
     let order = RegionOrdering.order(snapshot.regions, sort: state.sort, filter: state.filter)
-    return DashboardView(snapshot: snapshot, state: state, order: DisplayOrder(fixed: order), unicode: true).render(width: width, height: height)
+    return DashboardView(snapshot: snapshot, state: state, order: DisplayOrder(sorted: order, rows: snapshot.regions, sort: state.sort, filter: state.filter), unicode: true).render(width: width, height: height)
 }
 
 /// The first position of `text` on screen, or nil.
