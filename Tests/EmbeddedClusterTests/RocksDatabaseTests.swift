@@ -131,4 +131,44 @@ import Testing
         try db.write(missing)
         #expect(throws: MissingValue.self) { try rows(at: .max) }
     }
+
+    @Test func lastKeyBeforeABoundIsOneSeekFromTheEnd() throws {
+        let dir = try TemporaryDirectory()
+        let db = try RocksDatabase(path: dir.file("db"))
+        #expect(try db.lastKey(cf: .write, before: bytes("m")) == nil, "an empty column family")
+        var batch = WriteBatch()
+        for key in ["b", "d", "f"] { batch.put(bytes(key), bytes("v"), cf: .write) }
+        try db.write(batch)
+        #expect(try db.lastKey(cf: .write, before: bytes("a")) == nil)
+        #expect(try db.lastKey(cf: .write, before: bytes("b")) == nil, "the bound itself is excluded")
+        #expect(try db.lastKey(cf: .write, before: bytes("c")) == bytes("b"))
+        #expect(try db.lastKey(cf: .write, before: bytes("d")) == bytes("b"))
+        #expect(try db.lastKey(cf: .write, before: bytes("z")) == bytes("f"), "past the last key")
+        #expect(try db.lastKey(cf: .default, before: bytes("z")) == nil, "another column family")
+    }
+
+    /// The highest table id in use is the last table key's, in either column family; keys
+    /// around the tables' (`m...`, `u...`) and the newest versions do not confuse it.
+    @Test func theHighestTableIDIsTheLastTableKeysOfEitherColumnFamily() throws {
+        let dir = try TemporaryDirectory()
+        let db = try RocksDatabase(path: dir.file("db"))
+        func put(_ user: [UInt8], ts: UInt64, cf: ColumnFamily) throws {
+            var batch = WriteBatch()
+            batch.put(DataKey.make(MVCCKey(userKey: user, timestamp: ts).encoded), bytes("v"), cf: cf)
+            try db.write(batch)
+        }
+        #expect(StoreDataFacts.highestTableID(in: db) == 0)
+        try put(bytes("m-meta"), ts: 5, cf: .write)
+        try put(bytes("u-after-tables"), ts: 5, cf: .write)
+        #expect(StoreDataFacts.highestTableID(in: db) == 0, "no table key")
+        for table: Int64 in [5, 70] {
+            for handle: Int64 in 1...3 { try put(TableCodec.recordKey(tableID: table, handle: handle), ts: 9, cf: .write) }
+        }
+        try put(TableCodec.indexKey(tableID: 70, indexID: 2, encodedValues: TableCodec.intDatum(4)), ts: 9, cf: .write)
+        #expect(StoreDataFacts.highestTableID(in: db) == 70)
+        try put(TableCodec.recordKey(tableID: 90, handle: 1), ts: 8, cf: .default)
+        #expect(StoreDataFacts.highestTableID(in: db) == 90, "the default column family's")
+        try put(TableCodec.recordKey(tableID: 1 << 40, handle: -1), ts: 1, cf: .write)
+        #expect(StoreDataFacts.highestTableID(in: db) == 1 << 40)
+    }
 }

@@ -156,6 +156,17 @@ public final class RocksDatabase: @unchecked Sendable {
         return DatabaseCursor(database: self, iterator: RocksIterator(crdb_db_iter(handle, cf.rawValue)!))
     }
 
+    /// The last key of `cf` below `end`, or nil when there is none: one seek, however much lies
+    /// before it.
+    public func lastKey(cf: ColumnFamily, before end: [UInt8]) throws(DatabaseError) -> [UInt8]? {
+        try checkOpen()
+        let it = RocksIterator(crdb_db_iter(handle, cf.rawValue)!)
+        end.withUnsafeBytes { it.seek($0) }
+        if it.isValid { it.prev() } else { it.seekToLast() }
+        if let reason = it.failure { throw .read(path: path, reason: reason) }
+        return it.isValid ? Array(it.key) : nil
+    }
+
     /// Calls `body` for each entry of `cf` from `start`, in order; `body` returns false to stop.
     public func scan(
         cf: ColumnFamily, from start: [UInt8] = [],

@@ -5,19 +5,17 @@ import ClusterAPI
 /// What a look at a store's database tells a restore before it writes anything: the highest TiDB
 /// table id with data, whether a key range holds data, and the room left on its disk.
 enum StoreDataFacts {
-    /// The table id of the last `z` + `t...` key in `write` or `default`.
+    /// The table id of the last `z` + `t...` key in `write` or `default`: the last key below
+    /// `z` + `u` (an encoded user key starts with the user key's first byte), found with one seek
+    /// from the end, not a scan of every table's keys.
     static func highestTableID(in db: RocksDatabase) -> Int64 {
         var highest: Int64 = 0
         for cf in [ColumnFamily.write, .default] {
-            var last: [UInt8]?
-            try? db.scan(cf: cf, from: DataKey.make(Memcomparable.encode([UInt8(ascii: "t")]))) { key, _ in
-                guard key.count > 1, key[1] == UInt8(ascii: "t") else { return false }
-                last = Array(key)
-                return true
-            }
-            if let last, let user = try? MVCCKey(decoding: last.dropFirst()).userKey, let id = TableCodec.decode(user)?.tableID {
-                highest = max(highest, id)
-            }
+            guard let last = try? db.lastKey(cf: cf, before: [DataKey.prefix, UInt8(ascii: "u")]),
+                  last.count > 1, last[0] == DataKey.prefix, last[1] == UInt8(ascii: "t"),
+                  let user = try? MVCCKey(decoding: last.dropFirst()).userKey, let id = TableCodec.decode(user)?.tableID
+            else { continue }
+            highest = max(highest, id)
         }
         return highest
     }

@@ -26,6 +26,7 @@ package final class RocksIterator {
     package func seekToFirst() { crdb_iter_seek_to_first(handle) }
     package func seekToLast() { crdb_iter_seek_to_last(handle) }
     package func next() { crdb_iter_next(handle) }
+    package func prev() { crdb_iter_prev(handle) }
 
     /// The error the iterator stopped on (a corrupt block, an I/O error), if any.
     package var failure: String? {
