@@ -161,5 +161,16 @@ public protocol StoreDataReader: Sendable {
 
 /// A position in a column family for lookups in mostly ascending order.
 public protocol DataCursor {
-    func value(at key: [UInt8]) throws -> [UInt8]?
+    /// Calls `body` with the value at exactly `key`, valid only during the call, and returns
+    /// true; false when there is none.
+    func withValue(at key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool
+}
+
+extension DataCursor {
+    /// The value at exactly `key`, copied, or nil.
+    public func value(at key: [UInt8]) throws -> [UInt8]? {
+        var value: [UInt8]?
+        _ = try withValue(at: key) { value = Array($0) }
+        return value
+    }
 }

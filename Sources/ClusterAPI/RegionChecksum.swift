@@ -51,9 +51,9 @@ extension RegionChecksumRequest {
     /// Folds one visible pair into `sum` as TiKV's checksum does: `crc64(old prefix ‖ key after the
     /// new prefix ‖ value)`, its bytes counted with the old prefix. False when the key lies outside
     /// the new prefix (TiKV fails the request: "Wrong prefix expect").
-    public func add(key: [UInt8], value: [UInt8], to sum: inout KVChecksum) -> Bool {
+    public func add(key: [UInt8], value: UnsafeRawBufferPointer, to sum: inout KVChecksum) -> Bool {
         guard key.starts(with: newPrefix) else { return false }
-        sum.add(key: oldPrefix + key[newPrefix.count...], value: value)
+        (oldPrefix + key[newPrefix.count...]).withUnsafeBytes { sum.add(key: $0, value: value) }
         return true
     }
 }

@@ -5,8 +5,9 @@ extension StoreDataReader {
     /// lies in [`start`, `end`) (region bounds: encoded, without `z`; an empty end is unbounded), as
     /// (user key, value), in key order: a key's newest write at or below `readTS`, when it is a put;
     /// a delete hides the key, and locks and rollbacks pass to the write below them (TiKV's
-    /// snapshot read, tikv src/storage/mvcc/reader/point_getter.rs and scanner/forward.rs).
-    public func forEachVisibleRow(from start: [UInt8], to end: [UInt8], readAt readTS: UInt64, _ body: ([UInt8], [UInt8]) throws -> Void) throws {
+    /// snapshot read, tikv src/storage/mvcc/reader/point_getter.rs and scanner/forward.rs). The
+    /// value is valid only during the call.
+    public func forEachVisibleRow(from start: [UInt8], to end: [UInt8], readAt readTS: UInt64, _ body: ([UInt8], UnsafeRawBufferPointer) throws -> Void) throws {
         let dataEnd = end.isEmpty ? [DataKey.prefix + 1] : DataKey.make(end)
         let values = try makeCursor(cf: .default)
         // Buffers reused from row to row: the user key being read, the one whose visible write is
@@ -17,31 +18,31 @@ extension StoreDataReader {
             guard compareKeys(key, dataEnd) < 0 else { return false }
             let ts = try MVCCKey.decode(UnsafeRawBufferPointer(rebasing: key.dropFirst()), userKey: &userKey)
             if ts > readTS || (hasSettled && userKey == settled) { return true }
-            let record = try WriteRecord(decoding: value)
+            let (record, short) = try WriteRecord.decodeInPlace(value)
             guard record.kind == .put || record.kind == .delete else { return true }  // locks and rollbacks pass
             swap(&userKey, &settled)
             hasSettled = true
             guard record.kind == .put else { return true }
-            if let short = record.shortValue {
-                try body(settled, short)
+            if let short {
+                try body(settled, UnsafeRawBufferPointer(rebasing: value[short]))
             } else {
                 defaultKey.removeAll(keepingCapacity: true)
                 defaultKey.append(DataKey.prefix)
                 Memcomparable.encode(settled, into: &defaultKey)
                 DescendingTimestamp.append(record.startTS, to: &defaultKey)
-                guard let long = try values.value(at: defaultKey) else { throw MissingValue(key: settled, startTS: record.startTS) }
-                try body(settled, long)
+                guard try values.withValue(at: defaultKey, { try body(settled, $0) }) else { throw MissingValue(key: settled, startTS: record.startTS) }
             }
             return true
         }
     }
 
-    /// Calls `body` with each pair of a raw store whose key lies in [`start`, `end`).
-    public func forEachRawPair(from start: [UInt8], to end: [UInt8], _ body: ([UInt8], [UInt8]) throws -> Void) throws {
+    /// Calls `body` with each pair of a raw store whose key lies in [`start`, `end`); the value is
+    /// valid only during the call.
+    public func forEachRawPair(from start: [UInt8], to end: [UInt8], _ body: ([UInt8], UnsafeRawBufferPointer) throws -> Void) throws {
         let dataEnd = end.isEmpty ? [DataKey.prefix + 1] : DataKey.make(end)
         try scan(cf: .default, from: DataKey.make(start)) { key, value in
             guard compareKeys(key, dataEnd) < 0 else { return false }
-            try body(Array(key.dropFirst()), Array(value))
+            try body(Array(key.dropFirst()), value)
             return true
         }
     }

@@ -114,6 +114,8 @@ public struct ChecksumVerifier: Sendable {
         // The part's keys come in order, so a run of them shares a file set (nil: none) and a
         // table: sum the run, then add it.
         var set: Int?, setSum = KVChecksum(), table: Int64?, tableSum = KVChecksum()
+        // The old range of `set`: while keys stay in it, no set is looked up.
+        var setRange: KeyRange?
         func flushSet() {
             if let set { tally.perSet[set, default: KVChecksum()].merge(setSum) } else { tally.stray.merge(setSum) }
             setSum = KVChecksum()
@@ -124,11 +126,14 @@ public struct ChecksumVerifier: Sendable {
         }
         try scan(store, from: start, to: end) { oldKey, value in
             var sum = KVChecksum()
-            sum.add(key: oldKey, value: value)
-            let keySet = sets.id(holding: oldKey)
-            if keySet != set {
-                flushSet()
-                set = keySet
+            oldKey.withUnsafeBytes { sum.add(key: $0, value: value) }
+            if setRange?.contains(oldKey) != true {
+                let found = sets.set(holding: oldKey)
+                if found?.id != set {
+                    flushSet()
+                    set = found?.id
+                }
+                setRange = found?.range
             }
             setSum.merge(sum)
             let keyTable = TableCodec.tableID(of: oldKey)
@@ -146,10 +151,10 @@ public struct ChecksumVerifier: Sendable {
 
     /// Calls `body` with each restored pair in [start, end) (region bounds), as (old user key,
     /// value): the newest version of each key, as a read now sees it.
-    private func scan(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], _ body: ([UInt8], [UInt8]) throws -> Void) throws {
+    private func scan(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], _ body: ([UInt8], UnsafeRawBufferPointer) throws -> Void) throws {
         let userRules = rules.userRules.unshared()
         var oldKey: [UInt8] = []
-        let undo = { (key: [UInt8], value: [UInt8]) throws in
+        let undo = { (key: [UInt8], value: UnsafeRawBufferPointer) throws in
             try userRules.undoRewriteKey(key, into: &oldKey)
             try body(oldKey, value)
         }
@@ -178,9 +183,15 @@ struct SetsByOldKey: Sendable {
         ids = sorted.map(\.id)
     }
 
-    /// The id of the set whose old range holds `oldKey`: the last one starting at or before it.
-    func id(holding oldKey: [UInt8]) -> Int? {
+    /// The id of the set that holds `oldKey` (the last one starting at or before it), and the keys
+    /// that it holds as well: its old range, cut at the next set's start.
+    func set(holding oldKey: [UInt8]) -> (id: Int, range: KeyRange)? {
         let after = ranges.partitionPoint { compareKeys($0.start, oldKey) <= 0 }
-        return after > 0 && ranges[after - 1].contains(oldKey) ? ids[after - 1] : nil
+        guard after > 0, ranges[after - 1].contains(oldKey) else { return nil }
+        var range = ranges[after - 1]
+        if after < ranges.count, range.end.isEmpty || keyLess(ranges[after].start, range.end) {
+            range = KeyRange(start: range.start, end: ranges[after].start)
+        }
+        return (ids[after - 1], range)
     }
 }

@@ -114,7 +114,7 @@ import Testing
         func rows(at readTS: UInt64) throws -> [String: [UInt8]] {
             var seen: [String: [UInt8]] = [:]
             try reader.forEachVisibleRow(from: Memcomparable.encode(bytes("a")), to: Memcomparable.encode(bytes("f")), readAt: readTS) { key, value in
-                seen[String(decoding: key, as: UTF8.self)] = value
+                seen[String(decoding: key, as: UTF8.self)] = Array(value)
             }
             return seen
         }

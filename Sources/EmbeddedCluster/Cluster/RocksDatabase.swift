@@ -194,9 +194,10 @@ public final class DatabaseCursor {
         self.iterator = iterator
     }
 
-    /// The value at exactly `key`, or nil. Lookups in ascending order cost a step each: the
-    /// cursor tries the next entry before it seeks.
-    public func value(at key: [UInt8]) throws(DatabaseError) -> [UInt8]? {
+    /// Calls `body` with the value at exactly `key` (valid during the call) and returns true, or
+    /// returns false. Lookups in ascending order cost a step each: the cursor tries the next entry
+    /// before it seeks.
+    public func withValue(at key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
         let found = key.withUnsafeBytes { key in
             if iterator.isValid, compareKeys(iterator.key, key) < 0 {
                 iterator.next()
@@ -205,8 +206,9 @@ public final class DatabaseCursor {
             iterator.seek(key)
             return iterator.isValid && compareKeys(iterator.key, key) == 0
         }
-        if let reason = iterator.failure { throw .read(path: database.path, reason: reason) }
-        return found ? Array(iterator.value) : nil
+        if let reason = iterator.failure { throw DatabaseError.read(path: database.path, reason: reason) }
+        if found { try body(iterator.value) }
+        return found
     }
 }
 

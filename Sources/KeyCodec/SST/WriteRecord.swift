@@ -73,11 +73,21 @@ public struct WriteRecord: Equatable, Sendable {
     /// Decodes a record in place: a scan decodes one per row, and a generic collection would cost a
     /// copy and runtime type lookups each time.
     public init(decoding data: UnsafeRawBufferPointer) throws(WriteRecordError) {
+        let (record, shortValue) = try Self.decodeInPlace(data)
+        self = record
+        self.shortValue = shortValue.map { Array(UnsafeRawBufferPointer(rebasing: data[$0])) }
+    }
+
+    /// The record without its short value, and where that value lies in `data` (nil when the
+    /// value is in the default CF): checked as `init(decoding:)` checks it, with nothing copied,
+    /// for the reads that visit every row.
+    public static func decodeInPlace(_ data: UnsafeRawBufferPointer) throws(WriteRecordError) -> (record: WriteRecord, shortValue: Range<Int>?) {
         guard let first = data.first else { throw .empty }
         guard let kind = Kind(rawValue: first) else { throw .unknownKind(first) }
         var cursor = 1
         guard let ts = Varint.read(data, at: &cursor) else { throw .truncated(field: "start_ts") }
-        self.init(kind: kind, startTS: ts)
+        var record = WriteRecord(kind: kind, startTS: ts)
+        var shortValue: Range<Int>?
         func readU64(_ field: String) throws(WriteRecordError) -> UInt64 {
             guard cursor + 8 <= data.count else { throw .truncated(field: field) }
             let v = UInt64(bigEndian: data.loadUnaligned(fromByteOffset: cursor, as: UInt64.self))
@@ -93,23 +103,24 @@ public struct WriteRecord: Equatable, Sendable {
                 let length = Int(data[cursor])
                 cursor += 1
                 guard cursor + length <= data.count else { throw .truncated(field: "short value") }
-                shortValue = Array(UnsafeRawBufferPointer(rebasing: data[cursor..<(cursor + length)]))
+                shortValue = cursor..<(cursor + length)
                 cursor += length
             case Self.overlappedRollbackFlag:
-                hasOverlappedRollback = true
+                record.hasOverlappedRollback = true
             case Self.gcFenceFlag:
-                gcFence = try readU64("gc fence")
+                record.gcFence = try readU64("gc fence")
             case Self.lastChangeFlag:
                 let ts = try readU64("last_change_ts")
                 guard let versions = Varint.read(data, at: &cursor) else { throw .truncated(field: "versions_to_last_change") }
-                lastChange = (ts, versions)
+                record.lastChange = (ts, versions)
             case Self.txnSourceFlag:
                 guard let source = Varint.read(data, at: &cursor) else { throw .truncated(field: "txn_source") }
-                txnSource = source
+                record.txnSource = source
             default:
                 break parsing
             }
         }
+        return (record, shortValue)
     }
 
     /// `value` with its start_ts replaced and every other byte kept, for a timestamp rewrite.
