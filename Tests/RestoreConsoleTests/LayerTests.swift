@@ -15,7 +15,7 @@ import Testing
     ]
     /// The C and C++ shims, tested through the Swift layer that wraps each (CRocksDB through
     /// KeyCodec's SST tests and EmbeddedCluster's database tests).
-    static let shims: Set = ["CRocksDB", "CCurl", "CNCursesW", "CCrypto"]
+    static let shims: Set = ["CRocksDB", "CCurl", "CNCursesW", "CCrypto", "CLZMA"]
     /// What several test targets share; each sits at the level of its highest dependency.
     static let support: Set = ["TestSupport", "RestoreTestSupport"]
     /// The product's own tests: the binary as an operator runs it, above every layer.
