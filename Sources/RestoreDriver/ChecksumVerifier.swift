@@ -153,9 +153,9 @@ public struct ChecksumVerifier: Sendable {
     /// value): the newest version of each key, as a read now sees it.
     private func scan(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], _ body: ([UInt8], UnsafeRawBufferPointer) throws -> Void) throws {
         let userRules = rules.userRules.unshared()
-        var oldKey: [UInt8] = []
+        var oldKey: [UInt8] = [], rule: Int?
         let undo = { (key: [UInt8], value: UnsafeRawBufferPointer) throws in
-            try userRules.undoRewriteKey(key, into: &oldKey)
+            try userRules.undoRewriteKey(key, into: &oldKey, hint: &rule)
             try body(oldKey, value)
         }
         do {

@@ -68,12 +68,26 @@ import Testing
             #expect(a.newPrefix.withUnsafeBufferPointer { $0.baseAddress } != b.newPrefix.withUnsafeBufferPointer { $0.baseAddress })
         }
         var buffer = bytes("left over from the key before, longer than any key below")
+        var hint: Int?
         for key in [TableCodec.tablePrefix(1) + bytes("_r1"), TableCodec.tablePrefix(2) + bytes("_"), bytes("raw")] {
             let rewritten = try rules.rewriteKey(key)
-            try copy.undoRewriteKey(rewritten, into: &buffer)
+            try copy.undoRewriteKey(rewritten, into: &buffer, hint: &hint)
             #expect(buffer == key)
             #expect(try rules.undoRewriteKey(rewritten) == key)
         }
+    }
+
+    /// The rule of the key before is tried first, but never wins over a rule with a longer new
+    /// prefix that the key also starts with.
+    @Test func aHintNeverWinsOverALongerNewPrefix() throws {
+        let rules = try RewriteRules([RewriteRule(oldPrefix: bytes("a"), newPrefix: bytes("ks/")), RewriteRule(oldPrefix: bytes("b"), newPrefix: bytes("ks/x"))])
+        var buffer: [UInt8] = [], hint: Int?
+        for (rewritten, old) in [("ks/1", "a1"), ("ks/x2", "b2"), ("ks/3", "a3"), ("ks/x4", "b4"), ("ks/x5", "b5"), ("ks/6", "a6")] {
+            try rules.undoRewriteKey(bytes(rewritten), into: &buffer, hint: &hint)
+            #expect(buffer == bytes(old), "\(rewritten)")
+            #expect(rules.rules[hint!].newPrefix == (old.first == "a" ? bytes("ks/") : bytes("ks/x")))
+        }
+        #expect(throws: RewriteError.notRewritten(key: bytes("k"))) { try rules.undoRewriteKey(bytes("k"), into: &buffer, hint: &hint) }
     }
 
     @Test func rangeBoundsMapBackToOldKeys() throws {

@@ -5,6 +5,8 @@ public struct RewriteRules: Sendable, Equatable {
     public let rules: [RewriteRule]
     /// `final[i]`: no other rule's old prefix extends rule i's, so a match of rule i needs no further search.
     let isFinal: [Bool]
+    /// The same for new prefixes: a rewritten key that rule i produced belongs to no other rule.
+    let isFinalNew: [Bool]
 
     public init(_ rules: [RewriteRule]) throws(RewriteError) {
         let sorted = rules.sorted {
@@ -20,11 +22,15 @@ public struct RewriteRules: Sendable, Equatable {
         self.isFinal = sorted.map { rule in
             !sorted.contains { $0.oldPrefix.count > rule.oldPrefix.count && $0.oldPrefix.starts(with: rule.oldPrefix) }
         }
+        self.isFinalNew = sorted.map { rule in
+            !sorted.contains { $0.newPrefix.count > rule.newPrefix.count && $0.newPrefix.starts(with: rule.newPrefix) }
+        }
     }
 
-    private init(sorted rules: [RewriteRule], isFinal: [Bool]) {
+    private init(sorted rules: [RewriteRule], isFinal: [Bool], isFinalNew: [Bool]) {
         self.rules = rules
         self.isFinal = isFinal
+        self.isFinalNew = isFinalNew
     }
 
     /// The same rules in buffers of their own. Rules come in one request to every store, so the
@@ -34,7 +40,7 @@ public struct RewriteRules: Sendable, Equatable {
         func fresh<T>(_ array: [T]) -> [T] { array.withUnsafeBufferPointer { Array($0) } }
         return RewriteRules(
             sorted: rules.map { RewriteRule(oldPrefix: fresh($0.oldPrefix), newPrefix: fresh($0.newPrefix), newTimestamp: $0.newTimestamp) },
-            isFinal: fresh(isFinal))
+            isFinal: fresh(isFinal), isFinalNew: fresh(isFinalNew))
     }
 
     public var isEmpty: Bool { rules.isEmpty }
@@ -55,25 +61,35 @@ public struct RewriteRules: Sendable, Equatable {
         return rule.apply(to: key)
     }
 
-    /// The rule whose new prefix is the longest one that `rewrittenKey` starts with.
-    public func rule(forRewritten rewrittenKey: some Collection<UInt8>) -> RewriteRule? {
+    /// Index into `rules` of the rule whose new prefix is the longest one that `rewrittenKey`
+    /// starts with, trying `hint` first (consecutive keys read back nearly always share a rule).
+    public func ruleIndex(forRewritten rewrittenKey: some Collection<UInt8>, hint: Int? = nil) -> Int? {
+        if let h = hint, h < rules.count, isFinalNew[h], rules[h].produced(rewrittenKey) { return h }
         var best: Int?
         for i in rules.indices where rules[i].newPrefix.count > best.map({ rules[$0].newPrefix.count }) ?? -1 && rules[i].produced(rewrittenKey) {
             best = i
         }
-        return best.map { rules[$0] }
+        return best
+    }
+
+    /// The rule whose new prefix is the longest one that `rewrittenKey` starts with.
+    public func rule(forRewritten rewrittenKey: some Collection<UInt8>) -> RewriteRule? {
+        ruleIndex(forRewritten: rewrittenKey).map { rules[$0] }
     }
 
     /// The key before the rewrite: the new prefix replaced by the old one.
     public func undoRewriteKey(_ rewrittenKey: [UInt8]) throws(RewriteError) -> [UInt8] {
-        var key: [UInt8] = []
-        try undoRewriteKey(rewrittenKey, into: &key)
+        var key: [UInt8] = [], hint: Int?
+        try undoRewriteKey(rewrittenKey, into: &key, hint: &hint)
         return key
     }
 
-    /// The key before the rewrite into `key` (cleared first), for a caller that reuses its buffer.
-    public func undoRewriteKey(_ rewrittenKey: [UInt8], into key: inout [UInt8]) throws(RewriteError) {
-        guard let rule = rule(forRewritten: rewrittenKey) else { throw .notRewritten(key: rewrittenKey) }
+    /// The key before the rewrite into `key` (cleared first), for a caller that reuses its buffer;
+    /// `hint` is the rule of the caller's last key, and becomes this key's.
+    public func undoRewriteKey(_ rewrittenKey: [UInt8], into key: inout [UInt8], hint: inout Int?) throws(RewriteError) {
+        guard let index = ruleIndex(forRewritten: rewrittenKey, hint: hint) else { throw .notRewritten(key: rewrittenKey) }
+        hint = index
+        let rule = rules[index]
         key.removeAll(keepingCapacity: true)
         key.append(contentsOf: rule.oldPrefix)
         key.append(contentsOf: rewrittenKey[rule.newPrefix.count...])
