@@ -206,7 +206,8 @@ public final class DatabaseCursor {
             iterator.seek(key)
             return iterator.isValid && compareKeys(iterator.key, key) == 0
         }
-        if let reason = iterator.failure { throw DatabaseError.read(path: database.path, reason: reason) }
+        // Never valid with an error (rocksdb/iterator.h): look for one only where it stopped.
+        if !iterator.isValid, let reason = iterator.failure { throw DatabaseError.read(path: database.path, reason: reason) }
         if found { try body(iterator.value) }
         return found
     }
