@@ -162,6 +162,8 @@ public final class RocksDatabase: @unchecked Sendable {
         try checkOpen()
         let it = RocksIterator(crdb_db_iter(handle, cf.rawValue)!)
         end.withUnsafeBytes { it.seek($0) }
+        // Invalid past the last key, or on an error: only the first goes on from the end.
+        if !it.isValid, let reason = it.failure { throw .read(path: path, reason: reason) }
         if it.isValid { it.prev() } else { it.seekToLast() }
         if let reason = it.failure { throw .read(path: path, reason: reason) }
         return it.isValid ? Array(it.key) : nil
