@@ -163,7 +163,7 @@ public final class RocksDatabase: @unchecked Sendable {
         let it = RocksIterator(crdb_db_iter(handle, cf.rawValue)!)
         end.withUnsafeBytes { it.seek($0) }
         // Invalid past the last key, or on an error: only the first goes on from the end.
-        if !it.isValid, let reason = it.failure { throw .read(path: path, reason: reason) }
+        if let reason = it.failure { throw .read(path: path, reason: reason) }
         if it.isValid { it.prev() } else { it.seekToLast() }
         if let reason = it.failure { throw .read(path: path, reason: reason) }
         return it.isValid ? Array(it.key) : nil
@@ -208,8 +208,7 @@ public final class DatabaseCursor {
             iterator.seek(key)
             return iterator.isValid && compareKeys(iterator.key, key) == 0
         }
-        // Never valid with an error (rocksdb/iterator.h): look for one only where it stopped.
-        if !iterator.isValid, let reason = iterator.failure { throw DatabaseError.read(path: database.path, reason: reason) }
+        if let reason = iterator.failure { throw DatabaseError.read(path: database.path, reason: reason) }
         if found { try body(iterator.value) }
         return found
     }

@@ -28,8 +28,11 @@ package final class RocksIterator {
     package func next() { crdb_iter_next(handle) }
     package func prev() { crdb_iter_prev(handle) }
 
-    /// The error the iterator stopped on (a corrupt block, an I/O error), if any.
+    /// The error the iterator stopped on (a corrupt block, an I/O error), if any. A RocksDB
+    /// iterator is never valid with an error (`Valid()`: "always returns false if !status().ok()",
+    /// rocksdb/iterator.h), so a valid one has none and its status is not copied for each key.
     package var failure: String? {
+        guard !isValid else { return nil }
         var err: UnsafeMutablePointer<CChar>?
         return crdb_iter_check(handle, &err) == 1 ? nil : takeRocksDBError(err)
     }

@@ -132,10 +132,7 @@ public final class SSTCursor {
     public var key: [UInt8] { Array(keyBytes) }
     public var value: [UInt8] { Array(valueBytes) }
 
-    /// A RocksDB iterator is never valid with an error (`Valid()`: "always returns false if
-    /// !status().ok()", rocksdb/iterator.h), so the error is looked for only where it stops.
     private func check() throws(SSTError) {
-        guard !iterator.isValid else { return }
         if let reason = iterator.failure { throw .corrupt(path: reader.path, reason: reason) }
     }
 }
