@@ -166,11 +166,3 @@ public protocol DataCursor {
     func withValue(at key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool
 }
 
-extension DataCursor {
-    /// The value at exactly `key`, copied, or nil.
-    public func value(at key: [UInt8]) throws -> [UInt8]? {
-        var value: [UInt8]?
-        _ = try withValue(at: key) { value = Array($0) }
-        return value
-    }
-}

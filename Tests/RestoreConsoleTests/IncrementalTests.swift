@@ -42,7 +42,11 @@ import LoopbackServer
         var out: [Int64: [UInt8]] = [:]
         for (userKey, entry) in newest {
             guard case let .record(_, handle)? = TableCodec.decode(userKey), entry.record.kind == .put else { continue }
-            out[handle] = try entry.record.shortValue ?? defaults.value(at: [DataKey.prefix] + MVCCKey(userKey: userKey, timestamp: entry.record.startTS).encoded)
+            if let short = entry.record.shortValue {
+                out[handle] = short
+            } else {
+                _ = try defaults.withValue(at: [DataKey.prefix] + MVCCKey(userKey: userKey, timestamp: entry.record.startTS).encoded) { out[handle] = Array($0) }
+            }
         }
         return out
     }

@@ -19,11 +19,14 @@ public struct RewriteRules: Sendable, Equatable {
             if let other = seenNew.updateValue(rule, forKey: rule.newPrefix) { throw .conflictingRules(other, rule) }
         }
         self.rules = sorted
-        self.isFinal = sorted.map { rule in
-            !sorted.contains { $0.oldPrefix.count > rule.oldPrefix.count && $0.oldPrefix.starts(with: rule.oldPrefix) }
-        }
-        self.isFinalNew = sorted.map { rule in
-            !sorted.contains { $0.newPrefix.count > rule.newPrefix.count && $0.newPrefix.starts(with: rule.newPrefix) }
+        self.isFinal = Self.noneExtends(sorted, \.oldPrefix)
+        self.isFinalNew = Self.noneExtends(sorted, \.newPrefix)
+    }
+
+    /// For each rule, whether no other rule's `prefix` extends its own.
+    private static func noneExtends(_ rules: [RewriteRule], _ prefix: KeyPath<RewriteRule, [UInt8]>) -> [Bool] {
+        rules.map { rule in
+            !rules.contains { $0[keyPath: prefix].count > rule[keyPath: prefix].count && $0[keyPath: prefix].starts(with: rule[keyPath: prefix]) }
         }
     }
 
