@@ -26,9 +26,15 @@ let package = Package(
     ],
     targets: [
         // Thin C++17 shim over RocksDB's SstFileWriter, SstFileReader and DB (the C API has no SST reader).
+        // RocksDB is linked from its static archive: the linker then turns each thread-local access
+        // (its perf and I/O counters, read on every iterator step) into a load, where the shared
+        // library calls __tls_get_addr; the libraries it needs follow it.
         .target(
             name: "CRocksDB",
-            linkerSettings: [.linkedLibrary("rocksdb"), .linkedLibrary("stdc++")]
+            linkerSettings: [
+                .linkedLibrary(":librocksdb.a"), .linkedLibrary("snappy"), .linkedLibrary("lz4"), .linkedLibrary("zstd"),
+                .linkedLibrary("bz2"), .linkedLibrary("z"), .linkedLibrary("gflags"), .linkedLibrary("stdc++"),
+            ]
         ),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl"),
         .systemLibrary(name: "CNCursesW"),
