@@ -110,21 +110,26 @@ public struct ChecksumVerifier: Sendable {
 
     /// Reads [start, end) of `store` and sorts each pair into its file set and table.
     private func tally(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], sets: SetsByOldKey) throws -> Tally {
-        var tally = Tally()
-        // The part's keys come in order, so a run of them shares a file set (nil: none) and a
-        // table: sum the run, then add it.
-        var set: Int?, setSum = KVChecksum(), table: Int64?, tableSum = KVChecksum()
-        // The old range of `set`: while keys stay in it, no set is looked up.
-        var setRange: KeyRange?
-        func flushSet() {
-            if let set { tally.perSet[set, default: KVChecksum()].merge(setSum) } else { tally.stray.merge(setSum) }
-            setSum = KVChecksum()
-        }
-        func flushTable() {
-            if let table { tally.perTable[table, default: KVChecksum()].merge(tableSum) }
-            tableSum = KVChecksum()
-        }
-        try scan(store, from: start, to: end) { oldKey, value in
+        var running = RunningTally(sets: sets)
+        try scan(store, from: start, to: end) { oldKey, value in running.add(oldKey: oldKey, value: value) }
+        CrashPoint.checksum.pass()
+        return running.finish()
+    }
+
+    /// The sums of one scan. Its keys come in order, so a run of them shares a file set (nil: none)
+    /// and a table: the run is summed, then added. Held in one local captured by a non-escaping
+    /// closure, as `OldKeys` is: variables captured by local functions were boxed and checked for
+    /// exclusive access at run time, on every key.
+    private struct RunningTally {
+        let sets: SetsByOldKey
+        private var tally = Tally()
+        private var set: Int?, setSum = KVChecksum(), table: Int64?, tableSum = KVChecksum()
+        /// The old range of `set`: while keys stay in it, no set is looked up.
+        private var setRange: KeyRange?
+
+        init(sets: SetsByOldKey) { self.sets = sets }
+
+        mutating func add(oldKey: [UInt8], value: UnsafeRawBufferPointer) {
             var sum = KVChecksum()
             oldKey.withUnsafeBytes { sum.add(key: $0, value: value) }
             if setRange?.contains(oldKey) != true {
@@ -143,26 +148,47 @@ public struct ChecksumVerifier: Sendable {
             }
             tableSum.merge(sum)
         }
-        flushSet()
-        flushTable()
-        CrashPoint.checksum.pass()
-        return tally
+
+        mutating func finish() -> Tally {
+            flushSet()
+            flushTable()
+            return tally
+        }
+
+        private mutating func flushSet() {
+            if let set { tally.perSet[set, default: KVChecksum()].merge(setSum) } else { tally.stray.merge(setSum) }
+            setSum = KVChecksum()
+        }
+
+        private mutating func flushTable() {
+            if let table { tally.perTable[table, default: KVChecksum()].merge(tableSum) }
+            tableSum = KVChecksum()
+        }
+    }
+
+    /// Undoes the rewrite of each key read back into one buffer, trying the last key's rule first.
+    private struct OldKeys {
+        let rules: RewriteRules
+        private var oldKey: [UInt8] = []
+        private var rule: Int?
+
+        init(rules: RewriteRules) { self.rules = rules }
+
+        mutating func undo(_ key: [UInt8]) throws(RewriteError) -> [UInt8] {
+            try rules.undoRewriteKey(key, into: &oldKey, hint: &rule)
+            return oldKey
+        }
     }
 
     /// Calls `body` with each restored pair in [start, end) (region bounds), as (old user key,
     /// value): the newest version of each key, as a read now sees it.
     private func scan(_ store: any StoreDataReader, from start: [UInt8], to end: [UInt8], _ body: ([UInt8], UnsafeRawBufferPointer) throws -> Void) throws {
-        let userRules = rules.userRules.unshared()
-        var oldKey: [UInt8] = [], rule: Int?
-        let undo = { (key: [UInt8], value: UnsafeRawBufferPointer) throws in
-            try userRules.undoRewriteKey(key, into: &oldKey, hint: &rule)
-            try body(oldKey, value)
-        }
+        var keys = OldKeys(rules: rules.userRules.unshared())
         do {
             if rules.format == .raw {
-                try store.forEachRawPair(from: start, to: end, undo)
+                try store.forEachRawPair(from: start, to: end) { key, value in try body(keys.undo(key), value) }
             } else {
-                try store.forEachVisibleRow(from: start, to: end, readAt: .max, undo)
+                try store.forEachVisibleRow(from: start, to: end, readAt: .max) { key, value in try body(keys.undo(key), value) }
             }
         } catch let missing as MissingValue {
             throw RestoreError.rules("restored \(missing)")

@@ -137,9 +137,12 @@ actor RaftGroup {
         if !proposals.isEmpty || !reads.isEmpty || !mail.isEmpty { return true }
         if replicas.contains(where: { id, replica in replica.hold != nil || (replica.needsSnapshot && isLive(id)) }) { return true }
         if replicas.contains(where: { id, replica in isLive(id) && replica.peer.hasReady }) { return true }
-        guard let l = leader, let lp = replicas[l.id]?.peer else { return replicas.keys.contains(where: isLive) }
+        // The leader's indexes read in place, not its peer copied.
+        guard let l = leader, let commit = replicas[l.id]?.peer.commitIndex, let last = replicas[l.id]?.peer.lastIndex else {
+            return replicas.keys.contains(where: isLive)
+        }
         return replicas.contains { id, replica in
-            isLive(id) && (replica.peer.appliedIndex < lp.commitIndex || (id != l.id && (lp.matchIndex(of: id) ?? 0) < lp.lastIndex))
+            isLive(id) && (replica.peer.appliedIndex < commit || (id != l.id && (replicas[l.id]?.peer.matchIndex(of: id) ?? 0) < last))
         }
     }
 

@@ -83,7 +83,14 @@ struct ReplicaTable {
         return found?.meta
     }
 
-    func contains(where matches: (UInt64, Replica) -> Bool) -> Bool { items.contains { $0.map { matches($0.peer.id, $0) } ?? false } }
+    /// Whether a replica matches, each read in place: asked on every tick of every awake region,
+    /// where a copy of each replica (its peer's log and progress retained and released) showed.
+    func contains(where matches: (UInt64, Replica) -> Bool) -> Bool {
+        for i in items.indices where items[i] != nil {
+            if matches(items[i]!.peer.id, items[i]!) { return true }
+        }
+        return false
+    }
 }
 
 /// What a replica waits for: the room or descriptors to apply its next entry (`RaftPeer.applyHeld`),

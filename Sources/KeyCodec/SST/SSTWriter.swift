@@ -4,10 +4,12 @@ import CRocksDB
 /// Not thread-safe: one writer belongs to one task.
 public final class SSTWriter {
     public let path: String
-    private var handle: OpaquePointer?
-    public private(set) var entryCount: UInt64 = 0
+    // No access to these overlaps another (a put calls nothing that comes back to the writer), so
+    // the run-time exclusivity checks, three a key on a class's stored properties, are left out.
+    @exclusivity(unchecked) private var handle: OpaquePointer?
+    @exclusivity(unchecked) public private(set) var entryCount: UInt64 = 0
     /// The checksum of every entry written, kept only when `tracksChecksum` (it costs a CRC per entry).
-    public private(set) var checksum = KVChecksum()
+    @exclusivity(unchecked) public private(set) var checksum = KVChecksum()
     public let tracksChecksum: Bool
 
     public init(path: String, tracksChecksum: Bool = false) throws(SSTError) {
