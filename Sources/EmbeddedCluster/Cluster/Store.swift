@@ -20,10 +20,10 @@ public final class Store: Sendable {
     private let raftLog: RaftLogWriter
     /// Where its replicas' Raft state is kept: the RocksDB, unless a test gives another.
     let raftState: any RaftStateStorage
-    /// Free space the store keeps back, as TiKV's `storage.reserve-space`: below it the store
-    /// takes no Raft write, apply state or download (they wait and are tried again), so that
-    /// RocksDB never meets a full disk in its WAL, and space freed later brings the store back.
-    let reservedBytes: UInt64
+    /// Its free space and the reserve it keeps back: below the reserve the store takes no Raft
+    /// write, apply state or download (they wait and are tried again), so that RocksDB never
+    /// meets a full disk in its WAL, and space freed later brings the store back.
+    let room: DiskRoom
     /// Ingests the applies of many regions together.
     let ingestWriter: IngestWriter
     /// Inodes of ingested files, reused for the next SSTs written here.
@@ -57,8 +57,8 @@ public final class Store: Sendable {
         do { db = try RocksDatabase(path: directory + "/db", maxOpenFiles: maxOpenFiles) } catch { throw .database(error) }
         compactor = IngestCompactor(db: db, label: "store-\(id)-compaction")
         knownIngests = KnownIngests(db: db)
-        reservedBytes = Self.reserve(for: directory)
-        let pressure: @Sendable () -> String? = { [directory, reservedBytes] in Self.pressure(free: Self.availableBytes(directory), reserve: reservedBytes) }
+        room = DiskRoom(directory: directory)
+        let pressure: @Sendable () -> String? = { [room] in room.pressure() }
         raftLog = RaftLogWriter(db: db, label: "store-\(id)-raft-log", pressure: pressure)
         self.raftState = raftState ?? RocksRaftStorage(db: db, storeID: id, writer: raftLog, pressure: pressure)
         ingestWriter = IngestWriter(label: "store-\(id)-ingest")
@@ -115,29 +115,14 @@ public final class Store: Sendable {
 
     // MARK: disk
 
-    /// Bytes free on the store's file system.
-    public func availableBytes() -> UInt64 { Self.availableBytes(directory) }
+    /// Bytes free on the store's file system (read again at most every 100 ms, far above the reserve).
+    public func availableBytes() -> UInt64 { room.available() }
 
-    static func availableBytes(_ directory: String) -> UInt64 {
-        var info = statvfs()
-        guard statvfs(directory, &info) == 0 else { return 0 }
-        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
-    }
+    /// Free space the store keeps back, as TiKV's `storage.reserve-space`.
+    var reservedBytes: UInt64 { room.reserve }
 
     /// Why the store cannot take writes now (its disk is below the reserve), or nil.
-    public func diskPressure() -> String? { Self.pressure(free: availableBytes(), reserve: reservedBytes) }
-
-    private static func pressure(free: UInt64, reserve: UInt64) -> String? {
-        guard free < reserve else { return nil }
-        return "the disk is almost full: \(ByteFormat.size(free)) free, below the store's reserve of \(ByteFormat.size(reserve))"
-    }
-
-    /// 5% of the file system, at most 32 MiB: room for a memtable flush and the writes in flight.
-    private static func reserve(for directory: String) -> UInt64 {
-        var info = statvfs()
-        guard statvfs(directory, &info) == 0 else { return 0 }
-        return min(32 << 20, UInt64(info.f_blocks) * UInt64(info.f_frsize) / 20)
-    }
+    public func diskPressure() -> String? { room.pressure() }
 
     /// Bytes in the store's DB directory.
     public func usedBytes() -> UInt64 {
