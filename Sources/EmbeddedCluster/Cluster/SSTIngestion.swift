@@ -61,9 +61,14 @@ struct SSTIngestion: Sendable {
         let record = "\(store.importDirectory)/apply-\(first.command.regionID)-\(first.entry).sst"
         let files = batch.map(\.files)
         let clones = files.joined().map { (cf: $0.cf, path: $0.path + ".clone") }
+        // An ingest by move removes the names it ingested (ExternalSstFileIngestionJob::Cleanup,
+        // rocksdb db/external_sst_file_ingestion_job.cc); after a failure they are left to us.
+        var ingested = false
         defer {
-            for clone in clones { unlink(clone.path) }
-            unlink(record)
+            if !ingested {
+                for clone in clones { unlink(clone.path) }
+                unlink(record)
+            }
         }
         // A record left by a crash may share its inode with an ingested table: its name is
         // replaced, never its content.
@@ -72,9 +77,8 @@ struct SSTIngestion: Sendable {
         try IngestRecords.write(applies, to: record)
         store.knownIngests.add(applies.flatMap(\.uuids))
         for (file, clone) in zip(files.joined(), clones) {
-            unlink(clone.path)  // left by a crash before an earlier ingest of this entry
-            guard link(file.path, clone.path) == 0 else {
-                let code = errno
+            let code = linkReplacing(file.path, clone.path)
+            guard code == 0 else {
                 throw Failure(description: "cannot link \(file.path) to \(clone.path): \(String(cString: strerror(code)))", code: code)
             }
         }
@@ -88,6 +92,7 @@ struct SSTIngestion: Sendable {
         }
         let ingesting = ContinuousClock.now
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
+        ingested = true
         ImportMetrics.stage("ingest", store: store.id, started: ingesting)
         for _ in batch { CrashPoint.ingest.pass() }
         // Short of space, nothing is kept that might hold blocks.
@@ -95,9 +100,17 @@ struct SSTIngestion: Sendable {
         for (file, bytes) in zip(files.joined(), sizes.joined()) {
             if roomy { store.spares.keep(file.path, bytes: bytes) } else { unlink(file.path) }
         }
-        if roomy { store.spares.keep(record, bytes: 0) }
         compactRecordsNowAndThen(on: store)
         for bytes in sizes { store.compactor.ingested(bytes: bytes) }
+    }
+
+    /// Links `file` at `clone`, replacing a clone left by a crash before an earlier ingest of
+    /// the same entry; returns 0 or the errno.
+    private static func linkReplacing(_ file: String, _ clone: String) -> Int32 {
+        if link(file, clone) == 0 { return 0 }
+        guard errno == EEXIST else { return errno }
+        unlink(clone)
+        return link(file, clone) == 0 ? 0 : errno
     }
 
     /// Ingests between compactions of the apply records.
