@@ -50,7 +50,12 @@ extension SSTRewriter {
     /// merged `mergeWidth` at a time, through intermediate files. Returns nil when no key falls in
     /// the region (and writes nothing).
     public func merge(_ sources: [Source], into destination: String, region: KeyRange) throws(ImportError) -> Result? {
-        if case let .merged(result) = try mergeInOrder(sources, into: destination, region: region) { return result }
+        guard let firstName = sources.first?.name else { return nil }
+        // One key rewriter for every file of the batch, each stream a copy of it: building one (the
+        // rules copied into buffers of their own) cost more than reading a small file's keys.
+        let keys: KeyRewriter
+        do { keys = try KeyRewriter(rules: rules, mode: mode, format: format) } catch { throw .rewrite(name: firstName, error: error) }
+        if case let .merged(result) = try mergeInOrder(sources, keys: keys, into: destination, region: region) { return result }
         var bounded: [(source: Source, first: [UInt8], last: [UInt8])] = []
         for source in sources {
             let reader = try source.open()
@@ -86,7 +91,7 @@ extension SSTRewriter {
                 intermediates.append(path)
                 var part = MergeWriter(destination: path)
                 defer { part.abandon() }
-                var inputs = try rest.prefix(Self.mergeWidth).map { (s: Source) throws(ImportError) in try RewrittenStream(s, rewriter: self, region: region) }
+                var inputs = try rest.prefix(Self.mergeWidth).map { (s: Source) throws(ImportError) in try RewrittenStream(s, rewriter: self, keys: keys, region: region) }
                 if let previous = intermediates.dropLast().last { inputs.append(try RewrittenStream(rewritten: previous, name: run[0].name)) }
                 rest = rest.dropFirst(Self.mergeWidth)
                 try Self.drain(&inputs, into: &part)
@@ -95,7 +100,7 @@ extension SSTRewriter {
                     continue
                 }
             }
-            for source in rest { streams.append(try RewrittenStream(source, rewriter: self, region: region)) }
+            for source in rest { streams.append(try RewrittenStream(source, rewriter: self, keys: keys, region: region)) }
             if let previous = intermediates.last { streams.append(try RewrittenStream(rewritten: previous, name: run[0].name)) }
             try Self.drain(&streams, into: &writer)
         }
@@ -105,12 +110,12 @@ extension SSTRewriter {
     /// The common case: files given in key order, each after the one before (a backup's files of
     /// one column family, as the driver sends them), each opened once and read in turn. Nil when
     /// they are not (nothing is left written): the caller merges them.
-    private func mergeInOrder(_ sources: [Source], into destination: String, region: KeyRange) throws(ImportError) -> InOrder {
+    private func mergeInOrder(_ sources: [Source], keys: KeyRewriter, into destination: String, region: KeyRange) throws(ImportError) -> InOrder {
         var writer = MergeWriter(destination: destination)
         defer { writer.abandon() }
         var previousLast: [UInt8]?
         for source in sources {
-            var streams = [try RewrittenStream(source, rewriter: self, region: region)]
+            var streams = [try RewrittenStream(source, rewriter: self, keys: keys, region: region)]
             guard let ends = streams[0].ends else { continue }  // no entries
             if let previousLast, !keyLess(previousLast, ends.first) { return .outOfOrder }
             previousLast = ends.last
@@ -129,13 +134,7 @@ extension SSTRewriter {
     private static func drain(_ streams: inout [RewrittenStream], into writer: inout MergeWriter) throws(ImportError) {
         streams.removeAll { !$0.isValid }
         // One stream (files in key order) is copied straight through.
-        if streams.count == 1 {
-            while streams[0].isValid {
-                try streams[0].write(into: &writer)
-                try streams[0].advance()
-            }
-            return
-        }
+        if streams.count == 1 { return try streams[0].drain(into: &writer) }
         while let first = streams.indices.min(by: { keyLess(streams[$0].key, streams[$1].key) }) {
             let key = streams[first].key
             try streams[first].write(into: &writer)
@@ -204,7 +203,7 @@ struct RewrittenStream {
     /// The current value, when the rewrite changed it (a write record's start_ts).
     private var rewrittenValue: [UInt8]?
 
-    init(_ source: SSTRewriter.Source, rewriter rules: SSTRewriter, region: KeyRange) throws(ImportError) {
+    init(_ source: SSTRewriter.Source, rewriter rules: SSTRewriter, keys: KeyRewriter, region: KeyRange) throws(ImportError) {
         name = source.name
         reader = try source.open()
         cursor = reader.makeCursor()
@@ -216,8 +215,7 @@ struct RewrittenStream {
         } catch {
             throw .corruptFile(name: source.name, reason: error.description)
         }
-        var rewriter: KeyRewriter
-        do { rewriter = try KeyRewriter(rules: rules.rules, mode: rules.mode, format: rules.format) } catch { throw .rewrite(name: source.name, error: error) }
+        var rewriter = keys
         // Every key of a file must match a rule, even those outside the region: its ends too.
         if let ends {
             for end in [ends.first, ends.last] {
@@ -254,6 +252,14 @@ struct RewrittenStream {
         }
     }
 
+    /// Writes this stream's keys from the current one on into `writer`.
+    fileprivate mutating func drain(into writer: inout MergeWriter) throws(ImportError) {
+        while isValid {
+            try write(into: &writer)
+            try advance()
+        }
+    }
+
     mutating func advance() throws(ImportError) {
         do { try cursor.next() } catch { throw .corruptFile(name: name, reason: error.description) }
         try settle()
@@ -265,14 +271,14 @@ struct RewrittenStream {
         do {
             while cursor.isValid {
                 let dataKey = cursor.keyBytes
-                guard var rewriter else {
+                guard rewriter != nil else {
                     key = Array(dataKey)
                     isValid = true
                     return
                 }
                 if let stop, compareKeys(UnsafeRawBufferPointer(rebasing: dataKey.dropFirst()), stop) >= 0 { break }
-                let newTimestamp = try rewriter.rewrite(dataKey: dataKey, into: &key)
-                self.rewriter = rewriter
+                // Changed in place: a copy out and back cost its rules' reference counts per key.
+                let newTimestamp = try rewriter!.rewrite(dataKey: dataKey, into: &key)
                 if SSTRewriter.inRegion(key, region) {
                     if rewriteValues, newTimestamp != 0 {
                         var value: [UInt8] = []
