@@ -21,6 +21,9 @@ public final class ImportService: Sendable {
     let downloadFiles: DownloadFiles
     /// What a batch's small files may hold in memory at once.
     let memoryQuota: MemoryQuota
+    /// Rewrites so far, which name their output files: a store's directory is one process's
+    /// alone, so a count is unique where a random name cost an open of /dev/urandom each.
+    private let rewrites = Atomic<UInt64>(0)
 
     /// `memoryQuota`: by default 16 MiB, a store's four batches in flight of 256 files of 16 KiB.
     public init(store: Store, pd: PlacementDriver, bytesPerSecond: UInt64 = 0, proposalTimeout: Duration = .seconds(10), memoryQuota: UInt64 = 16 << 20) {
@@ -72,7 +75,7 @@ public final class ImportService: Sendable {
         // file written, truncated and read back for a few KiB.
         let size = fetch.sizes[0]
         let temp = size <= Self.smallDownloadBytes && memoryQuota.take(size) ? nil : downloadFiles.take()
-        let rewritten = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(UUID().uuidString.prefix(8)).sst.temp"
+        let rewritten = rewriteOutput(sst)
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
         let (name, range, final) = (request.name, sst.range, "\(store.importDirectory)/\(sst.fileName)")
         let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles, memoryQuota, spares = store.spares] () throws(ImportError) -> SSTRewriter.Result? in
@@ -134,7 +137,7 @@ public final class ImportService: Sendable {
         // Files within the store's memory quota are fetched into memory; the rest to local files.
         let temps = fetch.sizes.map { memoryQuota.take($0) ? nil : downloadFiles.take() }
         let inMemory = zip(fetch.sizes, temps).reduce(0) { $0 + ($1.1 == nil ? $1.0 : 0) }
-        let merged = "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(UUID().uuidString.prefix(8)).sst.temp"
+        let merged = rewriteOutput(sst)
         let rewriter = SSTRewriter(rules: request.rules, mode: request.mode, format: request.format, cf: sst.cf)
         let (names, range) = (request.batch.map(\.name), sst.range)
         let result: SSTRewriter.Result? = try await BlockingIO.run { [downloadFiles, memoryQuota, spares = store.spares] () throws(ImportError) -> SSTRewriter.Result? in
@@ -287,6 +290,11 @@ public final class ImportService: Sendable {
         case let .rejected(error): throw .region(error)
         case let .storePanicked(storeID, reason): throw .storePanicked(storeID: storeID, reason: reason)
         }
+    }
+
+    /// Where a rewrite of `sst` writes before its file is renamed into place.
+    private func rewriteOutput(_ sst: SSTMeta) -> String {
+        "\(store.importDirectory)/\(sst.uuid)_\(sst.regionID)_\(sst.cf.name)_\(rewrites.add(1, ordering: .relaxed).newValue).sst.temp"
     }
 
     /// Removes files in the import directory that no pending work names (after a resume).
