@@ -26,9 +26,9 @@ extension StoreDataReader {
             if let short {
                 try body(settled, UnsafeRawBufferPointer(rebasing: value[short]))
             } else {
+                // The write key's `z` and encoded user key, then the start_ts: no encode again.
                 defaultKey.removeAll(keepingCapacity: true)
-                defaultKey.append(DataKey.prefix)
-                Memcomparable.encode(settled, into: &defaultKey)
+                defaultKey.append(contentsOf: key.dropLast(DescendingTimestamp.length))
                 DescendingTimestamp.append(record.startTS, to: &defaultKey)
                 guard try values.withValue(at: defaultKey, { try body(settled, $0) }) else { throw MissingValue(key: settled, startTS: record.startTS) }
             }
