@@ -11,8 +11,8 @@
 #include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/write_batch.h>
 
-#define XXH_INLINE_ALL  // header-only: the block checksums that RocksDB writes by default
-#include <xxhash.h>
+#include "decoded_table.h"
+#include "sst_format.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -124,6 +124,9 @@ struct crdb_sst_reader {
     // the reader.
     std::unique_ptr<Env> memory;
     std::unique_ptr<SstFileReader> reader;
+    // A small table held in memory and decoded whole, read without RocksDB (nullptr: through
+    // `reader`).
+    std::unique_ptr<decoded_table::Table> decoded;
     // Readahead beyond the file's end would only allocate: a 2 MiB buffer per reader of an 8 KiB file.
     uint64_t file_size = 2 << 20;
 };
@@ -154,6 +157,21 @@ void crdb_free(void *p) { free(p); }
 crdb_sst_writer *crdb_sst_writer_open(const char *path, char **err) {
     auto w = std::make_unique<crdb_sst_writer>();
     w->writer = std::make_unique<SstFileWriter>(EnvOptions(), sst_options());
+    if (fail(w->writer->Open(path), err)) return nullptr;
+    return w.release();
+}
+
+crdb_sst_writer *crdb_sst_writer_open_with(const char *path, int format_version, int checksum, int compression, size_t block_size,
+                                           char **err) {
+    Options options = sst_options();
+    BlockBasedTableOptions table;
+    table.format_version = uint32_t(format_version);
+    table.checksum = static_cast<ChecksumType>(checksum);
+    table.block_size = block_size;
+    options.table_factory.reset(NewBlockBasedTableFactory(table));
+    options.compression = static_cast<CompressionType>(compression);
+    auto w = std::make_unique<crdb_sst_writer>();
+    w->writer = std::make_unique<SstFileWriter>(EnvOptions(), options);
     if (fail(w->writer->Open(path), err)) return nullptr;
     return w.release();
 }
@@ -191,87 +209,7 @@ void crdb_sst_writer_destroy(crdb_sst_writer *w) { delete w; }
 // format_version 1 to 5, crc32c or XXH3 checksums). Anything else is refused as corrupt.
 namespace sst_guard {
 
-uint32_t crc32c(uint32_t crc, const unsigned char *p, size_t n) {
-    static const auto table = [] {
-        std::vector<uint32_t> t(256);
-        for (uint32_t i = 0; i < 256; ++i) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-            t[i] = c;
-        }
-        return t;
-    }();
-    crc = ~crc;
-    while (n--) crc = table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
-    return ~crc;
-}
-
-bool varint64(const unsigned char *&p, const unsigned char *end, uint64_t &v) {
-    v = 0;
-    for (int shift = 0; shift <= 63 && p < end; shift += 7) {
-        uint64_t byte = *p++;
-        v |= (byte & 0x7F) << shift;
-        if (!(byte & 0x80)) return true;
-    }
-    return false;
-}
-
-struct Handle {
-    uint64_t offset = 0, size = 0;
-};
-
-// True when the block and its 5-byte trailer lie inside a file of `file_size` bytes. Written so
-// that no sum can wrap: a handle's size comes from the file, and may be anything up to 2^64 - 1.
-bool inside(Handle h, uint64_t file_size) {
-    return file_size >= 5 && h.offset <= file_size - 5 && h.size <= file_size - 5 - h.offset;
-}
-
-// Reads a block and its 5-byte trailer; true when the type is "no compression" and the checksum
-// matches: crc32c of the block and type byte, masked; or XXH3 of the block, mixed with the type.
-// Reads `n` bytes at `offset` of the file being checked into `out`; false when it cannot.
-using ReadAt = std::function<bool(uint64_t offset, size_t n, char *out)>;
-
-bool read_verified(const ReadAt &read, uint64_t file_size, Handle h, int checksum_type, std::string &block) {
-    if (!inside(h, file_size) || h.size > (64u << 20)) return false;
-    block.resize(h.size + 5);
-    if (!read(h.offset, block.size(), &block[0])) return false;
-    auto *bytes = reinterpret_cast<const unsigned char *>(block.data());
-    if (bytes[h.size] != 0) return false;
-    uint32_t stored = bytes[h.size + 1] | bytes[h.size + 2] << 8 | bytes[h.size + 3] << 16 | uint32_t(bytes[h.size + 4]) << 24;
-    uint32_t expected;
-    if (checksum_type == 1) {
-        uint32_t crc = crc32c(0, bytes, h.size + 1);
-        expected = ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
-    } else {
-        expected = uint32_t(XXH3_64bits(bytes, h.size)) ^ (uint32_t(bytes[h.size]) * 0x6b9083d9u);
-    }
-    block.resize(h.size);
-    return stored == expected;
-}
-
-// The handle of `name` in a metaindex block (prefix-compressed entries, restarts at the end).
-bool find_in_metaindex(const std::string &block, const std::string &name, Handle &out) {
-    if (block.size() < 4) return false;
-    auto *p = reinterpret_cast<const unsigned char *>(block.data());
-    auto *end = p + block.size();
-    uint32_t restarts = p[block.size() - 4] | p[block.size() - 3] << 8 | p[block.size() - 2] << 16 | uint32_t(p[block.size() - 1]) << 24;
-    restarts &= 0x7FFFFFFF;  // the top bit marks a hash index
-    if (restarts == 0 || restarts > block.size() / 4) return false;
-    auto *limit = end - 4 - 4 * size_t(restarts);
-    std::string key;
-    while (p < limit) {
-        uint64_t shared, unshared, value_size;
-        if (!varint64(p, limit, shared) || !varint64(p, limit, unshared) || !varint64(p, limit, value_size)) return false;
-        if (shared > key.size() || unshared > uint64_t(limit - p) || value_size > uint64_t(limit - p) - unshared) return false;
-        key.resize(shared);
-        key.append(reinterpret_cast<const char *>(p), unshared);
-        p += unshared;
-        const unsigned char *value = p, *value_end = p + value_size;
-        p = value_end;
-        if (key == name) return varint64(value, value_end, out.offset) && varint64(value, value_end, out.size);
-    }
-    return false;
-}
+using namespace sst_format;
 
 // `path` names the file in messages; `size` is its length.
 static Status check(const char *path, uint64_t size, const ReadAt &read) {
@@ -335,6 +273,11 @@ crdb_sst_reader *crdb_sst_reader_open(const char *path, char **err) {
 }
 
 crdb_sst_reader *crdb_sst_reader_open_memory(const void *data, size_t len, char **err) {
+    if (auto table = decoded_table::decode(static_cast<const unsigned char *>(data), len)) {
+        auto r = std::make_unique<crdb_sst_reader>();
+        r->decoded = std::move(table);
+        return r.release();
+    }
     if (fail(sst_guard::check(data, len), err)) return nullptr;
     auto r = std::make_unique<crdb_sst_reader>();
     r->file_size = len;
@@ -353,21 +296,32 @@ crdb_sst_reader *crdb_sst_reader_open_memory(const void *data, size_t len, char 
     return r.release();
 }
 
+int crdb_sst_reader_is_decoded(crdb_sst_reader *r) { return r->decoded ? 1 : 0; }
+
+// A decoded table had every block's checksum verified when it was decoded.
 int crdb_sst_reader_verify_checksums(crdb_sst_reader *r, char **err) {
+    if (r->decoded) return 1;
     return fail(r->reader->VerifyChecksum(), err) ? 0 : 1;
 }
 
 uint64_t crdb_sst_reader_num_entries(crdb_sst_reader *r) {
+    if (r->decoded) return r->decoded->entries.size();
     auto props = r->reader->GetTableProperties();
     return props ? props->num_entries : 0;
 }
 
 uint64_t crdb_sst_reader_data_size(crdb_sst_reader *r) {
+    if (r->decoded) return r->decoded->raw_key_size + r->decoded->raw_value_size;
     auto props = r->reader->GetTableProperties();
     return props ? props->raw_key_size + props->raw_value_size : 0;
 }
 
 crdb_iter *crdb_sst_reader_iter(crdb_sst_reader *r) {
+    if (r->decoded) {
+        auto it = new crdb_iter;
+        it->iter.reset(decoded_table::new_iterator(*r->decoded));
+        return it;
+    }
     ReadOptions options;
     options.verify_checksums = true;
     options.fill_cache = false;

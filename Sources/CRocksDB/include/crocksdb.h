@@ -23,6 +23,9 @@ enum { CRDB_CF_DEFAULT = 0, CRDB_CF_WRITE = 1, CRDB_CF_LOCK = 2, CRDB_CF_COUNT =
 
 // SST writer: keys must be put in strictly increasing bytewise order.
 crdb_sst_writer *crdb_sst_writer_open(const char *path, char **err);
+// A writer with other table options, for tests of the readers: format_version, ChecksumType,
+// CompressionType (rocksdb/table.h, rocksdb/compression_type.h) and the data block size.
+crdb_sst_writer *crdb_sst_writer_open_with(const char *path, int format_version, int checksum, int compression, size_t block_size, char **err);
 /// 1: written; 0: failed (err set); 2: the key is not after the last key put (nothing written).
 int crdb_sst_writer_put(crdb_sst_writer *w, const void *key, size_t key_len, const void *value, size_t value_len, char **err);
 /// The last key put, or NULL before the first; valid until the next put.
@@ -33,8 +36,10 @@ void crdb_sst_writer_destroy(crdb_sst_writer *w);
 
 // SST reader.
 crdb_sst_reader *crdb_sst_reader_open(const char *path, char **err);
-// A reader over an SST held in memory (the bytes are copied: the caller may free them).
+// A reader over an SST held in memory (the bytes are copied: the caller may free them). A small,
+// plain table is decoded whole and read without RocksDB (crdb_sst_reader_is_decoded says so).
 crdb_sst_reader *crdb_sst_reader_open_memory(const void *data, size_t len, char **err);
+int crdb_sst_reader_is_decoded(crdb_sst_reader *r);
 int crdb_sst_reader_verify_checksums(crdb_sst_reader *r, char **err);
 uint64_t crdb_sst_reader_num_entries(crdb_sst_reader *r);
 uint64_t crdb_sst_reader_data_size(crdb_sst_reader *r);

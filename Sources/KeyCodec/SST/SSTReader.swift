@@ -32,6 +32,10 @@ public final class SSTReader {
 
     deinit { crdb_sst_reader_destroy(handle) }
 
+    /// True when the table was decoded whole in memory and is read without RocksDB (a small,
+    /// plain table given as bytes).
+    var isDecoded: Bool { crdb_sst_reader_is_decoded(handle) == 1 }
+
     /// Entries as recorded in the file's properties.
     public var entryCount: UInt64 { crdb_sst_reader_num_entries(handle) }
 

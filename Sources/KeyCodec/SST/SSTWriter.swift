@@ -22,6 +22,25 @@ public final class SSTWriter {
         handle = h
     }
 
+    /// Table options other than the defaults, for tests of the readers: RocksDB's format_version,
+    /// ChecksumType and CompressionType numbers, and the data block size.
+    struct TableOptions {
+        var formatVersion: Int32
+        var checksum: Int32
+        var compression: Int32
+        var blockSize: Int
+    }
+
+    init(path: String, options: TableOptions) throws(SSTError) {
+        self.path = path
+        tracksChecksum = false
+        var err: UnsafeMutablePointer<CChar>?
+        guard let h = crdb_sst_writer_open_with(path, options.formatVersion, options.checksum, options.compression, options.blockSize, &err) else {
+            throw .cannotCreate(path: path, reason: takeRocksDBError(err))
+        }
+        handle = h
+    }
+
     deinit {
         if let handle { crdb_sst_writer_destroy(handle) }
     }
