@@ -79,18 +79,42 @@ public struct LocalStorage: ExternalStorage {
         return sink
     }
 
+    /// The files under the root (symlinks to files among them), by their names relative to it,
+    /// sorted. Read with readdir and each entry's type: FileManager's enumerator and a
+    /// `fileExists` per entry were 5.9% of a restore of 115,809 files, for its precheck alone.
     public func list(prefix: String) throws(StorageError) -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: root) else {
-            throw .notFound(object: root, storage: displayName)
-        }
         var names: [String] = []
-        while let name = walker.nextObject() as? String {
-            var isDir: ObjCBool = false
-            if name.hasPrefix(prefix), FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &isDir), !isDir.boolValue {
-                names.append(name)
+        guard Self.walk(root, relative: "", into: &names) else { throw .notFound(object: root, storage: displayName) }
+        return names.filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
+    /// Adds the files under `directory` to `names`; false when it cannot be opened. A symlink
+    /// counts when it leads to a file, and is never followed into a directory (no cycle).
+    private static func walk(_ directory: String, relative: String, into names: inout [String]) -> Bool {
+        guard let dir = opendir(directory) else { return false }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            if name == "." || name == ".." { continue }
+            let path = directory + "/" + name, relativeName = relative.isEmpty ? name : relative + "/" + name
+            switch Int(entry.pointee.d_type) {
+            case DT_DIR: _ = walk(path, relative: relativeName, into: &names)
+            case DT_REG: names.append(relativeName)
+            case DT_LNK: if isFile(path) { names.append(relativeName) }
+            case DT_UNKNOWN:
+                var info = stat()
+                guard lstat(path, &info) == 0 else { continue }
+                if info.st_mode & S_IFMT == S_IFDIR { _ = walk(path, relative: relativeName, into: &names) } else if isFile(path) { names.append(relativeName) }
+            default: continue
             }
         }
-        return names.sorted()
+        return true
+    }
+
+    /// True when `path` is a file, or a symlink to one.
+    private static func isFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
     }
 
     public func write(_ name: String, contents: [UInt8]) throws(StorageError) {

@@ -38,6 +38,23 @@ import Testing
         #expect(!"\(S3Credentials(accessKey: "AKIDSECRET1", secretKey: "TOPSECRET2"))".contains("SECRET"))
     }
 
+    /// A local listing: files in subdirectories by their relative names, sorted, a symlink to a
+    /// file among them; directories, a symlink to a directory (never followed: it loops here) and
+    /// a dangling symlink are not.
+    @Test func aLocalListingNamesTheFilesBelowTheRoot() throws {
+        let dir = try TemporaryDirectory()
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir.file("b/c"), withIntermediateDirectories: true)
+        for name in ["z.sst", "a.sst", "b/c/deep.sst", "b/m.sst"] { try Data([1]).write(to: URL(fileURLWithPath: dir.file(name))) }
+        try fm.createSymbolicLink(atPath: dir.file("link.sst"), withDestinationPath: dir.file("a.sst"))
+        try fm.createSymbolicLink(atPath: dir.file("b/loop"), withDestinationPath: dir.file("b"))
+        try fm.createSymbolicLink(atPath: dir.file("dangling.sst"), withDestinationPath: dir.file("nothing"))
+        let storage = LocalStorage(root: dir.path)
+        #expect(try storage.list(prefix: "") == ["a.sst", "b/c/deep.sst", "b/m.sst", "link.sst", "z.sst"])
+        #expect(try storage.list(prefix: "b/") == ["b/c/deep.sst", "b/m.sst"])
+        #expect(throws: StorageError.self) { try LocalStorage(root: dir.file("missing")).list(prefix: "") }
+    }
+
     @Test func objectNamesThatEscapeAreRejected() {
         // A combining mark after a `/` makes one Character of them, never one byte.
         for name in ["../x", "/abs", "a/../../b", "a//b", "a/./b", "a\\b", "", "../\u{301}x", "a/\u{301}/../..", "a\0b"] {
