@@ -583,3 +583,12 @@ int crdb_db_write(crdb_db *db, crdb_batch *b, int sync, char **err) {
 void crdb_batch_destroy(crdb_batch *b) { delete b; }
 
 }  // extern "C"
+
+// jemalloc's settings for the process (jemalloc reads this symbol when it starts; MALLOC_CONF
+// still overrides it). Freed pages go back to the system within a second, on jemalloc's own
+// threads, instead of ten seconds and only when some thread allocates: a restore of 115,809
+// files peaked at 250 to 259 MiB with the defaults, holding the plan's freed pages while its
+// downloads began, and at 217 to 223 MiB with these (Docs/BENCHMARKS.md, Stop 46).
+extern "C" {
+__attribute__((visibility("default"), used)) const char *malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0,background_thread:true";
+}
