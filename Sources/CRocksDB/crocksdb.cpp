@@ -213,31 +213,25 @@ using namespace sst_format;
 
 // `path` names the file in messages; `size` is its length.
 static Status check(const char *path, uint64_t size, const ReadAt &read) {
-    constexpr uint64_t kMagic = 0x88e241b785f4cff7ull;
-    if (size < 53) return Status::Corruption(path, "too short for an SST file");
-    unsigned char footer[53];
-    if (!read(size - 53, 53, reinterpret_cast<char *>(footer))) return Status::IOError(path, "cannot read the footer");
-    uint64_t magic = 0;
-    for (int i = 7; i >= 0; --i) magic = magic << 8 | footer[45 + i];
-    uint32_t version = footer[41] | footer[42] << 8 | footer[43] << 16 | uint32_t(footer[44]) << 24;
-    if (magic != kMagic || version < 1 || version > 5) return Status::Corruption(path, "not a block-based table of format 1 to 5");
-    int checksum_type = footer[0];
-    if (checksum_type != 1 && checksum_type != 4) return Status::Corruption(path, "block checksums are neither crc32c nor XXH3");
-    const unsigned char *p = footer + 1;
-    // Neither handle in the footer is covered by a checksum: both must lie inside the file (a
-    // huge index size would have RocksDB try to allocate it, and abort).
-    Handle metaindex, index;
-    if (!varint64(p, footer + 41, metaindex.offset) || !varint64(p, footer + 41, metaindex.size) ||
-        !varint64(p, footer + 41, index.offset) || !varint64(p, footer + 41, index.size))
-        return Status::Corruption(path, "bad footer");
-    for (Handle h : {metaindex, index}) {
+    if (size < kFooterSize) return Status::Corruption(path, "too short for an SST file");
+    unsigned char bytes[kFooterSize];
+    if (!read(size - kFooterSize, kFooterSize, reinterpret_cast<char *>(bytes))) return Status::IOError(path, "cannot read the footer");
+    Footer footer;
+    FooterFault fault = parse_footer(bytes, footer);
+    if (fault == FooterFault::not_block_based || (fault == FooterFault::none && (footer.format_version < 1 || footer.format_version > 5)))
+        return Status::Corruption(path, "not a block-based table of format 1 to 5");
+    if (fault == FooterFault::unknown_checksum) return Status::Corruption(path, "block checksums are neither crc32c nor XXH3");
+    if (fault == FooterFault::bad_handles) return Status::Corruption(path, "bad footer");
+    // Neither handle is covered by a checksum: both must lie inside the file (a huge index size
+    // would have RocksDB try to allocate it, and abort).
+    for (Handle h : {footer.metaindex, footer.index}) {
         if (!inside(h, size)) return Status::Corruption(path, "a block handle in the footer points outside the file");
     }
     std::string block;
-    if (!read_verified(read, size, metaindex, checksum_type, block)) return Status::Corruption(path, "the metaindex block fails its checksum");
+    if (!read_verified(read, size, footer.metaindex, footer.checksum_type, block)) return Status::Corruption(path, "the metaindex block fails its checksum");
     Handle properties;
     if (!find_in_metaindex(block, "rocksdb.properties", properties)) return Status::Corruption(path, "no properties block");
-    if (!read_verified(read, size, properties, checksum_type, block)) return Status::Corruption(path, "the properties block fails its checksum");
+    if (!read_verified(read, size, properties, footer.checksum_type, block)) return Status::Corruption(path, "the properties block fails its checksum");
     return Status::OK();
 }
 

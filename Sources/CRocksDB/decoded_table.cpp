@@ -27,21 +27,14 @@ class Decoder {
 
     std::unique_ptr<Table> decode() {
         if (size_ < kFooterSize || size_ > kMaxFileBytes) return nullptr;
-        const unsigned char *footer = data_ + size_ - kFooterSize;
-        uint64_t magic = 0;
-        for (int i = 7; i >= 0; --i) magic = magic << 8 | footer[45 + i];
-        uint32_t version = fixed32(footer + 41);
-        checksum_ = footer[0];
+        Footer footer;
         // format_version 2 and later put the decompressed size before an LZ4 or zstd block.
-        if (magic != kMagic || version < 2 || version > 5 || (checksum_ != kCRC32c && checksum_ != kXXH3)) return nullptr;
-        const unsigned char *p = footer + 1;
-        Handle metaindex, index;
-        if (!varint64(p, footer + 41, metaindex.offset) || !varint64(p, footer + 41, metaindex.size) ||
-            !varint64(p, footer + 41, index.offset) || !varint64(p, footer + 41, index.size))
+        if (parse_footer(data_ + size_ - kFooterSize, footer) != FooterFault::none || footer.format_version < 2 || footer.format_version > 5)
             return nullptr;
+        checksum_ = footer.checksum_type;
         std::string meta, block;
-        if (!read(metaindex, meta) || !read_meta(meta)) return nullptr;
-        if (!read(index, block)) return nullptr;
+        if (!read(footer.metaindex, meta) || !read_meta(meta)) return nullptr;
+        if (!read(footer.index, block)) return nullptr;
         std::vector<Handle> data_blocks;
         if (!read_index(block, data_blocks)) return nullptr;
         table_ = std::make_unique<Table>();

@@ -51,6 +51,32 @@ struct Handle {
     uint64_t offset = 0, size = 0;
 };
 
+// The footer of format_version 1 and later (rocksdb table/format.cc, Footer::DecodeFrom): the
+// checksum type, the metaindex and index handles, the format_version and the magic number.
+struct Footer {
+    int checksum_type = 0;
+    uint32_t format_version = 0;
+    Handle metaindex, index;
+};
+
+enum class FooterFault { none, not_block_based, unknown_checksum, bad_handles };
+
+// Parses the last kFooterSize bytes of a file. The format_version is left to the caller, which
+// knows the versions it reads. The handles are not covered by any checksum: see `inside`.
+inline FooterFault parse_footer(const unsigned char *bytes, Footer &out) {
+    uint64_t magic = 0;
+    for (int i = 7; i >= 0; --i) magic = magic << 8 | bytes[45 + i];
+    if (magic != kMagic) return FooterFault::not_block_based;
+    out.format_version = fixed32(bytes + 41);
+    out.checksum_type = bytes[0];
+    if (out.checksum_type != kCRC32c && out.checksum_type != kXXH3) return FooterFault::unknown_checksum;
+    const unsigned char *p = bytes + 1, *end = bytes + 41;
+    if (!varint64(p, end, out.metaindex.offset) || !varint64(p, end, out.metaindex.size) ||
+        !varint64(p, end, out.index.offset) || !varint64(p, end, out.index.size))
+        return FooterFault::bad_handles;
+    return FooterFault::none;
+}
+
 // True when the block and its 5-byte trailer lie inside a file of `file_size` bytes. Written so
 // that no sum can wrap: a handle's size comes from the file, and may be anything up to 2^64 - 1.
 inline bool inside(Handle h, uint64_t file_size) {
