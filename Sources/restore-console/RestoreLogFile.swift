@@ -72,9 +72,13 @@ struct JSONLinesLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line = Array("{\"time\":\"\(Self.timestamp(Date()))\",\"level\":".utf8)
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        line.append(contentsOf: #"{"time":""#.utf8)
+        Self.appendTimestamp(Date(), to: &line)
+        line.append(contentsOf: #"","level":"#.utf8)
         Self.appendQuoted(event.level.rawValue, to: &line)
-        line += Array(",\"event\":".utf8)
+        line.append(contentsOf: #","event":"#.utf8)
         Self.appendQuoted(event.message.description, to: &line)
         let fields = metadata.isEmpty ? event.metadata ?? [:] : metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new })
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
@@ -83,24 +87,41 @@ struct JSONLinesLogHandler: LogHandler {
             line.append(UInt8(ascii: ":"))
             Self.appendQuoted(value.description, to: &line)
         }
-        line += Array("}\n".utf8)
+        line.append(contentsOf: "}\n".utf8)
         file.append(line)
     }
 
-    /// The time as ISO 8601 in UTC, to the millisecond (`2026-12-06T09:15:57.123Z`), without a
-    /// formatter: a restore logs several records a region, tens of thousands of regions.
+    /// The time as ISO 8601 in UTC, to the millisecond (`2026-12-06T09:15:57.123Z`).
     static func timestamp(_ date: Date) -> String {
+        var bytes: [UInt8] = []
+        appendTimestamp(date, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `timestamp(date)` digit by digit, without a formatter or a string: a restore logs
+    /// several records a region, tens of thousands of regions.
+    static func appendTimestamp(_ date: Date, to out: inout [UInt8]) {
         let since1970 = date.timeIntervalSince1970
         var seconds = time_t(since1970.rounded(.down))
         let millis = min(999, Int((since1970 - Double(seconds)) * 1_000))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func digits(_ n: Int, _ width: Int) -> String {
-            let text = String(n)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        func digits(_ n: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(n / divisor % 10))
+                divisor /= 10
+            }
         }
-        return "\(digits(Int(parts.tm_year) + 1900, 4))-\(digits(Int(parts.tm_mon) + 1, 2))-\(digits(Int(parts.tm_mday), 2))"
-            + "T\(digits(Int(parts.tm_hour), 2)):\(digits(Int(parts.tm_min), 2)):\(digits(Int(parts.tm_sec), 2)).\(digits(millis, 3))Z"
+        digits(Int(parts.tm_year) + 1900, 4)
+        out.append(UInt8(ascii: "-")); digits(Int(parts.tm_mon) + 1, 2)
+        out.append(UInt8(ascii: "-")); digits(Int(parts.tm_mday), 2)
+        out.append(UInt8(ascii: "T")); digits(Int(parts.tm_hour), 2)
+        out.append(UInt8(ascii: ":")); digits(Int(parts.tm_min), 2)
+        out.append(UInt8(ascii: ":")); digits(Int(parts.tm_sec), 2)
+        out.append(UInt8(ascii: ".")); digits(millis, 3)
+        out.append(UInt8(ascii: "Z"))
     }
 
     /// Appends `s` as a JSON string literal: its UTF-8 as it is, but for the quote, the backslash

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import RestoreDriver
 
@@ -19,5 +20,11 @@ struct ProgressGateTests {
         #expect(!ProgressEvent.storeLoad(store: 1, downloads: 1).isLogged)
         #expect(ProgressEvent.regionIngested(region: 1).isLogged)
         #expect(ProgressEvent.phase(.checksum).isLogged)
+    }
+
+    @Test(arguments: [0, 1, 999, 1_000, 1_001, 42_400, 3_600_000, 123_456_789] as [Int64])
+    func attemptDurationsAreWrittenAsPrintfWritesThem(microseconds: Int64) {
+        let duration = Duration.microseconds(microseconds)
+        #expect(ProgressLog.secondsText(duration) == String(format: "%.3f", duration.seconds))
     }
 }

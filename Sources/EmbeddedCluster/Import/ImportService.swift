@@ -228,11 +228,13 @@ public final class ImportService: Sendable {
     /// The response for an import file already in place, or nil when there is none (or it is not
     /// a readable SST, which a fresh download then replaces).
     static func existing(_ path: String) -> DownloadResponse? {
-        guard FileManager.default.fileExists(atPath: path), let reader = try? SSTReader(path: path),
+        // A plain stat, not FileManager's: nearly every download looks here and finds nothing.
+        var info = stat()
+        guard stat(path, &info) == 0, let reader = try? SSTReader(path: path),
               let first = try? reader.firstKey, let last = try? reader.lastKey, first.first == DataKey.prefix, last.first == DataKey.prefix
         else { return nil }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
-        return DownloadResponse(range: KeyRange(start: Array(first.dropFirst()), end: Array(last.dropFirst()), endInclusive: true), isEmpty: false, entries: reader.entryCount, length: size)
+        return DownloadResponse(range: KeyRange(start: Array(first.dropFirst()), end: Array(last.dropFirst()), endInclusive: true), isEmpty: false, entries: reader.entryCount,
+                                length: UInt64(info.st_size))
     }
 
     /// The largest file a Download fetches into memory (within the store's quota), as a batch's
