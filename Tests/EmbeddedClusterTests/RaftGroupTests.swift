@@ -134,6 +134,28 @@ import Testing
         g.close()
     }
 
+    /// A split's child starts on the leader's store alone, which campaigns at once; its requests
+    /// to the other replicas are dropped, for they do not hold the region yet. The first of them
+    /// to apply the split is asked again and votes: the child's leader is elected in that first
+    /// election, not in another one an election timeout (10 to 20 ticks) later.
+    @Test func aSplitChildElectsItsLeaderAsSoonAsASecondReplicaHoldsIt() async throws {
+        let g = try MemoryGroup()
+        let group = try RaftGroup(region: g.region, stores: g.stores, transport: Transport(), awake: AwakeRegions(), initializedStores: [1], campaignOn: 1, onEvent: { _ in })
+        _ = await group.tick()
+        #expect(await group.leader == nil, "one replica of three")
+        let campaign = try #require(await group.status().first { $0.peer.storeID == 1 }).term
+        await group.initializePeer(onStore: 2)
+        // One tick, its pump (or the one the new replica started) run to the end: no time passes
+        // in which an election could time out.
+        _ = await group.tick()
+        await group.idle()
+        let statuses = await group.status()
+        let leader = try #require(statuses.first { $0.isLeader }, "\(statuses)")
+        #expect(leader.peer.storeID == 1 && leader.term == campaign, "elected in the split's own election: \(statuses)")
+        await group.stop()
+        g.close()
+    }
+
     /// Raft's safety rests on a vote being on disk before it is sent: across elections, no
     /// storage ever holds two votes for one term, nor a term that goes back.
     @Test func everyStoredVoteIsTheOnlyOneOfItsTerm() async throws {

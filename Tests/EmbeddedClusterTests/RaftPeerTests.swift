@@ -73,6 +73,33 @@ import Testing
         #expect(votes == [true, false])
     }
 
+    /// A split starts its child's election on the leader's store before the other replicas hold
+    /// the region, and the requests to them are dropped. Asked again once a replica holds it, each
+    /// votes, and the candidate leads without waiting out an election timeout; no one who voted is
+    /// asked twice, and no one at all once the election is over.
+    @Test func aCandidateAsksAgainForTheVotesThatWereLost() {
+        let voters: [UInt64] = [1, 2, 3, 4, 5]
+        var candidate = Self.peer(1, voters: voters)
+        var late = [2, 3].map { Self.peer($0, voters: voters) }
+        candidate.campaign()
+        #expect(candidate.takeReady().messages.count == 4, "asked 2 to 5, and nobody got it")
+        func requests() -> [RaftMessage] {
+            candidate.takeReady().messages.filter { m in if case .requestVote = m.kind { true } else { false } }
+        }
+        for (i, voter) in [UInt64(2), 3].enumerated() {
+            candidate.askVoteAgain(of: voter)
+            let asked = requests()
+            #expect(asked.map(\.to) == [voter])
+            for request in asked { late[i].step(request) }
+            for reply in late[i].takeReady().messages { candidate.step(reply) }
+            candidate.askVoteAgain(of: voter)
+            #expect(requests().isEmpty, "\(voter) voted already")
+        }
+        #expect(candidate.role == .leader, "three votes of five")
+        candidate.askVoteAgain(of: 4)
+        #expect(requests().isEmpty, "a leader asks no one")
+    }
+
     // MARK: log replication
 
     @Test func aConflictingSuffixIsTruncatedAndTheTruncationPersisted() async throws {
@@ -130,6 +157,18 @@ import Testing
         }
         let noopIndex = UInt64(terms.count) + 1  // every new leader appends a no-op of its term
         #expect(leader.commitIndex == (commit == 0 ? 0 : min(commit, noopIndex)), "terms \(terms), matches \(matches)")
+    }
+
+    /// A follower learns of a commit without waiting for a heartbeat: the leader tells every
+    /// follower the new commit index as soon as a quorum holds the entry (etcd/raft's
+    /// bcastAppend after maybeCommit), so every replica of a quiet group applies, and the group
+    /// may sleep, with no tick.
+    @Test func followersLearnOfACommitWithoutAHeartbeat() {
+        var net = RaftNetwork(voters: [1, 2, 3])
+        net.elect(1)
+        let index = net.peers[1]!.propose(.noop)!
+        net.settle()
+        for id: UInt64 in [1, 2, 3] { #expect(net.peers[id]!.commitIndex == index, "peer \(id)") }
     }
 
     /// A leader of `term` whose log holds entries of `terms` and its own no-op, persisted.

@@ -241,6 +241,12 @@ actor RaftGroup {
         whenIdle { [self] in
             guard let meta = region.peers.first(where: { $0.storeID == storeID }), replicas[meta.id]?.initialized == false else { return }
             replicas[meta.id]!.initialized = true
+            // The election that the split started on the leader's store asked this replica for
+            // its vote before it held the region, and the request was dropped: it is asked
+            // again now, not after an election timeout.
+            for id in replicas.keys where id != meta.id && isLive(id) {
+                replicas[id]!.peer.askVoteAgain(of: meta.id)
+            }
         }
         schedulePump()
     }
@@ -267,12 +273,17 @@ actor RaftGroup {
     /// group touches no store, which may then close.
     func stop() async {
         pumpState.stopped = true
-        if pumpState.running { await withCheckedContinuation { pumpState.idleWaits.append($0) } }
+        await idle()
         // Whoever still waits hears that the region is gone from here.
         for change in pumpState.takeInbox() { change() }
         for waiter in proposals.takeAll() { waiter.resume.resume(returning: .rejected(.regionNotFound(regionID: regionID))) }
         reads.answerAll(with: .rejected(.regionNotFound(regionID: regionID)))
         leaderWaits.endAll()
+    }
+
+    /// Returns once no pump is running (at once when none is).
+    func idle() async {
+        if pumpState.running { await withCheckedContinuation { pumpState.idleWaits.append($0) } }
     }
 
     // MARK: the loop

@@ -218,6 +218,14 @@ struct RaftPeer: Sendable {
         }
     }
 
+    /// A candidate sends its vote request again to `voter`, which could not take the first one
+    /// (its replica did not hold the region yet). A vote is granted at most once a term, so a
+    /// request sent twice elects no one twice.
+    mutating func askVoteAgain(of voter: UInt64) {
+        guard role == .candidate, voter != id, voters.contains(voter), !votes.contains(voter) else { return }
+        outbox.append(RaftMessage(from: id, to: voter, term: term, kind: .requestVote(lastIndex: lastIndex, lastTerm: lastTerm)))
+    }
+
     private mutating func becomeFollower(term newTerm: UInt64, leader: UInt64?) {
         if newTerm != term {
             term = newTerm
@@ -315,12 +323,17 @@ struct RaftPeer: Sendable {
         outbox.append(RaftMessage(from: id, to: peer, term: term, kind: .append(prevIndex: next - 1, prevTerm: prevTerm, entries: entries, commit: commitIndex)))
     }
 
+    /// Advances the commit index to what a quorum holds, and tells the followers at once, as
+    /// etcd/raft's leader does (`bcastAppend` after `maybeCommit`, raft.go): a follower applies
+    /// what it learns is committed, and the group may sleep once every replica applied, instead
+    /// of ticking on until the next heartbeat carries the index.
     private mutating func maybeCommit() {
         guard role == .leader else { return }
         guard let candidate = progress.quorumIndex(voters: voters, leader: id, ownStable: stableIndex, quorum: quorum) else { return }
         // Only entries of the current term commit by counting replicas (Raft §5.4.2).
         if candidate > commitIndex, termAt(candidate) == term {
             commitIndex = candidate
+            broadcastAppend()
         }
     }
 
@@ -363,10 +376,11 @@ struct RaftPeer: Sendable {
             guard role == .leader, progress.tracks(m.from) else { return }
             if success {
                 progress.acknowledge(m.from, through: match)
-                maybeCommit()
+                let commit = commitIndex
+                maybeCommit()  // which, when it commits, sends every follower what it lacks
                 if transferee == m.from, matchIndex(of: m.from) == lastIndex {
                     outbox.append(RaftMessage(from: id, to: m.from, term: term, kind: .timeoutNow))
-                } else if match < lastIndex {
+                } else if match < lastIndex, commitIndex == commit {
                     sendAppend(to: m.from)
                 }
             } else {
