@@ -159,18 +159,6 @@ import Testing
         #expect(leader.commitIndex == (commit == 0 ? 0 : min(commit, noopIndex)), "terms \(terms), matches \(matches)")
     }
 
-    /// A follower learns of a commit without waiting for a heartbeat: the leader tells every
-    /// follower the new commit index as soon as a quorum holds the entry (etcd/raft's
-    /// bcastAppend after maybeCommit), so every replica of a quiet group applies, and the group
-    /// may sleep, with no tick.
-    @Test func followersLearnOfACommitWithoutAHeartbeat() {
-        var net = RaftNetwork(voters: [1, 2, 3])
-        net.elect(1)
-        let index = net.peers[1]!.propose(.noop)!
-        net.settle()
-        for id: UInt64 in [1, 2, 3] { #expect(net.peers[id]!.commitIndex == index, "peer \(id)") }
-    }
-
     /// A leader of `term` whose log holds entries of `terms` and its own no-op, persisted.
     static func leader(withTerms terms: [UInt64], term: UInt64) -> RaftPeer {
         var p = peer(1, log: Self.terms(terms), term: term - 1)
