@@ -14,8 +14,8 @@ import Testing
         TableFile(smallest: Array(smallest.utf8), largest: Array(largest.utf8), bytes: bytes, number: number)
     }
 
-    private func spans(_ tables: [TableFile], settledThrough: UInt64 = .max) -> [String] {
-        SmallTableMerge.spans(tables, settledThrough: settledThrough).map { "\(String(decoding: $0.start, as: UTF8.self))-\(String(decoding: $0.end, as: UTF8.self))" }
+    private func spans(_ tables: [TableFile], settledThrough: UInt64 = .max, final: Bool = false) -> [String] {
+        SmallTableMerge.spans(tables, settledThrough: settledThrough, final: final).map { "\(String(decoding: $0.start, as: UTF8.self))-\(String(decoding: $0.end, as: UTF8.self))" }
     }
 
     @Test func smallNeighboursMergeAndLargeTablesAreNeverRewritten() {
@@ -37,6 +37,10 @@ import Testing
         // Split on both sides of the largest, recursively.
         #expect(spans([table("a", u), table("b", u), table("c", 120 * u), table("d", 5 * u), table("e", 30 * u), table("f", 25 * u)])
             == ["aa-bz", "da-fz"])
+        // The last pass, when no ingest comes any more, merges each run whole; large tables stay.
+        #expect(spans([table("a", u), table("b", u), table("c", 120 * u), table("d", 5 * u), table("e", 30 * u), table("f", 25 * u)], final: true)
+            == ["aa-fz"])
+        #expect(spans([table("a", 64 * u), table("b", u), table("c", 128 * u), table("d", u)], final: true) == ["aa-bz"])
     }
 
     /// Tables newer than the last pass wait a pass: a region still in flight lands between them,

@@ -67,14 +67,15 @@ final class IngestCompactor: Sendable {
     }
 
     /// One pass: every column family's runs of small data tables up to file `settledThrough`,
-    /// merged. Returns the newest table it saw.
+    /// merged (`final`: each run whole, see `SmallTableMerge.spans`). Returns the newest table it
+    /// saw.
     @discardableResult
-    func mergeSmallTables(settledThrough: UInt64 = .max) -> UInt64 {
+    func mergeSmallTables(settledThrough: UInt64 = .max, final: Bool = false) -> UInt64 {
         var newest: UInt64 = 0
         for cf in ColumnFamily.allCases {
             let tables = db.tableFiles(cf: cf).filter { $0.smallest.first == DataKey.prefix }
             newest = tables.reduce(newest) { max($0, $1.number) }
-            for span in SmallTableMerge.spans(tables, settledThrough: settledThrough) {
+            for span in SmallTableMerge.spans(tables, settledThrough: settledThrough, final: final) {
                 // A failed compaction (out of disk or descriptors) loses nothing: the files stay as they were.
                 try? db.compactRange(span.start, span.end, cf: cf)
             }
@@ -103,7 +104,7 @@ final class IngestCompactor: Sendable {
             return s.settledThrough > 0 || s.filesSinceLastPass > 0
         }
         background.wait()
-        if ingested { mergeSmallTables() }
+        if ingested { mergeSmallTables(final: true) }
     }
 }
 
@@ -133,8 +134,10 @@ enum SmallTableMerge {
     }
 
     /// The key spans to compact (ends inclusive), given a column family's tables in key order of
-    /// their smallest keys.
-    static func spans(_ tables: [TableFile], settledThrough: UInt64 = .max) -> [Span] {
+    /// their smallest keys. `final`: no ingest comes any more, so no merge is undone by a file
+    /// landing in its gaps; every run of small neighbours is merged whole, and what a restore
+    /// leaves does not depend on when its passes ran.
+    static func spans(_ tables: [TableFile], settledThrough: UInt64 = .max, final: Bool = false) -> [Span] {
         var units: [Unit] = []
         for table in tables {
             let settled = table.number <= settledThrough
@@ -154,15 +157,15 @@ enum SmallTableMerge {
                 run.append(unit)
                 continue
             }
-            pick(run[...], into: &spans)
+            pick(run[...], final: final, into: &spans)
             run.removeAll(keepingCapacity: true)
-            if unit.settled { pick([unit], into: &spans) }
+            if unit.settled { pick([unit], final: final, into: &spans) }
         }
-        pick(run[...], into: &spans)
+        pick(run[...], final: final, into: &spans)
         return spans
     }
 
-    private static func pick(_ run: ArraySlice<Unit>, into spans: inout [Span]) {
+    private static func pick(_ run: ArraySlice<Unit>, final: Bool, into spans: inout [Span]) {
         guard let first = run.first, let last = run.last else { return }
         guard run.count >= 2 else {
             if first.tables >= tablesPerUnit { spans.append((first.start, first.end)) }
@@ -170,12 +173,12 @@ enum SmallTableMerge {
         }
         let largest = run.indices.max { run[$0].bytes < run[$1].bytes }!
         let total = run.reduce(0) { $0 + $1.bytes }
-        if run[largest].bytes <= total - run[largest].bytes {
+        if final || run[largest].bytes <= total - run[largest].bytes {
             spans.append((first.start, last.end))
         } else {
-            pick(run[..<largest], into: &spans)
-            pick(run[largest...largest], into: &spans)
-            pick(run[(largest + 1)...], into: &spans)
+            pick(run[..<largest], final: final, into: &spans)
+            pick(run[largest...largest], final: final, into: &spans)
+            pick(run[(largest + 1)...], final: final, into: &spans)
         }
     }
 }
