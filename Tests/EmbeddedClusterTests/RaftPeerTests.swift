@@ -159,6 +159,24 @@ import Testing
         #expect(leader.commitIndex == (commit == 0 ? 0 : min(commit, noopIndex)), "terms \(terms), matches \(matches)")
     }
 
+    /// The followers hear at once that a new leader's first entry or a split committed (urgent
+    /// entries, as TiKV's): the split's other replicas start its new regions only when they apply
+    /// it. An ingest's commit comes with the next append or heartbeat.
+    @Test func followersHearAtOnceOnlyOfUrgentCommits() {
+        var net = RaftNetwork(voters: [1, 2, 3])
+        net.elect(1)
+        for id: UInt64 in [2, 3] { #expect(net.peers[id]!.commitIndex == 1, "peer \(id) knows the leader's first entry committed") }
+        let ingest = net.peers[1]!.propose(.ingest(IngestCommand(regionID: 1, epoch: RegionEpoch(), files: [])))!
+        net.settle()
+        #expect(net.peers[1]!.commitIndex == ingest)
+        for id: UInt64 in [2, 3] { #expect(net.peers[id]!.commitIndex < ingest, "peer \(id) hears of it with the next heartbeat") }
+        net.heartbeat()
+        for id: UInt64 in [2, 3] { #expect(net.peers[id]!.commitIndex == ingest, "peer \(id)") }
+        let split = net.peers[1]!.propose(.split(SplitCommand(regionID: 1, epoch: RegionEpoch(), splitKeys: [[1]], newRegions: [.init(regionID: 2, peerIDs: [4, 5, 6])])))!
+        net.settle()
+        for id: UInt64 in [1, 2, 3] { #expect(net.peers[id]!.commitIndex == split, "peer \(id)") }
+    }
+
     /// A leader of `term` whose log holds entries of `terms` and its own no-op, persisted.
     static func leader(withTerms terms: [UInt64], term: UInt64) -> RaftPeer {
         var p = peer(1, log: Self.terms(terms), term: term - 1)

@@ -51,6 +51,12 @@ struct RaftPeer: Sendable {
     /// A snapshot accepted by `step`, for the owner to install.
     private var pendingSnapshot: RaftSnapshot?
     private var outbox: [RaftMessage] = []
+    /// The last entry whose commit the followers must hear at once (0: none): a split, a change
+    /// of peers, or a new leader's first entry. TiKV tells them eagerly only for such "urgent"
+    /// entries (`is_request_urgent`, `skip_bcast_commit(false)`, components/raftstore/src/store/
+    /// peer.rs); the others' commits ride on the next append or heartbeat. A split's other
+    /// replicas start its new regions only once they apply it.
+    private var urgentThrough: UInt64 = 0
 
     init(id: UInt64, storeID: UInt64, voters: [UInt64], learners: [UInt64] = [], seed: UInt64) {
         self.id = id
@@ -236,6 +242,7 @@ struct RaftPeer: Sendable {
         reads = RaftReads()
         leaderID = leader
         transferee = nil
+        urgentThrough = 0
         resetElectionTimeout()
     }
 
@@ -247,7 +254,7 @@ struct RaftPeer: Sendable {
         heartbeatElapsed = 0
         progress = RaftProgress(followers: (voters + learners).filter { $0 != id }, lastIndex: lastIndex)
         progress.setOwn(id, stable: stableIndex)
-        append(.noop)
+        urgentThrough = append(.noop)
         broadcastAppend()
     }
 
@@ -276,6 +283,10 @@ struct RaftPeer: Sendable {
     mutating func propose(_ command: RaftCommand) -> UInt64? {
         guard role == .leader, transferee == nil else { return nil }
         let index = append(command)
+        switch command {
+        case .split, .changePeer: urgentThrough = index
+        case .noop, .ingest, .compactLog: break
+        }
         broadcastAppend()
         return index
     }
@@ -323,17 +334,22 @@ struct RaftPeer: Sendable {
         outbox.append(RaftMessage(from: id, to: peer, term: term, kind: .append(prevIndex: next - 1, prevTerm: prevTerm, entries: entries, commit: commitIndex)))
     }
 
-    /// Advances the commit index to what a quorum holds. The followers learn it with the next
-    /// append or heartbeat, as in TiKV (`skip_bcast_commit: true`, components/raftstore/src/store/
-    /// peer.rs), not at once as etcd/raft's leader tells them: that doubled the messages of an
-    /// ingest, and a 4,022-region restore ticked no less for it.
-    private mutating func maybeCommit() {
-        guard role == .leader else { return }
-        guard let candidate = progress.quorumIndex(voters: voters, leader: id, ownStable: stableIndex, quorum: quorum) else { return }
+    /// Advances the commit index to what a quorum holds; returns true when it told every
+    /// follower. They learn most commits with the next append or heartbeat, as in TiKV
+    /// (`skip_bcast_commit: true`): told of each at once, as etcd/raft's leader does, an ingest
+    /// took twice the messages and a 4,022-region restore ticked no less. Urgent entries are
+    /// told at once (`urgentThrough`).
+    @discardableResult
+    private mutating func maybeCommit() -> Bool {
+        guard role == .leader else { return false }
+        guard let candidate = progress.quorumIndex(voters: voters, leader: id, ownStable: stableIndex, quorum: quorum) else { return false }
         // Only entries of the current term commit by counting replicas (Raft §5.4.2).
-        if candidate > commitIndex, termAt(candidate) == term {
-            commitIndex = candidate
-        }
+        guard candidate > commitIndex, termAt(candidate) == term else { return false }
+        commitIndex = candidate
+        guard urgentThrough > 0 else { return false }
+        if commitIndex >= urgentThrough { urgentThrough = 0 }
+        broadcastAppend()
+        return true
     }
 
     // MARK: messages
@@ -375,10 +391,10 @@ struct RaftPeer: Sendable {
             guard role == .leader, progress.tracks(m.from) else { return }
             if success {
                 progress.acknowledge(m.from, through: match)
-                maybeCommit()
+                let toldEveryone = maybeCommit()
                 if transferee == m.from, matchIndex(of: m.from) == lastIndex {
                     outbox.append(RaftMessage(from: id, to: m.from, term: term, kind: .timeoutNow))
-                } else if match < lastIndex {
+                } else if match < lastIndex, !toldEveryone {
                     sendAppend(to: m.from)
                 }
             } else {
