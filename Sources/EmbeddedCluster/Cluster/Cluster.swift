@@ -42,17 +42,14 @@ public final class Cluster: Sendable {
         self.pd = pd
         self.transport = transport
         importers = stores.mapValues { ImportService(store: $0, pd: pd) }
-        clock = Task.detached { [pd] in
+        clock = Task.detached {
             while !Task.isCancelled {
                 try? await Task.sleep(for: Cluster.tickInterval)
                 // Side by side, so that the groups' writes share their stores' fsyncs.
                 await withDiscardingTaskGroup { ticks in
-                    for id in awake.all {
-                        ticks.addTask {
-                            // A group takes itself off the list when it has nothing left to do.
-                            guard let group = await pd.group(id) else { awake.sleep(id); return }
-                            _ = await group.tick()
-                        }
+                    // A group takes itself off the list when it has nothing left to do.
+                    for group in awake.all {
+                        ticks.addTask { _ = await group.tick() }
                     }
                 }
             }

@@ -137,6 +137,7 @@ public actor PlacementDriver {
                 throw .io(path: directory, reason: "cannot load region \(region.id): \(error)")
             }
             groups[region.id] = group
+            awake.register(group)
         }
         setLayout(region)
         awake.wake(region.id)
