@@ -16,12 +16,15 @@ import Synchronization
 /// links just lose a name).
 final class SpareInodes: Sendable {
     /// Files kept at most, and the largest kept: a spare RocksDB released holds its blocks until
-    /// it is reused, so the pool holds at most `capacity * largestFile` (256 MiB) it does not need,
-    /// and none while the store is short of space (`keep`'s caller unlinks then).
-    static let capacity = 1_024
+    /// it is reused, so the pool holds at most `capacity * largestFile` (1 GiB) it does not need,
+    /// and none while the store is short of space (`keep`'s caller unlinks then). Most names in
+    /// the pool are of tables that no compaction merged yet: with 1,024 of them and 4 looked at
+    /// for each file placed, 18% of a 4,022-region restore's rewrite outputs found a free inode;
+    /// with these, 49%.
+    static let capacity = 4_096
     static let largestFile: UInt64 = 256 << 10
-    /// Spares looked at for each file placed: those still linked go to the back.
-    private static let triesPerPlace = 4
+    /// Spares looked at for each file placed (a `stat` each): those still linked go to the back.
+    private static let triesPerPlace = 16
 
     let directory: String
     private let state = Mutex<(queue: [UInt64], head: Int, next: UInt64)>(([], 0, 0))
