@@ -91,15 +91,9 @@ struct JSONLinesLogHandler: LogHandler {
         file.append(line)
     }
 
-    /// The time as ISO 8601 in UTC, to the millisecond (`2026-12-06T09:15:57.123Z`).
-    static func timestamp(_ date: Date) -> String {
-        var bytes: [UInt8] = []
-        appendTimestamp(date, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Appends `timestamp(date)` digit by digit, without a formatter or a string: a restore logs
-    /// several records a region, tens of thousands of regions.
+    /// Appends the time as ISO 8601 in UTC, to the millisecond (`2026-12-06T09:15:57.123Z`), digit
+    /// by digit, without a formatter or a string: a restore logs several records a region, tens of
+    /// thousands of regions.
     static func appendTimestamp(_ date: Date, to out: inout [UInt8]) {
         let since1970 = date.timeIntervalSince1970
         var seconds = time_t(since1970.rounded(.down))
