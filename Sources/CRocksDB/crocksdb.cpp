@@ -218,7 +218,8 @@ static Status check(const char *path, uint64_t size, const ReadAt &read) {
     if (!read(size - kFooterSize, kFooterSize, reinterpret_cast<char *>(bytes))) return Status::IOError(path, "cannot read the footer");
     Footer footer;
     FooterFault fault = parse_footer(bytes, footer);
-    if (fault == FooterFault::not_block_based || (fault == FooterFault::none && (footer.format_version < 1 || footer.format_version > 5)))
+    // parse_footer reads the format_version before anything it may refuse but the magic number.
+    if (fault == FooterFault::not_block_based || footer.format_version < 1 || footer.format_version > 5)
         return Status::Corruption(path, "not a block-based table of format 1 to 5");
     if (fault == FooterFault::unknown_checksum) return Status::Corruption(path, "block checksums are neither crc32c nor XXH3");
     if (fault == FooterFault::bad_handles) return Status::Corruption(path, "bad footer");
