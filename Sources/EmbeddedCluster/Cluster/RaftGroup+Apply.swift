@@ -94,8 +94,9 @@ extension RaftGroup {
     /// wait and the write is tried again (a crash before then replays the entries, which apply
     /// the same way again).
     func saveApplyState(of id: UInt64) {
-        guard !pumpState.stopped, let replica = replicas[id], let store = context.store(of: replica), store.isUp, !replica.tombstoned else { return }
-        let state = RaftApplyState(applied: replica.peer.appliedIndex, region: replica.view, tombstone: false, needsRepair: replica.needsSnapshot, peerID: id)
+        guard !pumpState.stopped, let store = store(ofPeer: id), store.isUp, replicas[id]?.tombstoned == false else { return }
+        let state = RaftApplyState(
+            applied: replicas[id]!.peer.appliedIndex, region: replicas[id]!.view, tombstone: false, needsRepair: replicas[id]!.needsSnapshot, peerID: id)
         do { try store.raftState.saveApplyState(state) } catch {
             // A store closing under the group: nothing more is written there.
             if case .closed? = error as? DatabaseError { return }
@@ -120,12 +121,12 @@ extension RaftGroup {
     }
 
     private func apply(_ command: RaftCommand, at index: UInt64, on id: UInt64) -> ApplyStep {
-        guard let replica = replicas[id], let store = context.store(of: replica) else { return .done(.rejected(.regionNotFound(regionID: regionID))) }
+        guard let view = replicas[id]?.view, let store = store(ofPeer: id) else { return .done(.rejected(.regionNotFound(regionID: regionID))) }
         switch command {
         case .noop: return .done(.applied)
-        case let .ingest(cmd): return applyIngest(cmd, at: index, view: replica.view, store: store, peer: id)
-        case let .split(cmd): return applySplit(cmd, view: replica.view, store: store, on: id)
-        case let .changePeer(cmd): return .done(applyChangePeer(cmd, view: replica.view, on: id))
+        case let .ingest(cmd): return applyIngest(cmd, at: index, view: view, store: store, peer: id)
+        case let .split(cmd): return applySplit(cmd, view: view, store: store, on: id)
+        case let .changePeer(cmd): return .done(applyChangePeer(cmd, view: view, on: id))
         case let .compactLog(index, _):
             // This replica applied everything through `index`; one at or below its base is stale.
             replicas[id]!.peer.compactLog(through: index)

@@ -11,7 +11,7 @@ extension RaftGroup {
         guard let sourceReplica = replicas[snapshot.leader], let targetReplica = replicas[target] else { return }
         let source = sourceReplica.peer, leaderView = sourceReplica.view
         guard source.appliedIndex == snapshot.index, !source.needsRepair, snapshot.index >= targetReplica.peer.appliedIndex,
-              let sourceStore = context.store(of: sourceReplica), let dest = context.store(of: targetReplica)
+              let sourceStore = store(ofPeer: snapshot.leader), let dest = store(ofPeer: target)
         else { return }  // the sender moved on or cannot give it: another comes
         do {
             // Until the new apply state lands, a crash leaves the range half copied: say so first.
@@ -33,7 +33,7 @@ extension RaftGroup {
     /// Gives a snapshot to each replica that missed an ingest, once the leader has applied past it.
     /// A leader that missed one hands leadership to a replica that holds everything first.
     func repairMissedIngests() -> Bool {
-        guard replicas.contains(where: { $1.needsSnapshot }), let l = leader, let lp = replicas[l.id]?.peer else { return false }
+        guard replicas.contains(where: { replicas[$0]!.needsSnapshot }), let l = leader, let lp = replicas[l.id]?.peer else { return false }
         let ids = replicas.keys.sorted()
         if replicas[l.id]!.needsSnapshot {
             if lp.transferee == nil, let target = ids.first(where: { $0 != l.id && isLive($0) && !replicas[$0]!.needsSnapshot && lp.voters.contains($0) }) {
@@ -69,7 +69,7 @@ extension RaftGroup {
     }
 
     func tombstone(_ id: UInt64) {
-        guard let replica = replicas[id], let store = context.store(of: replica) else { return }
+        guard let replica = replicas[id], let store = store(ofPeer: id) else { return }
         replicas[id]!.tombstoned = true
         do {
             try RegionData.destroy(replica.view, on: store)
@@ -86,22 +86,42 @@ extension RaftGroup {
     /// applied `RaftLogGC.countLimit` entries past its base, through at least the middle of its log,
     /// whoever lags (a replica on a down store then gets a snapshot when it comes back).
     func proposeLogCompaction() -> Bool {
-        guard let l = leader, let lp = replicas[l.id]?.peer, lp.transferee == nil else { return false }
-        let first = lp.baseIndex + 1, last = lp.lastIndex, applied = lp.appliedIndex
-        let replicated = (lp.voters + lp.learners).map { $0 == l.id ? lp.stableIndex : (lp.matchIndex(of: $0) ?? 0) }.min() ?? 0
+        // Read in place: asked on every round of every awake region.
+        guard let l = leader, let (target, term) = replicas[l.id]?.peer.logCompactionTarget() else { return false }
+        let leaderTerm = replicas[l.id]!.peer.term
+        if let last = replicas[l.id]!.lastCompaction, last.term == leaderTerm, last.index >= target { return false }
+        guard replicas[l.id]!.peer.propose(.compactLog(index: target, term: term)) != nil else { return false }
+        replicas[l.id]!.lastCompaction = (leaderTerm, target)
+        return true
+    }
+}
+
+extension RaftPeer {
+    /// The index (and its term) a leader's log may be compacted through, by the rules of
+    /// `RaftGroup.proposeLogCompaction`; nil when not yet.
+    func logCompactionTarget() -> (index: UInt64, term: UInt64)? {
+        guard transferee == nil else { return nil }
+        let first = baseIndex + 1, last = lastIndex
+        // What every replica holds: the least of their match indexes (this leader's own: what it
+        // persisted).
+        var least: UInt64?
+        func note(_ peer: UInt64) {
+            let held = peer == id ? stableIndex : matchIndex(of: peer) ?? 0
+            least = min(least ?? held, held)
+        }
+        voters.forEach(note)
+        learners.forEach(note)
+        let replicated = least ?? 0
         var target: UInt64
-        if applied >= first, applied - first >= RaftLogGC.countLimit {
+        if appliedIndex >= first, appliedIndex - first >= RaftLogGC.countLimit {
             target = max(first + (last - first) / 2, replicated)
         } else if replicated >= first, last - first >= 3, replicated - first >= RaftLogGC.threshold {
             target = replicated
         } else {
-            return false
+            return nil
         }
-        target = min(target, applied, lp.stableIndex)
-        guard target >= first, let term = lp.termAt(target) else { return false }
-        if let last = replicas[l.id]!.lastCompaction, last.term == lp.term, last.index >= target { return false }
-        guard replicas[l.id]!.peer.propose(.compactLog(index: target, term: term)) != nil else { return false }
-        replicas[l.id]!.lastCompaction = (lp.term, target)
-        return true
+        target = min(target, appliedIndex, stableIndex)
+        guard target >= first, let term = termAt(target) else { return nil }
+        return (target, term)
     }
 }

@@ -11,7 +11,7 @@ import ClusterAPI
 /// `RaftGroup+Upkeep.swift`.
 actor RaftGroup {
     let context: GroupContext
-    var replicas = ReplicaTable()
+    var replicas: ReplicaTable
     var proposals = Proposals()
     var reads = ReadWaits()
     var leaderWaits = LeaderWaits()
@@ -67,9 +67,16 @@ actor RaftGroup {
 
     // MARK: queries
 
+    /// Each field read in place: asked many times on every tick of every awake region.
     func isLive(_ id: UInt64) -> Bool {
-        guard let replica = replicas[id], replica.initialized, !replica.tombstoned else { return false }
-        return context.store(of: replica)?.isUp ?? false
+        guard replicas[id]?.initialized == true, replicas[id]?.tombstoned == false else { return false }
+        return store(ofPeer: id)?.isUp ?? false
+    }
+
+    /// The store of the replica `id`.
+    func store(ofPeer id: UInt64) -> Store? {
+        guard let storeID = replicas[id]?.peer.storeID else { return nil }
+        return context.stores[storeID]
     }
 
     /// The live leader of the highest term, if there is one: a deposed leader that has not heard
@@ -135,14 +142,14 @@ actor RaftGroup {
     /// yet received or applied everything the leader committed.
     var isAwake: Bool {
         if !proposals.isEmpty || !reads.isEmpty || !mail.isEmpty { return true }
-        if replicas.contains(where: { id, replica in replica.hold != nil || (replica.needsSnapshot && isLive(id)) }) { return true }
-        if replicas.contains(where: { id, replica in isLive(id) && replica.peer.hasReady }) { return true }
+        if replicas.contains(where: { replicas[$0]!.hold != nil || (replicas[$0]!.needsSnapshot && isLive($0)) }) { return true }
+        if replicas.contains(where: { isLive($0) && replicas[$0]!.peer.hasReady }) { return true }
         // The leader's indexes read in place, not its peer copied.
         guard let l = leader, let commit = replicas[l.id]?.peer.commitIndex, let last = replicas[l.id]?.peer.lastIndex else {
-            return replicas.keys.contains(where: isLive)
+            return replicas.contains(where: isLive)
         }
-        return replicas.contains { id, replica in
-            isLive(id) && (replica.peer.appliedIndex < commit || (id != l.id && (replicas[l.id]?.peer.matchIndex(of: id) ?? 0) < last))
+        return replicas.contains { id in
+            isLive(id) && (replicas[id]!.peer.appliedIndex < commit || (id != l.id && (replicas[l.id]?.peer.matchIndex(of: id) ?? 0) < last))
         }
     }
 
@@ -355,7 +362,7 @@ actor RaftGroup {
     /// Writes the Readies that must be persisted, all at once; returns the failures by peer.
     private func persist(_ readies: [(id: UInt64, ready: RaftReady)]) async -> [UInt64: DatabaseError] {
         let writes = readies.compactMap { id, ready -> (id: UInt64, storage: any RaftStateStorage, write: RaftStateWrite)? in
-            guard ready.mustPersist, let store = context.store(of: replicas[id]!) else { return nil }
+            guard ready.mustPersist, let store = store(ofPeer: id) else { return nil }
             return (id, store.raftState, RaftStateWrite(region: regionID, ready: ready))
         }
         return await withTaskGroup(of: (UInt64, DatabaseError?).self) { group in
@@ -374,7 +381,7 @@ actor RaftGroup {
     /// The rest of a Ready once it is on disk: apply what it committed, install its snapshot, and
     /// only then let its messages go.
     func finishReady(_ ready: RaftReady, of id: UInt64, failure: DatabaseError?) {
-        guard let store = context.store(of: replicas[id]!) else { return }
+        guard let store = store(ofPeer: id) else { return }
         if let failure {
             // A store closing under a round is no failure of the store.
             if case .closed = failure { return }
@@ -397,7 +404,7 @@ actor RaftGroup {
     /// Persists the peer's Ready (synced) at once and finishes it: for a snapshot, whose apply
     /// state goes in the same write as the Raft state, inside a round.
     func handleReady(of id: UInt64, apply: RaftApplyState? = nil) {
-        guard let store = context.store(of: replicas[id]!) else { return }
+        guard let store = store(ofPeer: id) else { return }
         let ready = replicas[id]!.peer.takeReady()
         if ready.mustPersist || apply != nil {
             do {
@@ -411,8 +418,8 @@ actor RaftGroup {
     }
 
     private func deliver(_ m: RaftMessage) {
-        guard let from = replicas[m.from]?.peer, let to = replicas[m.to]?.peer, isLive(m.to) else { return }
-        guard let hold = context.transport.route(from: from.storeID, to: to.storeID) else { return }
+        guard let from = replicas[m.from]?.peer.storeID, let to = replicas[m.to]?.peer.storeID, isLive(m.to) else { return }
+        guard let hold = context.transport.route(from: from, to: to) else { return }
         if hold > 0 {
             mail.delayed.append((pumpState.ticks + UInt64(hold), m))
             return
@@ -420,7 +427,8 @@ actor RaftGroup {
         var message = m
         if case .snapshot = m.kind {
             // A snapshot is the sender's data as it is now, which is what its applied index says.
-            message.kind = .snapshot(index: from.appliedIndex, term: from.termAt(from.appliedIndex) ?? from.baseTerm)
+            let sender = replicas[m.from]!.peer
+            message.kind = .snapshot(index: sender.appliedIndex, term: sender.termAt(sender.appliedIndex) ?? sender.baseTerm)
         }
         replicas[m.to]!.peer.step(message)
         // Install at once, while the sender's data is still what the snapshot says.
