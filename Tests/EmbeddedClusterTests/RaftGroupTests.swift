@@ -156,6 +156,42 @@ import Testing
         g.close()
     }
 
+    /// Ticks drive elections, and none can be won while fewer voters than a quorum hold the
+    /// region: a split's child held by one replica says it needs no ticks (the clock lets it
+    /// sleep), and the replica that comes to hold the region wakes it.
+    @Test func aChildThatCannotElectYetSleepsUntilASecondReplicaHoldsIt() async throws {
+        let g = try MemoryGroup()
+        let awake = AwakeRegions()
+        let group = try RaftGroup(region: g.region, stores: g.stores, transport: Transport(), awake: awake, initializedStores: [1], campaignOn: 1, onEvent: { _ in })
+        awake.register(group)
+        #expect(await group.tick() == false, "one replica of three can win no election")
+        #expect(awake.all.isEmpty)
+        await group.initializePeer(onStore: 2)
+        #expect(await group.isAwake, "woken by the second replica")
+        _ = await group.tick()
+        await group.idle()
+        #expect(await group.leader?.storeID == 1)
+        await group.stop()
+        g.close()
+    }
+
+    /// A region whose stores are mostly down cannot elect: once its leader stepped down it sleeps,
+    /// and it elects again when a store comes back (the cluster wakes the store's regions then).
+    @Test func aRegionWithMostOfItsStoresDownSleepsUntilOneComesBack() async throws {
+        let g = try MemoryGroup()
+        let group = try g.start()
+        let leader = try await Self.leader(of: group)
+        let others = g.stores.keys.filter { $0 != leader.storeID }.sorted()
+        for id in others { try g.stores[id]!.setState(.down) }
+        #expect(await Self.tick(group) { await group.leader == nil }, "the leader steps down without a quorum")
+        #expect(await group.tick() == false)
+        try g.stores[others[0]]!.setState(.up)
+        #expect(await group.tick() == true)
+        #expect(await Self.tick(group) { await group.leader != nil })
+        await group.stop()
+        g.close()
+    }
+
     /// Raft's safety rests on a vote being on disk before it is sent: across elections, no
     /// storage ever holds two votes for one term, nor a term that goes back.
     @Test func everyStoredVoteIsTheOnlyOneOfItsTerm() async throws {
