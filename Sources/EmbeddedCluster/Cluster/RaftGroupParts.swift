@@ -11,7 +11,6 @@ struct GroupContext: Sendable {
     /// so a proposal can never be left asleep by a tick that just finished.
     let awake: AwakeRegions
     let onEvent: @Sendable (GroupEvent) -> Void
-
 }
 
 /// One replica of the region as its group drives it: its Raft state machine, its view of the
