@@ -49,9 +49,11 @@ final class MemoryRaftStorage: RaftStateStorage {
         history.withLock { $0.append(write) }
     }
 
-    func saveApplyState(_ state: RaftApplyState, sync: Bool) throws {
+    func saveApplyStates(_ states: [RaftApplyState], sync: Bool) throws {
         try checkRoom()
-        replicas.withLock { $0[state.region.id, default: Replica()].apply = state }
+        replicas.withLock { all in
+            for state in states { all[state.region.id, default: Replica()].apply = state }
+        }
     }
 
     func destroyRaftState(region: UInt64) throws {

@@ -149,9 +149,8 @@ extension RaftGroup {
             children.append(Region(id: ids.regionID, startKey: keys[i], endKey: i + 1 < keys.count ? keys[i + 1] : view.endKey, epoch: parent.epoch, peers: peersOfChild))
         }
         do {
-            for child in children {
-                try store.raftState.saveApplyState(.init(applied: 0, region: child, tombstone: false, peerID: child.peer(onStore: store.id)?.id ?? 0))
-            }
+            try store.raftState.saveApplyStates(
+                children.map { .init(applied: 0, region: $0, tombstone: false, peerID: $0.peer(onStore: store.id)?.id ?? 0) }, sync: false)
         } catch {
             // No room: the split waits, and applies when the children's states can be written.
             if let exhausted = ResourceExhausted(error) { return .held(exhausted.reason) }

@@ -16,15 +16,16 @@ protocol RaftStateStorage: Sendable {
     func persist(_ write: RaftStateWrite) async throws(DatabaseError)
     /// Writes `write` synced, at once.
     func persistNow(_ write: RaftStateWrite) throws
-    /// Saves the apply state; `sync` when it must survive a crash on its own.
-    func saveApplyState(_ state: RaftApplyState, sync: Bool) throws
+    /// Saves apply states in one write (a split's children: one write, not one each); `sync` when
+    /// they must survive a crash on their own.
+    func saveApplyStates(_ states: [RaftApplyState], sync: Bool) throws
     /// Deletes a removed peer's log and hard state, so that a new peer of the region on this
     /// store starts from nothing of it.
     func destroyRaftState(region: UInt64) throws
 }
 
 extension RaftStateStorage {
-    func saveApplyState(_ state: RaftApplyState) throws { try saveApplyState(state, sync: false) }
+    func saveApplyState(_ state: RaftApplyState, sync: Bool = false) throws { try saveApplyStates([state], sync: sync) }
 }
 
 /// What Raft must remember across a restart: the term, the vote, and the snapshot base.

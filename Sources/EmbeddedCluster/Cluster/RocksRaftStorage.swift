@@ -63,10 +63,10 @@ struct RocksRaftStorage: RaftStateStorage {
         return views
     }
 
-    func saveApplyState(_ state: RaftApplyState, sync: Bool) throws {
+    func saveApplyStates(_ states: [RaftApplyState], sync: Bool) throws {
         if let pressure = pressure() { throw DatabaseError.write(path: db.path, reason: "No space left on device: \(pressure)") }
         var batch = WriteBatch()
-        batch.put(Self.key(state.region.id, Self.applySuffix), try RaftRecords.encode(state))
+        for state in states { batch.put(Self.key(state.region.id, Self.applySuffix), try RaftRecords.encode(state)) }
         try db.write(batch, sync: sync)
     }
 
