@@ -155,8 +155,8 @@ actor RaftGroup {
 
     /// Whether a live replica sees a quorum of its voters live. Ticks drive a leaderless group's
     /// elections, and none can be won without a quorum: a split's child waits so until a second
-    /// replica applied the split (a candidate ticking meanwhile was 80% of the ticks of a split
-    /// and scatter of 24,145 regions), a region so while most of its stores are down. Such a group
+    /// replica applied the split (a candidate ticking meanwhile was 80% of the ticks of a
+    /// 24,145-region restore), a region so while most of its stores are down. Such a group
     /// sleeps; `initializePeer`, and a store coming back (`PlacementDriver.wakeRegions`), wake it.
     private var canElect: Bool {
         replicas.contains { id in
