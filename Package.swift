@@ -34,6 +34,7 @@ let package = Package(
             linkerSettings: [
                 .linkedLibrary(":librocksdb.a"), .linkedLibrary("snappy"), .linkedLibrary("lz4"), .linkedLibrary("zstd"),
                 .linkedLibrary("bz2"), .linkedLibrary("z"), .linkedLibrary("gflags"), .linkedLibrary("stdc++"),
+                .linkedLibrary("lzma"),
             ]
         ),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl"),

@@ -13,6 +13,7 @@
 
 #include "decoded_table.h"
 #include "sst_format.h"
+#include <lzma.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -343,6 +344,26 @@ int64_t crdb_copy_sst(const char *source, const char *destination, char **err) {
         if (fail(writer.Put(it->key(), it->value()), err)) return -1;
     }
     if (fail(it->status(), err) || fail(writer.Finish(), err)) return -1;
+    return n;
+}
+
+int64_t crdb_sst_crc64xor(const char *path, uint64_t *crc64xor, char **err) {
+    SstFileReader reader(sst_options());
+    if (fail(reader.Open(path), err)) return -1;
+    ReadOptions read;
+    read.verify_checksums = true;
+    read.fill_cache = false;
+    read.readahead_size = 2 << 20;
+    std::unique_ptr<Iterator> it(reader.NewIterator(read));
+    uint64_t sum = 0;
+    int64_t n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) {
+        Slice k = it->key(), v = it->value();
+        uint64_t crc = lzma_crc64(reinterpret_cast<const uint8_t *>(k.data()), k.size(), 0);
+        sum ^= lzma_crc64(reinterpret_cast<const uint8_t *>(v.data()), v.size(), crc);
+    }
+    if (fail(it->status(), err)) return -1;
+    *crc64xor = sum;
     return n;
 }
 

@@ -49,7 +49,8 @@ public final class GroupCommit<Item: Sendable, Failure: Error>: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            let failure = commit(batch.map(\.item))
+            // A closure, not `\.item`: a key path into a generic type is built anew at every call.
+            let failure = commit(batch.map { $0.item })
             for item in batch { item.done.resume(returning: failure) }
         }
     }

@@ -1,3 +1,5 @@
+import CRocksDB
+import ExternalStorage
 import Foundation
 import Synchronization
 import KeyCodec
@@ -18,6 +20,10 @@ struct RestoreBenchmark {
         var copyMBps: Double
         /// The protocol's own floor: each file's C++ SST copy once per replica, plus one `cp`.
         var floorMBps: Double
+        /// That floor with the reads that verify a restore (`floor(of:verified:)`), and with the
+        /// read-back alone.
+        var verifiedFloorMBps: Double
+        var readBackFloorMBps: Double
         var backupBytes: UInt64
     }
 
@@ -44,19 +50,28 @@ struct RestoreBenchmark {
         for i in 0..<3 { try? FileManager.default.removeItem(atPath: "\(directory)/copy-\(i)") }
 
         let floorSeconds = try floor(of: backup)
+        let verifiedFloorSeconds = try floor(of: backup, verified: .hashAndReadBack)
+        let readBackFloorSeconds = try floor(of: backup, verified: .readBack)
 
         let start = ContinuousClock.now
         _ = try restore(backup, cluster: "\(directory)/cluster-restore")
         let seconds = RewriteBenchmark.seconds(ContinuousClock.now - start)
         try? FileManager.default.removeItem(atPath: "\(directory)/cluster-restore")
         let mb = Double(size) / 1e6
-        return EndToEnd(oursMBps: mb / seconds, copyMBps: mb / copySeconds, floorMBps: mb / floorSeconds, backupBytes: size)
+        return EndToEnd(oursMBps: mb / seconds, copyMBps: mb / copySeconds, floorMBps: mb / floorSeconds, verifiedFloorMBps: mb / verifiedFloorSeconds,
+            readBackFloorMBps: mb / readBackFloorSeconds, backupBytes: size)
     }
 
     /// The least work any restore of the backup into 3 replicas does here: one `cp` of the files
     /// (the download) and, per replica, the C++ read+write copy of each SST (the rewrite), on
     /// every core as the restore runs; then `sync`. Returns its seconds.
-    func floor(of backup: String) throws -> Double {
+    ///
+    /// `verified` adds the reads with which a restore here checks what it restored, in the most
+    /// favourable order: each replica hashes its file (SHA-256, as every store verifies what it
+    /// fetched) before its copy, and one replica's copy is read back with its pairs crc64-summed
+    /// (the checksum reads each region once) right after it is written. No restore that verifies
+    /// as these do can beat it.
+    func floor(of backup: String, verified: Verification = .none) throws -> Double {
         let files = try FileManager.default.contentsOfDirectory(atPath: backup).filter { $0.hasSuffix(".sst") }
         let out = "\(directory)/floor"
         let start = ContinuousClock.now
@@ -64,7 +79,13 @@ struct RestoreBenchmark {
         let failures = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: files.count * 3) { i in
             let (file, replica) = (files[i / 3], i % 3)
-            if let error = RewriteBenchmark.copySST("\(backup)/\(file)", to: "\(out)-\(replica)-\(file)") {
+            let (source, copy) = ("\(backup)/\(file)", "\(out)-\(replica)-\(file)")
+            if verified == .hashAndReadBack, SHA256Digest.hash(fileAt: source) == nil {
+                failures.withLock { $0.append("\(file): cannot hash it") }
+            }
+            if let error = RewriteBenchmark.copySST(source, to: copy) {
+                failures.withLock { $0.append("\(file): \(error)") }
+            } else if verified != .none, replica == 0, let error = Self.readBack(copy) {
                 failures.withLock { $0.append("\(file): \(error)") }
             }
         }
@@ -74,6 +95,17 @@ struct RestoreBenchmark {
         for file in files { for replica in 0..<3 { unlink("\(out)-\(replica)-\(file)") } }
         if let first = failures.withLock({ $0.first }) { throw BenchError.failed("SST copy failed: \(first)") }
         return seconds
+    }
+
+    enum Verification {
+        case none, readBack, hashAndReadBack
+    }
+
+    /// Reads `path` back through RocksDB with its pairs crc64-summed; nil, or what went wrong.
+    private static func readBack(_ path: String) -> String? {
+        var err: UnsafeMutablePointer<CChar>?
+        var sum: UInt64 = 0
+        return crdb_sst_crc64xor(path, &sum, &err) < 0 ? takeRocksDBError(err) : nil
     }
 
     struct OverTheWire {

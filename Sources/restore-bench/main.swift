@@ -73,6 +73,9 @@ if wanted("restore") || wanted("memory") {
                    note: String(format: "%.2f GiB backup, 3 stores x 3 replicas, vs cp x3", Double(r.backupBytes) / 1_073_741_824))
         report.add("restore-floor", value: r.oursMBps, baseline: r.floorMBps, unit: "MB/s", target: ">=0.8", met: r.oursMBps / r.floorMBps >= 0.8,
                    note: "the same restore vs one cp plus the C++ SST copy per replica, on both cores")
+        let bound = r.verifiedFloorMBps / r.floorMBps
+        report.add("restore-verified-floor", value: r.oursMBps, baseline: r.verifiedFloorMBps, unit: "MB/s", target: "-", met: true,
+                   note: String(format: "vs that floor with each replica's SHA-256 and one crc64 read-back of the copies: a restore that verifies reaches %.2f of restore-floor at the most (%.2f with the read-back alone)", bound, r.readBackFloorMBps / r.floorMBps))
     }
     if wanted("memory") {
         let m = try restore.memory(smallBytes: 1 << 30, largeBytes: 4 << 30)

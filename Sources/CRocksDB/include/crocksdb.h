@@ -50,6 +50,11 @@ void crdb_sst_reader_destroy(crdb_sst_reader *r);
 // baseline that the rewrite benchmark compares against. Returns the entries copied, or -1.
 int64_t crdb_copy_sst(const char *source, const char *destination, char **err);
 
+// Reads an SST entry by entry (block checksums verified) and sums crc64-xor over its pairs, each
+// pair's CRC-64 over its key then its value, as TiKV's checksum does a pair: the least work of
+// reading data back to check it, for the benchmarks' floor. Returns the entries read, or -1.
+int64_t crdb_sst_crc64xor(const char *path, uint64_t *crc64xor, char **err);
+
 // Iterators, from a reader or a DB. key/value pointers stay valid until the next move.
 void crdb_iter_seek_to_first(crdb_iter *it);
 void crdb_iter_seek_to_last(crdb_iter *it);
