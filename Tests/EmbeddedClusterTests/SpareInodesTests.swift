@@ -46,6 +46,29 @@ import Testing
         store.close()
     }
 
+    @Test func anApplyRecordsInodeComesBackOnceItsTableIsCompactedAway() throws {
+        let dir = try TemporaryDirectory()
+        let store = try Store(id: 1, clusterDirectory: dir.path)
+        let record = store.importDirectory + "/apply-1-5.sst"
+        try writeSST(record, key: "r1", value: "")
+        let kept = try #require(inode(record))
+        // As `SSTIngestion` does: a second name, then the record ingested by move (its own name goes).
+        store.spares.keepLink(to: record)
+        try store.db.ingest([(cf: .default, path: record)], move: true)
+        #expect(inode(record) == nil)
+
+        let target = store.importDirectory + "/b.sst.temp"
+        #expect(!store.spares.place(at: target), "RocksDB still links the record's table")
+        try store.db.put(Array("r0".utf8), Array("x".utf8))
+        try store.db.flush()
+        try store.db.compactRange([], Array("z".utf8), cf: .default)
+        #expect(store.spares.place(at: target))
+        #expect(inode(target) == kept, "the new file has the record's inode")
+        try writeSST(target, key: "r2", value: "second")
+        #expect(try store.db.get(Array("r1".utf8)) == [], "the record is still in the DB")
+        store.close()
+    }
+
     @Test func largeFilesAreNotKeptAndSparesGoWhenTheStoreClosesOrOpens() throws {
         let dir = try TemporaryDirectory()
         var store = try Store(id: 1, clusterDirectory: dir.path)

@@ -90,6 +90,9 @@ struct SSTIngestion: Sendable {
                 return stat(file.path, &info) == 0 ? UInt64(info.st_size) : 0
             }
         }
+        // The record's inode comes back for reuse too once its table is compacted away: ext4
+        // without a journal makes a new inode costly (`SpareInodes`).
+        if store.diskPressure() == nil { store.spares.keepLink(to: record) }
         let ingesting = ContinuousClock.now
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
         ingested = true

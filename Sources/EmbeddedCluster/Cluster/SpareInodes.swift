@@ -40,16 +40,29 @@ final class SpareInodes: Sendable {
     /// Keeps the inode of `file` (an import file RocksDB just ingested by link) for reuse; or, when
     /// it is too large or the pool is full, unlinks it as before.
     func keep(_ file: String, bytes: UInt64) {
-        let name: UInt64? = bytes > Self.largestFile ? nil : state.withLock { s in
-            guard s.queue.count - s.head < Self.capacity else { return nil }
-            s.next += 1
-            return s.next
-        }
-        guard let name, rename(file, path(name)) == 0 else {
+        guard let name = reserveName(bytes: bytes), rename(file, path(name)) == 0 else {
             unlink(file)
             return
         }
         state.withLock { $0.queue.append(name) }
+    }
+
+    /// Keeps a second name of `file` (an apply record of a few KiB, about to be ingested by move,
+    /// which takes its own name away), so that its inode comes back here once RocksDB deletes
+    /// its table.
+    func keepLink(to file: String) {
+        guard let name = reserveName(bytes: 0), link(file, path(name)) == 0 else { return }
+        state.withLock { $0.queue.append(name) }
+    }
+
+    /// A name for one more spare, or nil when the file is too large or the pool is full.
+    private func reserveName(bytes: UInt64) -> UInt64? {
+        guard bytes <= Self.largestFile else { return nil }
+        return state.withLock { s in
+            guard s.queue.count - s.head < Self.capacity else { return nil }
+            s.next += 1
+            return s.next
+        }
     }
 
     /// Renames a spare that RocksDB no longer links to `target`, so that the SST written there
