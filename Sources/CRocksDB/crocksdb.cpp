@@ -105,9 +105,16 @@ class TablesSyncedWhenWritten : public FileSystemWrapper {
     }
 };
 
-// Never destroyed: stores may still be open when the process exits.
+// Never destroyed: stores may still be open when the process exits. Every store's DB runs its
+// compactions in the default Env's one pool, which each DB sizes to its own limit (one compaction,
+// with two background jobs): the stores of a process would merge their tables one at a time, on
+// one core. Two threads let two stores compact side by side.
 Env *store_env() {
-    static Env *const env = NewCompositeEnv(std::make_shared<TablesSyncedWhenWritten>(FileSystem::Default())).release();
+    static Env *const env = [] {
+        Env *built = NewCompositeEnv(std::make_shared<TablesSyncedWhenWritten>(FileSystem::Default())).release();
+        built->IncBackgroundThreadsIfNeeded(2, Env::Priority::LOW);
+        return built;
+    }();
     return env;
 }
 
