@@ -336,14 +336,19 @@ crdb_iter *crdb_sst_reader_iter(crdb_sst_reader *r) {
 
 void crdb_sst_reader_destroy(crdb_sst_reader *r) { delete r; }
 
-int64_t crdb_copy_sst(const char *source, const char *destination, char **err) {
-    SstFileReader reader(sst_options());
-    if (fail(reader.Open(source), err)) return -1;
+// An iterator over a table read once from start to end: block checksums verified, nothing cached.
+static std::unique_ptr<Iterator> read_once(SstFileReader &reader) {
     ReadOptions read;
     read.verify_checksums = true;
     read.fill_cache = false;
     read.readahead_size = 2 << 20;
-    std::unique_ptr<Iterator> it(reader.NewIterator(read));
+    return std::unique_ptr<Iterator>(reader.NewIterator(read));
+}
+
+int64_t crdb_copy_sst(const char *source, const char *destination, char **err) {
+    SstFileReader reader(sst_options());
+    if (fail(reader.Open(source), err)) return -1;
+    std::unique_ptr<Iterator> it = read_once(reader);
     SstFileWriter writer(EnvOptions(), sst_options());
     if (fail(writer.Open(destination), err)) return -1;
     int64_t n = 0;
@@ -357,11 +362,7 @@ int64_t crdb_copy_sst(const char *source, const char *destination, char **err) {
 int64_t crdb_sst_crc64xor(const char *path, uint64_t *crc64xor, char **err) {
     SstFileReader reader(sst_options());
     if (fail(reader.Open(path), err)) return -1;
-    ReadOptions read;
-    read.verify_checksums = true;
-    read.fill_cache = false;
-    read.readahead_size = 2 << 20;
-    std::unique_ptr<Iterator> it(reader.NewIterator(read));
+    std::unique_ptr<Iterator> it = read_once(reader);
     uint64_t sum = 0;
     int64_t n = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) {
