@@ -1,11 +1,12 @@
 import Foundation
 import Synchronization
 
-/// Inodes of ingested import files, kept for the next SSTs a store writes. On ext4 without a
-/// journal, allocating an inode skips every inode freed in the last seconds (tens of seconds
-/// while its inode table block is dirty), one buffer lookup each: with a restore ingesting and
-/// compacting away thousands of small SSTs a second, a file's creation cost more than its
-/// rewrite. So an ingested file's import name is not unlinked but moved here, where it shares the
+/// Inodes of ingested import files and apply records, kept for the next SSTs a store writes. On
+/// ext4 without a journal, allocating an inode skips every inode freed in the last seconds (tens
+/// of seconds while its inode table block is dirty), one buffer lookup each: with a restore
+/// ingesting and compacting away thousands of small SSTs a second, a file's creation cost more
+/// than its rewrite. So an ingested file's import name is not unlinked but moved here (an apply
+/// record, which RocksDB ingests by move, gets a second name here first), where it shares the
 /// inode with RocksDB's table; once RocksDB deleted the table (its link count is back to 1), the
 /// inode is renamed to the next SST's path and truncated by the writer's open, instead of a new
 /// one being allocated.
