@@ -17,6 +17,14 @@ import Testing
         _ = try writer.finish()
     }
 
+    /// Flushes `key` and compacts the whole default CF: the ingested tables are rewritten and
+    /// RocksDB deletes them.
+    private func compactEverything(_ store: Store, adding key: String) throws {
+        try store.db.put(Array(key.utf8), Array("x".utf8))
+        try store.db.flush()
+        try store.db.compactRange([], Array("z".utf8), cf: .default)
+    }
+
     @Test func anIngestedFileIsReusedOnlyOnceRocksDBDeletedItsTable() throws {
         let dir = try TemporaryDirectory()
         let store = try Store(id: 1, clusterDirectory: dir.path)
@@ -35,9 +43,7 @@ import Testing
         #expect(inode(target) == nil)
 
         // A compaction rewrites the table and deletes the ingested one: the spare is free.
-        try store.db.put(Array("k0".utf8), Array("x".utf8))
-        try store.db.flush()
-        try store.db.compactRange([], Array("z".utf8), cf: .default)
+        try compactEverything(store, adding: "k0")
         #expect(store.spares.place(at: target))
         #expect(inode(target) == kept, "the new file has the ingested file's inode")
         try writeSST(target, key: "k2", value: "second")
@@ -59,9 +65,7 @@ import Testing
 
         let target = store.importDirectory + "/b.sst.temp"
         #expect(!store.spares.place(at: target), "RocksDB still links the record's table")
-        try store.db.put(Array("r0".utf8), Array("x".utf8))
-        try store.db.flush()
-        try store.db.compactRange([], Array("z".utf8), cf: .default)
+        try compactEverything(store, adding: "r0")
         #expect(store.spares.place(at: target))
         #expect(inode(target) == kept, "the new file has the record's inode")
         try writeSST(target, key: "r2", value: "second")

@@ -90,16 +90,16 @@ struct SSTIngestion: Sendable {
                 return stat(file.path, &info) == 0 ? UInt64(info.st_size) : 0
             }
         }
+        // Short of space, nothing is kept that might hold blocks (an ingest by link frees none).
+        let roomy = store.diskPressure() == nil
         // The record's inode comes back for reuse too once its table is compacted away: ext4
         // without a journal makes a new inode costly (`SpareInodes`).
-        if store.diskPressure() == nil { store.spares.keepLink(to: record) }
+        if roomy { store.spares.keepLink(to: record) }
         let ingesting = ContinuousClock.now
         try store.db.ingest(clones + [(cf: .default, path: record)], move: true)
         ingested = true
         ImportMetrics.stage("ingest", store: store.id, started: ingesting)
         for _ in batch { CrashPoint.ingest.pass() }
-        // Short of space, nothing is kept that might hold blocks.
-        let roomy = store.diskPressure() == nil
         for (file, bytes) in zip(files.joined(), sizes.joined()) {
             if roomy { store.spares.keep(file.path, bytes: bytes) } else { unlink(file.path) }
         }
