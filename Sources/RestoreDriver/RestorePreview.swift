@@ -129,13 +129,14 @@ struct Prechecks {
     let survey: any ClusterSurvey
 
     /// Room on every disk for what its stores receive, plus the import directory's peak, plus a
-    /// tenth. At the peak every worker's region (downloads per store times the stores) holds a
-    /// rewritten batch on each of its replicas, and each download slot a file as fetched.
+    /// tenth. At the peak every worker's region (`RestoreEngine.regionsPerDownloadSlot` for each
+    /// download slot) holds a rewritten batch on each of its replicas, and each download slot a
+    /// file as fetched.
     func disk(stores: [RestorePreview.Store], disks: [UInt64: StoreDisk]) -> RestorePreview.Check {
         let largestSet = inputs.plan.fileSets.map(\.size).max() ?? 0
         let batch = max(largestSet, min(options.bytesPerIngest, inputs.plan.totalSize))
         let share = stores.map(\.receives).max() ?? 0
-        let importPeak = min(share, UInt64(options.downloadsPerStore * survey.replicas) * batch) + UInt64(options.downloadsPerStore) * largestSet
+        let importPeak = min(share, UInt64(options.downloadsPerStore * RestoreEngine.regionsPerDownloadSlot * survey.replicas) * batch) + UInt64(options.downloadsPerStore) * largestSet
         // Stores on one file system (embedded stores in one directory) share its room.
         var groups: [String: (stores: [UInt64], need: UInt64, available: UInt64)] = [:]
         var unknown: [UInt64] = []
