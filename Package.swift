@@ -106,6 +106,7 @@ let package = Package(
             name: "RestoreDriver",
             dependencies: [
                 "Failpoints", "KeyCodec", "ExternalStorage", "BackupFormat", "ClusterAPI",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,3 +1,4 @@
+import DequeModule
 import KeyCodec
 
 /// Limits how many tasks run a section at once, without blocking threads.
@@ -50,9 +51,10 @@ actor AsyncSemaphore {
 }
 
 /// The regions still to process. Workers take items until the queue is empty and no worker holds
-/// one, since a worker may add items (the regions a split produced).
+/// one, since a worker may add items (the regions a split produced). A deque: an array's
+/// `removeFirst` moved every region still queued, tens of thousands, for each one taken.
 actor WorkQueue<Item: Sendable> {
-    private var items: [Item] = []
+    private var items: Deque<Item> = []
     private var inFlight = 0
     private var waiters: [CheckedContinuation<Item?, Never>] = []
 

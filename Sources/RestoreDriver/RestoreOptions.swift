@@ -30,10 +30,13 @@ public struct RestoreOptions: Sendable {
     /// Only the keys in this range (user keys as the backup holds them, end exclusive); nil takes every key.
     public var keyRange: KeyRange?
 
-    /// Concurrent downloads per store, and regions in flight over the whole cluster: enough that
-    /// a store's applies of small regions share their RocksDB ingests.
+    /// Concurrent downloads per store, and ingests in flight over the whole cluster: enough that
+    /// a store's applies of small regions share their RocksDB ingests. With 16 ingests, 16 of the
+    /// 24 regions in flight on 3 stores (`RestoreEngine.regionsPerDownloadSlot`) could ingest at
+    /// once; with 32, a 24,145-region restore's stores ingest about 6.6 applies at a time instead
+    /// of 6 (Docs/BENCHMARKS.md, stop 50).
     public var downloadsPerStore = 4
-    public var concurrentIngests = 16
+    public var concurrentIngests = 32
     /// Download rate limit per store, bytes/s (0 = unlimited).
     public var rateLimit: UInt64 = 0
 

@@ -68,7 +68,7 @@ struct RestoreArguments: ParsableArguments {
     @Option(name: .customLong("downloads-per-store"), help: "Concurrent downloads per store (default 4; with --pd, --tikv-max-restore-concurrency).")
     var downloadsPerStore: Int?
 
-    @Option(name: .customLong("concurrent-ingests"), help: "Ingests in flight over the whole cluster (default 16; with --pd, --tikv-max-restore-concurrency).")
+    @Option(name: .customLong("concurrent-ingests"), help: "Ingests in flight over the whole cluster (default 32; with --pd, --tikv-max-restore-concurrency).")
     var concurrentIngests: Int?
 
     @Option(name: .customLong("tikv-max-restore-concurrency"), help: "With --pd: downloads per store and ingests in flight, as BR's flag of that name (its default 128).")
