@@ -1,5 +1,6 @@
 import KeyCodec
 import ExternalStorage
+import ClusterAPI
 
 /// Everything a restore can be told: rules, limits, retry budgets and pacing.
 public struct RestoreOptions: Sendable {
@@ -35,8 +36,8 @@ public struct RestoreOptions: Sendable {
     /// 24 regions in flight on 3 stores (`RestoreEngine.regionsPerDownloadSlot`) could ingest at
     /// once; with 32, a 24,145-region restore's stores ingest about 6.6 applies at a time instead
     /// of 6 (Docs/BENCHMARKS.md, stop 50).
-    public var downloadsPerStore = 4
-    public var concurrentIngests = 32
+    public var downloadsPerStore = ImportConcurrency.downloadsPerStore
+    public var concurrentIngests = ImportConcurrency.concurrentIngests
     /// Download rate limit per store, bytes/s (0 = unlimited).
     public var rateLimit: UInt64 = 0
 

@@ -105,8 +105,11 @@ public final class Cluster: Sendable {
             isNew = true
         }
         var stores: [UInt64: Store] = [:]
-        // By default, what the restore's default concurrency (RestoreOptions) leaves.
-        let perStore = maxOpenFilesPerStore ?? OpenFileBudget(limit: OpenFileBudget.processLimit, stores: configuration.stores, downloadsPerStore: 4, concurrentIngests: 32).perStore
+        // By default, what the restore's default concurrency leaves.
+        let perStore = maxOpenFilesPerStore ?? OpenFileBudget(
+            limit: OpenFileBudget.processLimit, stores: configuration.stores, downloadsPerStore: ImportConcurrency.downloadsPerStore,
+            concurrentIngests: ImportConcurrency.concurrentIngests
+        ).perStore
         for id in 1...UInt64(configuration.stores) { stores[id] = try Store(id: id, clusterDirectory: path, maxOpenFiles: perStore) }
         let transport = Transport()
         let awake = AwakeRegions()
