@@ -17,12 +17,20 @@ import Testing
         _ = try writer.finish()
     }
 
-    /// Flushes `key` and compacts the whole default CF: the ingested tables are rewritten and
-    /// RocksDB deletes them.
-    private func compactEverything(_ store: Store, adding key: String) throws {
+    /// The spare of inode `kept` is not placed while RocksDB links its table; after a compaction of
+    /// the whole default CF (with `key` flushed), which rewrites the table and deletes it, it is
+    /// placed at a new SST's path and written there. Returns that path.
+    private func expectSpareBackAfterCompaction(_ store: Store, kept: ino_t, adding key: String) throws -> String {
+        let target = store.importDirectory + "/b.sst.temp"
+        #expect(!store.spares.place(at: target), "RocksDB still links the table")
+        #expect(inode(target) == nil)
         try store.db.put(Array(key.utf8), Array("x".utf8))
         try store.db.flush()
         try store.db.compactRange([], Array("z".utf8), cf: .default)
+        #expect(store.spares.place(at: target))
+        #expect(inode(target) == kept, "the new file has the spare's inode")
+        try writeSST(target, key: key + "-new", value: "second")
+        return target
     }
 
     @Test func anIngestedFileIsReusedOnlyOnceRocksDBDeletedItsTable() throws {
@@ -38,15 +46,7 @@ import Testing
         store.spares.keep(imported, bytes: 100)
         #expect(inode(imported) == nil, "the import name moved to the spares")
 
-        let target = store.importDirectory + "/b.sst.temp"
-        #expect(!store.spares.place(at: target), "RocksDB still links the table")
-        #expect(inode(target) == nil)
-
-        // A compaction rewrites the table and deletes the ingested one: the spare is free.
-        try compactEverything(store, adding: "k0")
-        #expect(store.spares.place(at: target))
-        #expect(inode(target) == kept, "the new file has the ingested file's inode")
-        try writeSST(target, key: "k2", value: "second")
+        let target = try expectSpareBackAfterCompaction(store, kept: kept, adding: "k0")
         #expect(try store.db.get(Array("k1".utf8)) == Array("first".utf8), "the table's data is untouched")
         #expect(!store.spares.place(at: target + "2"), "each spare is placed once")
         store.close()
@@ -63,12 +63,7 @@ import Testing
         try store.db.ingest([(cf: .default, path: record)], move: true)
         #expect(inode(record) == nil)
 
-        let target = store.importDirectory + "/b.sst.temp"
-        #expect(!store.spares.place(at: target), "RocksDB still links the record's table")
-        try compactEverything(store, adding: "r0")
-        #expect(store.spares.place(at: target))
-        #expect(inode(target) == kept, "the new file has the record's inode")
-        try writeSST(target, key: "r2", value: "second")
+        _ = try expectSpareBackAfterCompaction(store, kept: kept, adding: "r0")
         #expect(try store.db.get(Array("r1".utf8)) == [], "the record is still in the DB")
         store.close()
     }
