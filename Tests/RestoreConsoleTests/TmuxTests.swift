@@ -28,34 +28,44 @@ import LoopbackServer
 
     func screen() throws -> String { try tmux(["capture-pane", "-t", "e2e", "-p"]) }
 
-    /// Waits until the screen shows `text`; returns the screen.
+    /// The screen once two captures in a row agree. tmux reads a frame from the pty in pieces, so
+    /// one capture may hold half of a frame and half of the one before it.
+    func settledScreen() throws -> String {
+        var last = try screen()
+        for _ in 0..<20 {
+            let next = try screen()
+            if next == last { return next }
+            last = next
+        }
+        return last
+    }
+
+    /// Waits until a settled screen satisfies `holds`; returns that screen. `what` names it in
+    /// the failure, with the last screen seen.
     @discardableResult
-    func waitFor(_ text: String, timeout: Duration = .seconds(30)) async throws -> String {
+    func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ holds: (String) -> Bool) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         var last = ""
         while ContinuousClock.now < deadline {
-            last = try screen()
-            if last.contains(text) { return last }
+            last = try settledScreen()
+            if holds(last) { return last }
             try await Task.sleep(for: .milliseconds(100))
         }
-        Issue.record("screen never showed '\(text)'; last screen:\n\(last)")
-        try? "waited for '\(text)'\n\(last)".write(toFile: NSTemporaryDirectory() + "tmux-last-screen.txt", atomically: true, encoding: .utf8)
+        Issue.record("the screen never showed \(what); last screen:\n\(last)")
+        try? "waited for \(what)\n\(last)".write(toFile: NSTemporaryDirectory() + "tmux-last-screen.txt", atomically: true, encoding: .utf8)
         throw CancellationError()
+    }
+
+    /// Waits until the screen shows `text`; returns the screen.
+    @discardableResult
+    func waitFor(_ text: String, timeout: Duration = .seconds(30)) async throws -> String {
+        try await waitUntil("'\(text)'", timeout: timeout) { $0.contains(text) }
     }
 
     /// Waits until the screen shows a match of `pattern` (a regular expression).
     @discardableResult
     func waitFor(matching pattern: String, timeout: Duration = .seconds(30)) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        var last = ""
-        while ContinuousClock.now < deadline {
-            last = try screen()
-            if last.range(of: pattern, options: .regularExpression) != nil { return last }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("screen never matched '\(pattern)'; last screen:\n\(last)")
-        try? "waited for /\(pattern)/\n\(last)".write(toFile: NSTemporaryDirectory() + "tmux-last-screen.txt", atomically: true, encoding: .utf8)
-        throw CancellationError()
+        try await waitUntil("/\(pattern)/", timeout: timeout) { $0.range(of: pattern, options: .regularExpression) != nil }
     }
 
     /// A peer cell of a download in progress, naming its store: `s2 dl 40%`, `s1* dl 7%`.
@@ -95,9 +105,9 @@ import LoopbackServer
 
         // The tables, the stores with their SSTs, and the whole event history, searched.
         try keys("T")
-        // The overlay's last row, so that the capture is not of a frame half written.
-        let tables = try await waitFor("demo.t4")
-        #expect(tables.contains("Tables 4") && tables.contains("demo.t1") && tables.contains("pending"), "\(tables)")
+        try await waitUntil("the Tables overlay with demo.t1 to demo.t4, pending") {
+            $0.contains("Tables 4") && $0.contains("demo.t1") && $0.contains("demo.t4") && $0.contains("pending")
+        }
         try keys("x")
         try keys("v")
         try await waitFor(matching: #"s1  up  leaders \d+.*SSTs \d+ \("#)
@@ -105,8 +115,9 @@ import LoopbackServer
         try keys("e")
         try await waitFor("Event history:")
         try keys("/", "s", "p", "l", "i", "t", "Enter")
-        let history = try await waitFor("events with 'split'")
-        #expect(history.contains("split") && !history.contains("paused by operator"), "\(history)")
+        try await waitUntil("the event history filtered to 'split'") {
+            $0.contains("events with 'split'") && !$0.contains("paused by operator")
+        }
         try keys("Escape")
         try await waitFor("Regions (sort:")
 
@@ -191,8 +202,10 @@ import LoopbackServer
         // The checksum that each region's leader takes, per table in the tables view.
         try await waitFor("checksum [match]", timeout: .seconds(180))
         try keys("T")
-        let tables = try await waitFor("Tables 3")
-        #expect(tables.split(separator: "\n").filter { $0.contains("->110") && $0.contains(" matched") }.count == 3, "\(tables)")
+        // Waited for, not read once: the overlay's rows come after its title in the frame.
+        try await waitUntil("three tables matched in the Tables overlay") { screen in
+            screen.contains("Tables 3") && screen.split(separator: "\n").filter { $0.contains("->110") && $0.contains(" matched") }.count == 3
+        }
         try keys("x")
         try await waitFor("restore finished")
         try keys("q")
@@ -275,7 +288,7 @@ import LoopbackServer
         var sawIngested = false
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            let screen = try screen()
+            let screen = try settledScreen()
             let lines = screen.split(separator: "\n").map(String.init)
             guard let counts = lines.first(where: { $0.hasPrefix(" Regions ") }), let total = Int(counts.split(separator: " ")[1].dropLast()) else { continue }
             #expect(total >= 200, "a few hundred regions: \(counts)")
