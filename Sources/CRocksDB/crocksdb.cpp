@@ -15,6 +15,10 @@
 #include "sst_format.h"
 #include <lzma.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -39,14 +43,81 @@ void fail_message(const char *message, char **err) {
     if (err) *err = strdup(message);
 }
 
+// A table written over a reused inode (`SpareInodes` renames one that RocksDB let go of to the
+// writer's path): its blocks are written over, not freed by the truncation of an open with
+// O_TRUNC. On ext4 without a journal, mounted with `discard`, every free of blocks issues a
+// discard and waits for the device (ext4_free_blocks, fs/ext4/mballoc.c), once per reused file;
+// and blocks written over need no allocation when written back. What lies past the bytes written
+// is cut before any sync (a synced table never ends in an old tail) and at close.
+class OverwrittenFile final : public FSWritableFile {
+    std::string name_;
+    int fd_;
+    uint64_t written_ = 0;
+    uint64_t size_;  // the file's size on disk: the old table's until it is cut
+
+    // As RocksDB's own POSIX files say it (env/io_posix.h IOError): the file, then errno's text.
+    IOStatus error(const char *context, int err) const {
+        std::string message = std::string(context) + " " + name_;
+        return err == ENOSPC ? IOStatus::NoSpace(message, strerror(err)) : IOStatus::IOError(message, strerror(err));
+    }
+    IOStatus cut() {
+        if (size_ <= written_) return IOStatus::OK();
+        if (ftruncate(fd_, off_t(written_)) != 0) return error("While truncating", errno);
+        size_ = written_;
+        return IOStatus::OK();
+    }
+
+  public:
+    OverwrittenFile(std::string name, int fd, uint64_t size) : name_(std::move(name)), fd_(fd), size_(size) {}
+    ~OverwrittenFile() override {
+        if (fd_ >= 0) Close(IOOptions(), nullptr);
+    }
+
+    IOStatus Append(const Slice &data, const IOOptions &, IODebugContext *) override {
+        const char *p = data.data();
+        size_t left = data.size();
+        while (left > 0) {
+            ssize_t n = write(fd_, p, left);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return error("While appending to", errno);
+            }
+            p += n;
+            left -= size_t(n);
+            written_ += uint64_t(n);
+        }
+        size_ = std::max(size_, written_);
+        return IOStatus::OK();
+    }
+    IOStatus Flush(const IOOptions &, IODebugContext *) override { return IOStatus::OK(); }
+    IOStatus Sync(const IOOptions &, IODebugContext *) override {
+        IOStatus s = cut();
+        if (s.ok() && fdatasync(fd_) != 0) return error("While fdatasync", errno);
+        return s;
+    }
+    IOStatus Fsync(const IOOptions &, IODebugContext *) override {
+        IOStatus s = cut();
+        if (s.ok() && fsync(fd_) != 0) return error("While fsync", errno);
+        return s;
+    }
+    IOStatus Close(const IOOptions &, IODebugContext *) override {
+        IOStatus s = cut();
+        if (close(fd_) != 0 && s.ok()) s = error("While closing", errno);
+        fd_ = -1;
+        return s;
+    }
+    uint64_t GetFileSize(const IOOptions &, IODebugContext *) override { return written_; }
+    // Small tables keep their pages (see SmallTablesStayCached); larger ones drop them.
+    IOStatus InvalidateCache(size_t offset, size_t length) override;
+};
+
 // An SstFileWriter drops the pages of the table it writes from the page cache (every MiB, and at
 // Finish), so that a large rewrite does not fill memory with pages written once. A small table is
 // read back within milliseconds (the ingest opens it, and compaction merges it soon after): its
 // pages dropped at Finish were read from the disk again each time. A writable file of this file
-// system keeps its pages while it is under `kKeptBytes`.
+// system keeps its pages while it is under `kKeptBytes`; a file that is there already, with no
+// other name, is written over (`OverwrittenFile`).
 class SmallTablesStayCached : public FileSystemWrapper {
-    static constexpr uint64_t kKeptBytes = 8 << 20;
-
     class File : public FSWritableFileOwnerWrapper {
       public:
         using FSWritableFileOwnerWrapper::FSWritableFileOwnerWrapper;
@@ -57,15 +128,32 @@ class SmallTablesStayCached : public FileSystemWrapper {
     };
 
   public:
+    static constexpr uint64_t kKeptBytes = 8 << 20;
+
     using FileSystemWrapper::FileSystemWrapper;
     const char *Name() const override { return "SmallTablesStayCached"; }
     IOStatus NewWritableFile(const std::string &name, const FileOptions &options, std::unique_ptr<FSWritableFile> *result,
                              IODebugContext *dbg) override {
+        int fd = open(name.c_str(), O_WRONLY | O_CLOEXEC);
+        struct stat info;
+        if (fd >= 0) {
+            if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_nlink == 1 && info.st_size > 0) {
+                *result = std::make_unique<OverwrittenFile>(name, fd, uint64_t(info.st_size));
+                return IOStatus::OK();
+            }
+            close(fd);
+        }
         IOStatus s = FileSystemWrapper::NewWritableFile(name, options, result, dbg);
         if (s.ok()) *result = std::make_unique<File>(std::move(*result));
         return s;
     }
 };
+
+IOStatus OverwrittenFile::InvalidateCache(size_t offset, size_t length) {
+    if (written_ < SmallTablesStayCached::kKeptBytes) return IOStatus::OK();
+    int err = posix_fadvise(fd_, off_t(offset), off_t(length), POSIX_FADV_DONTNEED);
+    return err == 0 ? IOStatus::OK() : error("While fadvise NotNeeded", err);
+}
 
 // Built once: each Options and table factory allocates a block cache of its own, which cost more
 // than opening an 8 KiB SST.
@@ -415,6 +503,11 @@ crdb_db *crdb_db_open(const char *path, int max_open_files, int read_only, char 
     if (read_only) options.info_log = std::make_shared<SilentLogger>();
     options.max_background_jobs = 2;
     options.env = store_env();
+    // No preallocation: RocksDB reserves a compaction output's whole target size (70 MiB) and a
+    // log's, and cuts the rest at close; with thousands of merges of small tables, and on ext4
+    // mounted with `discard` without a journal, each cut is a discard waited for
+    // (ext4_free_blocks). Written tables get their blocks at writeback instead.
+    options.allow_fallocate = false;
     // Memory must not grow with the data: the memtables of every store of the process share one
     // budget, and the index and filter blocks of their SSTs live in one shared block cache (by
     // default RocksDB holds each open file's index outside any cache, so it grows with the data).

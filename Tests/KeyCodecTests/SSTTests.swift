@@ -98,6 +98,31 @@ import Testing
         #expect { try SSTWriter(path: dir.file("no/such/dir/x.sst")) } throws: { $0 is SSTError }
     }
 
+    /// A table written where a file is already (a spare inode placed there) is written over it:
+    /// same inode, and exactly the new table, whether the old file was larger, smaller or not a
+    /// table at all; `sst_dump` checks it.
+    @Test func aTableWrittenOverAFileIsExactlyTheNewTable() throws {
+        let dir = try TemporaryDirectory()
+        func inode(_ path: String) -> UInt64 {
+            var info = stat()
+            return stat(path, &info) == 0 ? UInt64(info.st_ino) : 0
+        }
+        let path = dir.file("reused.sst")
+        for (old, new) in [(20_000, 50), (50, 20_000), (0, 3_000)] {
+            if old > 0 { try writeSST(path, count: old) } else { try Data(repeating: 0x42, count: 300_000).write(to: URL(fileURLWithPath: path)) }
+            let before = inode(path)
+            let written = try writeSST(path, count: new)
+            let after = inode(path)
+            #expect(after == before, "written over, not replaced (\(old) -> \(new))")
+            let reader = try SSTReader(path: path)
+            try reader.verifyChecksums()
+            #expect(reader.entryCount == UInt64(new))
+            #expect(try reader.checksum() == written)
+            let dump = try runProgram("sst_dump", ["--file=\(path)", "--command=check"])
+            #expect(dump.status == 0, "sst_dump: \(dump.stderr)")
+        }
+    }
+
     /// An SST held in memory reads as the same file does: its entries, its checksum; garbage,
     /// a truncated copy and a flipped data byte are errors that name it.
     @Test func anSSTInMemoryReadsAsItsFile() throws {
