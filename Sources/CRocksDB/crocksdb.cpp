@@ -107,8 +107,10 @@ class OverwrittenFile final : public FSWritableFile {
         return s;
     }
     uint64_t GetFileSize(const IOOptions &, IODebugContext *) override { return written_; }
-    // Small tables keep their pages (see SmallTablesStayCached); larger ones drop them.
-    IOStatus InvalidateCache(size_t offset, size_t length) override;
+    IOStatus InvalidateCache(size_t offset, size_t length) override {
+        int err = posix_fadvise(fd_, off_t(offset), off_t(length), POSIX_FADV_DONTNEED);
+        return err == 0 ? IOStatus::OK() : error("While fadvise NotNeeded", err);
+    }
 };
 
 // An SstFileWriter drops the pages of the table it writes from the page cache (every MiB, and at
@@ -118,6 +120,8 @@ class OverwrittenFile final : public FSWritableFile {
 // system keeps its pages while it is under `kKeptBytes`; a file that is there already, with no
 // other name, is written over (`OverwrittenFile`).
 class SmallTablesStayCached : public FileSystemWrapper {
+    static constexpr uint64_t kKeptBytes = 8 << 20;
+
     class File : public FSWritableFileOwnerWrapper {
       public:
         using FSWritableFileOwnerWrapper::FSWritableFileOwnerWrapper;
@@ -128,8 +132,6 @@ class SmallTablesStayCached : public FileSystemWrapper {
     };
 
   public:
-    static constexpr uint64_t kKeptBytes = 8 << 20;
-
     using FileSystemWrapper::FileSystemWrapper;
     const char *Name() const override { return "SmallTablesStayCached"; }
     IOStatus NewWritableFile(const std::string &name, const FileOptions &options, std::unique_ptr<FSWritableFile> *result,
@@ -138,7 +140,7 @@ class SmallTablesStayCached : public FileSystemWrapper {
         struct stat info;
         if (fd >= 0) {
             if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_nlink == 1 && info.st_size > 0) {
-                *result = std::make_unique<OverwrittenFile>(name, fd, uint64_t(info.st_size));
+                *result = std::make_unique<File>(std::make_unique<OverwrittenFile>(name, fd, uint64_t(info.st_size)));
                 return IOStatus::OK();
             }
             close(fd);
@@ -148,12 +150,6 @@ class SmallTablesStayCached : public FileSystemWrapper {
         return s;
     }
 };
-
-IOStatus OverwrittenFile::InvalidateCache(size_t offset, size_t length) {
-    if (written_ < SmallTablesStayCached::kKeptBytes) return IOStatus::OK();
-    int err = posix_fadvise(fd_, off_t(offset), off_t(length), POSIX_FADV_DONTNEED);
-    return err == 0 ? IOStatus::OK() : error("While fadvise NotNeeded", err);
-}
 
 // Built once: each Options and table factory allocates a block cache of its own, which cost more
 // than opening an 8 KiB SST.

@@ -65,10 +65,10 @@ struct RestoreArguments: ParsableArguments {
     @Option(name: .long, help: "Download rate limit per store, bytes/s with an optional K, M or G (0 = unlimited).")
     var rate = "0"
 
-    @Option(name: .customLong("downloads-per-store"), help: "Concurrent downloads per store (default 4; with --pd, --tikv-max-restore-concurrency).")
+    @Option(name: .customLong("downloads-per-store"), help: "Concurrent downloads per store (default \(ImportConcurrency.downloadsPerStore); with --pd, --tikv-max-restore-concurrency).")
     var downloadsPerStore: Int?
 
-    @Option(name: .customLong("concurrent-ingests"), help: "Ingests in flight over the whole cluster (default 32; with --pd, --tikv-max-restore-concurrency).")
+    @Option(name: .customLong("concurrent-ingests"), help: "Ingests in flight over the whole cluster (default \(ImportConcurrency.concurrentIngests); with --pd, --tikv-max-restore-concurrency).")
     var concurrentIngests: Int?
 
     @Option(name: .customLong("tikv-max-restore-concurrency"), help: "With --pd: downloads per store and ingests in flight, as BR's flag of that name (its default 128).")
